@@ -1,0 +1,243 @@
+//! The guest SDK for PMS connectors.
+//!
+//! A connector is a crate that implements [`Connector`] for a type and calls
+//! [`export_connector!`] once; `cargo build --target wasm32-wasip2` then makes a
+//! component the host loads. Everything else a vendor mapping needs is here:
+//!
+//! - [`http`]: a blocking HTTP client over `wasi:http`, and vendor-neutral mapping of
+//!   HTTP failures to [`ConnectorError`];
+//! - [`secret`]: placeholders for secrets the host substitutes on the way out;
+//! - [`xml`] and [`soap`]: a small namespace-blind element tree and SOAP 1.1 envelopes;
+//! - [`json`]: lenient field readers (string-or-number ids, blank-as-missing);
+//! - [`dates`]: the vendors' date formats to ISO-8601;
+//! - [`paging`]: cursors for page numbers and offsets;
+//! - [`status`]: raw status vocabularies to the canonical [`LeaseStatus`];
+//! - [`record`]: one bad field becomes a warning, not a lost record;
+//! - [`log`]: lines into the host's log.
+//!
+//! Mapping code builds natively too, so it is unit-tested without Wasm; only the
+//! HTTP calls need the host.
+
+pub mod dates;
+pub mod http;
+pub mod json;
+pub mod log;
+pub mod paging;
+pub mod record;
+pub mod secret;
+pub mod soap;
+pub mod status;
+pub mod xml;
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit/v1",
+        world: "door:connector/pms-connector",
+        generate_all,
+        pub_export_macro: true,
+        export_macro_name: "__export_pms_connector",
+        default_bindings_module: "epms_connector_sdk::bindings",
+    });
+}
+
+pub use bindings::door::connector::types::{
+    ConfigField, ConnectorError, ConnectorInfo, HouseholdRole, Lease, LeasePage, LeaseStatus,
+    PmsProperty, RateLimit, RecordWarning, Resident, ResidentPage, Setting, Unit, UnitPage,
+};
+
+/// The non-secret settings of one credential, with lookups.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    settings: Vec<Setting>,
+}
+
+impl Config {
+    pub fn new(settings: Vec<Setting>) -> Self {
+        Config { settings }
+    }
+
+    /// The value of a setting, if present and not blank.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.settings
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.value.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The value of a setting the connector cannot work without.
+    pub fn require(&self, name: &str) -> Result<&str, ConnectorError> {
+        self.get(name)
+            .ok_or_else(|| ConnectorError::Config(format!("missing setting {name:?}")))
+    }
+
+    /// The credential's base URL without a trailing slash.
+    pub fn base_url(&self) -> Result<&str, ConnectorError> {
+        Ok(self.require("base-url")?.trim_end_matches('/'))
+    }
+}
+
+/// A PMS connector. Only [`Connector::info`] and [`Connector::new`] are required;
+/// every read defaults to a clear "not supported" configuration error, and
+/// [`Connector::check`] defaults to listing properties.
+///
+/// The host calls the connector once per operation, constructing it with
+/// [`Connector::new`] each time; one sync runs in one instance, so state worth
+/// keeping between calls of a sync (a whole-property response, say) can live in a
+/// `thread_local!`.
+pub trait Connector: Sized {
+    /// What this connector is. Must not do I/O.
+    fn info() -> ConnectorInfo;
+
+    /// Reads the settings; fails with `ConnectorError::Config` when one is missing or malformed.
+    fn new(config: Config) -> Result<Self, ConnectorError>;
+
+    /// One cheap authenticated call.
+    fn check(&self) -> Result<(), ConnectorError> {
+        self.list_properties().map(drop)
+    }
+
+    fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
+        Err(unsupported("listing properties"))
+    }
+
+    fn read_units(&self, property: &str, cursor: Option<String>) -> Result<UnitPage, ConnectorError> {
+        let _ = (property, cursor);
+        Err(unsupported("reading units"))
+    }
+
+    fn read_residents(
+        &self,
+        property: &str,
+        cursor: Option<String>,
+    ) -> Result<ResidentPage, ConnectorError> {
+        let _ = (property, cursor);
+        Err(unsupported("reading residents"))
+    }
+
+    fn read_leases(&self, property: &str, cursor: Option<String>) -> Result<LeasePage, ConnectorError> {
+        let _ = (property, cursor);
+        Err(unsupported("reading leases"))
+    }
+}
+
+fn unsupported(what: &str) -> ConnectorError {
+    ConnectorError::Config(format!("this connector does not support {what}"))
+}
+
+/// Glue between the generated export trait and [`Connector`]; used by
+/// [`export_connector!`].
+#[doc(hidden)]
+pub mod adapter {
+    use super::*;
+
+    pub fn check<C: Connector>(config: Vec<Setting>) -> Result<(), ConnectorError> {
+        C::new(Config::new(config))?.check()
+    }
+    pub fn list_properties<C: Connector>(
+        config: Vec<Setting>,
+    ) -> Result<Vec<PmsProperty>, ConnectorError> {
+        C::new(Config::new(config))?.list_properties()
+    }
+    pub fn read_units<C: Connector>(
+        config: Vec<Setting>,
+        property: String,
+        cursor: Option<String>,
+    ) -> Result<UnitPage, ConnectorError> {
+        C::new(Config::new(config))?.read_units(&property, cursor)
+    }
+    pub fn read_residents<C: Connector>(
+        config: Vec<Setting>,
+        property: String,
+        cursor: Option<String>,
+    ) -> Result<ResidentPage, ConnectorError> {
+        C::new(Config::new(config))?.read_residents(&property, cursor)
+    }
+    pub fn read_leases<C: Connector>(
+        config: Vec<Setting>,
+        property: String,
+        cursor: Option<String>,
+    ) -> Result<LeasePage, ConnectorError> {
+        C::new(Config::new(config))?.read_leases(&property, cursor)
+    }
+}
+
+/// Makes a [`Connector`] the component's export. Call it once, at the crate root.
+///
+/// ```ignore
+/// struct Acme;
+/// impl epms_connector_sdk::Connector for Acme { /* … */ }
+/// epms_connector_sdk::export_connector!(Acme);
+/// ```
+#[macro_export]
+macro_rules! export_connector {
+    ($connector:ty) => {
+        #[doc(hidden)]
+        pub struct __EpmsConnectorExport;
+
+        impl $crate::bindings::exports::door::connector::connector::Guest for __EpmsConnectorExport {
+            fn info() -> $crate::ConnectorInfo {
+                <$connector as $crate::Connector>::info()
+            }
+            fn check(config: ::std::vec::Vec<$crate::Setting>) -> ::std::result::Result<(), $crate::ConnectorError> {
+                $crate::adapter::check::<$connector>(config)
+            }
+            fn list_properties(
+                config: ::std::vec::Vec<$crate::Setting>,
+            ) -> ::std::result::Result<::std::vec::Vec<$crate::PmsProperty>, $crate::ConnectorError> {
+                $crate::adapter::list_properties::<$connector>(config)
+            }
+            fn read_units(
+                config: ::std::vec::Vec<$crate::Setting>,
+                property_id: ::std::string::String,
+                cursor: ::std::option::Option<::std::string::String>,
+            ) -> ::std::result::Result<$crate::UnitPage, $crate::ConnectorError> {
+                $crate::adapter::read_units::<$connector>(config, property_id, cursor)
+            }
+            fn read_residents(
+                config: ::std::vec::Vec<$crate::Setting>,
+                property_id: ::std::string::String,
+                cursor: ::std::option::Option<::std::string::String>,
+            ) -> ::std::result::Result<$crate::ResidentPage, $crate::ConnectorError> {
+                $crate::adapter::read_residents::<$connector>(config, property_id, cursor)
+            }
+            fn read_leases(
+                config: ::std::vec::Vec<$crate::Setting>,
+                property_id: ::std::string::String,
+                cursor: ::std::option::Option<::std::string::String>,
+            ) -> ::std::result::Result<$crate::LeasePage, $crate::ConnectorError> {
+                $crate::adapter::read_leases::<$connector>(config, property_id, cursor)
+            }
+        }
+
+        $crate::__export_pms_connector!(__EpmsConnectorExport with_types_in $crate::bindings);
+    };
+}
+
+/// A config field for [`ConnectorInfo::config_fields`].
+pub fn field(name: &str, label: &str, description: &str, secret: bool, required: bool) -> ConfigField {
+    ConfigField {
+        name: name.to_owned(),
+        label: label.to_owned(),
+        description: description.to_owned(),
+        secret,
+        required,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_lookups_trim_and_treat_blank_as_missing() {
+        let c = Config::new(vec![
+            Setting { name: "base-url".into(), value: " https://pms.test/ ".into() },
+            Setting { name: "database".into(), value: "  ".into() },
+        ]);
+        assert_eq!(c.base_url().unwrap(), "https://pms.test");
+        assert_eq!(c.get("database"), None);
+        assert!(matches!(c.require("database"), Err(ConnectorError::Config(m)) if m.contains("database")));
+    }
+}

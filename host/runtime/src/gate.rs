@@ -1,0 +1,297 @@
+//! The outbound HTTP gate: every request a connector makes passes through here.
+//!
+//! In order: the URI must be the credential's origin, the host name must resolve to
+//! addresses the host allows, the request body is bounded, secret placeholders are
+//! expanded, the guest's timeouts are clamped, the response body is read whole up
+//! to a cap (host memory, outside the guest's linear memory), and disclosed secret
+//! values are redacted from it before the guest sees it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http_body_util::{BodyExt, Full, Limited};
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::limits::SandboxLimits;
+use crate::policy::{Denial, OutboundPolicy};
+use crate::secrets::{Escaping, Redactor, Secrets};
+
+/// Counters of outbound traffic, shared by every store of a runtime.
+#[derive(Debug, Default)]
+pub struct OutboundStats {
+    pub requests: AtomicU64,
+    pub denied: AtomicU64,
+    pub failed: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub bytes_received: AtomicU64,
+}
+
+impl OutboundStats {
+    pub fn snapshot(&self) -> OutboundCounts {
+        OutboundCounts {
+            requests: self.requests.load(Ordering::Relaxed),
+            denied: self.denied.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
+            bytes_received: self.bytes_received.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A copy of [`OutboundStats`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboundCounts {
+    pub requests: u64,
+    pub denied: u64,
+    pub failed: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+/// The gate of one store (one sync of one credential).
+pub struct OutboundGate {
+    inner: Arc<GateInner>,
+}
+
+struct GateInner {
+    /// `None`: the connector has no credential in this store (e.g. `info`), so
+    /// every request is refused.
+    policy: Option<OutboundPolicy>,
+    secrets: Secrets,
+    redactor: Mutex<Redactor>,
+    limits: SandboxLimits,
+    stats: Arc<OutboundStats>,
+    /// The last denial, so the host can tell the operator why a call failed.
+    last_denial: Mutex<Option<String>>,
+}
+
+impl OutboundGate {
+    pub fn new(
+        policy: Option<OutboundPolicy>,
+        secrets: Secrets,
+        limits: SandboxLimits,
+        stats: Arc<OutboundStats>,
+    ) -> Self {
+        let redactor = Mutex::new(secrets.redactor());
+        OutboundGate {
+            inner: Arc::new(GateInner {
+                policy,
+                secrets,
+                redactor,
+                limits,
+                stats,
+                last_denial: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Why the last refused request was refused, if one was.
+    pub fn last_denial(&self) -> Option<String> {
+        self.inner.last_denial.lock().ok().and_then(|d| d.clone())
+    }
+}
+
+type SendResult = Result<
+    (
+        http::Response<WasiBody>,
+        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ),
+    HttpError,
+>;
+
+impl WasiHttpHooks for OutboundGate {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _response_errors: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> Box<dyn Future<Output = SendResult> + Send> {
+        let inner = self.inner.clone();
+        Box::new(async move {
+            let response = inner.send(request, options).await?;
+            Ok((
+                response,
+                Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+impl GateInner {
+    fn deny(&self, reason: String) -> HttpError {
+        tracing::warn!(%reason, "outbound request denied");
+        self.stats.denied.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut d) = self.last_denial.lock() {
+            *d = Some(reason);
+        }
+        HttpError::HttpRequestDenied
+    }
+
+    async fn check_destination(&self, uri: &http::Uri) -> Result<(), HttpError> {
+        let Some(policy) = &self.policy else {
+            return Err(self.deny(format!("{uri}: no credential in this call")));
+        };
+        policy
+            .check_uri(uri)
+            .map_err(|d| self.deny(format!("{}: {d}", strip_query(uri))))?;
+        let host = policy.origin().host.clone();
+        let port = policy.origin().port;
+        let addrs: Vec<std::net::IpAddr> = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => tokio::net::lookup_host((host.as_str(), port))
+                .await
+                .map_err(|e| {
+                    self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                    HttpError::DnsError {
+                        rcode: Some(e.to_string()),
+                        info_code: None,
+                    }
+                })?
+                .map(|a| a.ip())
+                .collect(),
+        };
+        for addr in addrs {
+            policy
+                .check_addr(&host, addr)
+                .map_err(|d: Denial| self.deny(d.to_string()))?;
+        }
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> Result<http::Response<WasiBody>, HttpError> {
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.check_destination(request.uri()).await?;
+
+        let (mut parts, body) = request.into_parts();
+        let body = Limited::new(body, self.limits.request_body_bytes)
+            .collect()
+            .await
+            .map_err(|_| HttpError::HttpRequestBodySize(None))?
+            .to_bytes();
+
+        // Secrets go in only now, on a request already known to go to the credential's host.
+        let mut inserted = Vec::new();
+        for value in parts.headers.values_mut() {
+            let exp = self
+                .secrets
+                .expand(value.as_bytes(), Escaping::None)
+                .map_err(|e| self.deny(e.to_string()))?;
+            if let Some(bytes) = exp.bytes {
+                *value = HeaderValue::from_bytes(&bytes)
+                    .map_err(|_| HttpError::InternalError(Some("header value invalid after placeholder expansion".into())))?;
+                value.set_sensitive(true);
+                inserted.extend(exp.inserted);
+            }
+        }
+        let escaping = Escaping::for_content_type(
+            parts
+                .headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let exp = self
+            .secrets
+            .expand(&body, escaping)
+            .map_err(|e| self.deny(e.to_string()))?;
+        let body = match exp.bytes {
+            Some(bytes) => {
+                inserted.extend(exp.inserted);
+                Bytes::from(bytes)
+            }
+            None => body,
+        };
+        if !inserted.is_empty()
+            && let Ok(mut r) = self.redactor.lock()
+        {
+            for v in &inserted {
+                r.add(v);
+            }
+        }
+        parts.headers.remove(CONTENT_LENGTH);
+        if !body.is_empty() {
+            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
+        self.stats
+            .bytes_sent
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+
+        let limits = &self.limits;
+        let options = RequestOptions {
+            connect_timeout: Some(SandboxLimits::clamp(
+                options.and_then(|o| o.connect_timeout),
+                limits.connect_timeout,
+            )),
+            first_byte_timeout: Some(SandboxLimits::clamp(
+                options.and_then(|o| o.first_byte_timeout),
+                limits.first_byte_timeout,
+            )),
+            between_bytes_timeout: Some(SandboxLimits::clamp(
+                options.and_then(|o| o.between_bytes_timeout),
+                limits.between_bytes_timeout,
+            )),
+        };
+        let request = http::Request::from_parts(parts, Full::new(body).map_err(|e| match e {}));
+        let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options))
+            .await
+            .inspect_err(|_| {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+            })?;
+        // The connection task must run while the body is read.
+        let io = tokio::spawn(io);
+        let (mut parts, body) = response.into_parts();
+        let cap = limits.response_body_bytes;
+        let collected = Limited::new(body, cap).collect().await;
+        io.abort();
+        let body = match collected {
+            Ok(c) => c.to_bytes(),
+            Err(e) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                return Err(match e.downcast::<HttpError>() {
+                    Ok(http_error) => *http_error,
+                    Err(_) => {
+                        tracing::warn!(cap, "response body over the cap");
+                        HttpError::HttpResponseBodySize(Some(cap as u64))
+                    }
+                });
+            }
+        };
+        self.stats
+            .bytes_received
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+
+        let redactor = self.redactor.lock().map(|r| r.clone()).unwrap_or_default();
+        let body = match redactor.redact(&body) {
+            Some(clean) => {
+                tracing::warn!("a response echoed a secret; redacted before the connector saw it");
+                Bytes::from(clean)
+            }
+            None => body,
+        };
+        for value in parts.headers.values_mut() {
+            if let Some(clean) = redactor.redact(value.as_bytes()) {
+                *value = HeaderValue::from_bytes(&clean).unwrap_or(HeaderValue::from_static(""));
+            }
+        }
+        parts.headers.remove(CONTENT_LENGTH);
+        parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        Ok(http::Response::from_parts(
+            parts,
+            Full::new(body).map_err(|e| match e {}).boxed_unsync(),
+        ))
+    }
+}
+
+fn strip_query(uri: &http::Uri) -> String {
+    format!(
+        "{}://{}{}",
+        uri.scheme_str().unwrap_or("?"),
+        uri.authority().map(|a| a.as_str()).unwrap_or("?"),
+        uri.path()
+    )
+}

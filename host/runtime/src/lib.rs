@@ -1,0 +1,729 @@
+//! The sandboxed plugin runtime: loads PMS connector components and calls them
+//! under limits.
+//!
+//! One [`Runtime`] per host: one wasmtime `Engine` with epoch interruption and a
+//! ticker thread, one `Linker`, a cache of compiled artefacts. Each component becomes
+//! a [`LoadedConnector`] (compiled once, pre-instantiated once). Each sync opens a
+//! [`ConnectorSession`]: a fresh store and instance for one credential, owned by the
+//! task that runs the sync, dropped when it ends. A trap, a deadline or an
+//! out-of-memory fails that session's call with a classified [`CallError`]; the
+//! runtime and every other session carry on.
+
+pub mod cache;
+pub mod contract;
+pub mod credential;
+mod error;
+pub mod gate;
+pub mod limits;
+pub mod policy;
+pub mod secrets;
+mod state;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use epms_model::{ConnectorInfo, Lease, Page, PmsProperty, Resident, Unit};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Store, UpdateDeadline};
+
+pub use cache::{CacheOutcome, sha256_hex};
+pub use credential::{Credential, CredentialError};
+pub use error::{CallError, LoadError};
+pub use gate::{OutboundCounts, OutboundStats};
+pub use limits::{EPOCH_TICK, SandboxLimits};
+pub use policy::NetworkAccess;
+
+use contract::v1;
+use gate::OutboundGate;
+use policy::OutboundPolicy;
+use state::HostState;
+
+/// How the runtime is set up.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where compiled artefacts are kept.
+    pub cache_dir: PathBuf,
+    pub limits: SandboxLimits,
+    pub network: NetworkAccess,
+    /// Use wasmtime's pooling allocator (faster instantiation). If the machine
+    /// cannot reserve its memory, the runtime falls back to on-demand allocation.
+    pub pooling: bool,
+    /// Most instances alive at once under pooling.
+    pub max_instances: u32,
+}
+
+impl RuntimeConfig {
+    pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        RuntimeConfig {
+            cache_dir: cache_dir.into(),
+            limits: SandboxLimits::default(),
+            network: NetworkAccess::default(),
+            pooling: true,
+            max_instances: 64,
+        }
+    }
+}
+
+/// The plugin runtime. Cheap to share behind an `Arc`.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: cache::ArtefactCache,
+    config: RuntimeConfig,
+    stats: Arc<OutboundStats>,
+    pooling: bool,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn engine_config(pooling: Option<&RuntimeConfig>) -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.wasm_component_model(true);
+    if let Some(rc) = pooling {
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        pool.total_component_instances(rc.max_instances);
+        pool.total_core_instances(rc.max_instances * 8);
+        pool.total_memories(rc.max_instances * 2);
+        pool.total_tables(rc.max_instances * 4);
+        pool.max_memory_size(rc.limits.memory_bytes);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> anyhow::Result<Runtime> {
+        let (engine, pooling) = if config.pooling {
+            match Engine::new(&engine_config(Some(&config))) {
+                Ok(engine) => (engine, true),
+                Err(e) => {
+                    tracing::warn!(error = %e, "pooling allocator unavailable; using on-demand allocation");
+                    (Engine::new(&engine_config(None))?, false)
+                }
+            }
+        } else {
+            (Engine::new(&engine_config(None))?, false)
+        };
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        {
+            let weak = engine.weak();
+            let stop = ticker_stop.clone();
+            std::thread::Builder::new()
+                .name("epms-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        match weak.upgrade() {
+                            Some(engine) => engine.increment_epoch(),
+                            None => break,
+                        }
+                    }
+                })?;
+        }
+
+        let mut linker = Linker::new(&engine);
+        // A Rust guest's std imports wasi:cli/clocks/random/filesystem even when
+        // unused; they are linked against an empty context (see `HostState::new`).
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        v1::door::connector::host::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )?;
+
+        let cache = cache::ArtefactCache::new(&config.cache_dir, &engine)?;
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            config,
+            stats: Arc::new(OutboundStats::default()),
+            pooling,
+            ticker_stop,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.config.limits
+    }
+
+    /// Whether the pooling allocator is in use.
+    pub fn pooling(&self) -> bool {
+        self.pooling
+    }
+
+    /// Outbound HTTP counters across every session so far.
+    pub fn outbound(&self) -> OutboundCounts {
+        self.stats.snapshot()
+    }
+
+    /// Loads one component from a file.
+    pub async fn load_file(&self, path: &Path) -> Result<LoadedConnector, LoadError> {
+        let wasm = std::fs::read(path).map_err(|source| LoadError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.load_bytes(&wasm, &path.display().to_string()).await
+    }
+
+    /// Loads one component from its bytes; `source` names it in messages.
+    pub async fn load_bytes(&self, wasm: &[u8], source: &str) -> Result<LoadedConnector, LoadError> {
+        check_component_header(wasm)?;
+        let started = Instant::now();
+        let sha256 = sha256_hex(wasm);
+        let engine = self.engine.clone();
+        let cache = self.cache.clone();
+        let bytes = wasm.to_vec();
+        let sha = sha256.clone();
+        let (component, cache_outcome) =
+            tokio::task::spawn_blocking(move || cache.load(&engine, &bytes, &sha))
+                .await
+                .map_err(|e| LoadError::Compile(e.to_string()))?
+                .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+
+        let contract_version = contract_version(&self.engine, &component)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::UnsatisfiedImport(format!("{e:#}")))?;
+        let pre = v1::PmsConnectorPre::new(instance_pre).map_err(|e| LoadError::MissingExport {
+            version: contract_version.clone(),
+            detail: format!("{e:#}"),
+        })?;
+
+        let mut connector = LoadedConnector {
+            info: ConnectorInfo {
+                vendor: String::new(),
+                display_name: String::new(),
+                version: String::new(),
+                contract_version: contract_version.clone(),
+                config_fields: Vec::new(),
+                status_vocabulary: Vec::new(),
+            },
+            sha256,
+            source: source.to_owned(),
+            pre,
+            cache_outcome,
+            load_time: Duration::ZERO,
+        };
+        let mut session = self
+            .open(&connector, None, "(loading)".to_owned())
+            .await
+            .map_err(LoadError::Info)?;
+        let wit_info = session.call_info().await.map_err(LoadError::Info)?;
+        connector.info = v1::info_into_model(wit_info, contract_version);
+        validate_info(&connector.info)?;
+        connector.load_time = started.elapsed();
+        tracing::info!(
+            vendor = %connector.info.vendor,
+            version = %connector.info.version,
+            contract = %connector.info.contract_version,
+            cache = ?connector.cache_outcome,
+            ms = connector.load_time.as_secs_f64() * 1e3,
+            "connector loaded"
+        );
+        Ok(connector)
+    }
+
+    /// Loads every `*.wasm` in `dir`, one connector per vendor. A component that
+    /// fails to load is reported and skipped; the others still load.
+    pub async fn load_dir(&self, dir: &Path) -> Result<DirLoad, LoadError> {
+        let io = |source| LoadError::Io {
+            path: dir.to_owned(),
+            source,
+        };
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+            .collect();
+        paths.sort();
+        let mut out = DirLoad::default();
+        for path in paths {
+            match self.load_file(&path).await {
+                Ok(c) => {
+                    if let Some(existing) = out.connectors.get(&c.info.vendor) {
+                        out.failures.push((
+                            path,
+                            LoadError::DuplicateVendor {
+                                vendor: c.info.vendor.clone(),
+                                existing: existing.source.clone(),
+                            },
+                        ));
+                    } else {
+                        out.connectors.insert(c.info.vendor.clone(), Arc::new(c));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "connector refused");
+                    out.failures.push((path, e));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A fresh instance of `connector` for one credential (one sync).
+    pub async fn session(
+        &self,
+        connector: &LoadedConnector,
+        credential: &Credential,
+    ) -> Result<ConnectorSession, CallError> {
+        self.open(connector, Some(credential), connector.info.vendor.clone())
+            .await
+    }
+
+    async fn open(
+        &self,
+        connector: &LoadedConnector,
+        credential: Option<&Credential>,
+        vendor: String,
+    ) -> Result<ConnectorSession, CallError> {
+        let limits = self.config.limits.clone();
+        let (policy, secrets, settings) = match credential {
+            Some(c) => (
+                Some(
+                    OutboundPolicy::for_base_url(c.base_url(), self.config.network)
+                        .map_err(|e| CallError::Credential(e.to_string()))?,
+                ),
+                c.secrets().clone(),
+                v1::config(c.settings()),
+            ),
+            None => (None, secrets::Secrets::default(), Vec::new()),
+        };
+        let gate = OutboundGate::new(policy, secrets, limits.clone(), self.stats.clone());
+        let mut store = Store::new(&self.engine, HostState::new(gate, &limits, vendor));
+        store.limiter(|s| &mut s.memory);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let cpu = &mut ctx.data_mut().cpu;
+            cpu.ticks += 1;
+            if cpu.ticks > cpu.budget_ticks {
+                cpu.exceeded = true;
+                Err(wasmtime::format_err!("CPU budget exhausted"))
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        let started = Instant::now();
+        let bindings = tokio::time::timeout(limits.call_timeout, connector.pre.instantiate_async(&mut store))
+            .await
+            .map_err(|_| CallError::Deadline {
+                timeout: limits.call_timeout,
+            })?
+            .map_err(|e| classify_trap(&store, &limits, e))?;
+        Ok(ConnectorSession {
+            store,
+            bindings,
+            config: settings,
+            limits,
+            poisoned: false,
+            instantiate_time: started.elapsed(),
+        })
+    }
+}
+
+/// What [`Runtime::load_dir`] found.
+#[derive(Default)]
+pub struct DirLoad {
+    /// By vendor.
+    pub connectors: BTreeMap<String, Arc<LoadedConnector>>,
+    pub failures: Vec<(PathBuf, LoadError)>,
+}
+
+/// A compiled, validated, pre-instantiated connector.
+pub struct LoadedConnector {
+    info: ConnectorInfo,
+    sha256: String,
+    source: String,
+    pre: v1::PmsConnectorPre<HostState>,
+    cache_outcome: CacheOutcome,
+    load_time: Duration,
+}
+
+impl LoadedConnector {
+    pub fn info(&self) -> &ConnectorInfo {
+        &self.info
+    }
+    /// Hex sha-256 of the component's bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+    /// Where it was loaded from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+    pub fn cache_outcome(&self) -> CacheOutcome {
+        self.cache_outcome
+    }
+    pub fn load_time(&self) -> Duration {
+        self.load_time
+    }
+}
+
+/// One instance of a connector for one credential. Owned by one task; every call
+/// runs under the CPU budget, the wall-clock timeout and the memory limit.
+pub struct ConnectorSession {
+    store: Store<HostState>,
+    bindings: v1::PmsConnector,
+    config: Vec<v1::wit::Setting>,
+    limits: SandboxLimits,
+    poisoned: bool,
+    instantiate_time: Duration,
+}
+
+/// Most pages one read may take: a connector whose cursor never ends is broken.
+pub const MAX_PAGES: usize = 100_000;
+
+impl ConnectorSession {
+    /// How long instantiation took.
+    pub fn instantiate_time(&self) -> Duration {
+        self.instantiate_time
+    }
+
+    /// Peak linear memory the guest asked for, in bytes.
+    pub fn peak_memory(&self) -> usize {
+        self.store.data().memory.peak
+    }
+
+    /// Why the last outbound request was denied, if any was.
+    pub fn last_denial(&self) -> Option<String> {
+        self.store.data().gate.last_denial()
+    }
+
+    fn begin(&mut self) -> Result<(), CallError> {
+        if self.poisoned {
+            return Err(CallError::Poisoned);
+        }
+        let cpu = &mut self.store.data_mut().cpu;
+        cpu.ticks = 0;
+        cpu.exceeded = false;
+        self.store.set_epoch_deadline(1);
+        Ok(())
+    }
+
+    fn finish<T>(
+        &mut self,
+        outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+    ) -> Result<T, CallError> {
+        match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => {
+                self.poisoned = true;
+                Err(classify_trap(&self.store, &self.limits, e))
+            }
+            Err(_) => {
+                self.poisoned = true;
+                Err(CallError::Deadline {
+                    timeout: self.limits.call_timeout,
+                })
+            }
+        }
+    }
+
+    async fn call_info(&mut self) -> Result<v1::wit::ConnectorInfo, CallError> {
+        self.begin()?;
+        let api = self.bindings.door_connector_connector();
+        let out = tokio::time::timeout(self.limits.call_timeout, api.call_info(&mut self.store)).await;
+        self.finish(out)
+    }
+
+    /// Validates the credential against the PMS.
+    pub async fn check(&mut self) -> Result<(), CallError> {
+        self.begin()?;
+        let api = self.bindings.door_connector_connector();
+        let out = tokio::time::timeout(
+            self.limits.call_timeout,
+            api.call_check(&mut self.store, &self.config),
+        )
+        .await;
+        self.finish(out)?.map_err(|e| CallError::Connector(e.into()))
+    }
+
+    /// The PMS properties the credential sees.
+    pub async fn list_properties(&mut self) -> Result<Vec<PmsProperty>, CallError> {
+        self.begin()?;
+        let api = self.bindings.door_connector_connector();
+        let out = tokio::time::timeout(
+            self.limits.call_timeout,
+            api.call_list_properties(&mut self.store, &self.config),
+        )
+        .await;
+        let props = self.finish(out)?.map_err(|e| CallError::Connector(e.into()))?;
+        Ok(props.into_iter().map(Into::into).collect())
+    }
+
+    /// One page of units.
+    pub async fn read_units(&mut self, property: &str, cursor: Option<&str>) -> Result<Page<Unit>, CallError> {
+        self.begin()?;
+        let cursor = cursor.map(str::to_owned);
+        let api = self.bindings.door_connector_connector();
+        let out = tokio::time::timeout(
+            self.limits.call_timeout,
+            api.call_read_units(&mut self.store, &self.config, property, cursor.as_ref()),
+        )
+        .await;
+        let page = self.finish(out)?.map_err(|e| CallError::Connector(e.into()))?;
+        Ok(Page {
+            records: page.records.into_iter().map(Into::into).collect(),
+            next: page.next,
+        })
+    }
+
+    /// One page of residents.
+    pub async fn read_residents(
+        &mut self,
+        property: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page<Resident>, CallError> {
+        self.begin()?;
+        let cursor = cursor.map(str::to_owned);
+        let api = self.bindings.door_connector_connector();
+        let out = tokio::time::timeout(
+            self.limits.call_timeout,
+            api.call_read_residents(&mut self.store, &self.config, property, cursor.as_ref()),
+        )
+        .await;
+        let page = self.finish(out)?.map_err(|e| CallError::Connector(e.into()))?;
+        Ok(Page {
+            records: page.records.into_iter().map(Into::into).collect(),
+            next: page.next,
+        })
+    }
+
+    /// One page of leases.
+    pub async fn read_leases(&mut self, property: &str, cursor: Option<&str>) -> Result<Page<Lease>, CallError> {
+        self.begin()?;
+        let cursor = cursor.map(str::to_owned);
+        let api = self.bindings.door_connector_connector();
+        let out = tokio::time::timeout(
+            self.limits.call_timeout,
+            api.call_read_leases(&mut self.store, &self.config, property, cursor.as_ref()),
+        )
+        .await;
+        let page = self.finish(out)?.map_err(|e| CallError::Connector(e.into()))?;
+        Ok(Page {
+            records: page.records.into_iter().map(Into::into).collect(),
+            next: page.next,
+        })
+    }
+
+    /// Every unit of a property, following cursors.
+    pub async fn all_units(&mut self, property: &str) -> Result<Vec<Unit>, CallError> {
+        let mut out = Vec::new();
+        let mut pager = Pager::default();
+        while let Some(cursor) = pager.next_cursor()? {
+            let page = self.read_units(property, cursor.as_deref()).await?;
+            out.extend(page.records);
+            pager.advance(page.next)?;
+        }
+        Ok(out)
+    }
+
+    /// Every resident of a property, following cursors.
+    pub async fn all_residents(&mut self, property: &str) -> Result<Vec<Resident>, CallError> {
+        let mut out = Vec::new();
+        let mut pager = Pager::default();
+        while let Some(cursor) = pager.next_cursor()? {
+            let page = self.read_residents(property, cursor.as_deref()).await?;
+            out.extend(page.records);
+            pager.advance(page.next)?;
+        }
+        Ok(out)
+    }
+
+    /// Every lease of a property, following cursors.
+    pub async fn all_leases(&mut self, property: &str) -> Result<Vec<Lease>, CallError> {
+        let mut out = Vec::new();
+        let mut pager = Pager::default();
+        while let Some(cursor) = pager.next_cursor()? {
+            let page = self.read_leases(property, cursor.as_deref()).await?;
+            out.extend(page.records);
+            pager.advance(page.next)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Follows a connector's cursors, refusing one that repeats or never ends.
+#[derive(Default)]
+struct Pager {
+    /// `None` before the first page; `Some(None)` once the last page was read.
+    next: Option<Option<String>>,
+    seen: std::collections::HashSet<String>,
+    pages: usize,
+}
+
+impl Pager {
+    /// The cursor of the next page to read (`Some(None)` = the first page), or `None`
+    /// when done.
+    fn next_cursor(&self) -> Result<Option<Option<String>>, CallError> {
+        Ok(match &self.next {
+            None => Some(None),
+            Some(None) => None,
+            Some(Some(c)) => Some(Some(c.clone())),
+        })
+    }
+
+    fn advance(&mut self, next: Option<String>) -> Result<(), CallError> {
+        self.pages += 1;
+        if self.pages >= MAX_PAGES {
+            return Err(CallError::BadOutput(format!("more than {MAX_PAGES} pages")));
+        }
+        if let Some(c) = &next
+            && !self.seen.insert(c.clone())
+        {
+            return Err(CallError::BadOutput(format!(
+                "cursor {c:?} returned twice: paging would never end"
+            )));
+        }
+        self.next = Some(next);
+        Ok(())
+    }
+}
+
+fn classify_trap(store: &Store<HostState>, limits: &SandboxLimits, error: wasmtime::Error) -> CallError {
+    let state = store.data();
+    if state.cpu.exceeded {
+        return CallError::CpuBudgetExceeded {
+            budget: limits.cpu_budget,
+        };
+    }
+    if state.memory.exceeded {
+        return CallError::OutOfMemory {
+            limit_bytes: limits.memory_bytes,
+        };
+    }
+    let mut message = match error.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{error:#}"),
+    };
+    let stderr = state.stderr_tail();
+    if !stderr.is_empty() {
+        message.push_str("; guest stderr: ");
+        message.push_str(&stderr);
+    }
+    CallError::Trap { message }
+}
+
+/// Refuses bytes that are not a component before compiling anything.
+fn check_component_header(wasm: &[u8]) -> Result<(), LoadError> {
+    const MAGIC: &[u8] = b"\0asm";
+    if wasm.len() < 8 || &wasm[..4] != MAGIC {
+        return Err(LoadError::NotAComponent(
+            "the file is not WebAssembly (no \\0asm header)".into(),
+        ));
+    }
+    // Bytes 4..8: version and layer; layer 1 is a component, layer 0 a core module.
+    if wasm[6..8] != [0x01, 0x00] {
+        return Err(LoadError::NotAComponent(
+            "the file is a core WebAssembly module; build the connector for wasm32-wasip2 so that it is a component".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The contract version a component exports, if this host supports it.
+fn contract_version(engine: &Engine, component: &Component) -> Result<String, LoadError> {
+    let ty = component.component_type();
+    let names: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
+    let Some(version) = names.iter().find_map(|n| contract::export_version(n)) else {
+        return Err(LoadError::MissingContract {
+            exports: if names.is_empty() {
+                "none".into()
+            } else {
+                names.join(", ")
+            },
+        });
+    };
+    let supported = epms_model::SUPPORTED_CONTRACT_MAJORS;
+    match contract::major(version) {
+        Some(m) if supported.contains(&m) => Ok(version.to_owned()),
+        _ => Err(LoadError::WrongContract {
+            found: version.to_owned(),
+            supported: supported
+                .iter()
+                .map(|m| format!("{m}.x"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+fn validate_info(info: &ConnectorInfo) -> Result<(), LoadError> {
+    let bad = |m: String| Err(LoadError::InvalidInfo(m));
+    if info.vendor.is_empty()
+        || !info
+            .vendor
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return bad(format!(
+            "vendor {:?} must be non-empty lower-case letters, digits and dashes",
+            info.vendor
+        ));
+    }
+    let mut names = std::collections::HashSet::new();
+    for f in &info.config_fields {
+        if !names.insert(f.name.as_str()) {
+            return bad(format!("config field {:?} declared twice", f.name));
+        }
+    }
+    match info
+        .config_fields
+        .iter()
+        .find(|f| f.name == credential::BASE_URL_FIELD)
+    {
+        Some(f) if !f.secret => Ok(()),
+        Some(_) => bad("the base-url field must not be secret".into()),
+        None => bad("no base-url config field: the sandbox needs it to know the PMS host".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_tell_components_from_modules_and_junk() {
+        let component = b"\0asm\x0d\x00\x01\x00rest";
+        let module = b"\0asm\x01\x00\x00\x00rest";
+        assert!(check_component_header(component).is_ok());
+        assert!(matches!(
+            check_component_header(module),
+            Err(LoadError::NotAComponent(m)) if m.contains("core WebAssembly module")
+        ));
+        assert!(matches!(
+            check_component_header(b"PK\x03\x04zipfile"),
+            Err(LoadError::NotAComponent(_))
+        ));
+        assert!(check_component_header(b"").is_err());
+    }
+
+    #[test]
+    fn pager_stops_on_a_repeated_cursor() {
+        let mut p = Pager::default();
+        assert_eq!(p.next_cursor().unwrap(), Some(None));
+        p.advance(Some("a".into())).unwrap();
+        assert_eq!(p.next_cursor().unwrap(), Some(Some("a".into())));
+        p.advance(Some("b".into())).unwrap();
+        assert!(matches!(p.advance(Some("a".into())), Err(CallError::BadOutput(_))));
+        let mut done = Pager::default();
+        done.advance(None).unwrap();
+        assert_eq!(done.next_cursor().unwrap(), None);
+    }
+}
