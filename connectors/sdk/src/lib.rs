@@ -211,7 +211,7 @@ macro_rules! export_connector {
             }
         }
 
-        $crate::__export_pms_connector!(__EpmsConnectorExport with_types_in $crate::bindings);
+        $crate::bindings::__export_pms_connector!(__EpmsConnectorExport with_types_in $crate::bindings);
     };
 }
 

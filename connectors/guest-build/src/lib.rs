@@ -1,0 +1,139 @@
+//! Compiles connector crates of this workspace into `wasm32-wasip2` components, from
+//! a build script, so that `cargo build` / `cargo test` of the host always have
+//! fresh components without any other tool.
+//!
+//! The nested `cargo build` gets its own target directory (`<target>/wasm-guests`):
+//! the outer build holds the lock on the main one. It makes sure the
+//! `wasm32-wasip2` target is installed (a fresh machine has only the host target,
+//! and `rust-toolchain.toml` does not add targets to an installed toolchain).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The target connectors are built for.
+pub const TARGET: &str = "wasm32-wasip2";
+
+/// One compiled component.
+#[derive(Debug, Clone)]
+pub struct Guest {
+    /// The package name, e.g. `epms-connector-yardi`.
+    pub package: String,
+    /// Where the component is.
+    pub wasm: PathBuf,
+}
+
+impl Guest {
+    /// An upper-case Rust identifier for the package (`epms-test-hostile` → `EPMS_TEST_HOSTILE`).
+    pub fn const_name(&self) -> String {
+        self.package.to_uppercase().replace('-', "_")
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    // This crate lives at <root>/connectors/guest-build.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("guest-build is two levels below the workspace root")
+        .to_owned()
+}
+
+/// `<target dir>/wasm-guests`, from a build script's `OUT_DIR`
+/// (`<target>/<profile>/build/<pkg>-<hash>/out`).
+fn guest_target_dir() -> PathBuf {
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("called from a build script"));
+    let target = out
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "build"))
+        .and_then(|build| build.parent()) // <profile> (or <triple>/<profile>)
+        .and_then(|profile| profile.parent())
+        .map(Path::to_owned)
+        .unwrap_or_else(|| out.join("target"));
+    target.join("wasm-guests")
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // The outer build's settings are for the host target; none of them may leak in.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" || key == "RUSTFLAGS" || key == "RUSTC_WRAPPER" || key == "RUSTC_WORKSPACE_WRAPPER" {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd
+}
+
+/// Installs the wasm target with rustup if the toolchain lacks it.
+pub fn ensure_target() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let installed = sysroot
+        .as_ref()
+        .is_some_and(|s| s.join("lib/rustlib").join(TARGET).join("lib").is_dir());
+    if installed {
+        return;
+    }
+    println!("cargo:warning=installing the {TARGET} target with rustup");
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status()
+        .unwrap_or_else(|e| panic!("the {TARGET} target is missing and rustup could not run ({e}); install it with `rustup target add {TARGET}`"));
+    assert!(status.success(), "`rustup target add {TARGET}` failed");
+}
+
+/// Builds `packages` (workspace members) for [`TARGET`] in release mode and returns
+/// their components. Emits `rerun-if-changed` for `watch` (paths relative to the
+/// workspace root) plus the contract and the SDK.
+pub fn build(packages: &[&str], watch: &[&str]) -> Vec<Guest> {
+    let root = workspace_root();
+    for path in ["wit", "connectors/sdk", "Cargo.lock"].iter().chain(watch) {
+        println!("cargo:rerun-if-changed={}", root.join(path).display());
+    }
+    ensure_target();
+    let target_dir = guest_target_dir();
+    let mut cmd = cargo();
+    cmd.current_dir(&root)
+        .args(["build", "--release", "--target", TARGET, "--target-dir"])
+        .arg(&target_dir)
+        // Small components: no debug info (names stay for backtraces).
+        .args(["--config", "profile.release.debug=false"])
+        .args(["--config", "profile.release.strip=\"debuginfo\""]);
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    let status = cmd.status().expect("cargo could not run");
+    assert!(status.success(), "building the connector components failed");
+    packages
+        .iter()
+        .map(|p| Guest {
+            package: (*p).to_owned(),
+            wasm: target_dir
+                .join(TARGET)
+                .join("release")
+                .join(format!("{}.wasm", p.replace('-', "_"))),
+        })
+        .inspect(|g| assert!(g.wasm.is_file(), "{} was not produced", g.wasm.display()))
+        .collect()
+}
+
+/// Rust source declaring one `pub const NAME: &str = "<path>";` per guest, for
+/// `include!` from `OUT_DIR`.
+pub fn constants(guests: &[Guest]) -> String {
+    guests
+        .iter()
+        .map(|g| {
+            format!(
+                "/// Path of the compiled `{}` component.\npub const {}: &str = {:?};\n",
+                g.package,
+                g.const_name(),
+                g.wasm.display().to_string()
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,15 @@
+//! Compiles the components the tests run: the connector template and the test guests.
+
+fn main() {
+    let guests = epms_guest_build::build(
+        &[
+            "epms-connector-template",
+            "epms-test-hostile",
+            "epms-test-old-contract",
+            "epms-test-incomplete-contract",
+        ],
+        &["examples/connector-template", "tests/guests"],
+    );
+    let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("guests.rs");
+    std::fs::write(out, epms_guest_build::constants(&guests)).unwrap();
+}

@@ -1,0 +1,197 @@
+//! The sandbox against hostile guests. Each attack of `tests/guests/hostile` runs
+//! through the real runtime and must end with its own classified error within its
+//! budget; afterwards a well-behaved connector must still work in the same host.
+
+use std::time::{Duration, Instant};
+
+use epms_e2e::{fields, guests, loopback_runtime, start_target};
+use epms_model::ConnectorError;
+use epms_runtime::{CallError, ConnectorSession, Credential, Runtime, SandboxLimits};
+use pms_sim::Simulator;
+use pms_sim::dataset::{Spec, generate};
+
+const SECRET: &str = "s3cr3t-Pa55word!";
+
+fn limits() -> SandboxLimits {
+    SandboxLimits {
+        cpu_budget: Duration::from_millis(300),
+        call_timeout: Duration::from_secs(2),
+        memory_bytes: 64 << 20,
+        response_body_bytes: 256 << 10,
+        ..SandboxLimits::default()
+    }
+}
+
+/// Generous bound for "stopped within its budget": the point is that it stops.
+const STOP_BOUND: Duration = Duration::from_secs(15);
+
+struct Fixture {
+    runtime: Runtime,
+    target: epms_e2e::Target,
+    _cache: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let cache = tempfile::tempdir().unwrap();
+    Fixture {
+        runtime: loopback_runtime(cache.path(), limits()),
+        target: start_target(1 << 20, Duration::from_secs(10)).await,
+        _cache: cache,
+    }
+}
+
+impl Fixture {
+    async fn hostile(&self) -> ConnectorSession {
+        let hostile = self.runtime.load_file(guests::EPMS_TEST_HOSTILE.as_ref()).await.unwrap();
+        let credential = Credential::from_fields(
+            hostile.info(),
+            fields(&[("base-url", &self.target.base_url()), ("password", SECRET)]),
+        )
+        .unwrap();
+        self.runtime.session(&hostile, &credential).await.unwrap()
+    }
+
+    async fn attack(&self, name: &str) -> (Result<usize, CallError>, Duration, ConnectorSession) {
+        let mut session = self.hostile().await;
+        let started = Instant::now();
+        let result = session.read_units(name, None).await.map(|p| p.records.len());
+        (result, started.elapsed(), session)
+    }
+
+    /// The connector template reads a simulated property correctly in this runtime.
+    async fn assert_well_behaved_guest_still_works(&self) {
+        let portfolio = generate(&Spec {
+            seed: 3,
+            properties: vec![("acme".into(), "P1".into(), 30)],
+        });
+        let truth = portfolio.properties[0].units.clone();
+        let sim = Simulator::start(portfolio).await.unwrap();
+        let acme = self.runtime.load_file(guests::EPMS_CONNECTOR_TEMPLATE.as_ref()).await.unwrap();
+        let credential = Credential::from_fields(
+            acme.info(),
+            fields(&[
+                ("base-url", &sim.base_url("acme").unwrap()),
+                ("api-token", pms_sim::vendors::acme::TOKEN),
+            ]),
+        )
+        .unwrap();
+        let mut session = self.runtime.session(&acme, &credential).await.unwrap();
+        assert_eq!(session.all_units("P1").await.unwrap(), truth);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_is_stopped_by_the_cpu_budget() {
+    let f = fixture().await;
+    let (result, elapsed, mut session) = f.attack("infinite-loop").await;
+    assert!(
+        matches!(result, Err(CallError::CpuBudgetExceeded { budget }) if budget == limits().cpu_budget),
+        "{result:?}"
+    );
+    assert!(elapsed < STOP_BOUND, "took {elapsed:?}");
+    // The instance is unusable after a trap; the runtime says so instead of re-entering it.
+    assert!(matches!(session.read_units("panic", None).await, Err(CallError::Poisoned)));
+    f.assert_well_behaved_guest_still_works().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_bomb_is_stopped_by_the_memory_limit() {
+    let f = fixture().await;
+    let (result, elapsed, _) = f.attack("memory-bomb").await;
+    assert!(
+        matches!(result, Err(CallError::OutOfMemory { limit_bytes }) if limit_bytes == 64 << 20),
+        "{result:?}"
+    );
+    assert!(elapsed < STOP_BOUND, "took {elapsed:?}");
+    f.assert_well_behaved_guest_still_works().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_to_another_host_is_denied_with_an_error_the_guest_sees() {
+    let f = fixture().await;
+    let (result, _, session) = f.attack("forbidden-host").await;
+    match result {
+        Err(CallError::Connector(ConnectorError::Config { message })) => {
+            assert!(message.contains("denied by the sandbox"), "{message}")
+        }
+        other => panic!("expected a config error from the guest, got {other:?}"),
+    }
+    let why = session.last_denial().expect("the denial is recorded");
+    assert!(why.contains("127.0.0.1:1") && why.contains("not the credential's host"), "{why}");
+    f.assert_well_behaved_guest_still_works().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cloud_metadata_address_is_denied() {
+    let f = fixture().await;
+    let (result, _, session) = f.attack("metadata").await;
+    assert!(
+        matches!(&result, Err(CallError::Connector(ConnectorError::Config { .. }))),
+        "{result:?}"
+    );
+    assert!(session.last_denial().unwrap().contains("169.254.169.254"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_over_the_cap_is_refused() {
+    let f = fixture().await;
+    let (result, elapsed, _) = f.attack("big-response").await;
+    match result {
+        Err(CallError::Connector(ConnectorError::Protocol { message })) => {
+            assert!(message.contains("larger than the host allows"), "{message}")
+        }
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+    assert!(elapsed < STOP_BOUND);
+    f.assert_well_behaved_guest_still_works().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_hits_the_call_deadline() {
+    let f = fixture().await;
+    let (result, elapsed, _) = f.attack("slow").await;
+    assert!(
+        matches!(result, Err(CallError::Deadline { timeout }) if timeout == limits().call_timeout),
+        "{result:?}"
+    );
+    assert!(elapsed < STOP_BOUND, "took {elapsed:?}");
+    f.assert_well_behaved_guest_still_works().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_is_a_trap_that_carries_the_panic_message() {
+    let f = fixture().await;
+    let (result, _, _) = f.attack("panic").await;
+    match result {
+        Err(CallError::Trap { message }) => {
+            assert!(message.contains("hostile guest panics on purpose"), "{message}")
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    f.assert_well_behaved_guest_still_works().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_never_sees_a_secret() {
+    let f = fixture().await;
+    let mut session = f.hostile().await;
+    let page = session.read_units("read-secret", None).await.unwrap();
+    let seen = |id: &str| {
+        page.records
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.number.clone())
+            .unwrap()
+    };
+    let echo = seen("echo");
+    // The server received the real secret (the placeholder was substituted) and
+    // echoed it; the host redacted every form of it before the guest read the body.
+    assert!(echo.contains("body=password=[redacted]"), "{echo}");
+    assert!(echo.contains("auth=Basic [redacted]"), "{echo}");
+    assert!(!echo.contains(SECRET) && !echo.contains("{{secret"), "{echo}");
+    assert_eq!(seen("env"), "", "the guest has no environment");
+    assert_eq!(seen("file"), "", "the guest has no filesystem");
+    for unit in &page.records {
+        assert!(!unit.number.contains(SECRET));
+    }
+}

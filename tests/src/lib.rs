@@ -1,0 +1,86 @@
+//! Shared pieces of the end-to-end tests: the compiled guests, a runtime set up for
+//! loopback, and a small server the hostile guest attacks.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use epms_runtime::{NetworkAccess, Runtime, RuntimeConfig, SandboxLimits};
+
+/// Paths of the components built by this crate's build script.
+pub mod guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}
+
+/// A runtime whose connectors may reach loopback (where the simulator lives), with
+/// a compile cache in `cache_dir`.
+pub fn loopback_runtime(cache_dir: &std::path::Path, limits: SandboxLimits) -> Runtime {
+    let mut config = RuntimeConfig::new(cache_dir);
+    config.limits = limits;
+    config.network = NetworkAccess {
+        allow_loopback: true,
+        allow_private: false,
+    };
+    Runtime::new(config).expect("runtime starts")
+}
+
+/// Credential fields as the CLI and API take them.
+pub fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// What the hostile guest's "server-side" attacks talk to.
+pub struct Target {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Target {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves `/big` (`big_bytes` of body), `/slow` (answers after `slow`), and `/echo`
+/// (the request's body and authorization header, back).
+pub async fn start_target(big_bytes: usize, slow: Duration) -> Target {
+    let app = Router::new()
+        .route("/big", get(move || async move { vec![b'x'; big_bytes] }))
+        .route(
+            "/slow",
+            get(move || async move {
+                tokio::time::sleep(slow).await;
+                "late"
+            }),
+        )
+        .route(
+            "/echo",
+            post(|headers: HeaderMap, body: Bytes| async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                format!("auth={auth} body={}", String::from_utf8_lossy(&body))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Target { addr, task }
+}
