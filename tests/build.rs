@@ -5,6 +5,7 @@ fn main() {
         &[
             "epms-connector-template",
             "epms-test-hostile",
+            "epms-test-bench",
             "epms-test-old-contract",
             "epms-test-incomplete-contract",
         ],

@@ -1,7 +1,6 @@
 //! Loading connectors: the contract check, the compile cache, one connector per
 //! vendor, and a real connector reading the simulator over loopback HTTP.
 
-
 use epms_e2e::{fields, guests, loopback_runtime};
 use epms_model::ConnectorError;
 use epms_runtime::{CacheOutcome, CallError, Credential, LoadError, SandboxLimits};
@@ -20,9 +19,15 @@ async fn a_component_built_for_an_older_contract_is_refused_by_version() {
         .await
         .err()
         .expect("refused");
-    assert!(matches!(&err, LoadError::WrongContract { found, .. } if found == "0.9.0"), "{err:?}");
+    assert!(
+        matches!(&err, LoadError::WrongContract { found, .. } if found == "0.9.0"),
+        "{err:?}"
+    );
     let message = err.to_string();
-    assert!(message.contains("0.9.0") && message.contains("1.x"), "{message}");
+    assert!(
+        message.contains("0.9.0") && message.contains("1.x"),
+        "{message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,7 +42,9 @@ async fn a_component_missing_contract_functions_is_refused_naming_them() {
     assert!(matches!(err, LoadError::MissingExport { .. }), "{message}");
     assert!(message.contains("1.0.0"), "{message}");
     assert!(
-        ["check", "list-properties", "read-units", "info"].iter().any(|f| message.contains(f)),
+        ["check", "list-properties", "read-units", "info"]
+            .iter()
+            .any(|f| message.contains(f)),
         "the message names a function: {message}"
     );
 }
@@ -70,7 +77,11 @@ async fn compiled_components_come_from_the_cache_the_second_time() {
     let info = second.info();
     assert_eq!(info.vendor, "acme");
     assert_eq!(info.contract_version, "1.0.0");
-    assert!(info.config_fields.iter().any(|f| f.name == "api-token" && f.secret));
+    assert!(
+        info.config_fields
+            .iter()
+            .any(|f| f.name == "api-token" && f.secret)
+    );
     assert!(info.status_vocabulary.contains(&"approved".to_owned()));
 }
 
@@ -88,15 +99,24 @@ async fn a_connectors_directory_loads_one_connector_per_vendor() {
     }
     std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
     let loaded = runtime(cache.path()).load_dir(dir.path()).await.unwrap();
-    assert_eq!(loaded.connectors.keys().collect::<Vec<_>>(), ["acme", "hostile"]);
+    assert_eq!(
+        loaded.connectors.keys().collect::<Vec<_>>(),
+        ["acme", "hostile"]
+    );
     let failures: Vec<String> = loaded
         .failures
         .iter()
         .map(|(p, e)| format!("{}: {e}", p.file_name().unwrap().to_string_lossy()))
         .collect();
     assert_eq!(failures.len(), 2, "{failures:?}");
-    assert!(failures[0].starts_with("b-acme-copy.wasm: vendor \"acme\" is already provided"), "{failures:?}");
-    assert!(failures[1].starts_with("d-old.wasm: component was built for connector contract 0.9.0"), "{failures:?}");
+    assert!(
+        failures[0].starts_with("b-acme-copy.wasm: vendor \"acme\" is already provided"),
+        "{failures:?}"
+    );
+    assert!(
+        failures[1].starts_with("d-old.wasm: component was built for connector contract 0.9.0"),
+        "{failures:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,11 +126,17 @@ async fn the_template_reads_a_simulated_property_record_for_record_across_pages(
         properties: vec![("acme".into(), "P7".into(), 260)],
     });
     let truth = portfolio.properties[0].clone();
-    assert!(truth.residents.len() > 200, "enough records for several pages");
+    assert!(
+        truth.residents.len() > 200,
+        "enough records for several pages"
+    );
     let sim = Simulator::start(portfolio).await.unwrap();
     let cache = tempfile::tempdir().unwrap();
     let rt = runtime(cache.path());
-    let acme = rt.load_file(guests::EPMS_CONNECTOR_TEMPLATE.as_ref()).await.unwrap();
+    let acme = rt
+        .load_file(guests::EPMS_CONNECTOR_TEMPLATE.as_ref())
+        .await
+        .unwrap();
     let credential = Credential::from_fields(
         acme.info(),
         fields(&[
@@ -139,15 +165,24 @@ async fn a_wrong_credential_is_an_auth_error() {
     let sim = Simulator::start(portfolio).await.unwrap();
     let cache = tempfile::tempdir().unwrap();
     let rt = runtime(cache.path());
-    let acme = rt.load_file(guests::EPMS_CONNECTOR_TEMPLATE.as_ref()).await.unwrap();
+    let acme = rt
+        .load_file(guests::EPMS_CONNECTOR_TEMPLATE.as_ref())
+        .await
+        .unwrap();
     let credential = Credential::from_fields(
         acme.info(),
-        fields(&[("base-url", &sim.base_url("acme").unwrap()), ("api-token", "wrong")]),
+        fields(&[
+            ("base-url", &sim.base_url("acme").unwrap()),
+            ("api-token", "wrong"),
+        ]),
     )
     .unwrap();
     let mut session = rt.session(&acme, &credential).await.unwrap();
     let err = session.check().await.unwrap_err();
-    assert!(matches!(err, CallError::Connector(ConnectorError::Auth { .. })), "{err:?}");
+    assert!(
+        matches!(err, CallError::Connector(ConnectorError::Auth { .. })),
+        "{err:?}"
+    );
     assert!(!err.is_retryable());
 }
 
@@ -161,14 +196,23 @@ async fn without_loopback_access_the_simulator_is_unreachable() {
     let cache = tempfile::tempdir().unwrap();
     // The production default: loopback refused after resolution.
     let rt = epms_runtime::Runtime::new(epms_runtime::RuntimeConfig::new(cache.path())).unwrap();
-    let acme = rt.load_file(guests::EPMS_CONNECTOR_TEMPLATE.as_ref()).await.unwrap();
+    let acme = rt
+        .load_file(guests::EPMS_CONNECTOR_TEMPLATE.as_ref())
+        .await
+        .unwrap();
     let credential = Credential::from_fields(
         acme.info(),
-        fields(&[("base-url", &sim.base_url("acme").unwrap()), ("api-token", "x")]),
+        fields(&[
+            ("base-url", &sim.base_url("acme").unwrap()),
+            ("api-token", "x"),
+        ]),
     )
     .unwrap();
     let mut session = rt.session(&acme, &credential).await.unwrap();
     let err = session.check().await.unwrap_err();
-    assert!(matches!(err, CallError::Connector(ConnectorError::Config { .. })), "{err:?}");
+    assert!(
+        matches!(err, CallError::Connector(ConnectorError::Config { .. })),
+        "{err:?}"
+    );
     assert!(session.last_denial().unwrap().contains("loopback"));
 }

@@ -42,7 +42,11 @@ async fn fixture() -> Fixture {
 
 impl Fixture {
     async fn hostile(&self) -> ConnectorSession {
-        let hostile = self.runtime.load_file(guests::EPMS_TEST_HOSTILE.as_ref()).await.unwrap();
+        let hostile = self
+            .runtime
+            .load_file(guests::EPMS_TEST_HOSTILE.as_ref())
+            .await
+            .unwrap();
         let credential = Credential::from_fields(
             hostile.info(),
             fields(&[("base-url", &self.target.base_url()), ("password", SECRET)]),
@@ -54,7 +58,10 @@ impl Fixture {
     async fn attack(&self, name: &str) -> (Result<usize, CallError>, Duration, ConnectorSession) {
         let mut session = self.hostile().await;
         let started = Instant::now();
-        let result = session.read_units(name, None).await.map(|p| p.records.len());
+        let result = session
+            .read_units(name, None)
+            .await
+            .map(|p| p.records.len());
         (result, started.elapsed(), session)
     }
 
@@ -66,7 +73,11 @@ impl Fixture {
         });
         let truth = portfolio.properties[0].units.clone();
         let sim = Simulator::start(portfolio).await.unwrap();
-        let acme = self.runtime.load_file(guests::EPMS_CONNECTOR_TEMPLATE.as_ref()).await.unwrap();
+        let acme = self
+            .runtime
+            .load_file(guests::EPMS_CONNECTOR_TEMPLATE.as_ref())
+            .await
+            .unwrap();
         let credential = Credential::from_fields(
             acme.info(),
             fields(&[
@@ -90,7 +101,10 @@ async fn an_infinite_loop_is_stopped_by_the_cpu_budget() {
     );
     assert!(elapsed < STOP_BOUND, "took {elapsed:?}");
     // The instance is unusable after a trap; the runtime says so instead of re-entering it.
-    assert!(matches!(session.read_units("panic", None).await, Err(CallError::Poisoned)));
+    assert!(matches!(
+        session.read_units("panic", None).await,
+        Err(CallError::Poisoned)
+    ));
     f.assert_well_behaved_guest_still_works().await;
 }
 
@@ -117,7 +131,10 @@ async fn a_request_to_another_host_is_denied_with_an_error_the_guest_sees() {
         other => panic!("expected a config error from the guest, got {other:?}"),
     }
     let why = session.last_denial().expect("the denial is recorded");
-    assert!(why.contains("127.0.0.1:1") && why.contains("not the credential's host"), "{why}");
+    assert!(
+        why.contains("127.0.0.1:1") && why.contains("not the credential's host"),
+        "{why}"
+    );
     f.assert_well_behaved_guest_still_works().await;
 }
 
@@ -126,7 +143,10 @@ async fn the_cloud_metadata_address_is_denied() {
     let f = fixture().await;
     let (result, _, session) = f.attack("metadata").await;
     assert!(
-        matches!(&result, Err(CallError::Connector(ConnectorError::Config { .. }))),
+        matches!(
+            &result,
+            Err(CallError::Connector(ConnectorError::Config { .. }))
+        ),
         "{result:?}"
     );
     assert!(session.last_denial().unwrap().contains("169.254.169.254"));
@@ -164,7 +184,10 @@ async fn a_panic_is_a_trap_that_carries_the_panic_message() {
     let (result, _, _) = f.attack("panic").await;
     match result {
         Err(CallError::Trap { message }) => {
-            assert!(message.contains("hostile guest panics on purpose"), "{message}")
+            assert!(
+                message.contains("hostile guest panics on purpose"),
+                "{message}"
+            )
         }
         other => panic!("expected a trap, got {other:?}"),
     }
@@ -188,7 +211,10 @@ async fn a_guest_never_sees_a_secret() {
     // echoed it; the host redacted every form of it before the guest read the body.
     assert!(echo.contains("body=password=[redacted]"), "{echo}");
     assert!(echo.contains("auth=Basic [redacted]"), "{echo}");
-    assert!(!echo.contains(SECRET) && !echo.contains("{{secret"), "{echo}");
+    assert!(
+        !echo.contains(SECRET) && !echo.contains("{{secret"),
+        "{echo}"
+    );
     assert_eq!(seen("env"), "", "the guest has no environment");
     assert_eq!(seen("file"), "", "the guest has no filesystem");
     for unit in &page.records {

@@ -1,1 +1,221 @@
-fn main() {}
+//! Runtime benchmarks: prints figures against the foundation's targets.
+//!
+//! - load a cached component (deserialize + pre-instantiate + `info`) ≤ 5 ms
+//! - instantiate from `InstancePre` (fresh store) ≤ 30 µs median
+//! - one resident record across the boundary ≤ 1 µs
+//! - the HTTP gate adds ≤ 20 % to a loopback GET compared with a plain client
+//!
+//! Run: `cargo bench -p epms-e2e --bench runtime`. Medians of many runs; the machine
+//! is noisy, so compare ratios taken in one run.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use epms_e2e::{fields, guests, loopback_runtime};
+use epms_runtime::{Credential, SandboxLimits};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}
+
+fn p90(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() * 9 / 10]
+}
+
+fn row(what: &str, value: String, target: &str, ok: bool) {
+    println!(
+        "{what:<52} {value:>14}   target {target:<10} {}",
+        if ok { "ok" } else { "MISSED" }
+    );
+}
+
+/// A plain HTTP/1 GET on a new connection: what the gate does underneath.
+async fn plain_get(addr: std::net::SocketAddr, path: &str) -> usize {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header("host", addr.to_string())
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    resp.into_body().collect().await.unwrap().to_bytes().len()
+}
+
+fn main() {
+    let flavor = std::env::var("BENCH_TOKIO").unwrap_or_default();
+    let mut builder = if flavor == "current" {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    };
+    let tokio = builder.enable_all().build().unwrap();
+    tokio.block_on(async {
+        let body = "x".repeat(1024);
+        let app = Router::new().route("/ping", get(move || async move { body.clone() }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+        let cache = tempfile::tempdir().unwrap();
+        let runtime = loopback_runtime(cache.path(), SandboxLimits::default());
+        println!("pooling allocator: {}", runtime.pooling());
+        let path: &std::path::Path = guests::EPMS_TEST_BENCH.as_ref();
+        let wasm_len = std::fs::metadata(path).unwrap().len();
+
+        // Compile once (cache miss), then loads from the on-disk cache.
+        let started = Instant::now();
+        let connector = runtime.load_file(path).await.unwrap();
+        let compile = started.elapsed();
+        let mut loads = Vec::new();
+        for _ in 0..30 {
+            let started = Instant::now();
+            let c = runtime.load_file(path).await.unwrap();
+            loads.push(started.elapsed());
+            assert_eq!(c.cache_outcome(), epms_runtime::CacheOutcome::Hit);
+        }
+        println!("bench component: {} KiB", wasm_len / 1024);
+        row(
+            "compile (one-off, cache miss)",
+            format!("{:.1} ms", compile.as_secs_f64() * 1e3),
+            "-",
+            true,
+        );
+        let load = median(loads);
+        row(
+            "load cached component (median of 30)",
+            format!("{:.2} ms", load.as_secs_f64() * 1e3),
+            "<= 5 ms",
+            load <= Duration::from_millis(5),
+        );
+
+        let credential = Credential::from_fields(
+            connector.info(),
+            fields(&[("base-url", &format!("http://{addr}"))]),
+        )
+        .unwrap();
+        let mut inst = Vec::new();
+        let mut whole = Vec::new();
+        for _ in 0..2000 {
+            let started = Instant::now();
+            let session = runtime.session(&connector, &credential).await.unwrap();
+            whole.push(started.elapsed());
+            inst.push(session.instantiate_time());
+        }
+        let inst_med = median(inst.clone());
+        row(
+            "instantiate from InstancePre (median of 2000)",
+            format!("{:.1} µs", inst_med.as_secs_f64() * 1e6),
+            "<= 30 µs",
+            inst_med <= Duration::from_micros(30),
+        );
+        row(
+            "  p90",
+            format!("{:.1} µs", p90(inst).as_secs_f64() * 1e6),
+            "-",
+            true,
+        );
+        row(
+            "  store + gate + instance (median)",
+            format!("{:.1} µs", median(whole).as_secs_f64() * 1e6),
+            "-",
+            true,
+        );
+
+        // Records across the boundary: N records per call minus an empty call, per record.
+        let mut session = runtime.session(&connector, &credential).await.unwrap();
+        let n = 10_000usize;
+        session
+            .read_residents(&format!("synthetic:{n}"), None)
+            .await
+            .unwrap(); // warm the guest's cache
+        session.read_residents("synthetic:0", None).await.unwrap();
+        let mut full = Vec::new();
+        let mut empty = Vec::new();
+        for _ in 0..15 {
+            let started = Instant::now();
+            let page = session
+                .read_residents(&format!("synthetic:{n}"), None)
+                .await
+                .unwrap();
+            full.push(started.elapsed());
+            assert_eq!(page.records.len(), n);
+            // Keep the guest's cache at N: calling with 0 would rebuild it.
+        }
+        let mut session0 = runtime.session(&connector, &credential).await.unwrap();
+        for _ in 0..15 {
+            let started = Instant::now();
+            session0.read_residents("synthetic:0", None).await.unwrap();
+            empty.push(started.elapsed());
+        }
+        let per_record = median(full).saturating_sub(median(empty)) / n as u32;
+        row(
+            "one resident across the boundary (10,000 a call)",
+            format!("{:.3} µs", per_record.as_secs_f64() * 1e6),
+            "<= 1 µs",
+            per_record <= Duration::from_micros(1),
+        );
+
+        // The gate: a guest GET through wasi:http and the gate vs a plain client GET.
+        for _ in 0..50 {
+            plain_get(addr, "/ping").await;
+            session.read_units("get:/ping", None).await.unwrap();
+        }
+        let before = runtime.outbound();
+        let mut plain = Vec::new();
+        let mut gated = Vec::new();
+        for _ in 0..500 {
+            let started = Instant::now();
+            assert_eq!(plain_get(addr, "/ping").await, 1024);
+            plain.push(started.elapsed());
+            let started = Instant::now();
+            let page = session.read_units("get:/ping", None).await.unwrap();
+            gated.push(started.elapsed());
+            assert_eq!(page.records[0].number, "1024");
+        }
+        let after = runtime.outbound();
+        let in_gate =
+            Duration::from_nanos((after.nanos - before.nanos) / (after.requests - before.requests));
+        let plain_mean = plain.iter().sum::<Duration>() / plain.len() as u32;
+        let (plain_med, gated_med) = (median(plain), median(gated));
+        let gate_overhead = in_gate.as_secs_f64() / plain_mean.as_secs_f64() - 1.0;
+        let path_overhead = gated_med.as_secs_f64() / plain_med.as_secs_f64() - 1.0;
+        let us = |d: Duration| format!("{:.1} µs", d.as_secs_f64() * 1e6);
+        row(
+            "loopback GET, plain client (median of 500)",
+            us(plain_med),
+            "-",
+            true,
+        );
+        row("  mean", us(plain_mean), "-", true);
+        row("same GET by the host's gate (mean)", us(in_gate), "-", true);
+        row(
+            "gate overhead (gate mean / plain mean)",
+            format!("{:+.1} %", gate_overhead * 100.0),
+            "<= 20 %",
+            gate_overhead <= 0.20,
+        );
+        row(
+            "same GET by a guest: call + wasi:http + gate (median)",
+            us(gated_med),
+            "-",
+            true,
+        );
+        row(
+            "whole guest path overhead (informational)",
+            format!("{:+.1} %", path_overhead * 100.0),
+            "-",
+            true,
+        );
+    });
+}

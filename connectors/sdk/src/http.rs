@@ -170,9 +170,9 @@ fn from_error_code(code: ErrorCode) -> HttpError {
         ErrorCode::DestinationNotFound | ErrorCode::DestinationUnavailable => {
             HttpError::Connection("destination unavailable".into())
         }
-        ErrorCode::TlsProtocolError | ErrorCode::TlsCertificateError | ErrorCode::TlsAlertReceived(_) => {
-            HttpError::Connection("TLS".into())
-        }
+        ErrorCode::TlsProtocolError
+        | ErrorCode::TlsCertificateError
+        | ErrorCode::TlsAlertReceived(_) => HttpError::Connection("TLS".into()),
         ErrorCode::InternalError(Some(m)) => HttpError::Other(m),
         other => HttpError::Other(format!("{other:?}")),
     }
@@ -193,7 +193,9 @@ pub fn split_url(url: &str) -> Result<UrlParts<'_>, HttpError> {
     } else if let Some(r) = url.strip_prefix("http://") {
         (false, r)
     } else {
-        return Err(HttpError::InvalidRequest(format!("not an http(s) URL: {url:?}")));
+        return Err(HttpError::InvalidRequest(format!(
+            "not an http(s) URL: {url:?}"
+        )));
     };
     let cut = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(cut);
@@ -248,7 +250,11 @@ pub fn send(req: &Request) -> Result<Response, HttpError> {
     let invalid = |what: &str| HttpError::InvalidRequest(format!("{what} of {:?}", req.url));
     request.set_method(&method).map_err(|_| invalid("method"))?;
     request
-        .set_scheme(Some(if parts.https { &Scheme::Https } else { &Scheme::Http }))
+        .set_scheme(Some(if parts.https {
+            &Scheme::Https
+        } else {
+            &Scheme::Http
+        }))
         .map_err(|_| invalid("scheme"))?;
     request
         .set_authority(Some(parts.authority))
@@ -264,7 +270,9 @@ pub fn send(req: &Request) -> Result<Response, HttpError> {
         let _ = options.set_between_bytes_timeout(Some(ns));
     }
 
-    let body = request.body().map_err(|_| HttpError::Other("request body taken twice".into()))?;
+    let body = request
+        .body()
+        .map_err(|_| HttpError::Other("request body taken twice".into()))?;
     let future = outgoing_handler::handle(request, Some(options)).map_err(from_error_code)?;
     {
         let stream = body
@@ -334,7 +342,11 @@ mod tests {
     fn urls_split_into_scheme_authority_and_path() {
         assert_eq!(
             split_url("https://pms.test:8443/a/b?x=1").unwrap(),
-            UrlParts { https: true, authority: "pms.test:8443", path_and_query: "/a/b?x=1" }
+            UrlParts {
+                https: true,
+                authority: "pms.test:8443",
+                path_and_query: "/a/b?x=1"
+            }
         );
         assert_eq!(split_url("http://h").unwrap().path_and_query, "/");
         assert_eq!(split_url("http://h?q").unwrap().path_and_query, "?q");
@@ -345,18 +357,37 @@ mod tests {
     #[test]
     fn join_handles_relative_and_absolute_paths() {
         assert_eq!(join("http://h:1/base/", "x/y"), "http://h:1/base/x/y");
-        assert_eq!(join("http://h:1/base", "/api/v2/r.json?p=2"), "http://h:1/api/v2/r.json?p=2");
+        assert_eq!(
+            join("http://h:1/base", "/api/v2/r.json?p=2"),
+            "http://h:1/api/v2/r.json?p=2"
+        );
         assert_eq!(join("http://h:1", "/api"), "http://h:1/api");
         assert_eq!(join("http://h:1/b", "https://other/x"), "https://other/x");
     }
 
     #[test]
     fn statuses_map_to_typed_errors() {
-        let resp = |status: u16, headers: Vec<(String, String)>| Response { status, headers, body: vec![] };
-        assert!(matches!(resp(401, vec![]).status_error(""), ConnectorError::Auth(_)));
-        assert!(matches!(resp(404, vec![]).status_error(""), ConnectorError::NotFound(_)));
-        assert!(matches!(resp(503, vec![]).status_error(""), ConnectorError::Transient(_)));
-        assert!(matches!(resp(400, vec![]).status_error(""), ConnectorError::Protocol(_)));
+        let resp = |status: u16, headers: Vec<(String, String)>| Response {
+            status,
+            headers,
+            body: vec![],
+        };
+        assert!(matches!(
+            resp(401, vec![]).status_error(""),
+            ConnectorError::Auth(_)
+        ));
+        assert!(matches!(
+            resp(404, vec![]).status_error(""),
+            ConnectorError::NotFound(_)
+        ));
+        assert!(matches!(
+            resp(503, vec![]).status_error(""),
+            ConnectorError::Transient(_)
+        ));
+        assert!(matches!(
+            resp(400, vec![]).status_error(""),
+            ConnectorError::Protocol(_)
+        ));
         match resp(429, vec![("Retry-After".into(), " 12 ".into())]).status_error("slow") {
             ConnectorError::RateLimited(r) => {
                 assert_eq!(r.retry_after_seconds, Some(12));
@@ -368,8 +399,17 @@ mod tests {
 
     #[test]
     fn transport_failures_map_to_typed_errors() {
-        assert!(matches!(ConnectorError::from(HttpError::Denied), ConnectorError::Config(_)));
-        assert!(matches!(ConnectorError::from(HttpError::Timeout), ConnectorError::Transient(_)));
-        assert!(matches!(ConnectorError::from(HttpError::TooLarge), ConnectorError::Protocol(_)));
+        assert!(matches!(
+            ConnectorError::from(HttpError::Denied),
+            ConnectorError::Config(_)
+        ));
+        assert!(matches!(
+            ConnectorError::from(HttpError::Timeout),
+            ConnectorError::Transient(_)
+        ));
+        assert!(matches!(
+            ConnectorError::from(HttpError::TooLarge),
+            ConnectorError::Protocol(_)
+        ));
     }
 }

@@ -63,6 +63,9 @@ mod tests {
 
     #[test]
     fn truncated_json_is_a_protocol_error() {
-        assert!(matches!(parse(r#"{"a": [1, 2"#), Err(ConnectorError::Protocol(_))));
+        assert!(matches!(
+            parse(r#"{"a": [1, 2"#),
+            Err(ConnectorError::Protocol(_))
+        ));
     }
 }

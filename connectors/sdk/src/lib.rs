@@ -102,7 +102,11 @@ pub trait Connector: Sized {
         Err(unsupported("listing properties"))
     }
 
-    fn read_units(&self, property: &str, cursor: Option<String>) -> Result<UnitPage, ConnectorError> {
+    fn read_units(
+        &self,
+        property: &str,
+        cursor: Option<String>,
+    ) -> Result<UnitPage, ConnectorError> {
         let _ = (property, cursor);
         Err(unsupported("reading units"))
     }
@@ -116,7 +120,11 @@ pub trait Connector: Sized {
         Err(unsupported("reading residents"))
     }
 
-    fn read_leases(&self, property: &str, cursor: Option<String>) -> Result<LeasePage, ConnectorError> {
+    fn read_leases(
+        &self,
+        property: &str,
+        cursor: Option<String>,
+    ) -> Result<LeasePage, ConnectorError> {
         let _ = (property, cursor);
         Err(unsupported("reading leases"))
     }
@@ -216,7 +224,13 @@ macro_rules! export_connector {
 }
 
 /// A config field for [`ConnectorInfo::config_fields`].
-pub fn field(name: &str, label: &str, description: &str, secret: bool, required: bool) -> ConfigField {
+pub fn field(
+    name: &str,
+    label: &str,
+    description: &str,
+    secret: bool,
+    required: bool,
+) -> ConfigField {
     ConfigField {
         name: name.to_owned(),
         label: label.to_owned(),
@@ -233,11 +247,19 @@ mod tests {
     #[test]
     fn config_lookups_trim_and_treat_blank_as_missing() {
         let c = Config::new(vec![
-            Setting { name: "base-url".into(), value: " https://pms.test/ ".into() },
-            Setting { name: "database".into(), value: "  ".into() },
+            Setting {
+                name: "base-url".into(),
+                value: " https://pms.test/ ".into(),
+            },
+            Setting {
+                name: "database".into(),
+                value: "  ".into(),
+            },
         ]);
         assert_eq!(c.base_url().unwrap(), "https://pms.test");
         assert_eq!(c.get("database"), None);
-        assert!(matches!(c.require("database"), Err(ConnectorError::Config(m)) if m.contains("database")));
+        assert!(
+            matches!(c.require("database"), Err(ConnectorError::Config(m)) if m.contains("database"))
+        );
     }
 }

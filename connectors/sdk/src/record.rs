@@ -85,7 +85,10 @@ mod tests {
         assert_eq!(w.date("start-date", Some("02/30/2024")), None);
         assert_eq!(w.date("end-date", Some("")), None);
         assert_eq!(w.date("end-date", None), None);
-        assert_eq!(w.date("move-in-date", Some("03/01/2024")).as_deref(), Some("2024-03-01"));
+        assert_eq!(
+            w.date("move-in-date", Some("03/01/2024")).as_deref(),
+            Some("2024-03-01")
+        );
         assert_eq!(w.email("email", Some("not-an-email")), None);
         let warnings = w.into_vec();
         assert_eq!(warnings.len(), 2);
@@ -96,9 +99,13 @@ mod tests {
     #[test]
     fn email_lists_and_padding_are_tolerated() {
         let mut w = Warnings::new();
-        assert_eq!(w.email("email", Some("  Ann@Example.COM ")).as_deref(), Some("Ann@Example.COM"));
         assert_eq!(
-            w.email("email", Some("bad; ann@example.com;bo@example.com")).as_deref(),
+            w.email("email", Some("  Ann@Example.COM ")).as_deref(),
+            Some("Ann@Example.COM")
+        );
+        assert_eq!(
+            w.email("email", Some("bad; ann@example.com;bo@example.com"))
+                .as_deref(),
             Some("ann@example.com")
         );
         assert_eq!(w.email("email", Some(" ; ")), None);
@@ -110,7 +117,9 @@ mod tests {
         for ok in ["a@b.co", "first.last+tag@mail.example.org"] {
             assert!(is_plausible_email(ok), "{ok}");
         }
-        for bad in ["", "a@", "@b.co", "a@b", "a b@c.co", "a@@b.co", "a@.co", "a@b.co."] {
+        for bad in [
+            "", "a@", "@b.co", "a@b", "a b@c.co", "a@@b.co", "a@.co", "a@b.co.",
+        ] {
             assert!(!is_plausible_email(bad), "{bad}");
         }
     }

@@ -57,9 +57,16 @@ pub fn fault_error(fault: &Element) -> ConnectorError {
         .unwrap_or("SOAP fault without faultstring")
         .to_owned();
     let lower = text.to_ascii_lowercase();
-    if ["login", "password", "not authorized", "unauthorized", "license", "authentication"]
-        .iter()
-        .any(|w| lower.contains(w))
+    if [
+        "login",
+        "password",
+        "not authorized",
+        "unauthorized",
+        "license",
+        "authentication",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
     {
         ConnectorError::Auth(text)
     } else {
@@ -83,7 +90,9 @@ mod tests {
     fn faults_become_typed_errors() {
         let fault = |s: &str| {
             envelope(
-                &format!("<soap:Fault><faultcode>soap:Client</faultcode><faultstring>{s}</faultstring></soap:Fault>"),
+                &format!(
+                    "<soap:Fault><faultcode>soap:Client</faultcode><faultstring>{s}</faultstring></soap:Fault>"
+                ),
                 &[],
             )
         };
@@ -95,6 +104,9 @@ mod tests {
             parse_body(&fault("Object reference not set")),
             Err(ConnectorError::Protocol(m)) if m.contains("Object reference")
         ));
-        assert!(matches!(parse_body("<html/>"), Err(ConnectorError::Protocol(_))));
+        assert!(matches!(
+            parse_body("<html/>"),
+            Err(ConnectorError::Protocol(_))
+        ));
     }
 }

@@ -35,8 +35,14 @@ mod tests {
     #[test]
     fn lookups_ignore_case_and_padding_and_default_to_other() {
         assert_eq!(canonical(VOCAB, " current "), LeaseStatus::Current);
-        assert_eq!(canonical(VOCAB, "APPLICANT - LEASE SIGNED"), LeaseStatus::Future);
+        assert_eq!(
+            canonical(VOCAB, "APPLICANT - LEASE SIGNED"),
+            LeaseStatus::Future
+        );
         assert_eq!(canonical(VOCAB, "Mystery"), LeaseStatus::Other);
-        assert_eq!(raw_strings(VOCAB), vec!["Current", "Applicant - Lease Signed"]);
+        assert_eq!(
+            raw_strings(VOCAB),
+            vec!["Current", "Applicant - Lease Signed"]
+        );
     }
 }

@@ -25,7 +25,9 @@ impl Element {
 
     /// The first child whose name matches ignoring ASCII case.
     pub fn child_ci(&self, name: &str) -> Option<&Element> {
-        self.children.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+        self.children
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
     }
 
     /// Every child with this local name.
@@ -56,12 +58,16 @@ impl Element {
 
     /// The trimmed text of a child, `None` when the child is missing or blank.
     pub fn child_text(&self, name: &str) -> Option<&str> {
-        self.child(name).map(|c| c.text.trim()).filter(|t| !t.is_empty())
+        self.child(name)
+            .map(|c| c.text.trim())
+            .filter(|t| !t.is_empty())
     }
 
     /// Like [`Element::child_text`], ignoring ASCII case in the name.
     pub fn child_text_ci(&self, name: &str) -> Option<&str> {
-        self.child_ci(name).map(|c| c.text.trim()).filter(|t| !t.is_empty())
+        self.child_ci(name)
+            .map(|c| c.text.trim())
+            .filter(|t| !t.is_empty())
     }
 
     /// This element's trimmed text, `None` when blank.

@@ -39,13 +39,20 @@ pub struct Acme {
 impl Acme {
     fn get(&self, path: &str) -> Result<Value, ConnectorError> {
         let resp = Request::get(format!("{}{path}", self.base_url))
-            .header("authorization", format!("Bearer {}", secret::placeholder("api-token")))
+            .header(
+                "authorization",
+                format!("Bearer {}", secret::placeholder("api-token")),
+            )
             .header("accept", "application/json")
             .send()?;
         json::parse(checked(&resp)?.text()?)
     }
 
-    fn page_path(property: &str, what: &str, cursor: Option<&str>) -> Result<String, ConnectorError> {
+    fn page_path(
+        property: &str,
+        what: &str,
+        cursor: Option<&str>,
+    ) -> Result<String, ConnectorError> {
         let page = paging::page_number(cursor, 1)?;
         Ok(format!("/api/properties/{property}/{what}?page={page}"))
     }
@@ -60,7 +67,9 @@ fn checked(resp: &Response) -> Result<&Response, ConnectorError> {
 }
 
 fn next_cursor(doc: &Value) -> Option<String> {
-    doc.get("next_page").and_then(Value::as_u64).map(|n| paging::page_cursor(n as u32))
+    doc.get("next_page")
+        .and_then(Value::as_u64)
+        .map(|n| paging::page_cursor(n as u32))
 }
 
 /// A list under `key`; its absence means the answer is not what Acme sends.
@@ -101,7 +110,10 @@ pub fn parse_units(doc: &Value) -> Result<UnitPage, ConnectorError> {
             })
         })
         .collect::<Result<_, ConnectorError>>()?;
-    Ok(UnitPage { records, next: next_cursor(doc) })
+    Ok(UnitPage {
+        records,
+        next: next_cursor(doc),
+    })
 }
 
 fn role(raw: Option<String>, w: &mut Warnings) -> HouseholdRole {
@@ -136,7 +148,10 @@ pub fn parse_residents(doc: &Value) -> Result<ResidentPage, ConnectorError> {
             })
         })
         .collect::<Result<_, ConnectorError>>()?;
-    Ok(ResidentPage { records, next: next_cursor(doc) })
+    Ok(ResidentPage {
+        records,
+        next: next_cursor(doc),
+    })
 }
 
 pub fn parse_leases(doc: &Value) -> Result<LeasePage, ConnectorError> {
@@ -150,7 +165,11 @@ pub fn parse_leases(doc: &Value) -> Result<LeasePage, ConnectorError> {
                 unit_id: json::text(l, "unit_id"),
                 resident_ids: json::list(l.get("resident_ids"))
                     .into_iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string())))
+                    .filter_map(|v| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .or_else(|| v.as_u64().map(|n| n.to_string()))
+                    })
                     .collect(),
                 status: status::canonical(STATUSES, &raw_status),
                 raw_status,
@@ -162,7 +181,10 @@ pub fn parse_leases(doc: &Value) -> Result<LeasePage, ConnectorError> {
             })
         })
         .collect::<Result<_, ConnectorError>>()?;
-    Ok(LeasePage { records, next: next_cursor(doc) })
+    Ok(LeasePage {
+        records,
+        next: next_cursor(doc),
+    })
 }
 
 impl Connector for Acme {
@@ -172,30 +194,56 @@ impl Connector for Acme {
             display_name: "Acme PMS (template)".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             config_fields: vec![
-                field("base-url", "Base URL", "e.g. https://acme.example.com", false, true),
-                field("api-token", "API token", "Issued by Acme to the integration", true, true),
+                field(
+                    "base-url",
+                    "Base URL",
+                    "e.g. https://acme.example.com",
+                    false,
+                    true,
+                ),
+                field(
+                    "api-token",
+                    "API token",
+                    "Issued by Acme to the integration",
+                    true,
+                    true,
+                ),
             ],
             status_vocabulary: status::raw_strings(STATUSES),
         }
     }
 
     fn new(config: Config) -> Result<Self, ConnectorError> {
-        Ok(Acme { base_url: config.base_url()?.to_owned() })
+        Ok(Acme {
+            base_url: config.base_url()?.to_owned(),
+        })
     }
 
     fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
         parse_properties(&self.get("/api/properties")?)
     }
 
-    fn read_units(&self, property: &str, cursor: Option<String>) -> Result<UnitPage, ConnectorError> {
+    fn read_units(
+        &self,
+        property: &str,
+        cursor: Option<String>,
+    ) -> Result<UnitPage, ConnectorError> {
         parse_units(&self.get(&Self::page_path(property, "units", cursor.as_deref())?)?)
     }
 
-    fn read_residents(&self, property: &str, cursor: Option<String>) -> Result<ResidentPage, ConnectorError> {
+    fn read_residents(
+        &self,
+        property: &str,
+        cursor: Option<String>,
+    ) -> Result<ResidentPage, ConnectorError> {
         parse_residents(&self.get(&Self::page_path(property, "residents", cursor.as_deref())?)?)
     }
 
-    fn read_leases(&self, property: &str, cursor: Option<String>) -> Result<LeasePage, ConnectorError> {
+    fn read_leases(
+        &self,
+        property: &str,
+        cursor: Option<String>,
+    ) -> Result<LeasePage, ConnectorError> {
         parse_leases(&self.get(&Self::page_path(property, "leases", cursor.as_deref())?)?)
     }
 }
@@ -246,7 +294,13 @@ mod tests {
 
     #[test]
     fn a_page_without_its_list_is_a_protocol_error() {
-        assert!(matches!(parse_units(&json!({"error": "x"})), Err(ConnectorError::Protocol(_))));
-        assert!(matches!(parse_units(&json!({"units": [{"number": "1"}]})), Err(ConnectorError::Protocol(_))));
+        assert!(matches!(
+            parse_units(&json!({"error": "x"})),
+            Err(ConnectorError::Protocol(_))
+        ));
+        assert!(matches!(
+            parse_units(&json!({"units": [{"number": "1"}]})),
+            Err(ConnectorError::Protocol(_))
+        ));
     }
 }

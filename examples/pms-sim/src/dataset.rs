@@ -81,15 +81,68 @@ impl Rng {
 }
 
 const FIRST_NAMES: &[&str] = &[
-    "Ana", "José", "Zoë", "Renée", "Björn", "Chloé", "Mary-Kate", "Siobhán", "Liam", "Noah",
-    "Olivia", "Emma", "Ava", "Sofía", "Mateo", "Léa", "Jean-Luc", "Aaliyah", "Kwame", "Mei",
-    "Hiroshi", "Priya", "Dmitri", "Ingrid", "Tomás", "Nuñez", "Chiara", "Oğuz", "Thảo", "Ewan",
+    "Ana",
+    "José",
+    "Zoë",
+    "Renée",
+    "Björn",
+    "Chloé",
+    "Mary-Kate",
+    "Siobhán",
+    "Liam",
+    "Noah",
+    "Olivia",
+    "Emma",
+    "Ava",
+    "Sofía",
+    "Mateo",
+    "Léa",
+    "Jean-Luc",
+    "Aaliyah",
+    "Kwame",
+    "Mei",
+    "Hiroshi",
+    "Priya",
+    "Dmitri",
+    "Ingrid",
+    "Tomás",
+    "Nuñez",
+    "Chiara",
+    "Oğuz",
+    "Thảo",
+    "Ewan",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Smith", "Núñez", "O'Brien", "Smith-Jones", "van der Berg", "García López", "Müller",
-    "D'Angelo", "Nguyen", "Johnson", "Kowalski", "Øvergaard", "MacDonald", "de la Cruz",
-    "Brown", "Okafor", "Chen", "Haddad", "Fernández", "St. James", "Żukowski", "Lee", "Patel",
-    "Williams", "Dubois", "Rossi", "Kim", "Ó Súilleabháin", "Taylor", "Ivanova",
+    "Smith",
+    "Núñez",
+    "O'Brien",
+    "Smith-Jones",
+    "van der Berg",
+    "García López",
+    "Müller",
+    "D'Angelo",
+    "Nguyen",
+    "Johnson",
+    "Kowalski",
+    "Øvergaard",
+    "MacDonald",
+    "de la Cruz",
+    "Brown",
+    "Okafor",
+    "Chen",
+    "Haddad",
+    "Fernández",
+    "St. James",
+    "Żukowski",
+    "Lee",
+    "Patel",
+    "Williams",
+    "Dubois",
+    "Rossi",
+    "Kim",
+    "Ó Súilleabháin",
+    "Taylor",
+    "Ivanova",
 ];
 
 /// ASCII, lower-case local part for an email made from a name.
@@ -130,7 +183,10 @@ pub fn generate_property(rng: &mut Rng, vendor: &str, id: &str, units: usize) ->
     let mut p = SimProperty {
         vendor: vendor.to_owned(),
         id: id.to_owned(),
-        name: format!("{} Residences {id}", LAST_NAMES[(id.len() * 7) % LAST_NAMES.len()]),
+        name: format!(
+            "{} Residences {id}",
+            LAST_NAMES[(id.len() * 7) % LAST_NAMES.len()]
+        ),
         ..SimProperty::default()
     };
     let mut person = 0usize;
@@ -173,7 +229,11 @@ pub fn generate_property(rng: &mut Rng, vendor: &str, id: &str, units: usize) ->
         for role in members {
             person += 1;
             let first = *rng.pick(FIRST_NAMES);
-            let last = if rng.chance(70) { family } else { *rng.pick(LAST_NAMES) };
+            let last = if rng.chance(70) {
+                family
+            } else {
+                *rng.pick(LAST_NAMES)
+            };
             let rid = format!("{id}-R{person:06}");
             let email = match rng.below(100) {
                 0..=2 => None,
@@ -227,7 +287,9 @@ pub fn generate(spec: &Spec) -> Portfolio {
         }
         portfolio.properties.push(p);
         if portfolio.credential(vendor).is_none() {
-            portfolio.credentials.push(crate::vendors::default_credential(vendor));
+            portfolio
+                .credentials
+                .push(crate::vendors::default_credential(vendor));
         }
     }
     portfolio
@@ -255,7 +317,11 @@ mod tests {
         let p = &generate(&spec(1)).properties[0];
         assert_eq!(p.units.len(), 50);
         for lease in &p.leases {
-            assert!(p.units.iter().any(|u| Some(&u.id) == lease.unit_id.as_ref()));
+            assert!(
+                p.units
+                    .iter()
+                    .any(|u| Some(&u.id) == lease.unit_id.as_ref())
+            );
             for rid in &lease.resident_ids {
                 assert!(p.residents.iter().any(|r| &r.id == rid));
             }

@@ -1,1 +1,70 @@
-fn main() {}
+//! `epms`: the host's command line.
+
+mod connector_cmd;
+mod demo;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Connectors compiled into this binary.
+mod bundled {
+    include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+}
+
+#[derive(Parser)]
+#[command(
+    name = "epms",
+    version,
+    about = "PMS integration host: sandboxed connectors, reconciliation, admin API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Tools for connector authors.
+    #[command(subcommand)]
+    Connector(connector_cmd::ConnectorCommand),
+    /// Runs the bundled connectors against the built-in PMS simulator and prints what they read.
+    Demo(demo::DemoArgs),
+}
+
+/// Where compiled artefacts are cached unless `--cache-dir` says otherwise.
+pub fn default_cache_dir() -> PathBuf {
+    std::env::var_os("EPMS_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("epms")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/epms")))
+        .unwrap_or_else(|| std::env::temp_dir().join("epms-cache"))
+        .join("artefacts")
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EPMS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Command::Connector(cmd) => connector_cmd::run(cmd).await,
+            Command::Demo(args) => demo::run(args).await,
+        }
+    })
+}

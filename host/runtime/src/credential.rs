@@ -54,8 +54,12 @@ impl Credential {
             }
         }
         for field in info.config_fields.iter().filter(|f| f.required) {
-            let present = settings.iter().any(|(n, v)| *n == field.name && !v.is_empty())
-                || secrets.iter().any(|(n, v)| *n == field.name && !v.is_empty());
+            let present = settings
+                .iter()
+                .any(|(n, v)| *n == field.name && !v.is_empty())
+                || secrets
+                    .iter()
+                    .any(|(n, v)| *n == field.name && !v.is_empty());
             if !present {
                 return Err(CredentialError::Missing(field.name.clone()));
             }
@@ -131,7 +135,11 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert!(c.settings().iter().all(|(n, v)| n != "password" && v != "hunter2"));
+        assert!(
+            c.settings()
+                .iter()
+                .all(|(n, v)| n != "password" && v != "hunter2")
+        );
         assert_eq!(c.base_url(), "https://pms.test");
         assert!(!c.secrets().is_empty());
     }

@@ -22,9 +22,7 @@ pub enum LoadError {
         "component does not export `door:connector/connector` (exports: {exports}); it was not built against the connector contract"
     )]
     MissingContract { exports: String },
-    #[error(
-        "component was built for connector contract {found}; this host supports {supported}"
-    )]
+    #[error("component was built for connector contract {found}; this host supports {supported}")]
     WrongContract { found: String, supported: String },
     #[error("component does not implement contract {version}: {detail}")]
     MissingExport { version: String, detail: String },

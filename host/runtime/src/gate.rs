@@ -26,6 +26,8 @@ pub struct OutboundStats {
     pub failed: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub bytes_received: AtomicU64,
+    /// Total time spent in the gate by requests that got an answer, in nanoseconds.
+    pub nanos: AtomicU64,
 }
 
 impl OutboundStats {
@@ -36,6 +38,7 @@ impl OutboundStats {
             failed: self.failed.load(Ordering::Relaxed),
             bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
             bytes_received: self.bytes_received.load(Ordering::Relaxed),
+            nanos: self.nanos.load(Ordering::Relaxed),
         }
     }
 }
@@ -48,6 +51,7 @@ pub struct OutboundCounts {
     pub failed: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    pub nanos: u64,
 }
 
 /// The gate of one store (one sync of one credential).
@@ -165,6 +169,7 @@ impl GateInner {
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
     ) -> Result<http::Response<WasiBody>, HttpError> {
+        let started = std::time::Instant::now();
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         self.check_destination(request.uri()).await?;
 
@@ -183,8 +188,11 @@ impl GateInner {
                 .expand(value.as_bytes(), Escaping::None)
                 .map_err(|e| self.deny(e.to_string()))?;
             if let Some(bytes) = exp.bytes {
-                *value = HeaderValue::from_bytes(&bytes)
-                    .map_err(|_| HttpError::InternalError(Some("header value invalid after placeholder expansion".into())))?;
+                *value = HeaderValue::from_bytes(&bytes).map_err(|_| {
+                    HttpError::InternalError(Some(
+                        "header value invalid after placeholder expansion".into(),
+                    ))
+                })?;
                 value.set_sensitive(true);
                 inserted.extend(exp.inserted);
             }
@@ -215,7 +223,9 @@ impl GateInner {
         }
         parts.headers.remove(CONTENT_LENGTH);
         if !body.is_empty() {
-            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
         }
         self.stats
             .bytes_sent
@@ -265,21 +275,34 @@ impl GateInner {
             .bytes_received
             .fetch_add(body.len() as u64, Ordering::Relaxed);
 
-        let redactor = self.redactor.lock().map(|r| r.clone()).unwrap_or_default();
-        let body = match redactor.redact(&body) {
-            Some(clean) => {
-                tracing::warn!("a response echoed a secret; redacted before the connector saw it");
-                Bytes::from(clean)
+        let body = {
+            let redactor = self
+                .redactor
+                .lock()
+                .map_err(|_| HttpError::InternalError(Some("redactor poisoned".into())))?;
+            for value in parts.headers.values_mut() {
+                if let Some(clean) = redactor.redact(value.as_bytes()) {
+                    *value =
+                        HeaderValue::from_bytes(&clean).unwrap_or(HeaderValue::from_static(""));
+                }
             }
-            None => body,
+            match redactor.redact(&body) {
+                Some(clean) => {
+                    tracing::warn!(
+                        "a response echoed a secret; redacted before the connector saw it"
+                    );
+                    Bytes::from(clean)
+                }
+                None => body,
+            }
         };
-        for value in parts.headers.values_mut() {
-            if let Some(clean) = redactor.redact(value.as_bytes()) {
-                *value = HeaderValue::from_bytes(&clean).unwrap_or(HeaderValue::from_static(""));
-            }
-        }
         parts.headers.remove(CONTENT_LENGTH);
-        parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        parts
+            .headers
+            .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        self.stats
+            .nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         Ok(http::Response::from_parts(
             parts,
             Full::new(body).map_err(|e| match e {}).boxed_unsync(),

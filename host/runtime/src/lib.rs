@@ -181,7 +181,11 @@ impl Runtime {
     }
 
     /// Loads one component from its bytes; `source` names it in messages.
-    pub async fn load_bytes(&self, wasm: &[u8], source: &str) -> Result<LoadedConnector, LoadError> {
+    pub async fn load_bytes(
+        &self,
+        wasm: &[u8],
+        source: &str,
+    ) -> Result<LoadedConnector, LoadError> {
         check_component_header(wasm)?;
         let started = Instant::now();
         let sha256 = sha256_hex(wasm);
@@ -320,12 +324,15 @@ impl Runtime {
             }
         });
         let started = Instant::now();
-        let bindings = tokio::time::timeout(limits.call_timeout, connector.pre.instantiate_async(&mut store))
-            .await
-            .map_err(|_| CallError::Deadline {
-                timeout: limits.call_timeout,
-            })?
-            .map_err(|e| classify_trap(&store, &limits, e))?;
+        let bindings = tokio::time::timeout(
+            limits.call_timeout,
+            connector.pre.instantiate_async(&mut store),
+        )
+        .await
+        .map_err(|_| CallError::Deadline {
+            timeout: limits.call_timeout,
+        })?
+        .map_err(|e| classify_trap(&store, &limits, e))?;
         Ok(ConnectorSession {
             store,
             bindings,
@@ -438,7 +445,8 @@ impl ConnectorSession {
     async fn call_info(&mut self) -> Result<v1::wit::ConnectorInfo, CallError> {
         self.begin()?;
         let api = self.bindings.door_connector_connector();
-        let out = tokio::time::timeout(self.limits.call_timeout, api.call_info(&mut self.store)).await;
+        let out =
+            tokio::time::timeout(self.limits.call_timeout, api.call_info(&mut self.store)).await;
         self.finish(out)
     }
 
@@ -451,7 +459,8 @@ impl ConnectorSession {
             api.call_check(&mut self.store, &self.config),
         )
         .await;
-        self.finish(out)?.map_err(|e| CallError::Connector(e.into()))
+        self.finish(out)?
+            .map_err(|e| CallError::Connector(e.into()))
     }
 
     /// The PMS properties the credential sees.
@@ -463,12 +472,18 @@ impl ConnectorSession {
             api.call_list_properties(&mut self.store, &self.config),
         )
         .await;
-        let props = self.finish(out)?.map_err(|e| CallError::Connector(e.into()))?;
+        let props = self
+            .finish(out)?
+            .map_err(|e| CallError::Connector(e.into()))?;
         Ok(props.into_iter().map(Into::into).collect())
     }
 
     /// One page of units.
-    pub async fn read_units(&mut self, property: &str, cursor: Option<&str>) -> Result<Page<Unit>, CallError> {
+    pub async fn read_units(
+        &mut self,
+        property: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page<Unit>, CallError> {
         self.begin()?;
         let cursor = cursor.map(str::to_owned);
         let api = self.bindings.door_connector_connector();
@@ -477,7 +492,9 @@ impl ConnectorSession {
             api.call_read_units(&mut self.store, &self.config, property, cursor.as_ref()),
         )
         .await;
-        let page = self.finish(out)?.map_err(|e| CallError::Connector(e.into()))?;
+        let page = self
+            .finish(out)?
+            .map_err(|e| CallError::Connector(e.into()))?;
         Ok(Page {
             records: page.records.into_iter().map(Into::into).collect(),
             next: page.next,
@@ -498,7 +515,9 @@ impl ConnectorSession {
             api.call_read_residents(&mut self.store, &self.config, property, cursor.as_ref()),
         )
         .await;
-        let page = self.finish(out)?.map_err(|e| CallError::Connector(e.into()))?;
+        let page = self
+            .finish(out)?
+            .map_err(|e| CallError::Connector(e.into()))?;
         Ok(Page {
             records: page.records.into_iter().map(Into::into).collect(),
             next: page.next,
@@ -506,7 +525,11 @@ impl ConnectorSession {
     }
 
     /// One page of leases.
-    pub async fn read_leases(&mut self, property: &str, cursor: Option<&str>) -> Result<Page<Lease>, CallError> {
+    pub async fn read_leases(
+        &mut self,
+        property: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page<Lease>, CallError> {
         self.begin()?;
         let cursor = cursor.map(str::to_owned);
         let api = self.bindings.door_connector_connector();
@@ -515,7 +538,9 @@ impl ConnectorSession {
             api.call_read_leases(&mut self.store, &self.config, property, cursor.as_ref()),
         )
         .await;
-        let page = self.finish(out)?.map_err(|e| CallError::Connector(e.into()))?;
+        let page = self
+            .finish(out)?
+            .map_err(|e| CallError::Connector(e.into()))?;
         Ok(Page {
             records: page.records.into_iter().map(Into::into).collect(),
             next: page.next,
@@ -526,7 +551,7 @@ impl ConnectorSession {
     pub async fn all_units(&mut self, property: &str) -> Result<Vec<Unit>, CallError> {
         let mut out = Vec::new();
         let mut pager = Pager::default();
-        while let Some(cursor) = pager.next_cursor()? {
+        while let Some(cursor) = pager.next_cursor() {
             let page = self.read_units(property, cursor.as_deref()).await?;
             out.extend(page.records);
             pager.advance(page.next)?;
@@ -538,7 +563,7 @@ impl ConnectorSession {
     pub async fn all_residents(&mut self, property: &str) -> Result<Vec<Resident>, CallError> {
         let mut out = Vec::new();
         let mut pager = Pager::default();
-        while let Some(cursor) = pager.next_cursor()? {
+        while let Some(cursor) = pager.next_cursor() {
             let page = self.read_residents(property, cursor.as_deref()).await?;
             out.extend(page.records);
             pager.advance(page.next)?;
@@ -550,7 +575,7 @@ impl ConnectorSession {
     pub async fn all_leases(&mut self, property: &str) -> Result<Vec<Lease>, CallError> {
         let mut out = Vec::new();
         let mut pager = Pager::default();
-        while let Some(cursor) = pager.next_cursor()? {
+        while let Some(cursor) = pager.next_cursor() {
             let page = self.read_leases(property, cursor.as_deref()).await?;
             out.extend(page.records);
             pager.advance(page.next)?;
@@ -571,12 +596,12 @@ struct Pager {
 impl Pager {
     /// The cursor of the next page to read (`Some(None)` = the first page), or `None`
     /// when done.
-    fn next_cursor(&self) -> Result<Option<Option<String>>, CallError> {
-        Ok(match &self.next {
+    fn next_cursor(&self) -> Option<Option<String>> {
+        match &self.next {
             None => Some(None),
             Some(None) => None,
             Some(Some(c)) => Some(Some(c.clone())),
-        })
+        }
     }
 
     fn advance(&mut self, next: Option<String>) -> Result<(), CallError> {
@@ -596,7 +621,11 @@ impl Pager {
     }
 }
 
-fn classify_trap(store: &Store<HostState>, limits: &SandboxLimits, error: wasmtime::Error) -> CallError {
+fn classify_trap(
+    store: &Store<HostState>,
+    limits: &SandboxLimits,
+    error: wasmtime::Error,
+) -> CallError {
     let state = store.data();
     if state.cpu.exceeded {
         return CallError::CpuBudgetExceeded {
@@ -717,13 +746,16 @@ mod tests {
     #[test]
     fn pager_stops_on_a_repeated_cursor() {
         let mut p = Pager::default();
-        assert_eq!(p.next_cursor().unwrap(), Some(None));
+        assert_eq!(p.next_cursor(), Some(None));
         p.advance(Some("a".into())).unwrap();
-        assert_eq!(p.next_cursor().unwrap(), Some(Some("a".into())));
+        assert_eq!(p.next_cursor(), Some(Some("a".into())));
         p.advance(Some("b".into())).unwrap();
-        assert!(matches!(p.advance(Some("a".into())), Err(CallError::BadOutput(_))));
+        assert!(matches!(
+            p.advance(Some("a".into())),
+            Err(CallError::BadOutput(_))
+        ));
         let mut done = Pager::default();
         done.advance(None).unwrap();
-        assert_eq!(done.next_cursor().unwrap(), None);
+        assert_eq!(done.next_cursor(), None);
     }
 }

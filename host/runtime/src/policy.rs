@@ -102,7 +102,9 @@ fn classify_v6(ip: Ipv6Addr) -> AddressRange {
     let first = ip.segments()[0];
     if ip.is_loopback() {
         AddressRange::Loopback
-    } else if ip.is_unspecified() || ip.is_multicast() || first == 0x2001 && ip.segments()[1] == 0xdb8
+    } else if ip.is_unspecified()
+        || ip.is_multicast()
+        || first == 0x2001 && ip.segments()[1] == 0xdb8
     {
         AddressRange::Special
     } else if (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80 {
@@ -222,7 +224,10 @@ mod tests {
     #[test]
     fn ports_default_by_scheme() {
         let p = policy("http://127.0.0.1:8080");
-        assert!(p.check_uri(&"http://127.0.0.1:8080/a".parse().unwrap()).is_ok());
+        assert!(
+            p.check_uri(&"http://127.0.0.1:8080/a".parse().unwrap())
+                .is_ok()
+        );
         assert!(p.check_uri(&"http://127.0.0.1/a".parse().unwrap()).is_err());
         let p = policy("http://[::1]:9000/");
         assert!(p.check_uri(&"http://[::1]:9000/a".parse().unwrap()).is_ok());

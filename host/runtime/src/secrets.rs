@@ -156,9 +156,8 @@ impl Secrets {
             out.extend_from_slice(&rest[..at]);
             let after = &rest[at + OPEN.len()..];
             if let Some(name_and_more) = after.strip_prefix(SECRET) {
-                let end = memmem::find(name_and_more, CLOSE).ok_or_else(|| {
-                    PlaceholderError::Unterminated(lossy_prefix(&rest[at..]))
-                })?;
+                let end = memmem::find(name_and_more, CLOSE)
+                    .ok_or_else(|| PlaceholderError::Unterminated(lossy_prefix(&rest[at..])))?;
                 let name = String::from_utf8_lossy(&name_and_more[..end]).into_owned();
                 let value = self
                     .values
@@ -278,7 +277,11 @@ mod tests {
     fn secrets_are_escaped_for_the_body_format() {
         let s = secrets();
         assert_eq!(
-            expand(&s, "<Password>{{secret:password}}</Password>", Escaping::Xml),
+            expand(
+                &s,
+                "<Password>{{secret:password}}</Password>",
+                Escaping::Xml
+            ),
             "<Password>p&lt;a&gt;ss&amp;&quot;word</Password>"
         );
         assert_eq!(
@@ -294,7 +297,11 @@ mod tests {
     #[test]
     fn base64_wraps_expanded_text_for_basic_auth() {
         let s = secrets();
-        let header = expand(&s, "Basic {{base64:client/db/user:{{secret:license}}}}", Escaping::None);
+        let header = expand(
+            &s,
+            "Basic {{base64:client/db/user:{{secret:license}}}}",
+            Escaping::None,
+        );
         let expected = base64::engine::general_purpose::STANDARD.encode("client/db/user:LIC-123");
         assert_eq!(header, format!("Basic {expected}"));
     }

@@ -66,11 +66,7 @@ impl HostState {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
         let text = text.trim();
-        let start = text
-            .char_indices()
-            .rev()
-            .nth(1_999)
-            .map_or(0, |(i, _)| i);
+        let start = text.char_indices().rev().nth(1_999).map_or(0, |(i, _)| i);
         text[start..].to_owned()
     }
 }

@@ -2,11 +2,11 @@
 //! its crate docs for the wire format).
 
 use axum::Json;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use epms_model::{HouseholdRole, LeaseStatus};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -61,23 +61,27 @@ pub fn router(state: SimState) -> Router {
         .with_state(state)
 }
 
-fn authorized(state: &SimState, headers: &HeaderMap) -> Result<(), Response> {
+fn authorized(state: &SimState, headers: &HeaderMap) -> bool {
     let expected = state.read(|p| {
         p.credential("acme")
             .and_then(|c| c.get("api-token"))
             .map(|t| format!("Bearer {t}"))
     });
     let given = headers.get("authorization").and_then(|v| v.to_str().ok());
-    if expected.is_some() && given == expected.as_deref() {
-        Ok(())
-    } else {
-        Err((StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid token"}))).into_response())
-    }
+    expected.is_some() && given == expected.as_deref()
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"error": "invalid token"})),
+    )
+        .into_response()
 }
 
 async fn properties(State(state): State<SimState>, headers: HeaderMap) -> Response {
-    if let Err(denied) = authorized(&state, &headers) {
-        return denied;
+    if !authorized(&state, &headers) {
+        return unauthorized();
     }
     let list: Vec<Value> = state.read(|p| {
         p.properties
@@ -95,8 +99,8 @@ async fn records(
     Path((id, what)): Path<(String, String)>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    if let Err(denied) = authorized(&state, &headers) {
-        return denied;
+    if !authorized(&state, &headers) {
+        return unauthorized();
     }
     let page = q.page.unwrap_or(1).max(1);
     let per_page = q.per_page.unwrap_or(DEFAULT_PER_PAGE).clamp(1, 1000);
@@ -130,6 +134,10 @@ async fn records(
     });
     match body {
         Some(b) => Json(b).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({"error": "no such property or collection"}))).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no such property or collection"})),
+        )
+            .into_response(),
     }
 }

@@ -26,8 +26,14 @@ mod tests {
 
     #[test]
     fn versions_are_read_from_export_names() {
-        assert_eq!(export_version("door:connector/connector@1.0.0"), Some("1.0.0"));
-        assert_eq!(export_version("door:connector/connector@0.9.1"), Some("0.9.1"));
+        assert_eq!(
+            export_version("door:connector/connector@1.0.0"),
+            Some("1.0.0")
+        );
+        assert_eq!(
+            export_version("door:connector/connector@0.9.1"),
+            Some("0.9.1")
+        );
         assert_eq!(export_version("door:connector/connector"), None);
         assert_eq!(export_version("wasi:http/incoming-handler@0.2.0"), None);
         assert_eq!(major("1.2.3"), Some(1));

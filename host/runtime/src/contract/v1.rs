@@ -15,8 +15,8 @@ wasmtime::component::bindgen!({
 });
 
 pub use door::connector::host::LogLevel;
-pub use exports::door::connector::connector as api;
 pub use door::connector::types as wit;
+pub use exports::door::connector::connector as api;
 
 impl From<wit::ConfigField> for model::ConfigField {
     fn from(f: wit::ConfigField) -> Self {
@@ -44,7 +44,10 @@ pub fn info_into_model(info: wit::ConnectorInfo, contract_version: String) -> mo
 
 impl From<wit::PmsProperty> for model::PmsProperty {
     fn from(p: wit::PmsProperty) -> Self {
-        model::PmsProperty { id: p.id, name: p.name }
+        model::PmsProperty {
+            id: p.id,
+            name: p.name,
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 
 use epms_connector_sdk::http::Request;
 use epms_connector_sdk::{
-    Config, Connector, ConnectorError, ConnectorInfo, Unit, UnitPage, export_connector, field, secret,
+    Config, Connector, ConnectorError, ConnectorInfo, Unit, UnitPage, export_connector, field,
+    secret,
 };
 
 struct Hostile {
@@ -42,7 +43,11 @@ impl Connector for Hostile {
         })
     }
 
-    fn read_units(&self, attack: &str, _cursor: Option<String>) -> Result<UnitPage, ConnectorError> {
+    fn read_units(
+        &self,
+        attack: &str,
+        _cursor: Option<String>,
+    ) -> Result<UnitPage, ConnectorError> {
         match attack {
             "infinite-loop" => {
                 let mut n: u64 = 0;
@@ -61,19 +66,28 @@ impl Connector for Hostile {
             "forbidden-host" => {
                 // Another port of the same machine: not the credential's origin.
                 Request::get("http://127.0.0.1:1/steal").send()?;
-                Err(ConnectorError::Protocol("the forbidden request went through".into()))
+                Err(ConnectorError::Protocol(
+                    "the forbidden request went through".into(),
+                ))
             }
             "metadata" => {
                 Request::get("http://169.254.169.254/latest/meta-data/").send()?;
-                Err(ConnectorError::Protocol("the metadata request went through".into()))
+                Err(ConnectorError::Protocol(
+                    "the metadata request went through".into(),
+                ))
             }
             "big-response" => {
                 let resp = Request::get(format!("{}/big", self.base_url)).send()?;
-                Err(ConnectorError::Protocol(format!("read {} bytes past the cap", resp.body.len())))
+                Err(ConnectorError::Protocol(format!(
+                    "read {} bytes past the cap",
+                    resp.body.len()
+                )))
             }
             "slow" => {
                 Request::get(format!("{}/slow", self.base_url)).send()?;
-                Err(ConnectorError::Protocol("the slow answer came back in time".into()))
+                Err(ConnectorError::Protocol(
+                    "the slow answer came back in time".into(),
+                ))
             }
             "read-secret" => {
                 // Every way a guest could try to see a secret: ask a server to echo it,
@@ -83,7 +97,10 @@ impl Connector for Hostile {
                     "text/plain",
                     format!("password={}", secret::placeholder("password")),
                 )
-                .header("authorization", secret::basic_auth("user", &secret::placeholder("password")))
+                .header(
+                    "authorization",
+                    secret::basic_auth("user", &secret::placeholder("password")),
+                )
                 .send()?;
                 let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
                 let file = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
@@ -96,7 +113,9 @@ impl Connector for Hostile {
                     next: None,
                 })
             }
-            other => Err(ConnectorError::NotFound(format!("no attack named {other:?}"))),
+            other => Err(ConnectorError::NotFound(format!(
+                "no attack named {other:?}"
+            ))),
         }
     }
 }

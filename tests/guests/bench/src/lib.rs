@@ -1,0 +1,96 @@
+//! A connector for benchmarks. `read-residents("synthetic:N")` returns N made-up
+//! residents, built once per instance so that repeated calls measure the crossing of
+//! the boundary, not their construction; `read-units("get:/path")` makes one GET to
+//! the credential's host and returns the body length as the unit number.
+
+use std::cell::RefCell;
+
+use epms_connector_sdk::http::Request;
+use epms_connector_sdk::{
+    Config, Connector, ConnectorError, ConnectorInfo, HouseholdRole, Resident, ResidentPage, Unit,
+    UnitPage, export_connector, field,
+};
+
+struct Bench {
+    base_url: String,
+}
+
+thread_local! {
+    static RESIDENTS: RefCell<Vec<Resident>> = const { RefCell::new(Vec::new()) };
+}
+
+fn synthetic(n: usize) -> Vec<Resident> {
+    (0..n)
+        .map(|i| Resident {
+            id: format!("t{i:07}"),
+            lease_id: Some(format!("t{i:07}")),
+            unit_id: Some(format!("U{:05}", i / 2)),
+            first_name: "Zoë".into(),
+            last_name: "García-López".into(),
+            email: Some(format!("zoe.garcia{i}@example.com")),
+            phone: Some("555-0100".into()),
+            role: HouseholdRole::Primary,
+            warnings: vec![],
+        })
+        .collect()
+}
+
+impl Connector for Bench {
+    fn info() -> ConnectorInfo {
+        ConnectorInfo {
+            vendor: "bench".into(),
+            display_name: "Benchmark guest".into(),
+            version: "0.0.1".into(),
+            config_fields: vec![field("base-url", "Base URL", "", false, true)],
+            status_vocabulary: vec![],
+        }
+    }
+
+    fn new(config: Config) -> Result<Self, ConnectorError> {
+        Ok(Bench {
+            base_url: config.base_url()?.to_owned(),
+        })
+    }
+
+    fn read_units(&self, what: &str, _cursor: Option<String>) -> Result<UnitPage, ConnectorError> {
+        let path = what
+            .strip_prefix("get:")
+            .ok_or_else(|| ConnectorError::NotFound(what.to_owned()))?;
+        let resp = Request::get(format!("{}{path}", self.base_url)).send()?;
+        Ok(UnitPage {
+            records: vec![Unit {
+                id: "u".into(),
+                number: resp.body.len().to_string(),
+                building: None,
+                floorplan: None,
+                vacant: None,
+                warnings: vec![],
+            }],
+            next: None,
+        })
+    }
+
+    fn read_residents(
+        &self,
+        what: &str,
+        _cursor: Option<String>,
+    ) -> Result<ResidentPage, ConnectorError> {
+        let n: usize = what
+            .strip_prefix("synthetic:")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| ConnectorError::NotFound(what.to_owned()))?;
+        let records = RESIDENTS.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() != n {
+                *cache = synthetic(n);
+            }
+            cache.clone()
+        });
+        Ok(ResidentPage {
+            records,
+            next: None,
+        })
+    }
+}
+
+export_connector!(Bench);
