@@ -1,0 +1,216 @@
+//! What DOOR knows about one property: accounts, links, units, mappings, alerts.
+//! The store loads it, the engine plans against it, and [`DoorState::apply`] is the
+//! in-memory meaning of a plan (the store's transaction must agree with it).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use epms_model::{DoorStatus, Unit};
+use serde::{Deserialize, Serialize};
+
+pub type AccountId = u64;
+pub type AlertId = u64;
+pub type DoorUnitId = u64;
+
+/// A PMS resident record: (vendor, PMS property id, PMS resident id).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PmsKey {
+    pub vendor: String,
+    pub property: String,
+    pub resident: String,
+}
+
+impl std::fmt::Display for PmsKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.vendor, self.property, self.resident)
+    }
+}
+
+/// A PMS unit: (PMS property id, PMS unit id). The vendor is the property's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PmsUnitKey {
+    pub property: String,
+    pub unit: String,
+}
+
+/// Where an account came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccountSource {
+    /// Created by a sync from a PMS resident.
+    Pms,
+    /// Created in DOOR by a manager (or before the integration existed).
+    Manual,
+}
+
+/// A DOOR user of the property.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: AccountId,
+    pub first_name: String,
+    pub last_name: String,
+    /// Unique per property once normalised (see [`crate::normalize::email`]).
+    pub email: Option<String>,
+    pub status: Option<DoorStatus>,
+    pub door_unit: Option<DoorUnitId>,
+    /// The PMS unit of the resident's effective lease at the last sync: a unit
+    /// assignment is kept when that unit's mapping is removed, and dropped when the
+    /// resident moves to an unmapped unit.
+    pub pms_unit: Option<PmsUnitKey>,
+    pub source: AccountSource,
+}
+
+/// A DOOR unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoorUnit {
+    pub id: DoorUnitId,
+    pub name: String,
+    pub building: Option<String>,
+}
+
+/// The four User Sync alert types, and the [beyond] Missing Email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlertType {
+    DuplicateEmails,
+    MissingEmail,
+    DuplicateAccount,
+    NameMismatch,
+    EmailMismatch,
+}
+
+impl AlertType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertType::DuplicateEmails => "duplicate-emails",
+            AlertType::MissingEmail => "missing-email",
+            AlertType::DuplicateAccount => "duplicate-account",
+            AlertType::NameMismatch => "name-mismatch",
+            AlertType::EmailMismatch => "email-mismatch",
+        }
+    }
+}
+
+/// Where an alert stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlertState {
+    /// Needs a person.
+    Open,
+    /// "Keep DOOR value": DOOR is right and stays as it is; the alert waits for the
+    /// PMS to be corrected and then clears. Not counted in the badge.
+    Acknowledged,
+    /// Closed by a person; returns only if its data changes.
+    Dismissed,
+    /// Gone: fixed by a resolution, or no longer seen by a sync.
+    Resolved,
+}
+
+impl AlertState {
+    /// Whether the alert still stands (and is kept in the current state).
+    pub fn is_live(self) -> bool {
+        !matches!(self, AlertState::Resolved)
+    }
+}
+
+/// A PMS resident as an alert shows it (and as a resolution needs it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PmsPerson {
+    pub keys: Vec<PmsKey>,
+    pub first_name: String,
+    pub last_name: String,
+    /// As the PMS has it (trimmed), when present.
+    pub email: Option<String>,
+    pub status: DoorStatus,
+    pub pms_unit: Option<PmsUnitKey>,
+}
+
+/// An alert: a discrepancy a person must resolve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: AlertId,
+    pub alert_type: AlertType,
+    /// Stable identity: a later sync that sees the same discrepancy finds this alert.
+    pub identity: String,
+    pub state: AlertState,
+    /// Hash of the data the alert is about: a dismissed alert returns only when it changes.
+    pub fingerprint: u64,
+    /// The PMS residents involved.
+    pub people: Vec<PmsPerson>,
+    /// The DOOR accounts involved.
+    pub accounts: Vec<AccountId>,
+    /// For Duplicate Emails: the shared (normalised) email.
+    pub email: Option<String>,
+    pub opened_at: i64,
+    pub updated_at: i64,
+    /// How it was closed, when it was.
+    pub resolution: Option<String>,
+}
+
+/// A property's integration settings that the User Sync rules read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Raw vendor lease statuses whose leases are never pulled.
+    pub excluded_statuses: BTreeSet<String>,
+    pub user_sync: bool,
+    /// Link an unlinked PMS resident to the one DOOR account with the same name and
+    /// email without asking (default on); off: raise Duplicate Account instead.
+    pub auto_link_exact_matches: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            excluded_statuses: BTreeSet::new(),
+            user_sync: true,
+            auto_link_exact_matches: true,
+        }
+    }
+}
+
+/// A PMS unit as Unit Sync lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PmsUnitRecord {
+    pub key: PmsUnitKey,
+    pub unit: Unit,
+}
+
+/// DOOR's state for one property.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoorState {
+    /// Bumped by every applied plan; a plan made against another version is refused.
+    pub version: u64,
+    pub next_account_id: AccountId,
+    pub next_alert_id: AlertId,
+    pub next_door_unit_id: DoorUnitId,
+    pub accounts: BTreeMap<AccountId, Account>,
+    pub links: BTreeMap<PmsKey, AccountId>,
+    pub door_units: BTreeMap<DoorUnitId, DoorUnit>,
+    pub mappings: BTreeMap<PmsUnitKey, DoorUnitId>,
+    /// Live alerts only (open, acknowledged, dismissed); resolved ones are history.
+    pub alerts: BTreeMap<AlertId, Alert>,
+    /// The PMS units seen by the last sync, for the unit mapping screen.
+    pub pms_units: Vec<PmsUnitRecord>,
+}
+
+impl DoorState {
+    /// The live alert with this identity, if any.
+    pub fn alert_by_identity(&self, identity: &str) -> Option<&Alert> {
+        self.alerts.values().find(|a| a.identity == identity)
+    }
+
+    /// Open alerts (the badge's alert part).
+    pub fn open_alerts(&self) -> usize {
+        self.alerts
+            .values()
+            .filter(|a| a.state == AlertState::Open)
+            .count()
+    }
+
+    /// The accounts linked to a key's account.
+    pub fn keys_of(&self, account: AccountId) -> impl Iterator<Item = &PmsKey> {
+        self.links
+            .iter()
+            .filter(move |(_, a)| **a == account)
+            .map(|(k, _)| k)
+    }
+}

@@ -1,0 +1,711 @@
+//! User Sync and Unit Sync: one complete PMS snapshot of a property against its DOOR
+//! state → a plan (DOMAIN.md, "User Sync and its alerts", "Unit Sync").
+//!
+//! Steps, in order:
+//! 1. **Records**: every resident record of the attached PMS properties with its
+//!    effective lease. Guarantors, leases with an excluded raw status, and statuses
+//!    that never sync (applicant, cancelled, denied, other) drop out here.
+//! 2. **Emails**: records grouped by normalised email. No usable email → Missing
+//!    Email. One email, several different names → Duplicate Emails, and those
+//!    records are not synced. One email, one name → one person (several records =
+//!    a transfer).
+//! 3. **Linked people** (a key of theirs is linked): status and unit flow; a name or
+//!    email that differs raises Name/Email Mismatch and is never overwritten. Keys of
+//!    the person not yet linked (a transfer's new tenant code) are linked too. A
+//!    linked record whose email is missing or shared still gets its status and unit
+//!    ("a move-out must never wait on a typo"); its email problem is the alert.
+//! 4. **Unlinked people**: candidates are accounts with the same email, or the same
+//!    name in the same DOOR unit; the outcome follows DOMAIN.md's table.
+//! 5. **Alerts**: each discrepancy found updates its live alert (same identity) or
+//!    opens one; a dismissed alert stays closed unless its data changed; live alerts
+//!    no longer found are resolved.
+//! 6. **Units**: the PMS unit listing is refreshed; a mapped unit assigns its DOOR
+//!    unit; an unmapped one keeps an existing assignment only while the resident
+//!    stays in the same PMS unit (a removed mapping keeps residents assigned; a move
+//!    to an unmapped unit drops the old assignment).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use epms_model::{DoorStatus, HouseholdRole, Lease, LeaseStatus, Resident, Unit};
+use serde::{Deserialize, Serialize};
+
+use crate::normalize;
+use crate::plan::{Actor, AuditEntry, Plan};
+use crate::state::{
+    Account, AccountId, AccountSource, Alert, AlertState, AlertType, DoorState, DoorUnitId,
+    PmsKey, PmsPerson, PmsUnitKey, PmsUnitRecord, Settings,
+};
+
+/// One PMS property's records, as its connector returned them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PmsPropertyData {
+    pub id: String,
+    pub units: Vec<Unit>,
+    pub residents: Vec<Resident>,
+    pub leases: Vec<Lease>,
+}
+
+/// Everything a complete fetch returned for one DOOR property.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PmsSnapshot {
+    pub vendor: String,
+    pub properties: Vec<PmsPropertyData>,
+}
+
+/// What a sync saw, for its record and the API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncCounts {
+    pub resident_records: usize,
+    pub guarantors: usize,
+    pub excluded_or_not_synced: usize,
+    pub without_lease: usize,
+    pub missing_email: usize,
+    pub duplicate_email_records: usize,
+    pub people: usize,
+    pub accounts_created: usize,
+    pub accounts_linked: usize,
+    pub accounts_updated: usize,
+}
+
+pub struct SyncOutcome {
+    pub plan: Plan,
+    pub counts: SyncCounts,
+}
+
+/// One resident record with its effective lease.
+#[derive(Debug, Clone)]
+struct Rec {
+    key: PmsKey,
+    first: String,
+    last: String,
+    email: Option<String>,
+    email_norm: Option<String>,
+    name_norm: String,
+    status: DoorStatus,
+    raw_status: String,
+    rank: (u8, Reverse<String>, String),
+    pms_unit: Option<PmsUnitKey>,
+}
+
+/// Effective-lease order: current/notice, then future, then past; later start first.
+fn lease_rank(lease: &Lease) -> Option<(u8, Reverse<String>, String)> {
+    let class = match lease.status.door_status()? {
+        DoorStatus::Current => 0,
+        DoorStatus::Future => 1,
+        DoorStatus::Past => 2,
+    };
+    Some((
+        class,
+        Reverse(lease.start_date.clone().unwrap_or_default()),
+        lease.id.clone(),
+    ))
+}
+
+fn person_of(recs: &[&Rec]) -> PmsPerson {
+    let best = recs[0];
+    PmsPerson {
+        keys: recs.iter().map(|r| r.key.clone()).collect(),
+        first_name: best.first.clone(),
+        last_name: best.last.clone(),
+        email: best.email.clone(),
+        status: best.status,
+        pms_unit: best.pms_unit.clone(),
+    }
+}
+
+/// A discrepancy found by this sync, before it meets the live alerts.
+struct Discrepancy {
+    alert_type: AlertType,
+    identity: String,
+    people: Vec<PmsPerson>,
+    accounts: Vec<AccountId>,
+    email: Option<String>,
+}
+
+fn keys_identity(people: &[PmsPerson]) -> String {
+    let mut keys: Vec<String> = people
+        .iter()
+        .flat_map(|p| p.keys.iter().map(|k| k.to_string()))
+        .collect();
+    keys.sort();
+    keys.join(",")
+}
+
+impl Discrepancy {
+    fn about(alert_type: AlertType, people: Vec<PmsPerson>, mut accounts: Vec<AccountId>) -> Self {
+        accounts.sort();
+        accounts.dedup();
+        let identity = format!(
+            "{}|{}|{}",
+            alert_type.as_str(),
+            keys_identity(&people),
+            accounts
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        Discrepancy {
+            alert_type,
+            identity,
+            people,
+            accounts,
+            email: None,
+        }
+    }
+
+    /// One Duplicate Emails alert per email: its identity is the email.
+    fn duplicate_emails(email: String, people: Vec<PmsPerson>) -> Self {
+        Discrepancy {
+            alert_type: AlertType::DuplicateEmails,
+            identity: format!("{}|{email}", AlertType::DuplicateEmails.as_str()),
+            people,
+            accounts: Vec::new(),
+            email: Some(email),
+        }
+    }
+}
+
+/// FNV-1a: a hash that is the same on every machine and release (it is stored).
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+    fn add(&mut self, s: &str) {
+        for b in s.bytes().chain(std::iter::once(0xff)) {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// The data an alert is about: PMS names and emails, and the DOOR accounts' names
+/// and emails. Status and unit are left out: they flow without anyone's review.
+pub(crate) fn fingerprint(
+    alert_type: AlertType,
+    people: &[PmsPerson],
+    accounts: &[AccountId],
+    state: &DoorState,
+) -> u64 {
+    let mut h = Fnv::new();
+    h.add(alert_type.as_str());
+    for p in people {
+        for k in &p.keys {
+            h.add(&k.to_string());
+        }
+        h.add(&normalize::name(&p.first_name, &p.last_name));
+        h.add(&p.email.as_deref().and_then(normalize::email).unwrap_or_default());
+    }
+    for id in accounts {
+        h.add(&id.to_string());
+        if let Some(a) = state.accounts.get(id) {
+            h.add(&normalize::name(&a.first_name, &a.last_name));
+            h.add(&a.email.as_deref().and_then(normalize::email).unwrap_or_default());
+        }
+    }
+    h.0
+}
+
+/// The DOOR unit and PMS unit an account should have (see the module docs, step 6).
+pub(crate) fn assign_unit(
+    account: Option<&Account>,
+    pms_unit: Option<&PmsUnitKey>,
+    mappings: &BTreeMap<PmsUnitKey, DoorUnitId>,
+) -> Option<DoorUnitId> {
+    match pms_unit.and_then(|u| mappings.get(u)) {
+        Some(door) => Some(*door),
+        None => account
+            .filter(|a| a.pms_unit.as_ref() == pms_unit)
+            .and_then(|a| a.door_unit),
+    }
+}
+
+fn status_word(s: Option<DoorStatus>) -> &'static str {
+    match s {
+        Some(DoorStatus::Future) => "future",
+        Some(DoorStatus::Current) => "current",
+        Some(DoorStatus::Past) => "past",
+        None => "none",
+    }
+}
+
+struct Planner<'a> {
+    state: &'a DoorState,
+    settings: &'a Settings,
+    now: i64,
+    plan: Plan,
+    counts: SyncCounts,
+    discrepancies: Vec<Discrepancy>,
+    email_index: HashMap<String, Vec<AccountId>>,
+    name_unit_index: HashMap<(String, DoorUnitId), Vec<AccountId>>,
+    linked_accounts: HashMap<AccountId, Vec<&'a PmsKey>>,
+}
+
+impl<'a> Planner<'a> {
+    fn audit(&mut self, action: &str, rule: &str, account: Option<AccountId>, key: Option<&PmsKey>, detail: String) {
+        self.plan.audit.push(AuditEntry {
+            at: self.now,
+            actor: Actor::Sync,
+            action: action.to_owned(),
+            rule: rule.to_owned(),
+            account,
+            pms_key: key.cloned(),
+            detail,
+        });
+    }
+
+    fn records(&mut self, snapshot: &PmsSnapshot) -> Vec<Rec> {
+        let mut out = Vec::new();
+        for prop in &snapshot.properties {
+            let mut leases_of: HashMap<&str, Vec<&Lease>> = HashMap::new();
+            let by_id: HashMap<&str, &Lease> = prop.leases.iter().map(|l| (l.id.as_str(), l)).collect();
+            for lease in &prop.leases {
+                for rid in &lease.resident_ids {
+                    leases_of.entry(rid.as_str()).or_default().push(lease);
+                }
+            }
+            for r in &prop.residents {
+                self.counts.resident_records += 1;
+                if r.role == HouseholdRole::Guarantor {
+                    self.counts.guarantors += 1;
+                    continue;
+                }
+                let mut leases = leases_of.get(r.id.as_str()).cloned().unwrap_or_default();
+                if let Some(l) = r.lease_id.as_deref().and_then(|id| by_id.get(id))
+                    && !leases.iter().any(|x| x.id == l.id)
+                {
+                    leases.push(l);
+                }
+                if leases.is_empty() {
+                    self.counts.without_lease += 1;
+                    continue;
+                }
+                let effective = leases
+                    .iter()
+                    .filter(|l| !self.settings.excluded_statuses.contains(&l.raw_status))
+                    .filter_map(|l| lease_rank(l).map(|rank| (rank, *l)))
+                    .min_by(|a, b| a.0.cmp(&b.0));
+                let Some((rank, lease)) = effective else {
+                    self.counts.excluded_or_not_synced += 1;
+                    continue;
+                };
+                let Some(status) = lease.status.door_status() else {
+                    continue;
+                };
+                let email = r.email.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned);
+                let email_norm = email
+                    .as_deref()
+                    .and_then(normalize::email)
+                    .filter(|e| normalize::is_valid_email(e));
+                out.push(Rec {
+                    key: PmsKey {
+                        vendor: snapshot.vendor.clone(),
+                        property: prop.id.clone(),
+                        resident: r.id.clone(),
+                    },
+                    first: r.first_name.trim().to_owned(),
+                    last: r.last_name.trim().to_owned(),
+                    email,
+                    email_norm,
+                    name_norm: normalize::name(&r.first_name, &r.last_name),
+                    status,
+                    raw_status: lease.raw_status.clone(),
+                    rank,
+                    pms_unit: lease.unit_id.clone().or_else(|| r.unit_id.clone()).map(|unit| PmsUnitKey {
+                        property: prop.id.clone(),
+                        unit,
+                    }),
+                });
+            }
+        }
+        out
+    }
+
+    fn linked_account(&self, key: &PmsKey) -> Option<AccountId> {
+        self.state
+            .links
+            .get(key)
+            .copied()
+            .filter(|a| self.state.accounts.contains_key(a))
+    }
+
+    /// Status, unit and PMS unit flow into a linked account.
+    fn flow(&mut self, account: AccountId, person: &PmsPerson, raw_status: &str) {
+        let Some(old) = self.state.accounts.get(&account) else {
+            return;
+        };
+        // A resolution in this plan may already hold a newer value.
+        let base = self
+            .plan
+            .accounts_updated
+            .iter()
+            .find(|a| a.id == account)
+            .unwrap_or(old)
+            .clone();
+        let door_unit = assign_unit(Some(&base), person.pms_unit.as_ref(), &self.state.mappings);
+        let mut new = base.clone();
+        new.status = Some(person.status);
+        new.door_unit = door_unit;
+        new.pms_unit = person.pms_unit.clone();
+        if new == base {
+            return;
+        }
+        let detail = format!(
+            "status {} → {} (PMS status {raw_status:?}); DOOR unit {:?} → {:?}; PMS unit {:?}",
+            status_word(base.status),
+            status_word(new.status),
+            base.door_unit,
+            new.door_unit,
+            new.pms_unit.as_ref().map(|u| &u.unit)
+        );
+        self.audit("account.updated", "user-sync.linked.flow", Some(account), person.keys.first(), detail);
+        self.counts.accounts_updated += 1;
+        self.plan.accounts_updated.retain(|a| a.id != account);
+        self.plan.accounts_updated.push(new);
+    }
+
+    fn link_missing_keys(&mut self, account: AccountId, person: &PmsPerson, rule: &str) {
+        for key in &person.keys {
+            if self.state.links.get(key) != Some(&account) {
+                self.plan.links_added.push((key.clone(), account));
+                self.audit("link.added", rule, Some(account), Some(key), format!("PMS resident {key} linked to account {account}"));
+            }
+        }
+    }
+
+    fn linked_person(&mut self, account: AccountId, recs: &[&Rec], check_identity: bool) {
+        let person = person_of(recs);
+        self.link_missing_keys(account, &person, "user-sync.linked.same-person");
+        self.flow(account, &person, &recs[0].raw_status);
+        if !check_identity {
+            return;
+        }
+        let Some(acc) = self.state.accounts.get(&account) else {
+            return;
+        };
+        if normalize::name(&acc.first_name, &acc.last_name) != recs[0].name_norm {
+            self.discrepancies
+                .push(Discrepancy::about(AlertType::NameMismatch, vec![person.clone()], vec![account]));
+        }
+        if acc.email.as_deref().and_then(normalize::email) != recs[0].email_norm {
+            self.discrepancies
+                .push(Discrepancy::about(AlertType::EmailMismatch, vec![person], vec![account]));
+        }
+    }
+
+    fn unlinked_person(&mut self, recs: &[&Rec]) {
+        let person = person_of(recs);
+        let best = recs[0];
+        let email_norm = best.email_norm.clone().unwrap_or_default();
+        let mapped_unit = best.pms_unit.as_ref().and_then(|u| self.state.mappings.get(u)).copied();
+        let mut candidates: BTreeSet<AccountId> =
+            self.email_index.get(&email_norm).cloned().unwrap_or_default().into_iter().collect();
+        if let Some(unit) = mapped_unit {
+            candidates.extend(
+                self.name_unit_index
+                    .get(&(best.name_norm.clone(), unit))
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        }
+        let candidates: Vec<AccountId> = candidates.into_iter().collect();
+        match candidates.as_slice() {
+            [] => self.create(person, best),
+            [c] => {
+                let c = *c;
+                let linked_elsewhere = self
+                    .linked_accounts
+                    .get(&c)
+                    .is_some_and(|keys| keys.iter().any(|k| !person.keys.contains(k)));
+                let acc = &self.state.accounts[&c];
+                let same_email = acc.email.as_deref().and_then(normalize::email).as_deref() == Some(email_norm.as_str());
+                let same_name = normalize::name(&acc.first_name, &acc.last_name) == best.name_norm;
+                if linked_elsewhere {
+                    self.discrepancies.push(Discrepancy::about(AlertType::DuplicateAccount, vec![person], vec![c]));
+                } else if same_email && same_name {
+                    if self.settings.auto_link_exact_matches {
+                        self.counts.accounts_linked += 1;
+                        self.link_missing_keys(c, &person, "user-sync.unlinked.exact-match");
+                        self.flow(c, &person, &best.raw_status);
+                    } else {
+                        self.discrepancies.push(Discrepancy::about(AlertType::DuplicateAccount, vec![person], vec![c]));
+                    }
+                } else if same_email {
+                    self.discrepancies.push(Discrepancy::about(AlertType::NameMismatch, vec![person], vec![c]));
+                } else {
+                    // Matched by name and unit: the email differs.
+                    self.discrepancies.push(Discrepancy::about(AlertType::EmailMismatch, vec![person], vec![c]));
+                }
+            }
+            several => {
+                let several = several.to_vec();
+                self.discrepancies.push(Discrepancy::about(AlertType::DuplicateAccount, vec![person], several));
+            }
+        }
+    }
+
+    fn create(&mut self, person: PmsPerson, best: &Rec) {
+        let id = self.plan.next_account_id;
+        self.plan.next_account_id += 1;
+        let account = Account {
+            id,
+            first_name: person.first_name.clone(),
+            last_name: person.last_name.clone(),
+            email: person.email.clone(),
+            status: Some(person.status),
+            door_unit: assign_unit(None, person.pms_unit.as_ref(), &self.state.mappings),
+            pms_unit: person.pms_unit.clone(),
+            source: AccountSource::Pms,
+        };
+        self.audit(
+            "account.created",
+            "user-sync.unlinked.create",
+            Some(id),
+            person.keys.first(),
+            format!(
+                "no DOOR account matched; created with status {} (PMS status {:?}), DOOR unit {:?}",
+                status_word(account.status),
+                best.raw_status,
+                account.door_unit
+            ),
+        );
+        self.counts.accounts_created += 1;
+        self.plan.accounts_created.push(account);
+        for key in &person.keys {
+            self.plan.links_added.push((key.clone(), id));
+        }
+    }
+
+    /// Step 5: discrepancies meet the live alerts.
+    fn reconcile_alerts(&mut self) {
+        let by_identity: HashMap<&str, &Alert> =
+            self.state.alerts.values().map(|a| (a.identity.as_str(), a)).collect();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let discrepancies = std::mem::take(&mut self.discrepancies);
+        for d in discrepancies {
+            if !seen.insert(d.identity.clone()) {
+                continue;
+            }
+            let fp = fingerprint(d.alert_type, &d.people, &d.accounts, self.state);
+            match by_identity.get(d.identity.as_str()) {
+                Some(existing) => {
+                    let unchanged = existing.fingerprint == fp;
+                    let new_state = match existing.state {
+                        AlertState::Dismissed | AlertState::Acknowledged if unchanged => existing.state,
+                        _ => AlertState::Open,
+                    };
+                    if unchanged && new_state == existing.state && existing.people == d.people {
+                        continue;
+                    }
+                    let mut updated = (*existing).clone();
+                    updated.state = new_state;
+                    updated.fingerprint = fp;
+                    updated.people = d.people;
+                    updated.accounts = d.accounts;
+                    updated.email = d.email;
+                    updated.updated_at = self.now;
+                    if existing.state != new_state {
+                        self.audit(
+                            "alert.reopened",
+                            "alerts.data-changed",
+                            None,
+                            None,
+                            format!("alert {} ({}) reopened: its data changed", existing.id, existing.alert_type.as_str()),
+                        );
+                    }
+                    self.plan.alerts_updated.push(updated);
+                }
+                None => {
+                    let id = self.plan.next_alert_id;
+                    self.plan.next_alert_id += 1;
+                    self.audit(
+                        "alert.opened",
+                        &format!("user-sync.{}", d.alert_type.as_str()),
+                        d.accounts.first().copied(),
+                        d.people.first().and_then(|p| p.keys.first()),
+                        format!("alert {id}: {}", d.identity),
+                    );
+                    self.plan.alerts_opened.push(Alert {
+                        id,
+                        alert_type: d.alert_type,
+                        identity: d.identity,
+                        state: AlertState::Open,
+                        fingerprint: fp,
+                        people: d.people,
+                        accounts: d.accounts,
+                        email: d.email,
+                        opened_at: self.now,
+                        updated_at: self.now,
+                        resolution: None,
+                    });
+                }
+            }
+        }
+        let stale: Vec<Alert> = self
+            .state
+            .alerts
+            .values()
+            .filter(|a| !seen.contains(&a.identity))
+            .cloned()
+            .collect();
+        for mut alert in stale {
+            self.audit(
+                "alert.resolved",
+                "alerts.no-longer-seen",
+                alert.accounts.first().copied(),
+                alert.people.first().and_then(|p| p.keys.first()),
+                format!("alert {} ({}) cleared: the sync no longer sees it", alert.id, alert.alert_type.as_str()),
+            );
+            alert.state = AlertState::Resolved;
+            alert.resolution = Some("cleared by sync".into());
+            alert.updated_at = self.now;
+            self.plan.alerts_updated.push(alert);
+        }
+    }
+}
+
+/// Plans one sync of a property from a complete snapshot.
+pub fn plan_sync(snapshot: &PmsSnapshot, state: &DoorState, settings: &Settings, now: i64) -> SyncOutcome {
+    let mut planner = Planner {
+        state,
+        settings,
+        now,
+        plan: Plan::empty(state),
+        counts: SyncCounts::default(),
+        discrepancies: Vec::new(),
+        email_index: HashMap::new(),
+        name_unit_index: HashMap::new(),
+        linked_accounts: HashMap::new(),
+    };
+    if !settings.user_sync {
+        return SyncOutcome {
+            plan: planner.plan,
+            counts: planner.counts,
+        };
+    }
+    for a in state.accounts.values() {
+        if let Some(e) = a.email.as_deref().and_then(normalize::email) {
+            planner.email_index.entry(e).or_default().push(a.id);
+        }
+        if let Some(unit) = a.door_unit {
+            planner
+                .name_unit_index
+                .entry((normalize::name(&a.first_name, &a.last_name), unit))
+                .or_default()
+                .push(a.id);
+        }
+    }
+    for (key, account) in &state.links {
+        planner.linked_accounts.entry(*account).or_default().push(key);
+    }
+
+    let mut recs = planner.records(snapshot);
+    recs.sort_by(|a, b| a.rank.cmp(&b.rank).then_with(|| a.key.cmp(&b.key)));
+
+    // Step 2: emails.
+    let mut by_email: BTreeMap<String, Vec<&Rec>> = BTreeMap::new();
+    let mut no_email: Vec<&Rec> = Vec::new();
+    for r in &recs {
+        match &r.email_norm {
+            Some(e) => by_email.entry(e.clone()).or_default().push(r),
+            None => no_email.push(r),
+        }
+    }
+
+    // Records that reach DOOR only through an existing link (email missing or shared).
+    let mut degraded: Vec<&Rec> = Vec::new();
+    for r in no_email {
+        planner.counts.missing_email += 1;
+        planner.discrepancies.push(Discrepancy::about(
+            AlertType::MissingEmail,
+            vec![person_of(&[r])],
+            Vec::new(),
+        ));
+        degraded.push(r);
+    }
+
+    let mut people: Vec<Vec<&Rec>> = Vec::new();
+    for (email, group) in by_email {
+        let names: BTreeSet<&str> = group.iter().map(|r| r.name_norm.as_str()).collect();
+        if names.len() > 1 {
+            planner.counts.duplicate_email_records += group.len();
+            let listed: Vec<PmsPerson> = names
+                .iter()
+                .map(|n| {
+                    let same: Vec<&Rec> = group.iter().copied().filter(|r| r.name_norm == *n).collect();
+                    person_of(&same)
+                })
+                .collect();
+            planner.discrepancies.push(Discrepancy::duplicate_emails(email, listed));
+            degraded.extend(group);
+        } else {
+            people.push(group);
+        }
+    }
+
+    // Degraded records: status and unit only, through their links, grouped by account.
+    let mut degraded_by_account: BTreeMap<AccountId, Vec<&Rec>> = BTreeMap::new();
+    for r in degraded {
+        if let Some(a) = planner.linked_account(&r.key) {
+            degraded_by_account.entry(a).or_default().push(r);
+        }
+    }
+    for (account, mut recs) in degraded_by_account {
+        recs.sort_by(|a, b| a.rank.cmp(&b.rank));
+        planner.linked_person(account, &recs, false);
+    }
+
+    // Steps 3 and 4.
+    planner.counts.people = people.len();
+    for group in people {
+        let accounts: BTreeSet<AccountId> = group.iter().filter_map(|r| planner.linked_account(&r.key)).collect();
+        match accounts.len() {
+            0 => planner.unlinked_person(&group),
+            1 => {
+                let account = *accounts.iter().next().unwrap_or(&0);
+                planner.linked_person(account, &group, true);
+            }
+            _ => {
+                let person = person_of(&group);
+                planner.discrepancies.push(Discrepancy::about(
+                    AlertType::DuplicateAccount,
+                    vec![person],
+                    accounts.into_iter().collect(),
+                ));
+            }
+        }
+    }
+
+    planner.reconcile_alerts();
+
+    // Step 6: the PMS unit listing.
+    let units: Vec<PmsUnitRecord> = snapshot
+        .properties
+        .iter()
+        .flat_map(|p| {
+            p.units.iter().map(|u| PmsUnitRecord {
+                key: PmsUnitKey {
+                    property: p.id.clone(),
+                    unit: u.id.clone(),
+                },
+                unit: u.clone(),
+            })
+        })
+        .collect();
+    if units != state.pms_units {
+        planner.plan.pms_units = Some(units);
+    }
+
+    SyncOutcome {
+        plan: planner.plan,
+        counts: planner.counts,
+    }
+}
+
+/// The canonical statuses that never reach DOOR.
+pub fn never_synced(status: LeaseStatus) -> bool {
+    status.door_status().is_none()
+}
