@@ -63,7 +63,9 @@ pub struct Plan {
 /// Why a plan cannot be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApplyError {
-    #[error("the plan was made against state version {plan}, but the state is at {state}: plan again")]
+    #[error(
+        "the plan was made against state version {plan}, but the state is at {state}: plan again"
+    )]
     Stale { plan: u64, state: u64 },
 }
 
@@ -81,7 +83,12 @@ impl Plan {
 
     /// The plan that turns `before` into `after` (both live states; `resolved` are
     /// the alerts that left the live set on the way, with their final values).
-    pub fn diff(before: &DoorState, after: &DoorState, resolved: Vec<Alert>, audit: Vec<AuditEntry>) -> Plan {
+    pub fn diff(
+        before: &DoorState,
+        after: &DoorState,
+        resolved: Vec<Alert>,
+        audit: Vec<AuditEntry>,
+    ) -> Plan {
         let mut plan = Plan::empty(before);
         for (id, a) in &after.accounts {
             match before.accounts.get(id) {
@@ -114,8 +121,11 @@ impl Plan {
                 Some(_) => {}
             }
         }
-        plan.alerts_updated
-            .extend(resolved.into_iter().filter(|a| before.alerts.contains_key(&a.id)));
+        plan.alerts_updated.extend(
+            resolved
+                .into_iter()
+                .filter(|a| before.alerts.contains_key(&a.id)),
+        );
         if after.pms_units != before.pms_units {
             plan.pms_units = Some(after.pms_units.clone());
         }

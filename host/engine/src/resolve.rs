@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::normalize;
 use crate::plan::{Actor, AuditEntry, Plan};
-use crate::state::{Account, AccountId, AccountSource, Alert, AlertId, AlertState, AlertType, DoorState};
+use crate::state::{
+    Account, AccountId, AccountSource, Alert, AlertId, AlertState, AlertType, DoorState,
+};
 use crate::user_sync::{assign_unit, fingerprint};
 
 /// Most alerts one bulk call may resolve.
@@ -20,7 +22,10 @@ pub const MAX_BULK: usize = 50;
 pub enum Resolution {
     /// Duplicate Account, Name Mismatch: link the PMS resident to `account` (one of
     /// the alert's accounts); with `use_pms_name` the account takes the PMS name.
-    Merge { account: AccountId, use_pms_name: bool },
+    Merge {
+        account: AccountId,
+        use_pms_name: bool,
+    },
     /// Email Mismatch: a new account with the PMS email, linked; the old account is
     /// deleted now if `delete_old`, or later with [`delete_account`].
     CreateSeparate { delete_old: bool },
@@ -113,12 +118,22 @@ impl Work {
             .remove(&account)
             .ok_or(ResolveError::NoSuchAccount(account))?;
         self.state.links.retain(|_, a| *a != account);
-        self.log("account.deleted", why, Some(account), format!("account {account} deleted"));
+        self.log(
+            "account.deleted",
+            why,
+            Some(account),
+            format!("account {account} deleted"),
+        );
         Ok(())
     }
 
     fn resolve(&mut self, id: AlertId, resolution: &Resolution) -> Result<(), ResolveError> {
-        let alert = self.state.alerts.get(&id).cloned().ok_or(ResolveError::NoSuchAlert(id))?;
+        let alert = self
+            .state
+            .alerts
+            .get(&id)
+            .cloned()
+            .ok_or(ResolveError::NoSuchAlert(id))?;
         let not_applicable = || ResolveError::NotApplicable {
             resolution: resolution.name(),
             alert_type: alert.alert_type.as_str(),
@@ -134,17 +149,33 @@ impl Work {
                 }
             }
             Resolution::KeepDoorValue => {
-                if !matches!(alert.alert_type, AlertType::NameMismatch | AlertType::EmailMismatch) {
+                if !matches!(
+                    alert.alert_type,
+                    AlertType::NameMismatch | AlertType::EmailMismatch
+                ) {
                     return Err(not_applicable());
                 }
-                self.close(alert, AlertState::Acknowledged, format!("DOOR value kept by {who}"));
+                self.close(
+                    alert,
+                    AlertState::Acknowledged,
+                    format!("DOOR value kept by {who}"),
+                );
             }
-            Resolution::Merge { account, use_pms_name } => {
-                if !matches!(alert.alert_type, AlertType::NameMismatch | AlertType::DuplicateAccount) {
+            Resolution::Merge {
+                account,
+                use_pms_name,
+            } => {
+                if !matches!(
+                    alert.alert_type,
+                    AlertType::NameMismatch | AlertType::DuplicateAccount
+                ) {
                     return Err(not_applicable());
                 }
                 if !alert.accounts.contains(account) {
-                    return Err(ResolveError::AccountNotListed { alert: id, account: *account });
+                    return Err(ResolveError::AccountNotListed {
+                        alert: id,
+                        account: *account,
+                    });
                 }
                 let person = alert.people.first().cloned().ok_or_else(not_applicable)?;
                 let mut acc = self
@@ -161,7 +192,8 @@ impl Work {
                     acc.last_name = person.last_name.clone();
                 }
                 acc.status = Some(person.status);
-                acc.door_unit = assign_unit(Some(&acc), person.pms_unit.as_ref(), &self.state.mappings);
+                acc.door_unit =
+                    assign_unit(Some(&acc), person.pms_unit.as_ref(), &self.state.mappings);
                 acc.pms_unit = person.pms_unit.clone();
                 let names_equal = normalize::name(&acc.first_name, &acc.last_name)
                     == normalize::name(&person.first_name, &person.last_name);
@@ -170,18 +202,39 @@ impl Work {
                     "link.added",
                     "alerts.merge",
                     Some(*account),
-                    format!("PMS resident {} linked to account {account} by {who}", person.keys.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "PMS resident {} linked to account {account} by {who}",
+                        person
+                            .keys
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 );
                 if names_equal {
-                    self.close(alert, AlertState::Resolved, format!("merged into account {account} by {who}"));
+                    self.close(
+                        alert,
+                        AlertState::Resolved,
+                        format!("merged into account {account} by {who}"),
+                    );
                 } else {
                     // Linked, DOOR name kept: remember the data so the next sync's Name
                     // Mismatch for the same names stays closed.
                     let mut kept = alert;
                     kept.alert_type = AlertType::NameMismatch;
                     kept.accounts = vec![*account];
-                    kept.fingerprint = fingerprint(AlertType::NameMismatch, &kept.people, &kept.accounts, &self.state);
-                    self.close(kept, AlertState::Dismissed, format!("merged into account {account} by {who}, DOOR name kept"));
+                    kept.fingerprint = fingerprint(
+                        AlertType::NameMismatch,
+                        &kept.people,
+                        &kept.accounts,
+                        |id| self.state.accounts.get(&id),
+                    );
+                    self.close(
+                        kept,
+                        AlertState::Dismissed,
+                        format!("merged into account {account} by {who}, DOOR name kept"),
+                    );
                 }
             }
             Resolution::CreateSeparate { delete_old } => {
@@ -195,13 +248,14 @@ impl Work {
                     .and_then(normalize::email)
                     .filter(|e| normalize::is_valid_email(e))
                     .ok_or(ResolveError::NoEmail)?;
-                if let Some(other) = self
-                    .state
-                    .accounts
-                    .values()
-                    .find(|a| a.email.as_deref().and_then(normalize::email).as_deref() == Some(email_norm.as_str()))
-                {
-                    return Err(ResolveError::EmailTaken { email: email_norm, account: other.id });
+                if let Some(other) = self.state.accounts.values().find(|a| {
+                    a.email.as_deref().and_then(normalize::email).as_deref()
+                        == Some(email_norm.as_str())
+                }) {
+                    return Err(ResolveError::EmailTaken {
+                        email: email_norm,
+                        account: other.id,
+                    });
                 }
                 let id_new = self.state.next_account_id;
                 self.state.next_account_id += 1;
@@ -219,11 +273,20 @@ impl Work {
                 for key in &person.keys {
                     self.state.links.insert(key.clone(), id_new);
                 }
-                self.log("account.created", "alerts.create-separate", Some(id_new), format!("account {id_new} created with the PMS email by {who}"));
+                self.log(
+                    "account.created",
+                    "alerts.create-separate",
+                    Some(id_new),
+                    format!("account {id_new} created with the PMS email by {who}"),
+                );
                 if *delete_old && let Some(old) = alert.accounts.first().copied() {
                     self.delete(old, "alerts.create-separate.delete-old")?;
                 }
-                self.close(alert, AlertState::Resolved, format!("separate account {id_new} created by {who}"));
+                self.close(
+                    alert,
+                    AlertState::Resolved,
+                    format!("separate account {id_new} created by {who}"),
+                );
             }
         }
         Ok(())
@@ -238,7 +301,10 @@ pub fn resolve_many(
     now: i64,
 ) -> Result<Plan, ResolveError> {
     if items.len() > MAX_BULK {
-        return Err(ResolveError::TooMany { given: items.len(), max: MAX_BULK });
+        return Err(ResolveError::TooMany {
+            given: items.len(),
+            max: MAX_BULK,
+        });
     }
     let mut seen = std::collections::HashSet::new();
     for (id, _) in items {
@@ -260,12 +326,23 @@ pub fn resolve_many(
 }
 
 /// Resolves one alert.
-pub fn resolve(state: &DoorState, id: AlertId, resolution: &Resolution, actor: &Actor, now: i64) -> Result<Plan, ResolveError> {
+pub fn resolve(
+    state: &DoorState,
+    id: AlertId,
+    resolution: &Resolution,
+    actor: &Actor,
+    now: i64,
+) -> Result<Plan, ResolveError> {
     resolve_many(state, &[(id, resolution.clone())], actor, now)
 }
 
 /// Deletes an account (e.g. the old one after Create Separate), with its links.
-pub fn delete_account(state: &DoorState, account: AccountId, actor: &Actor, now: i64) -> Result<Plan, ResolveError> {
+pub fn delete_account(
+    state: &DoorState,
+    account: AccountId,
+    actor: &Actor,
+    now: i64,
+) -> Result<Plan, ResolveError> {
     let mut work = Work {
         state: state.clone(),
         resolved: Vec::new(),

@@ -42,7 +42,11 @@ pub enum UnitError {
     NotMapped(PmsUnitKey),
 }
 
-fn check_name(name: &str, existing: &HashSet<String>, in_file: &mut HashSet<String>) -> Result<(), String> {
+fn check_name(
+    name: &str,
+    existing: &HashSet<String>,
+    in_file: &mut HashSet<String>,
+) -> Result<(), String> {
     let key = name.trim().to_lowercase();
     if key.is_empty() {
         return Err("name is blank".into());
@@ -51,23 +55,39 @@ fn check_name(name: &str, existing: &HashSet<String>, in_file: &mut HashSet<Stri
         return Err(format!("name is longer than {MAX_NAME} characters"));
     }
     if existing.contains(&key) {
-        return Err(format!("a DOOR unit named {:?} already exists", name.trim()));
+        return Err(format!(
+            "a DOOR unit named {:?} already exists",
+            name.trim()
+        ));
     }
     if !in_file.insert(key) {
-        return Err(format!("{:?} appears more than once in the file", name.trim()));
+        return Err(format!(
+            "{:?} appears more than once in the file",
+            name.trim()
+        ));
     }
     Ok(())
 }
 
 fn existing_names(state: &DoorState) -> HashSet<String> {
-    state.door_units.values().map(|u| u.name.trim().to_lowercase()).collect()
+    state
+        .door_units
+        .values()
+        .map(|u| u.name.trim().to_lowercase())
+        .collect()
 }
 
 /// Parses and validates a CSV upload against the property's existing units.
 pub fn parse_csv(text: &str, state: &DoorState) -> Result<Vec<NewDoorUnit>, UnitError> {
     let err = |row: usize, message: String| UnitError::Rows(vec![RowError { row, message }]);
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| err(1, format!("unreadable header: {e}")))?.clone();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| err(1, format!("unreadable header: {e}")))?
+        .clone();
     let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
     let name_col = col("name").ok_or_else(|| err(1, "the header has no \"name\" column".into()))?;
     let building_col = col("building");
@@ -78,13 +98,19 @@ pub fn parse_csv(text: &str, state: &DoorState) -> Result<Vec<NewDoorUnit>, Unit
     for (i, record) in reader.records().enumerate() {
         let row = i + 2;
         if row > MAX_ROWS + 1 {
-            errors.push(RowError { row, message: format!("more than {MAX_ROWS} rows") });
+            errors.push(RowError {
+                row,
+                message: format!("more than {MAX_ROWS} rows"),
+            });
             break;
         }
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                errors.push(RowError { row, message: e.to_string() });
+                errors.push(RowError {
+                    row,
+                    message: e.to_string(),
+                });
                 continue;
             }
         };
@@ -93,7 +119,10 @@ pub fn parse_csv(text: &str, state: &DoorState) -> Result<Vec<NewDoorUnit>, Unit
             errors.push(RowError { row, message });
             continue;
         }
-        let building = building_col.and_then(|c| record.get(c)).filter(|b| !b.is_empty()).map(str::to_owned);
+        let building = building_col
+            .and_then(|c| record.get(c))
+            .filter(|b| !b.is_empty())
+            .map(str::to_owned);
         units.push(NewDoorUnit { name, building });
     }
     if !errors.is_empty() {
@@ -118,13 +147,25 @@ fn audit(actor: &Actor, now: i64, action: &str, detail: String) -> AuditEntry {
 }
 
 /// Creates DOOR units (one, or a validated CSV's worth).
-pub fn plan_create_units(state: &DoorState, units: &[NewDoorUnit], actor: &Actor, now: i64) -> Result<Plan, UnitError> {
+pub fn plan_create_units(
+    state: &DoorState,
+    units: &[NewDoorUnit],
+    actor: &Actor,
+    now: i64,
+) -> Result<Plan, UnitError> {
     let existing = existing_names(state);
     let mut in_file = HashSet::new();
     let errors: Vec<RowError> = units
         .iter()
         .enumerate()
-        .filter_map(|(i, u)| check_name(&u.name, &existing, &mut in_file).err().map(|message| RowError { row: i + 1, message }))
+        .filter_map(|(i, u)| {
+            check_name(&u.name, &existing, &mut in_file)
+                .err()
+                .map(|message| RowError {
+                    row: i + 1,
+                    message,
+                })
+        })
         .collect();
     if !errors.is_empty() {
         return Err(UnitError::Rows(errors));
@@ -133,15 +174,30 @@ pub fn plan_create_units(state: &DoorState, units: &[NewDoorUnit], actor: &Actor
     for u in units {
         let id = plan.next_door_unit_id;
         plan.next_door_unit_id += 1;
-        plan.door_units_created.push(DoorUnit { id, name: u.name.trim().to_owned(), building: u.building.clone() });
-        plan.audit.push(audit(actor, now, "door-unit.created", format!("DOOR unit {id} {:?}", u.name.trim())));
+        plan.door_units_created.push(DoorUnit {
+            id,
+            name: u.name.trim().to_owned(),
+            building: u.building.clone(),
+        });
+        plan.audit.push(audit(
+            actor,
+            now,
+            "door-unit.created",
+            format!("DOOR unit {id} {:?}", u.name.trim()),
+        ));
     }
     Ok(plan)
 }
 
 /// Maps a PMS unit (as listed by the last sync) to a DOOR unit. Residents are
 /// assigned on the next sync.
-pub fn plan_map_unit(state: &DoorState, pms: &PmsUnitKey, door: DoorUnitId, actor: &Actor, now: i64) -> Result<Plan, UnitError> {
+pub fn plan_map_unit(
+    state: &DoorState,
+    pms: &PmsUnitKey,
+    door: DoorUnitId,
+    actor: &Actor,
+    now: i64,
+) -> Result<Plan, UnitError> {
     if !state.door_units.contains_key(&door) {
         return Err(UnitError::NoSuchDoorUnit(door));
     }
@@ -151,18 +207,33 @@ pub fn plan_map_unit(state: &DoorState, pms: &PmsUnitKey, door: DoorUnitId, acto
     let mut plan = Plan::empty(state);
     if state.mappings.get(pms) != Some(&door) {
         plan.mappings_set.push((pms.clone(), door));
-        plan.audit.push(audit(actor, now, "mapping.set", format!("PMS unit {}/{} → DOOR unit {door}", pms.property, pms.unit)));
+        plan.audit.push(audit(
+            actor,
+            now,
+            "mapping.set",
+            format!("PMS unit {}/{} → DOOR unit {door}", pms.property, pms.unit),
+        ));
     }
     Ok(plan)
 }
 
 /// Removes a mapping: residents already assigned stay; new assignments stop.
-pub fn plan_unmap_unit(state: &DoorState, pms: &PmsUnitKey, actor: &Actor, now: i64) -> Result<Plan, UnitError> {
+pub fn plan_unmap_unit(
+    state: &DoorState,
+    pms: &PmsUnitKey,
+    actor: &Actor,
+    now: i64,
+) -> Result<Plan, UnitError> {
     if !state.mappings.contains_key(pms) {
         return Err(UnitError::NotMapped(pms.clone()));
     }
     let mut plan = Plan::empty(state);
     plan.mappings_removed.push(pms.clone());
-    plan.audit.push(audit(actor, now, "mapping.removed", format!("PMS unit {}/{} unmapped", pms.property, pms.unit)));
+    plan.audit.push(audit(
+        actor,
+        now,
+        "mapping.removed",
+        format!("PMS unit {}/{} unmapped", pms.property, pms.unit),
+    ));
     Ok(plan)
 }

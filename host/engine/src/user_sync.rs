@@ -33,8 +33,8 @@ use serde::{Deserialize, Serialize};
 use crate::normalize;
 use crate::plan::{Actor, AuditEntry, Plan};
 use crate::state::{
-    Account, AccountId, AccountSource, Alert, AlertState, AlertType, DoorState, DoorUnitId,
-    PmsKey, PmsPerson, PmsUnitKey, PmsUnitRecord, Settings,
+    Account, AccountId, AccountSource, Alert, AlertState, AlertType, DoorState, DoorUnitId, PmsKey,
+    PmsPerson, PmsUnitKey, PmsUnitRecord, Settings,
 };
 
 /// One PMS property's records, as its connector returned them.
@@ -184,11 +184,11 @@ impl Fnv {
 
 /// The data an alert is about: PMS names and emails, and the DOOR accounts' names
 /// and emails. Status and unit are left out: they flow without anyone's review.
-pub(crate) fn fingerprint(
+pub(crate) fn fingerprint<'s>(
     alert_type: AlertType,
     people: &[PmsPerson],
     accounts: &[AccountId],
-    state: &DoorState,
+    account: impl Fn(AccountId) -> Option<&'s Account>,
 ) -> u64 {
     let mut h = Fnv::new();
     h.add(alert_type.as_str());
@@ -197,13 +197,23 @@ pub(crate) fn fingerprint(
             h.add(&k.to_string());
         }
         h.add(&normalize::name(&p.first_name, &p.last_name));
-        h.add(&p.email.as_deref().and_then(normalize::email).unwrap_or_default());
+        h.add(
+            &p.email
+                .as_deref()
+                .and_then(normalize::email)
+                .unwrap_or_default(),
+        );
     }
     for id in accounts {
         h.add(&id.to_string());
-        if let Some(a) = state.accounts.get(id) {
+        if let Some(a) = account(*id) {
             h.add(&normalize::name(&a.first_name, &a.last_name));
-            h.add(&a.email.as_deref().and_then(normalize::email).unwrap_or_default());
+            h.add(
+                &a.email
+                    .as_deref()
+                    .and_then(normalize::email)
+                    .unwrap_or_default(),
+            );
         }
     }
     h.0
@@ -242,10 +252,19 @@ struct Planner<'a> {
     email_index: HashMap<String, Vec<AccountId>>,
     name_unit_index: HashMap<(String, DoorUnitId), Vec<AccountId>>,
     linked_accounts: HashMap<AccountId, Vec<&'a PmsKey>>,
+    /// Every record reaching an account this sync, for one flow of status and unit.
+    buckets: BTreeMap<AccountId, Vec<&'a Rec>>,
 }
 
 impl<'a> Planner<'a> {
-    fn audit(&mut self, action: &str, rule: &str, account: Option<AccountId>, key: Option<&PmsKey>, detail: String) {
+    fn audit(
+        &mut self,
+        action: &str,
+        rule: &str,
+        account: Option<AccountId>,
+        key: Option<&PmsKey>,
+        detail: String,
+    ) {
         self.plan.audit.push(AuditEntry {
             at: self.now,
             actor: Actor::Sync,
@@ -261,7 +280,8 @@ impl<'a> Planner<'a> {
         let mut out = Vec::new();
         for prop in &snapshot.properties {
             let mut leases_of: HashMap<&str, Vec<&Lease>> = HashMap::new();
-            let by_id: HashMap<&str, &Lease> = prop.leases.iter().map(|l| (l.id.as_str(), l)).collect();
+            let by_id: HashMap<&str, &Lease> =
+                prop.leases.iter().map(|l| (l.id.as_str(), l)).collect();
             for lease in &prop.leases {
                 for rid in &lease.resident_ids {
                     leases_of.entry(rid.as_str()).or_default().push(lease);
@@ -295,7 +315,12 @@ impl<'a> Planner<'a> {
                 let Some(status) = lease.status.door_status() else {
                     continue;
                 };
-                let email = r.email.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned);
+                let email = r
+                    .email
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_owned);
                 let email_norm = email
                     .as_deref()
                     .and_then(normalize::email)
@@ -314,10 +339,14 @@ impl<'a> Planner<'a> {
                     status,
                     raw_status: lease.raw_status.clone(),
                     rank,
-                    pms_unit: lease.unit_id.clone().or_else(|| r.unit_id.clone()).map(|unit| PmsUnitKey {
-                        property: prop.id.clone(),
-                        unit,
-                    }),
+                    pms_unit: lease
+                        .unit_id
+                        .clone()
+                        .or_else(|| r.unit_id.clone())
+                        .map(|unit| PmsUnitKey {
+                            property: prop.id.clone(),
+                            unit,
+                        }),
                 });
             }
         }
@@ -353,6 +382,10 @@ impl<'a> Planner<'a> {
         if new == base {
             return;
         }
+        if &new == old {
+            self.plan.accounts_updated.retain(|a| a.id != account);
+            return;
+        }
         let detail = format!(
             "status {} → {} (PMS status {raw_status:?}); DOOR unit {:?} → {:?}; PMS unit {:?}",
             status_word(base.status),
@@ -361,48 +394,97 @@ impl<'a> Planner<'a> {
             new.door_unit,
             new.pms_unit.as_ref().map(|u| &u.unit)
         );
-        self.audit("account.updated", "user-sync.linked.flow", Some(account), person.keys.first(), detail);
+        self.audit(
+            "account.updated",
+            "user-sync.linked.flow",
+            Some(account),
+            person.keys.first(),
+            detail,
+        );
         self.counts.accounts_updated += 1;
         self.plan.accounts_updated.retain(|a| a.id != account);
         self.plan.accounts_updated.push(new);
+    }
+
+    /// The account as this plan leaves it.
+    fn planned(&self, id: AccountId) -> Option<&Account> {
+        self.plan
+            .accounts_updated
+            .iter()
+            .chain(&self.plan.accounts_created)
+            .find(|a| a.id == id)
+            .or_else(|| self.state.accounts.get(&id))
+    }
+
+    /// (Re)files an account in the name-and-unit index under its planned unit.
+    fn index_name_unit(&mut self, id: AccountId) {
+        for ids in self.name_unit_index.values_mut() {
+            ids.retain(|a| *a != id);
+        }
+        if let Some(a) = self.planned(id)
+            && let Some(unit) = a.door_unit
+        {
+            let key = (normalize::name(&a.first_name, &a.last_name), unit);
+            self.name_unit_index.entry(key).or_default().push(id);
+        }
     }
 
     fn link_missing_keys(&mut self, account: AccountId, person: &PmsPerson, rule: &str) {
         for key in &person.keys {
             if self.state.links.get(key) != Some(&account) {
                 self.plan.links_added.push((key.clone(), account));
-                self.audit("link.added", rule, Some(account), Some(key), format!("PMS resident {key} linked to account {account}"));
+                self.audit(
+                    "link.added",
+                    rule,
+                    Some(account),
+                    Some(key),
+                    format!("PMS resident {key} linked to account {account}"),
+                );
             }
         }
     }
 
-    fn linked_person(&mut self, account: AccountId, recs: &[&Rec], check_identity: bool) {
+    /// A clean person (one email, one name) linked to one account: link the keys not
+    /// yet linked (a transfer), and compare name and email.
+    fn linked_person(&mut self, account: AccountId, recs: &[&Rec]) {
         let person = person_of(recs);
         self.link_missing_keys(account, &person, "user-sync.linked.same-person");
-        self.flow(account, &person, &recs[0].raw_status);
-        if !check_identity {
-            return;
-        }
         let Some(acc) = self.state.accounts.get(&account) else {
             return;
         };
         if normalize::name(&acc.first_name, &acc.last_name) != recs[0].name_norm {
-            self.discrepancies
-                .push(Discrepancy::about(AlertType::NameMismatch, vec![person.clone()], vec![account]));
+            self.discrepancies.push(Discrepancy::about(
+                AlertType::NameMismatch,
+                vec![person.clone()],
+                vec![account],
+            ));
         }
         if acc.email.as_deref().and_then(normalize::email) != recs[0].email_norm {
-            self.discrepancies
-                .push(Discrepancy::about(AlertType::EmailMismatch, vec![person], vec![account]));
+            self.discrepancies.push(Discrepancy::about(
+                AlertType::EmailMismatch,
+                vec![person],
+                vec![account],
+            ));
         }
     }
 
-    fn unlinked_person(&mut self, recs: &[&Rec]) {
+    /// Matches an unlinked person; `true` when an account was created or linked.
+    fn unlinked_person(&mut self, recs: &[&'a Rec]) -> bool {
         let person = person_of(recs);
         let best = recs[0];
         let email_norm = best.email_norm.clone().unwrap_or_default();
-        let mapped_unit = best.pms_unit.as_ref().and_then(|u| self.state.mappings.get(u)).copied();
-        let mut candidates: BTreeSet<AccountId> =
-            self.email_index.get(&email_norm).cloned().unwrap_or_default().into_iter().collect();
+        let mapped_unit = best
+            .pms_unit
+            .as_ref()
+            .and_then(|u| self.state.mappings.get(u))
+            .copied();
+        let mut candidates: BTreeSet<AccountId> = self
+            .email_index
+            .get(&email_norm)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         if let Some(unit) = mapped_unit {
             candidates.extend(
                 self.name_unit_index
@@ -413,38 +495,72 @@ impl<'a> Planner<'a> {
         }
         let candidates: Vec<AccountId> = candidates.into_iter().collect();
         match candidates.as_slice() {
-            [] => self.create(person, best),
+            [] => {
+                self.create(person, best);
+                return true;
+            }
             [c] => {
                 let c = *c;
                 let linked_elsewhere = self
                     .linked_accounts
                     .get(&c)
-                    .is_some_and(|keys| keys.iter().any(|k| !person.keys.contains(k)));
-                let acc = &self.state.accounts[&c];
-                let same_email = acc.email.as_deref().and_then(normalize::email).as_deref() == Some(email_norm.as_str());
+                    .is_some_and(|keys| keys.iter().any(|k| !person.keys.contains(k)))
+                    || self
+                        .plan
+                        .links_added
+                        .iter()
+                        .any(|(k, a)| *a == c && !person.keys.contains(k));
+                let Some(acc) = self.planned(c) else {
+                    return false;
+                };
+                let same_email = acc.email.as_deref().and_then(normalize::email).as_deref()
+                    == Some(email_norm.as_str());
                 let same_name = normalize::name(&acc.first_name, &acc.last_name) == best.name_norm;
                 if linked_elsewhere {
-                    self.discrepancies.push(Discrepancy::about(AlertType::DuplicateAccount, vec![person], vec![c]));
+                    self.discrepancies.push(Discrepancy::about(
+                        AlertType::DuplicateAccount,
+                        vec![person],
+                        vec![c],
+                    ));
                 } else if same_email && same_name {
                     if self.settings.auto_link_exact_matches {
                         self.counts.accounts_linked += 1;
                         self.link_missing_keys(c, &person, "user-sync.unlinked.exact-match");
                         self.flow(c, &person, &best.raw_status);
+                        self.index_name_unit(c);
+                        return true;
                     } else {
-                        self.discrepancies.push(Discrepancy::about(AlertType::DuplicateAccount, vec![person], vec![c]));
+                        self.discrepancies.push(Discrepancy::about(
+                            AlertType::DuplicateAccount,
+                            vec![person],
+                            vec![c],
+                        ));
                     }
                 } else if same_email {
-                    self.discrepancies.push(Discrepancy::about(AlertType::NameMismatch, vec![person], vec![c]));
+                    self.discrepancies.push(Discrepancy::about(
+                        AlertType::NameMismatch,
+                        vec![person],
+                        vec![c],
+                    ));
                 } else {
                     // Matched by name and unit: the email differs.
-                    self.discrepancies.push(Discrepancy::about(AlertType::EmailMismatch, vec![person], vec![c]));
-                }
+                    self.discrepancies.push(Discrepancy::about(
+                        AlertType::EmailMismatch,
+                        vec![person],
+                        vec![c],
+                    ));
+                };
             }
             several => {
                 let several = several.to_vec();
-                self.discrepancies.push(Discrepancy::about(AlertType::DuplicateAccount, vec![person], several));
+                self.discrepancies.push(Discrepancy::about(
+                    AlertType::DuplicateAccount,
+                    vec![person],
+                    several,
+                ));
             }
         }
+        false
     }
 
     fn create(&mut self, person: PmsPerson, best: &Rec) {
@@ -477,24 +593,31 @@ impl<'a> Planner<'a> {
         for key in &person.keys {
             self.plan.links_added.push((key.clone(), id));
         }
+        self.index_name_unit(id);
     }
 
     /// Step 5: discrepancies meet the live alerts.
     fn reconcile_alerts(&mut self) {
-        let by_identity: HashMap<&str, &Alert> =
-            self.state.alerts.values().map(|a| (a.identity.as_str(), a)).collect();
+        let by_identity: HashMap<&str, &Alert> = self
+            .state
+            .alerts
+            .values()
+            .map(|a| (a.identity.as_str(), a))
+            .collect();
         let mut seen: BTreeSet<String> = BTreeSet::new();
         let discrepancies = std::mem::take(&mut self.discrepancies);
         for d in discrepancies {
             if !seen.insert(d.identity.clone()) {
                 continue;
             }
-            let fp = fingerprint(d.alert_type, &d.people, &d.accounts, self.state);
+            let fp = fingerprint(d.alert_type, &d.people, &d.accounts, |id| self.planned(id));
             match by_identity.get(d.identity.as_str()) {
                 Some(existing) => {
                     let unchanged = existing.fingerprint == fp;
                     let new_state = match existing.state {
-                        AlertState::Dismissed | AlertState::Acknowledged if unchanged => existing.state,
+                        AlertState::Dismissed | AlertState::Acknowledged if unchanged => {
+                            existing.state
+                        }
                         _ => AlertState::Open,
                     };
                     if unchanged && new_state == existing.state && existing.people == d.people {
@@ -513,7 +636,11 @@ impl<'a> Planner<'a> {
                             "alerts.data-changed",
                             None,
                             None,
-                            format!("alert {} ({}) reopened: its data changed", existing.id, existing.alert_type.as_str()),
+                            format!(
+                                "alert {} ({}) reopened: its data changed",
+                                existing.id,
+                                existing.alert_type.as_str()
+                            ),
                         );
                     }
                     self.plan.alerts_updated.push(updated);
@@ -557,7 +684,11 @@ impl<'a> Planner<'a> {
                 "alerts.no-longer-seen",
                 alert.accounts.first().copied(),
                 alert.people.first().and_then(|p| p.keys.first()),
-                format!("alert {} ({}) cleared: the sync no longer sees it", alert.id, alert.alert_type.as_str()),
+                format!(
+                    "alert {} ({}) cleared: the sync no longer sees it",
+                    alert.id,
+                    alert.alert_type.as_str()
+                ),
             );
             alert.state = AlertState::Resolved;
             alert.resolution = Some("cleared by sync".into());
@@ -568,7 +699,12 @@ impl<'a> Planner<'a> {
 }
 
 /// Plans one sync of a property from a complete snapshot.
-pub fn plan_sync(snapshot: &PmsSnapshot, state: &DoorState, settings: &Settings, now: i64) -> SyncOutcome {
+pub fn plan_sync(
+    snapshot: &PmsSnapshot,
+    state: &DoorState,
+    settings: &Settings,
+    now: i64,
+) -> SyncOutcome {
     let mut planner = Planner {
         state,
         settings,
@@ -579,6 +715,7 @@ pub fn plan_sync(snapshot: &PmsSnapshot, state: &DoorState, settings: &Settings,
         email_index: HashMap::new(),
         name_unit_index: HashMap::new(),
         linked_accounts: HashMap::new(),
+        buckets: BTreeMap::new(),
     };
     if !settings.user_sync {
         return SyncOutcome {
@@ -590,16 +727,13 @@ pub fn plan_sync(snapshot: &PmsSnapshot, state: &DoorState, settings: &Settings,
         if let Some(e) = a.email.as_deref().and_then(normalize::email) {
             planner.email_index.entry(e).or_default().push(a.id);
         }
-        if let Some(unit) = a.door_unit {
-            planner
-                .name_unit_index
-                .entry((normalize::name(&a.first_name, &a.last_name), unit))
-                .or_default()
-                .push(a.id);
-        }
     }
     for (key, account) in &state.links {
-        planner.linked_accounts.entry(*account).or_default().push(key);
+        planner
+            .linked_accounts
+            .entry(*account)
+            .or_default()
+            .push(key);
     }
 
     let mut recs = planner.records(snapshot);
@@ -615,7 +749,8 @@ pub fn plan_sync(snapshot: &PmsSnapshot, state: &DoorState, settings: &Settings,
         }
     }
 
-    // Records that reach DOOR only through an existing link (email missing or shared).
+    // Records that reach DOOR only through an existing link (email missing or shared):
+    // status and unit still flow, nothing else.
     let mut degraded: Vec<&Rec> = Vec::new();
     for r in no_email {
         planner.counts.missing_email += 1;
@@ -635,40 +770,53 @@ pub fn plan_sync(snapshot: &PmsSnapshot, state: &DoorState, settings: &Settings,
             let listed: Vec<PmsPerson> = names
                 .iter()
                 .map(|n| {
-                    let same: Vec<&Rec> = group.iter().copied().filter(|r| r.name_norm == *n).collect();
+                    let same: Vec<&Rec> = group
+                        .iter()
+                        .copied()
+                        .filter(|r| r.name_norm == *n)
+                        .collect();
                     person_of(&same)
                 })
                 .collect();
-            planner.discrepancies.push(Discrepancy::duplicate_emails(email, listed));
+            planner
+                .discrepancies
+                .push(Discrepancy::duplicate_emails(email, listed));
             degraded.extend(group);
         } else {
             people.push(group);
         }
     }
-
-    // Degraded records: status and unit only, through their links, grouped by account.
-    let mut degraded_by_account: BTreeMap<AccountId, Vec<&Rec>> = BTreeMap::new();
     for r in degraded {
         if let Some(a) = planner.linked_account(&r.key) {
-            degraded_by_account.entry(a).or_default().push(r);
+            planner.buckets.entry(a).or_default().push(r);
         }
-    }
-    for (account, mut recs) in degraded_by_account {
-        recs.sort_by(|a, b| a.rank.cmp(&b.rank));
-        planner.linked_person(account, &recs, false);
     }
 
     // Steps 3 and 4.
     planner.counts.people = people.len();
+    let mut unlinked: Vec<Vec<&Rec>> = Vec::new();
     for group in people {
-        let accounts: BTreeSet<AccountId> = group.iter().filter_map(|r| planner.linked_account(&r.key)).collect();
+        let accounts: BTreeSet<AccountId> = group
+            .iter()
+            .filter_map(|r| planner.linked_account(&r.key))
+            .collect();
         match accounts.len() {
-            0 => planner.unlinked_person(&group),
+            0 => unlinked.push(group),
             1 => {
                 let account = *accounts.iter().next().unwrap_or(&0);
-                planner.linked_person(account, &group, true);
+                planner.linked_person(account, &group);
+                planner
+                    .buckets
+                    .entry(account)
+                    .or_default()
+                    .extend(group.iter().copied());
             }
             _ => {
+                for r in &group {
+                    if let Some(a) = planner.linked_account(&r.key) {
+                        planner.buckets.entry(a).or_default().push(r);
+                    }
+                }
                 let person = person_of(&group);
                 planner.discrepancies.push(Discrepancy::about(
                     AlertType::DuplicateAccount,
@@ -677,6 +825,42 @@ pub fn plan_sync(snapshot: &PmsSnapshot, state: &DoorState, settings: &Settings,
                 ));
             }
         }
+    }
+
+    // Status and unit flow once per account, from its best record this sync.
+    let buckets = std::mem::take(&mut planner.buckets);
+    for (account, mut recs) in buckets {
+        recs.sort_by(|a, b| a.rank.cmp(&b.rank).then_with(|| a.key.cmp(&b.key)));
+        let person = person_of(&recs);
+        planner.flow(account, &person, &recs[0].raw_status);
+    }
+
+    // Unlinked people are matched against accounts as this sync leaves them (units
+    // included), so that the next sync of the same snapshot finds the same candidates.
+    let ids: Vec<AccountId> = state.accounts.keys().copied().collect();
+    for id in ids {
+        planner.index_name_unit(id);
+    }
+    // An account created or linked for one person can become another's candidate:
+    // match again until nothing new is created or linked, keeping only the last
+    // pass's discrepancies, so the outcome does not depend on the order of people.
+    let mut pending = unlinked;
+    loop {
+        let mark = planner.discrepancies.len();
+        let mut unresolved = Vec::new();
+        let mut progressed = false;
+        for group in pending {
+            if planner.unlinked_person(&group) {
+                progressed = true;
+            } else {
+                unresolved.push(group);
+            }
+        }
+        if !progressed || unresolved.is_empty() {
+            break;
+        }
+        planner.discrepancies.truncate(mark);
+        pending = unresolved;
     }
 
     planner.reconcile_alerts();

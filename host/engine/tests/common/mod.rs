@@ -12,7 +12,14 @@ pub struct Rec {
 }
 
 /// A resident with their own lease in `unit`.
-pub fn rec(id: &str, first: &str, last: &str, email: Option<&str>, unit: &str, status: LeaseStatus) -> Rec {
+pub fn rec(
+    id: &str,
+    first: &str,
+    last: &str,
+    email: Option<&str>,
+    unit: &str,
+    status: LeaseStatus,
+) -> Rec {
     Rec {
         resident: Resident {
             id: id.into(),
@@ -45,7 +52,10 @@ pub fn current(id: &str, first: &str, last: &str, email: &str, unit: &str) -> Re
 }
 
 pub fn snapshot(recs: Vec<Rec>) -> PmsSnapshot {
-    let mut units: Vec<String> = recs.iter().filter_map(|r| r.lease.unit_id.clone()).collect();
+    let mut units: Vec<String> = recs
+        .iter()
+        .filter_map(|r| r.lease.unit_id.clone())
+        .collect();
     units.sort();
     units.dedup();
     PmsSnapshot {
@@ -54,7 +64,14 @@ pub fn snapshot(recs: Vec<Rec>) -> PmsSnapshot {
             id: "P1".into(),
             units: units
                 .into_iter()
-                .map(|u| Unit { id: u.clone(), number: u, building: None, floorplan: None, vacant: None, warnings: vec![] })
+                .map(|u| Unit {
+                    id: u.clone(),
+                    number: u,
+                    building: None,
+                    floorplan: None,
+                    vacant: None,
+                    warnings: vec![],
+                })
                 .collect(),
             residents: recs.iter().map(|r| r.resident.clone()).collect(),
             leases: recs.into_iter().map(|r| r.lease).collect(),
@@ -63,11 +80,18 @@ pub fn snapshot(recs: Vec<Rec>) -> PmsSnapshot {
 }
 
 pub fn key(resident: &str) -> PmsKey {
-    PmsKey { vendor: "yardi".into(), property: "P1".into(), resident: resident.into() }
+    PmsKey {
+        vendor: "yardi".into(),
+        property: "P1".into(),
+        resident: resident.into(),
+    }
 }
 
 pub fn unit_key(unit: &str) -> PmsUnitKey {
-    PmsUnitKey { property: "P1".into(), unit: unit.into() }
+    PmsUnitKey {
+        property: "P1".into(),
+        unit: unit.into(),
+    }
 }
 
 /// Plans and applies one sync; returns the plan.
@@ -82,7 +106,13 @@ pub fn sync_default(state: &mut DoorState, snap: &PmsSnapshot) -> Plan {
 }
 
 /// A DOOR account made by a manager before the integration.
-pub fn manual_account(state: &mut DoorState, first: &str, last: &str, email: Option<&str>, door_unit: Option<DoorUnitId>) -> AccountId {
+pub fn manual_account(
+    state: &mut DoorState,
+    first: &str,
+    last: &str,
+    email: Option<&str>,
+    door_unit: Option<DoorUnitId>,
+) -> AccountId {
     let id = state.next_account_id;
     state.next_account_id += 1;
     state.accounts.insert(
@@ -104,16 +134,30 @@ pub fn manual_account(state: &mut DoorState, first: &str, last: &str, email: Opt
 pub fn door_unit(state: &mut DoorState, name: &str) -> DoorUnitId {
     let id = state.next_door_unit_id;
     state.next_door_unit_id += 1;
-    state.door_units.insert(id, DoorUnit { id, name: name.into(), building: None });
+    state.door_units.insert(
+        id,
+        DoorUnit {
+            id,
+            name: name.into(),
+            building: None,
+        },
+    );
     id
 }
 
 pub fn alerts_of(state: &DoorState, t: AlertType) -> Vec<&Alert> {
-    state.alerts.values().filter(|a| a.alert_type == t && a.state == AlertState::Open).collect()
+    state
+        .alerts
+        .values()
+        .filter(|a| a.alert_type == t && a.state == AlertState::Open)
+        .collect()
 }
 
 pub fn account_by_email<'a>(state: &'a DoorState, email: &str) -> Option<&'a Account> {
-    state.accounts.values().find(|a| a.email.as_deref().map(str::to_lowercase).as_deref() == Some(email))
+    state
+        .accounts
+        .values()
+        .find(|a| a.email.as_deref().map(str::to_lowercase).as_deref() == Some(email))
 }
 
 pub fn manager() -> Actor {
