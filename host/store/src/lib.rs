@@ -1,0 +1,543 @@
+//! The redb store.
+//!
+//! A narrow interface, so that another backend can follow without touching the
+//! engine: load one property's [`DoorState`], apply a [`Plan`] atomically (one write
+//! transaction: the whole sync happens or none of it), and read views. Every table
+//! is declared in [`tables`] with its encoding.
+//!
+//! Schema: the `meta` table holds the schema version; a database written by a newer
+//! version is refused with [`StoreError::NewerSchema`] rather than misread.
+
+pub mod secret_box;
+pub mod tables;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use epms_engine::{AuditEntry, DoorState, Plan, Settings, SyncCounts};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use secret_box::{SecretBox, SecretError};
+use tables::*;
+
+/// The schema this build writes.
+pub const SCHEMA_VERSION: u64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(String),
+    #[error(
+        "the database was written by a newer version (schema {found}); this build reads up to {supported}"
+    )]
+    NewerSchema { found: u64, supported: u64 },
+    #[error("property {0:?} does not exist")]
+    NoSuchProperty(String),
+    #[error("property {0:?} already exists")]
+    PropertyExists(String),
+    #[error("credential {0:?} does not exist")]
+    NoSuchCredential(String),
+    #[error("the plan was made against state version {plan}, but the property is at {current}")]
+    Stale { plan: u64, current: u64 },
+    #[error("stored value is unreadable: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.to_string())
+            }
+        }
+    )*};
+}
+db_err!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// A DOOR property and its integration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PropertyRecord {
+    pub id: String,
+    pub name: String,
+    pub credential_id: Option<String>,
+    /// The PMS property ids attached (one or more, of the one credential).
+    pub pms_property_ids: Vec<String>,
+    pub settings: Settings,
+    /// `DoorState::version` and id counters.
+    pub version: u64,
+    pub next_account_id: u64,
+    pub next_alert_id: u64,
+    pub next_door_unit_id: u64,
+    /// When the last successful sync finished (unix seconds).
+    pub last_sync_ok: Option<i64>,
+    pub created_at: i64,
+}
+
+impl PropertyRecord {
+    pub fn new(id: &str, name: &str, now: i64) -> Self {
+        PropertyRecord {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            credential_id: None,
+            pms_property_ids: Vec::new(),
+            settings: Settings::default(),
+            version: 0,
+            next_account_id: 1,
+            next_alert_id: 1,
+            next_door_unit_id: 1,
+            last_sync_ok: None,
+            created_at: now,
+        }
+    }
+}
+
+/// A vendor login. Secret fields are sealed; they leave the store only through
+/// [`Store::credential_secrets`], for the outbound gate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CredentialRecord {
+    pub id: String,
+    pub vendor: String,
+    /// Non-secret fields.
+    pub settings: BTreeMap<String, String>,
+    /// Secret fields, sealed with the host's key.
+    pub sealed_secrets: BTreeMap<String, String>,
+}
+
+/// How a sync ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunOutcome {
+    Succeeded,
+    /// Nothing was applied; `error` says why.
+    Failed,
+}
+
+/// One sync's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRun {
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub outcome: RunOutcome,
+    pub counts: SyncCounts,
+    /// Classified error code and message when it failed.
+    pub error_code: Option<String>,
+    pub error: Option<String>,
+}
+
+fn enc<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("engine types serialise")
+}
+
+fn dec<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn key_str<T: Serialize>(k: &T) -> String {
+    serde_json::to_string(k).expect("keys serialise")
+}
+
+/// The store. Cheap to share behind an `Arc`; redb serialises writers.
+pub struct Store {
+    db: Database,
+    secrets: SecretBox,
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`.
+    pub fn open(path: &Path, secrets: SecretBox) -> Result<Store, StoreError> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let found = meta.get("schema-version")?.map(|v| v.value());
+            match found {
+                Some(v) if v > SCHEMA_VERSION => {
+                    return Err(StoreError::NewerSchema {
+                        found: v,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    meta.insert("schema-version", SCHEMA_VERSION)?;
+                }
+            }
+            // Create every table so that readers never meet a missing one.
+            txn.open_table(PROPERTIES)?;
+            txn.open_table(CREDENTIALS)?;
+            txn.open_table(ACCOUNTS)?;
+            txn.open_table(LINKS)?;
+            txn.open_table(DOOR_UNITS)?;
+            txn.open_table(MAPPINGS)?;
+            txn.open_table(PMS_UNITS)?;
+            txn.open_table(ALERTS)?;
+            txn.open_table(ALERT_HISTORY)?;
+            txn.open_table(SYNC_RUNS)?;
+            txn.open_table(AUDIT)?;
+        }
+        txn.commit()?;
+        Ok(Store { db, secrets })
+    }
+
+    // ---- properties -------------------------------------------------------
+
+    pub fn create_property(&self, record: &PropertyRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut t = txn.open_table(PROPERTIES)?;
+            if t.get(record.id.as_str())?.is_some() {
+                return Err(StoreError::PropertyExists(record.id.clone()));
+            }
+            t.insert(record.id.as_str(), enc(record).as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn property(&self, id: &str) -> Result<PropertyRecord, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(PROPERTIES)?;
+        let v = t
+            .get(id)?
+            .ok_or_else(|| StoreError::NoSuchProperty(id.to_owned()))?;
+        dec(v.value())
+    }
+
+    pub fn properties(&self) -> Result<Vec<PropertyRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(PROPERTIES)?;
+        t.iter()?.map(|e| dec(e?.1.value())).collect()
+    }
+
+    /// Changes a property's integration (credential, PMS ids, settings, name).
+    /// Counters and version are the store's and are kept.
+    pub fn update_property(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut PropertyRecord),
+    ) -> Result<PropertyRecord, StoreError> {
+        let txn = self.db.begin_write()?;
+        let updated = {
+            let mut t = txn.open_table(PROPERTIES)?;
+            let mut p: PropertyRecord = dec(t
+                .get(id)?
+                .ok_or_else(|| StoreError::NoSuchProperty(id.to_owned()))?
+                .value())?;
+            let (version, a, b, c, last) = (
+                p.version,
+                p.next_account_id,
+                p.next_alert_id,
+                p.next_door_unit_id,
+                p.last_sync_ok,
+            );
+            change(&mut p);
+            (
+                p.version,
+                p.next_account_id,
+                p.next_alert_id,
+                p.next_door_unit_id,
+                p.last_sync_ok,
+            ) = (version, a, b, c, last);
+            p.id = id.to_owned();
+            t.insert(id, enc(&p).as_slice())?;
+            p
+        };
+        txn.commit()?;
+        Ok(updated)
+    }
+
+    // ---- credentials ------------------------------------------------------
+
+    /// Stores a credential; `secrets` are sealed before they are written.
+    pub fn put_credential(
+        &self,
+        id: &str,
+        vendor: &str,
+        settings: BTreeMap<String, String>,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<CredentialRecord, StoreError> {
+        let record = CredentialRecord {
+            id: id.to_owned(),
+            vendor: vendor.to_owned(),
+            settings,
+            sealed_secrets: secrets
+                .iter()
+                .map(|(k, v)| (k.clone(), self.secrets.seal(v)))
+                .collect(),
+        };
+        let txn = self.db.begin_write()?;
+        txn.open_table(CREDENTIALS)?
+            .insert(id, enc(&record).as_slice())?;
+        txn.commit()?;
+        Ok(record)
+    }
+
+    /// A credential with its secrets still sealed (safe to show: names only).
+    pub fn credential(&self, id: &str) -> Result<CredentialRecord, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(CREDENTIALS)?;
+        let v = t
+            .get(id)?
+            .ok_or_else(|| StoreError::NoSuchCredential(id.to_owned()))?;
+        dec(v.value())
+    }
+
+    pub fn credentials(&self) -> Result<Vec<CredentialRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(CREDENTIALS)?;
+        t.iter()?.map(|e| dec(e?.1.value())).collect()
+    }
+
+    /// The opened secrets of a credential: for the outbound gate only.
+    pub fn credential_secrets(&self, id: &str) -> Result<BTreeMap<String, String>, StoreError> {
+        let c = self.credential(id)?;
+        c.sealed_secrets
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), self.secrets.open(v)?)))
+            .collect()
+    }
+
+    // ---- state and plans --------------------------------------------------
+
+    /// One property's DOOR state, as the engine plans against it.
+    pub fn load_state(&self, property: &str) -> Result<DoorState, StoreError> {
+        let txn = self.db.begin_read()?;
+        let p: PropertyRecord = {
+            let t = txn.open_table(PROPERTIES)?;
+            let v = t
+                .get(property)?
+                .ok_or_else(|| StoreError::NoSuchProperty(property.to_owned()))?;
+            dec(v.value())?
+        };
+        let mut state = DoorState {
+            version: p.version,
+            next_account_id: p.next_account_id,
+            next_alert_id: p.next_alert_id,
+            next_door_unit_id: p.next_door_unit_id,
+            ..DoorState::default()
+        };
+        for e in txn
+            .open_table(ACCOUNTS)?
+            .range((property, 0)..=(property, u64::MAX))?
+        {
+            let (k, v) = e?;
+            state.accounts.insert(k.value().1, dec(v.value())?);
+        }
+        for e in txn.open_table(LINKS)?.range((property, "")..)? {
+            let (k, v) = e?;
+            let (p, key) = k.value();
+            if p != property {
+                break;
+            }
+            state.links.insert(dec(key.as_bytes())?, v.value());
+        }
+        for e in txn
+            .open_table(DOOR_UNITS)?
+            .range((property, 0)..=(property, u64::MAX))?
+        {
+            let (k, v) = e?;
+            state.door_units.insert(k.value().1, dec(v.value())?);
+        }
+        for e in txn.open_table(MAPPINGS)?.range((property, "")..)? {
+            let (k, v) = e?;
+            let (p, key) = k.value();
+            if p != property {
+                break;
+            }
+            state.mappings.insert(dec(key.as_bytes())?, v.value());
+        }
+        for e in txn
+            .open_table(ALERTS)?
+            .range((property, 0)..=(property, u64::MAX))?
+        {
+            let (k, v) = e?;
+            state.alerts.insert(k.value().1, dec(v.value())?);
+        }
+        if let Some(v) = txn.open_table(PMS_UNITS)?.get(property)? {
+            state.pms_units = dec(v.value())?;
+        }
+        Ok(state)
+    }
+
+    /// Applies a plan (and records the sync run, if given) in one write transaction.
+    /// A plan made against another state version is refused: plan again.
+    pub fn apply(
+        &self,
+        property: &str,
+        plan: &Plan,
+        run: Option<&SyncRun>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut props = txn.open_table(PROPERTIES)?;
+            let mut p: PropertyRecord = dec(props
+                .get(property)?
+                .ok_or_else(|| StoreError::NoSuchProperty(property.to_owned()))?
+                .value())?;
+            if p.version != plan.base_version {
+                return Err(StoreError::Stale {
+                    plan: plan.base_version,
+                    current: p.version,
+                });
+            }
+            if !plan.is_empty() {
+                let mut accounts = txn.open_table(ACCOUNTS)?;
+                for a in plan.accounts_created.iter().chain(&plan.accounts_updated) {
+                    accounts.insert((property, a.id), enc(a).as_slice())?;
+                }
+                let mut links = txn.open_table(LINKS)?;
+                for id in &plan.accounts_deleted {
+                    accounts.remove((property, *id))?;
+                    // Links of a deleted account go with it.
+                    let doomed: Vec<String> = links
+                        .range((property, "")..)?
+                        .map_while(|e| e.ok())
+                        .take_while(|(k, _)| k.value().0 == property)
+                        .filter(|(_, v)| v.value() == *id)
+                        .map(|(k, _)| k.value().1.to_owned())
+                        .collect();
+                    for k in doomed {
+                        links.remove((property, k.as_str()))?;
+                    }
+                }
+                for k in &plan.links_removed {
+                    links.remove((property, key_str(k).as_str()))?;
+                }
+                for (k, a) in &plan.links_added {
+                    links.insert((property, key_str(k).as_str()), *a)?;
+                }
+                let mut alerts = txn.open_table(ALERTS)?;
+                let mut history = txn.open_table(ALERT_HISTORY)?;
+                for a in plan.alerts_opened.iter().chain(&plan.alerts_updated) {
+                    if a.state.is_live() {
+                        alerts.insert((property, a.id), enc(a).as_slice())?;
+                    } else {
+                        alerts.remove((property, a.id))?;
+                        history.insert((property, a.id), enc(a).as_slice())?;
+                    }
+                }
+                if let Some(units) = &plan.pms_units {
+                    txn.open_table(PMS_UNITS)?
+                        .insert(property, enc(units).as_slice())?;
+                }
+                let mut door_units = txn.open_table(DOOR_UNITS)?;
+                for u in &plan.door_units_created {
+                    door_units.insert((property, u.id), enc(u).as_slice())?;
+                }
+                let mut mappings = txn.open_table(MAPPINGS)?;
+                for k in &plan.mappings_removed {
+                    mappings.remove((property, key_str(k).as_str()))?;
+                }
+                for (k, d) in &plan.mappings_set {
+                    mappings.insert((property, key_str(k).as_str()), *d)?;
+                }
+                p.version += 1;
+            }
+            append(&txn, AUDIT, property, plan.audit.iter().map(enc))?;
+            if let Some(run) = run {
+                append(&txn, SYNC_RUNS, property, std::iter::once(enc(run)))?;
+                if run.outcome == RunOutcome::Succeeded {
+                    p.last_sync_ok = Some(run.finished_at);
+                }
+            }
+            p.next_account_id = plan.next_account_id;
+            p.next_alert_id = plan.next_alert_id;
+            p.next_door_unit_id = plan.next_door_unit_id;
+            props.insert(property, enc(&p).as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Records a sync that applied nothing (a failed fetch, say).
+    pub fn record_sync_run(&self, property: &str, run: &SyncRun) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        append(&txn, SYNC_RUNS, property, std::iter::once(enc(run)))?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    // ---- views --------------------------------------------------------------
+
+    /// Sync runs, newest first.
+    pub fn sync_runs(&self, property: &str, limit: usize) -> Result<Vec<SyncRun>, StoreError> {
+        self.newest(SYNC_RUNS, property, limit)
+    }
+
+    /// Audit entries with a sequence after `after`, oldest first, with their sequence.
+    pub fn audit(
+        &self,
+        property: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(AUDIT)?;
+        let mut out = Vec::new();
+        for e in t
+            .range((property, after.saturating_add(1))..=(property, u64::MAX))?
+            .take(limit)
+        {
+            let (k, v) = e?;
+            out.push((k.value().1, dec(v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Resolved alerts, newest first.
+    pub fn alert_history(
+        &self,
+        property: &str,
+        limit: usize,
+    ) -> Result<Vec<epms_engine::Alert>, StoreError> {
+        self.newest(ALERT_HISTORY, property, limit)
+    }
+
+    fn newest<T: DeserializeOwned>(
+        &self,
+        table: TableDefinition<(&str, u64), &[u8]>,
+        property: &str,
+        limit: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(table)?;
+        let mut out = Vec::new();
+        for e in t
+            .range((property, 0)..=(property, u64::MAX))?
+            .rev()
+            .take(limit)
+        {
+            out.push(dec(e?.1.value())?);
+        }
+        Ok(out)
+    }
+}
+
+/// Appends values under the next sequence numbers of a property.
+fn append(
+    txn: &redb::WriteTransaction,
+    table: TableDefinition<(&str, u64), &[u8]>,
+    property: &str,
+    values: impl Iterator<Item = Vec<u8>>,
+) -> Result<(), StoreError> {
+    let mut t = txn.open_table(table)?;
+    let first = match t.range((property, 0)..=(property, u64::MAX))?.next_back() {
+        Some(e) => e?.0.value().1 + 1,
+        None => 1,
+    };
+    for (seq, v) in (first..).zip(values) {
+        t.insert((property, seq), v.as_slice())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! Every table, its key and the encoding of its value. Values are JSON of the
+//! engine's types (readable with any tool, forward-compatible with added fields).
+//!
+//! Keys are `(property id, …)` so one property's rows are one contiguous range.
+
+use redb::TableDefinition;
+
+/// `"schema-version"` → u64.
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// property id → JSON [`crate::PropertyRecord`].
+pub const PROPERTIES: TableDefinition<&str, &[u8]> = TableDefinition::new("properties");
+/// credential id → JSON [`crate::CredentialRecord`] (secrets sealed).
+pub const CREDENTIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("credentials");
+/// (property, account id) → JSON `Account`.
+pub const ACCOUNTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("accounts");
+/// (property, JSON `PmsKey`) → account id.
+pub const LINKS: TableDefinition<(&str, &str), u64> = TableDefinition::new("links");
+/// (property, DOOR unit id) → JSON `DoorUnit`.
+pub const DOOR_UNITS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("door_units");
+/// (property, JSON `PmsUnitKey`) → DOOR unit id.
+pub const MAPPINGS: TableDefinition<(&str, &str), u64> = TableDefinition::new("unit_mappings");
+/// property → JSON `Vec<PmsUnitRecord>`: the PMS units of the last sync.
+pub const PMS_UNITS: TableDefinition<&str, &[u8]> = TableDefinition::new("pms_units");
+/// (property, alert id) → JSON `Alert`, live alerts (open, acknowledged, dismissed).
+pub const ALERTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("alerts");
+/// (property, alert id) → JSON `Alert`, resolved alerts.
+pub const ALERT_HISTORY: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("alert_history");
+/// (property, sequence) → JSON [`crate::SyncRun`].
+pub const SYNC_RUNS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("sync_runs");
+/// (property, sequence) → JSON `AuditEntry`.
+pub const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
