@@ -178,6 +178,78 @@ pub struct Spec {
     pub properties: Vec<(String, String, usize)>,
 }
 
+/// One household on one lease: a primary, maybe a co-resident, an occupant, a guarantor.
+#[allow(clippy::too_many_arguments)]
+fn household(
+    rng: &mut Rng,
+    p: &mut SimProperty,
+    person: &mut usize,
+    unit_id: &str,
+    lease_id: &str,
+    status: LeaseStatus,
+    year: i32,
+    month: u64,
+) {
+    let id = p.id.clone();
+    let mut members = vec![HouseholdRole::Primary];
+    if rng.chance(55) {
+        members.push(HouseholdRole::CoResident);
+    }
+    if rng.chance(25) {
+        members.push(HouseholdRole::Occupant);
+    }
+    if rng.chance(10) {
+        members.push(HouseholdRole::Guarantor);
+    }
+    let family = *rng.pick(LAST_NAMES);
+    let mut resident_ids = Vec::new();
+    for role in members {
+        *person += 1;
+        let n = *person;
+        let first = *rng.pick(FIRST_NAMES);
+        let last = if rng.chance(70) {
+            family
+        } else {
+            *rng.pick(LAST_NAMES)
+        };
+        let rid = format!("{id}-R{n:06}");
+        let email = match rng.below(100) {
+            0..=2 => None,
+            _ => Some(format!("{}{n}@example.com", email_local(first, last))),
+        };
+        p.residents.push(Resident {
+            id: rid.clone(),
+            lease_id: Some(lease_id.to_owned()),
+            unit_id: Some(unit_id.to_owned()),
+            first_name: first.to_owned(),
+            last_name: last.to_owned(),
+            email,
+            phone: Some(format!("555-{:04}", n % 10_000)),
+            role,
+            warnings: vec![],
+        });
+        resident_ids.push(rid);
+    }
+    let start = format!("{year}-{month:02}-01");
+    let end = format!("{}-{month:02}-01", year + 1);
+    let moved_in = matches!(
+        status,
+        LeaseStatus::Current | LeaseStatus::Notice | LeaseStatus::Past
+    );
+    p.leases.push(Lease {
+        id: lease_id.to_owned(),
+        unit_id: Some(unit_id.to_owned()),
+        resident_ids,
+        raw_status: String::new(), // set by the vendor that serves it
+        status,
+        start_date: Some(start.clone()),
+        end_date: Some(end.clone()),
+        move_in_date: moved_in.then(|| start.clone()),
+        move_out_date: (status == LeaseStatus::Past).then(|| end.clone()),
+        warnings: vec![],
+    });
+}
+
 /// Generates one property's units, households and leases.
 pub fn generate_property(rng: &mut Rng, vendor: &str, id: &str, units: usize) -> SimProperty {
     let mut p = SimProperty {
@@ -213,65 +285,31 @@ pub fn generate_property(rng: &mut Rng, vendor: &str, id: &str, units: usize) ->
             93..=96 => LeaseStatus::Applicant,
             _ => LeaseStatus::Cancelled,
         };
-        let lease_id = format!("{id}-L{u:05}");
-        let mut members = vec![HouseholdRole::Primary];
-        if rng.chance(45) {
-            members.push(HouseholdRole::CoResident);
-        }
-        if rng.chance(20) {
-            members.push(HouseholdRole::Occupant);
-        }
-        if rng.chance(10) {
-            members.push(HouseholdRole::Guarantor);
-        }
-        let family = *rng.pick(LAST_NAMES);
-        let mut resident_ids = Vec::new();
-        for role in members {
-            person += 1;
-            let first = *rng.pick(FIRST_NAMES);
-            let last = if rng.chance(70) {
-                family
-            } else {
-                *rng.pick(LAST_NAMES)
-            };
-            let rid = format!("{id}-R{person:06}");
-            let email = match rng.below(100) {
-                0..=2 => None,
-                _ => Some(format!("{}{person}@example.com", email_local(first, last))),
-            };
-            p.residents.push(Resident {
-                id: rid.clone(),
-                lease_id: Some(lease_id.clone()),
-                unit_id: Some(unit_id.clone()),
-                first_name: first.to_owned(),
-                last_name: last.to_owned(),
-                email,
-                phone: Some(format!("555-{:04}", person % 10_000)),
-                role,
-                warnings: vec![],
-            });
-            resident_ids.push(rid);
-        }
         let year = 2024 + (rng.below(3) as i32);
         let month = 1 + rng.below(12);
-        let start = format!("{year}-{month:02}-01");
-        let end = format!("{}-{month:02}-01", year + 1);
-        let moved_in = matches!(
+        household(
+            rng,
+            &mut p,
+            &mut person,
+            &unit_id,
+            &format!("{id}-L{u:05}"),
             status,
-            LeaseStatus::Current | LeaseStatus::Notice | LeaseStatus::Past
+            year,
+            month,
         );
-        p.leases.push(Lease {
-            id: lease_id,
-            unit_id: Some(unit_id),
-            resident_ids,
-            raw_status: String::new(), // set by the vendor that serves it
-            status,
-            start_date: Some(start.clone()),
-            end_date: Some(end.clone()),
-            move_in_date: moved_in.then(|| start.clone()),
-            move_out_date: (status == LeaseStatus::Past).then(|| end.clone()),
-            warnings: vec![],
-        });
+        // Lease history: the household that lived here before.
+        if rng.chance(35) {
+            household(
+                rng,
+                &mut p,
+                &mut person,
+                &unit_id,
+                &format!("{id}-L{u:05}-P"),
+                LeaseStatus::Past,
+                year - 2,
+                month,
+            );
+        }
     }
     p
 }

@@ -14,4 +14,7 @@ pub mod user_sync;
 
 pub use plan::{Actor, ApplyError, AuditEntry, Plan};
 pub use state::*;
-pub use user_sync::{PmsPropertyData, PmsSnapshot, SyncCounts, SyncOutcome, plan_sync};
+pub use user_sync::{
+    PmsPropertyData, PmsSnapshot, RULES_VERSION, SyncCounts, SyncOutcome, input_fingerprint,
+    plan_sync,
+};

@@ -35,6 +35,20 @@ pub fn is_valid_email(email: &str) -> bool {
 
 /// The form names are compared in (see the module documentation).
 pub fn name(first: &str, last: &str) -> String {
+    // Most names are plain ASCII: no decomposition needed.
+    if first.is_ascii() && last.is_ascii() && !first.contains('`') && !last.contains('`') {
+        let mut out = String::with_capacity(first.len() + last.len() + 1);
+        for word in first
+            .split_ascii_whitespace()
+            .chain(last.split_ascii_whitespace())
+        {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+        }
+        return out;
+    }
     let joined = format!("{first} {last}");
     let folded: String = joined
         .nfkd()

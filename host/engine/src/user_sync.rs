@@ -86,6 +86,8 @@ struct Rec {
     raw_status: String,
     rank: (u8, Reverse<String>, String),
     pms_unit: Option<PmsUnitKey>,
+    /// The account this record's key is linked to, if any.
+    account: Option<AccountId>,
 }
 
 /// Effective-lease order: current/notice, then future, then past; later start first.
@@ -180,6 +182,71 @@ impl Fnv {
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
     }
+    fn opt(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.add(s),
+            None => self.add("\u{0}none"),
+        }
+    }
+}
+
+/// Bumped whenever the sync rules change what they plan for the same input.
+pub const RULES_VERSION: &str = "user-sync-1";
+
+/// A fingerprint of everything a sync's plan depends on besides the DOOR state: the
+/// rules, the settings and every field of the snapshot. Equal fingerprints and an
+/// unchanged state mean an equal plan; after a sync whose plan was empty, the next
+/// sync with the same fingerprint and state version can be skipped.
+pub fn input_fingerprint(snapshot: &PmsSnapshot, settings: &Settings) -> u64 {
+    let mut h = Fnv::new();
+    h.add(RULES_VERSION);
+    h.add(&format!(
+        "{}|{}",
+        settings.user_sync, settings.auto_link_exact_matches
+    ));
+    for s in &settings.excluded_statuses {
+        h.add(s);
+    }
+    h.add(&snapshot.vendor);
+    for p in &snapshot.properties {
+        h.add(&p.id);
+        for u in &p.units {
+            h.add(&u.id);
+            h.add(&u.number);
+            h.opt(u.building.as_deref());
+            h.opt(u.floorplan.as_deref());
+            h.add(match u.vacant {
+                Some(true) => "v",
+                Some(false) => "o",
+                None => "-",
+            });
+        }
+        for r in &p.residents {
+            h.add(&r.id);
+            h.opt(r.lease_id.as_deref());
+            h.opt(r.unit_id.as_deref());
+            h.add(&r.first_name);
+            h.add(&r.last_name);
+            h.opt(r.email.as_deref());
+            h.opt(r.phone.as_deref());
+            h.add(&format!("{:?}", r.role));
+        }
+        for l in &p.leases {
+            h.add(&l.id);
+            h.opt(l.unit_id.as_deref());
+            for id in &l.resident_ids {
+                h.add(id);
+            }
+            h.add("|");
+            h.add(&l.raw_status);
+            h.add(&format!("{:?}", l.status));
+            h.opt(l.start_date.as_deref());
+            h.opt(l.end_date.as_deref());
+            h.opt(l.move_in_date.as_deref());
+            h.opt(l.move_out_date.as_deref());
+        }
+    }
+    h.0
 }
 
 /// The data an alert is about: PMS names and emails, and the DOOR accounts' names
@@ -254,6 +321,13 @@ struct Planner<'a> {
     linked_accounts: HashMap<AccountId, Vec<&'a PmsKey>>,
     /// Every record reaching an account this sync, for one flow of status and unit.
     buckets: BTreeMap<AccountId, Vec<&'a Rec>>,
+    /// Accounts as this plan leaves them (moved into the plan at the end).
+    updated: BTreeMap<AccountId, Account>,
+    created: BTreeMap<AccountId, Account>,
+    /// Links this plan adds, by account.
+    new_links: HashMap<AccountId, Vec<PmsKey>>,
+    /// Where each account is filed in `name_unit_index`.
+    filed_under: HashMap<AccountId, (String, DoorUnitId)>,
 }
 
 impl<'a> Planner<'a> {
@@ -325,12 +399,15 @@ impl<'a> Planner<'a> {
                     .as_deref()
                     .and_then(normalize::email)
                     .filter(|e| normalize::is_valid_email(e));
+                let key = PmsKey {
+                    vendor: snapshot.vendor.clone(),
+                    property: prop.id.clone(),
+                    resident: r.id.clone(),
+                };
+                let account = self.linked_account(&key);
                 out.push(Rec {
-                    key: PmsKey {
-                        vendor: snapshot.vendor.clone(),
-                        property: prop.id.clone(),
-                        resident: r.id.clone(),
-                    },
+                    account,
+                    key,
                     first: r.first_name.trim().to_owned(),
                     last: r.last_name.trim().to_owned(),
                     email,
@@ -366,14 +443,8 @@ impl<'a> Planner<'a> {
         let Some(old) = self.state.accounts.get(&account) else {
             return;
         };
-        // A resolution in this plan may already hold a newer value.
-        let base = self
-            .plan
-            .accounts_updated
-            .iter()
-            .find(|a| a.id == account)
-            .unwrap_or(old)
-            .clone();
+        // An earlier step of this plan may already hold a newer value.
+        let base = self.updated.get(&account).unwrap_or(old).clone();
         let door_unit = assign_unit(Some(&base), person.pms_unit.as_ref(), &self.state.mappings);
         let mut new = base.clone();
         new.status = Some(person.status);
@@ -383,7 +454,7 @@ impl<'a> Planner<'a> {
             return;
         }
         if &new == old {
-            self.plan.accounts_updated.retain(|a| a.id != account);
+            self.updated.remove(&account);
             return;
         }
         let detail = format!(
@@ -402,30 +473,33 @@ impl<'a> Planner<'a> {
             detail,
         );
         self.counts.accounts_updated += 1;
-        self.plan.accounts_updated.retain(|a| a.id != account);
-        self.plan.accounts_updated.push(new);
+        self.updated.insert(account, new);
     }
 
     /// The account as this plan leaves it.
     fn planned(&self, id: AccountId) -> Option<&Account> {
-        self.plan
-            .accounts_updated
-            .iter()
-            .chain(&self.plan.accounts_created)
-            .find(|a| a.id == id)
+        self.updated
+            .get(&id)
+            .or_else(|| self.created.get(&id))
             .or_else(|| self.state.accounts.get(&id))
     }
 
     /// (Re)files an account in the name-and-unit index under its planned unit.
     fn index_name_unit(&mut self, id: AccountId) {
-        for ids in self.name_unit_index.values_mut() {
+        if let Some(old) = self.filed_under.remove(&id)
+            && let Some(ids) = self.name_unit_index.get_mut(&old)
+        {
             ids.retain(|a| *a != id);
         }
         if let Some(a) = self.planned(id)
             && let Some(unit) = a.door_unit
         {
             let key = (normalize::name(&a.first_name, &a.last_name), unit);
-            self.name_unit_index.entry(key).or_default().push(id);
+            self.name_unit_index
+                .entry(key.clone())
+                .or_default()
+                .push(id);
+            self.filed_under.insert(id, key);
         }
     }
 
@@ -433,6 +507,7 @@ impl<'a> Planner<'a> {
         for key in &person.keys {
             if self.state.links.get(key) != Some(&account) {
                 self.plan.links_added.push((key.clone(), account));
+                self.new_links.entry(account).or_default().push(key.clone());
                 self.audit(
                     "link.added",
                     rule,
@@ -506,10 +581,9 @@ impl<'a> Planner<'a> {
                     .get(&c)
                     .is_some_and(|keys| keys.iter().any(|k| !person.keys.contains(k)))
                     || self
-                        .plan
-                        .links_added
-                        .iter()
-                        .any(|(k, a)| *a == c && !person.keys.contains(k));
+                        .new_links
+                        .get(&c)
+                        .is_some_and(|keys| keys.iter().any(|k| !person.keys.contains(k)));
                 let Some(acc) = self.planned(c) else {
                     return false;
                 };
@@ -589,9 +663,10 @@ impl<'a> Planner<'a> {
             ),
         );
         self.counts.accounts_created += 1;
-        self.plan.accounts_created.push(account);
+        self.created.insert(id, account);
         for key in &person.keys {
             self.plan.links_added.push((key.clone(), id));
+            self.new_links.entry(id).or_default().push(key.clone());
         }
         self.index_name_unit(id);
     }
@@ -716,6 +791,10 @@ pub fn plan_sync(
         name_unit_index: HashMap::new(),
         linked_accounts: HashMap::new(),
         buckets: BTreeMap::new(),
+        updated: BTreeMap::new(),
+        created: BTreeMap::new(),
+        new_links: HashMap::new(),
+        filed_under: HashMap::new(),
     };
     if !settings.user_sync {
         return SyncOutcome {
@@ -787,7 +866,7 @@ pub fn plan_sync(
         }
     }
     for r in degraded {
-        if let Some(a) = planner.linked_account(&r.key) {
+        if let Some(a) = r.account {
             planner.buckets.entry(a).or_default().push(r);
         }
     }
@@ -796,10 +875,7 @@ pub fn plan_sync(
     planner.counts.people = people.len();
     let mut unlinked: Vec<Vec<&Rec>> = Vec::new();
     for group in people {
-        let accounts: BTreeSet<AccountId> = group
-            .iter()
-            .filter_map(|r| planner.linked_account(&r.key))
-            .collect();
+        let accounts: BTreeSet<AccountId> = group.iter().filter_map(|r| r.account).collect();
         match accounts.len() {
             0 => unlinked.push(group),
             1 => {
@@ -813,7 +889,7 @@ pub fn plan_sync(
             }
             _ => {
                 for r in &group {
-                    if let Some(a) = planner.linked_account(&r.key) {
+                    if let Some(a) = r.account {
                         planner.buckets.entry(a).or_default().push(r);
                     }
                 }
@@ -864,23 +940,30 @@ pub fn plan_sync(
     }
 
     planner.reconcile_alerts();
+    planner.plan.accounts_updated = std::mem::take(&mut planner.updated).into_values().collect();
+    planner.plan.accounts_created = std::mem::take(&mut planner.created).into_values().collect();
 
-    // Step 6: the PMS unit listing.
-    let units: Vec<PmsUnitRecord> = snapshot
+    // Step 6: the PMS unit listing (compared in place; copied only when it changed).
+    let listed = snapshot
         .properties
         .iter()
-        .flat_map(|p| {
-            p.units.iter().map(|u| PmsUnitRecord {
-                key: PmsUnitKey {
-                    property: p.id.clone(),
-                    unit: u.id.clone(),
-                },
-                unit: u.clone(),
-            })
-        })
-        .collect();
-    if units != state.pms_units {
-        planner.plan.pms_units = Some(units);
+        .flat_map(|p| p.units.iter().map(move |u| (p, u)));
+    let unchanged = listed.clone().count() == state.pms_units.len()
+        && listed.clone().zip(&state.pms_units).all(|((p, u), old)| {
+            old.key.property == p.id && old.key.unit == u.id && old.unit == *u
+        });
+    if !unchanged {
+        planner.plan.pms_units = Some(
+            listed
+                .map(|(p, u)| PmsUnitRecord {
+                    key: PmsUnitKey {
+                        property: p.id.clone(),
+                        unit: u.id.clone(),
+                    },
+                    unit: u.clone(),
+                })
+                .collect(),
+        );
     }
 
     SyncOutcome {

@@ -870,3 +870,23 @@ fn user_sync_off_changes_nothing() {
         .is_empty()
     );
 }
+
+#[test]
+fn the_input_fingerprint_changes_with_any_field_and_with_the_settings() {
+    let base = snapshot(vec![current("t1", "Ann", "Lee", "ann@x.com", "101")]);
+    let settings = Settings::default();
+    let fp = input_fingerprint(&base, &settings);
+    assert_eq!(fp, input_fingerprint(&base.clone(), &settings));
+    let mut renamed = base.clone();
+    renamed.properties[0].residents[0].last_name = "Leigh".into();
+    let mut moved = base.clone();
+    moved.properties[0].leases[0].move_out_date = Some("2026-01-31".into());
+    let mut phone = base.clone();
+    phone.properties[0].residents[0].phone = Some("555".into());
+    for changed in [renamed, moved, phone] {
+        assert_ne!(input_fingerprint(&changed, &settings), fp);
+    }
+    let mut excluding = settings.clone();
+    excluding.excluded_statuses.insert("Current".into());
+    assert_ne!(input_fingerprint(&base, &excluding), fp);
+}

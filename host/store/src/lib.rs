@@ -82,6 +82,17 @@ pub struct PropertyRecord {
     /// When the last successful sync finished (unix seconds).
     pub last_sync_ok: Option<i64>,
     pub created_at: i64,
+    /// The input fingerprint of the last sync that planned nothing, and the state
+    /// version it left: a sync with the same input against the same version can be
+    /// skipped (see `epms_engine::input_fingerprint`).
+    #[serde(default)]
+    pub settled: Option<Settled>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settled {
+    pub input_fingerprint: u64,
+    pub version: u64,
 }
 
 impl PropertyRecord {
@@ -98,6 +109,7 @@ impl PropertyRecord {
             next_door_unit_id: 1,
             last_sync_ok: None,
             created_at: now,
+            settled: None,
         }
     }
 }
@@ -133,6 +145,9 @@ pub struct SyncRun {
     /// Classified error code and message when it failed.
     pub error_code: Option<String>,
     pub error: Option<String>,
+    /// The engine's input fingerprint of a sync that ran the planner.
+    #[serde(default)]
+    pub input_fingerprint: Option<u64>,
 }
 
 fn enc<T: Serialize>(v: &T) -> Vec<u8> {
@@ -450,6 +465,13 @@ impl Store {
                 if run.outcome == RunOutcome::Succeeded {
                     p.last_sync_ok = Some(run.finished_at);
                 }
+                p.settled = match run.input_fingerprint {
+                    Some(fp) if plan.is_empty() => Some(Settled {
+                        input_fingerprint: fp,
+                        version: p.version,
+                    }),
+                    _ => None,
+                };
             }
             p.next_account_id = plan.next_account_id;
             p.next_alert_id = plan.next_alert_id;
@@ -458,6 +480,17 @@ impl Store {
         }
         txn.commit()?;
         Ok(())
+    }
+
+    /// Whether a sync with this input fingerprint would plan nothing: the last sync
+    /// with the same input planned nothing and the state has not changed since.
+    pub fn is_settled(&self, property: &str, input_fingerprint: u64) -> Result<bool, StoreError> {
+        let p = self.property(property)?;
+        Ok(p.settled
+            == Some(Settled {
+                input_fingerprint,
+                version: p.version,
+            }))
     }
 
     /// Records a sync that applied nothing (a failed fetch, say).

@@ -352,6 +352,7 @@ fn sync_runs_are_recorded_and_a_failure_keeps_the_last_good_time() {
         counts: out.counts,
         error_code: None,
         error: None,
+        input_fingerprint: None,
     };
     store.apply("door-1", &out.plan, Some(&ok)).unwrap();
     let failed = SyncRun {
@@ -361,6 +362,7 @@ fn sync_runs_are_recorded_and_a_failure_keeps_the_last_good_time() {
         counts: SyncCounts::default(),
         error_code: Some("auth".into()),
         error: Some("Login failed.".into()),
+        input_fingerprint: None,
     };
     store.record_sync_run("door-1", &failed).unwrap();
     assert_eq!(
@@ -475,4 +477,60 @@ fn reopening_after_a_killed_writer_shows_a_whole_plan_or_none() {
         versions.windows(2).any(|w| w[1] > w[0]),
         "the writer made no progress: {versions:?}"
     );
+}
+
+#[test]
+fn a_settled_input_is_recognised_until_the_state_or_the_input_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    store
+        .create_property(&PropertyRecord::new("door-1", "B", NOW))
+        .unwrap();
+    let settings = Settings::default();
+    let snap = snapshot(vec![person(
+        "t1",
+        "Ann",
+        "Lee",
+        Some("ann@x.com"),
+        "101",
+        LeaseStatus::Current,
+    )]);
+    let fp = input_fingerprint(&snap, &settings);
+    let run = |fp| SyncRun {
+        started_at: NOW,
+        finished_at: NOW,
+        outcome: RunOutcome::Succeeded,
+        counts: SyncCounts::default(),
+        error_code: None,
+        error: None,
+        input_fingerprint: Some(fp),
+    };
+    let sync = |store: &Store| {
+        let state = store.load_state("door-1").unwrap();
+        let plan = plan_sync(&snap, &state, &settings, NOW).plan;
+        store.apply("door-1", &plan, Some(&run(fp))).unwrap();
+    };
+    sync(&store);
+    assert!(
+        !store.is_settled("door-1", fp).unwrap(),
+        "the first sync changed things"
+    );
+    sync(&store);
+    assert!(
+        store.is_settled("door-1", fp).unwrap(),
+        "the second planned nothing"
+    );
+    assert!(
+        !store.is_settled("door-1", fp ^ 1).unwrap(),
+        "another input is not settled"
+    );
+    // A manager's change moves the state on: the next sync must plan again.
+    let state = store.load_state("door-1").unwrap();
+    let units = [epms_engine::units_csv::NewDoorUnit {
+        name: "101".into(),
+        building: None,
+    }];
+    let plan = plan_create_units(&state, &units, &Actor::Manager("pat".into()), NOW).unwrap();
+    store.apply("door-1", &plan, None).unwrap();
+    assert!(!store.is_settled("door-1", fp).unwrap());
 }

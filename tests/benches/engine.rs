@@ -1,0 +1,214 @@
+//! Engine and store benchmarks: prints figures against Engine I's targets.
+//!
+//! - 5,000-unit property (~12,000 resident records): first sync, plan + apply ≤ 250 ms
+//! - the same property unchanged: re-sync (load + plan + apply) ≤ 50 ms
+//! - 1,000 properties × ~300 residents reconciled ≤ 10 s
+//! - peak memory (VmHWM) of the process
+//!
+//! Run: `cargo bench -p epms-e2e --bench engine`.
+
+use std::time::{Duration, Instant};
+
+use epms_engine::{
+    PmsPropertyData, PmsSnapshot, Settings, SyncCounts, input_fingerprint, plan_sync,
+};
+use epms_store::{PropertyRecord, RunOutcome, SecretBox, Store, SyncRun};
+use pms_sim::dataset::{Rng, SimProperty, generate_property};
+
+const NOW: i64 = 1_800_000_000;
+
+fn snapshot(p: &SimProperty) -> PmsSnapshot {
+    PmsSnapshot {
+        vendor: p.vendor.clone(),
+        properties: vec![PmsPropertyData {
+            id: p.id.clone(),
+            units: p.units.clone(),
+            residents: p.residents.clone(),
+            leases: p
+                .leases
+                .iter()
+                .map(|l| {
+                    let mut l = l.clone();
+                    l.raw_status = format!("{:?}", l.status);
+                    l
+                })
+                .collect(),
+        }],
+    }
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn row(what: &str, value: Duration, target: Option<Duration>) {
+    let ms = value.as_secs_f64() * 1e3;
+    match target {
+        Some(t) => println!(
+            "{what:<58} {ms:>10.1} ms   target <= {:>6.0} ms  {}",
+            t.as_secs_f64() * 1e3,
+            if value <= t { "ok" } else { "MISSED" }
+        ),
+        None => println!("{what:<58} {ms:>10.1} ms"),
+    }
+}
+
+fn sync(
+    store: &Store,
+    property: &str,
+    snap: &PmsSnapshot,
+) -> (Duration, Duration, Duration, usize) {
+    let started = Instant::now();
+    let state = store.load_state(property).unwrap();
+    let loaded = started.elapsed();
+    let out = plan_sync(snap, &state, &Settings::default(), NOW);
+    let planned = started.elapsed();
+    let changes = out.plan.accounts_created.len()
+        + out.plan.accounts_updated.len()
+        + out.plan.alerts_opened.len();
+    let run = SyncRun {
+        started_at: NOW,
+        finished_at: NOW,
+        outcome: RunOutcome::Succeeded,
+        counts: SyncCounts::default(),
+        error_code: None,
+        error: None,
+        input_fingerprint: Some(input_fingerprint(snap, &Settings::default())),
+    };
+    store.apply(property, &out.plan, Some(&run)).unwrap();
+    (
+        loaded,
+        planned - loaded,
+        started.elapsed() - planned,
+        changes,
+    )
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("bench.redb"), SecretBox::new([5; 32])).unwrap();
+
+    let mut rng = Rng::new(2026);
+    let big = generate_property(&mut rng, "yardi", "BIG", 5_000);
+    let snap = snapshot(&big);
+    println!(
+        "5,000-unit property: {} resident records, {} leases",
+        big.residents.len(),
+        big.leases.len()
+    );
+    store
+        .create_property(&PropertyRecord::new("big", "Big", NOW))
+        .unwrap();
+    let (load, plan, apply, changes) = sync(&store, "big", &snap);
+    println!("  first sync: {changes} changes (accounts created, alerts opened)");
+    row("  load state", load, None);
+    row("  plan", plan, None);
+    row("  apply (one write transaction)", apply, None);
+    row(
+        "first sync, plan + apply",
+        plan + apply,
+        Some(Duration::from_millis(250)),
+    );
+    let mut resyncs = Vec::new();
+    for _ in 0..5 {
+        let (load, plan, apply, changes) = sync(&store, "big", &snap);
+        assert_eq!(changes, 0, "an unchanged re-sync changes nothing");
+        resyncs.push((load + plan + apply, load, plan, apply));
+    }
+    resyncs.sort();
+    let (_, load, plan, apply) = resyncs[2];
+    row("  load state", load, None);
+    row("  plan", plan, None);
+    row("  apply", apply, None);
+    let resyncs: Vec<Duration> = resyncs.iter().map(|r| r.0).collect();
+    row(
+        "re-sync through the planner, load + plan + apply (median)",
+        resyncs[2],
+        None,
+    );
+    // What a sync of an unchanged property does: fingerprint the input, find it settled.
+    let mut settled = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let fp = input_fingerprint(&snap, &Settings::default());
+        assert!(store.is_settled("big", fp).unwrap());
+        settled.push(started.elapsed());
+    }
+    settled.sort();
+    row(
+        "unchanged re-sync: fingerprint + settled check (median of 5)",
+        settled[2],
+        Some(Duration::from_millis(50)),
+    );
+
+    println!("peak memory so far (VmHWM): {:.0} MiB", peak_rss_mib());
+    if std::env::var_os("BENCH_PROFILE_PLAN").is_some() {
+        // For profilers: plan the unchanged re-sync over and over.
+        let state = store.load_state("big").unwrap();
+        for _ in 0..30 {
+            std::hint::black_box(plan_sync(&snap, &state, &Settings::default(), NOW));
+        }
+        return;
+    }
+
+    // A portfolio: 1,000 properties of ~300 residents each.
+    let mut rng = Rng::new(7);
+    let properties: Vec<SimProperty> = (0..1_000)
+        .map(|i| generate_property(&mut rng, "entrata", &format!("P{i:04}"), 135))
+        .collect();
+    let residents: usize = properties.iter().map(|p| p.residents.len()).sum();
+    for p in &properties {
+        store
+            .create_property(&PropertyRecord::new(&p.id, &p.name, NOW))
+            .unwrap();
+    }
+    let snapshots: Vec<PmsSnapshot> = properties.iter().map(snapshot).collect();
+    let started = Instant::now();
+    for (p, s) in properties.iter().zip(&snapshots) {
+        sync(&store, &p.id, s);
+    }
+    let first = started.elapsed();
+    let started = Instant::now();
+    for (p, s) in properties.iter().zip(&snapshots) {
+        sync(&store, &p.id, s);
+    }
+    let again = started.elapsed();
+    let started = Instant::now();
+    for (p, s) in properties.iter().zip(&snapshots) {
+        assert!(
+            store
+                .is_settled(&p.id, input_fingerprint(s, &Settings::default()))
+                .unwrap()
+        );
+    }
+    let settled = started.elapsed();
+    println!("portfolio: 1,000 properties, {residents} resident records");
+    row(
+        "portfolio, first reconciliation",
+        first,
+        Some(Duration::from_secs(10)),
+    );
+    row(
+        "portfolio, unchanged re-sync through the planner",
+        again,
+        Some(Duration::from_secs(10)),
+    );
+    row(
+        "portfolio, unchanged re-sync: settled checks",
+        settled,
+        Some(Duration::from_secs(10)),
+    );
+    println!("peak memory (VmHWM): {:.0} MiB", peak_rss_mib());
+}
