@@ -5,6 +5,7 @@
 //! in-memory meaning of a plan, which the store must match. See `docs/engine.md`
 //! for the definitions and invariants.
 
+pub mod access;
 pub mod normalize;
 pub mod plan;
 pub mod resolve;

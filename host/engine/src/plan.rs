@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::state::{
-    Account, AccountId, Alert, AlertState, DoorState, DoorUnit, DoorUnitId, PmsKey, PmsUnitKey,
-    PmsUnitRecord,
+    AccessMemo, Account, AccountId, Alert, AlertState, DoorState, DoorUnit, DoorUnitId, FeedEvent,
+    Grant, GrantId, PmsKey, PmsUnitKey, PmsUnitRecord, Suggestion, SuggestionId,
 };
 
 /// Who or what acted.
@@ -54,10 +54,21 @@ pub struct Plan {
     /// Set or re-pointed.
     pub mappings_set: Vec<(PmsUnitKey, DoorUnitId)>,
     pub mappings_removed: Vec<PmsUnitKey>,
+    pub grants_added: Vec<Grant>,
+    pub grants_removed: Vec<GrantId>,
+    pub suggestions_added: Vec<Suggestion>,
+    /// Pending suggestions leaving the list, with why: approved, discarded, superseded…
+    pub suggestions_closed: Vec<(SuggestionId, String)>,
+    pub memos_set: Vec<(AccountId, AccessMemo)>,
+    pub memos_removed: Vec<AccountId>,
+    /// Every grant added or removed, for the access event feed, in order.
+    pub feed: Vec<FeedEvent>,
     pub audit: Vec<AuditEntry>,
     pub next_account_id: u64,
     pub next_alert_id: u64,
     pub next_door_unit_id: u64,
+    pub next_grant_id: u64,
+    pub next_suggestion_id: u64,
 }
 
 /// Why a plan cannot be applied.
@@ -77,6 +88,8 @@ impl Plan {
             next_account_id: state.next_account_id,
             next_alert_id: state.next_alert_id,
             next_door_unit_id: state.next_door_unit_id,
+            next_grant_id: state.next_grant_id,
+            next_suggestion_id: state.next_suggestion_id,
             ..Plan::default()
         }
     }
@@ -88,6 +101,7 @@ impl Plan {
         after: &DoorState,
         resolved: Vec<Alert>,
         audit: Vec<AuditEntry>,
+        feed: Vec<FeedEvent>,
     ) -> Plan {
         let mut plan = Plan::empty(before);
         for (id, a) in &after.accounts {
@@ -145,10 +159,48 @@ impl Plan {
             .filter(|k| !after.mappings.contains_key(*k))
             .cloned()
             .collect();
+        plan.grants_added = after
+            .grants
+            .values()
+            .filter(|g| !before.grants.contains_key(&g.id))
+            .cloned()
+            .collect();
+        plan.grants_removed = before
+            .grants
+            .keys()
+            .filter(|id| !after.grants.contains_key(id))
+            .copied()
+            .collect();
+        plan.suggestions_added = after
+            .suggestions
+            .values()
+            .filter(|s| !before.suggestions.contains_key(&s.id))
+            .cloned()
+            .collect();
+        plan.suggestions_closed = before
+            .suggestions
+            .keys()
+            .filter(|id| !after.suggestions.contains_key(id))
+            .map(|id| (*id, "withdrawn".to_owned()))
+            .collect();
+        for (id, m) in &after.memos {
+            if before.memos.get(id) != Some(m) {
+                plan.memos_set.push((*id, m.clone()));
+            }
+        }
+        plan.memos_removed = before
+            .memos
+            .keys()
+            .filter(|id| !after.memos.contains_key(id))
+            .copied()
+            .collect();
         plan.next_account_id = after.next_account_id;
         plan.next_alert_id = after.next_alert_id;
         plan.next_door_unit_id = after.next_door_unit_id;
+        plan.next_grant_id = after.next_grant_id;
+        plan.next_suggestion_id = after.next_suggestion_id;
         plan.audit = audit;
+        plan.feed = feed;
         plan
     }
 
@@ -165,6 +217,12 @@ impl Plan {
             && self.door_units_created.is_empty()
             && self.mappings_set.is_empty()
             && self.mappings_removed.is_empty()
+            && self.grants_added.is_empty()
+            && self.grants_removed.is_empty()
+            && self.suggestions_added.is_empty()
+            && self.suggestions_closed.is_empty()
+            && self.memos_set.is_empty()
+            && self.memos_removed.is_empty()
     }
 }
 
@@ -183,6 +241,9 @@ impl DoorState {
         for id in &plan.accounts_deleted {
             self.accounts.remove(id);
             self.links.retain(|_, a| a != id);
+            self.grants.retain(|_, g| g.account != *id);
+            self.suggestions.retain(|_, s| s.account != *id);
+            self.memos.remove(id);
         }
         for key in &plan.links_removed {
             self.links.remove(key);
@@ -209,9 +270,29 @@ impl DoorState {
         for (k, d) in &plan.mappings_set {
             self.mappings.insert(k.clone(), *d);
         }
+        for id in &plan.grants_removed {
+            self.grants.remove(id);
+        }
+        for g in &plan.grants_added {
+            self.grants.insert(g.id, g.clone());
+        }
+        for (id, _) in &plan.suggestions_closed {
+            self.suggestions.remove(id);
+        }
+        for s in &plan.suggestions_added {
+            self.suggestions.insert(s.id, s.clone());
+        }
+        for id in &plan.memos_removed {
+            self.memos.remove(id);
+        }
+        for (id, m) in &plan.memos_set {
+            self.memos.insert(*id, m.clone());
+        }
         self.next_account_id = plan.next_account_id;
         self.next_alert_id = plan.next_alert_id;
         self.next_door_unit_id = plan.next_door_unit_id;
+        self.next_grant_id = plan.next_grant_id;
+        self.next_suggestion_id = plan.next_suggestion_id;
         if !plan.is_empty() {
             self.version += 1;
         }

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::normalize;
 use crate::plan::{Actor, AuditEntry, Plan};
 use crate::state::{
-    Account, AccountId, AccountSource, Alert, AlertId, AlertState, AlertType, DoorState,
+    Account, AccountId, AccountSource, Alert, AlertId, AlertState, AlertType, DoorState, FeedAction,
+    FeedEvent,
 };
 use crate::user_sync::{assign_unit, fingerprint};
 
@@ -33,6 +34,8 @@ pub enum Resolution {
     KeepDoorValue,
     /// Close the alert; it returns only if its data changes.
     Dismiss,
+    /// Missing From PMS: revoke every key of the account, as the alert proposes.
+    RevokeAccess,
 }
 
 impl Resolution {
@@ -42,6 +45,7 @@ impl Resolution {
             Resolution::CreateSeparate { .. } => "create-separate",
             Resolution::KeepDoorValue => "keep-door-value",
             Resolution::Dismiss => "dismiss",
+            Resolution::RevokeAccess => "revoke-access",
         }
     }
 }
@@ -73,6 +77,7 @@ struct Work {
     state: DoorState,
     resolved: Vec<Alert>,
     audit: Vec<AuditEntry>,
+    feed: Vec<FeedEvent>,
     actor: Actor,
     now: i64,
 }
@@ -112,11 +117,33 @@ impl Work {
         }
     }
 
+    /// Revokes every key of an account, now.
+    fn revoke_all(&mut self, account: AccountId, cause: &str, rule: &str) {
+        let grants: Vec<_> = self.state.grants.values().filter(|g| g.account == account).cloned().collect();
+        for g in grants {
+            self.state.grants.remove(&g.id);
+            self.feed.push(FeedEvent {
+                grant: g.id,
+                account,
+                key: g.key.clone(),
+                source: g.source,
+                action: FeedAction::Revoked { effective: self.now },
+                cause: cause.to_owned(),
+                at: self.now,
+            });
+            self.log("grant.revoked", rule, Some(account), format!("{} (grant {}) revoked", g.key, g.id));
+        }
+        self.state.suggestions.retain(|_, s| s.account != account);
+    }
+
     fn delete(&mut self, account: AccountId, why: &str) -> Result<(), ResolveError> {
-        self.state
-            .accounts
-            .remove(&account)
-            .ok_or(ResolveError::NoSuchAccount(account))?;
+        if !self.state.accounts.contains_key(&account) {
+            return Err(ResolveError::NoSuchAccount(account));
+        }
+        // A deleted account keeps no access.
+        self.revoke_all(account, "account-deleted", why);
+        self.state.accounts.remove(&account);
+        self.state.memos.remove(&account);
         self.state.links.retain(|_, a| *a != account);
         self.log(
             "account.deleted",
@@ -147,6 +174,15 @@ impl Work {
                 if alert.state != AlertState::Dismissed {
                     self.close(alert, AlertState::Dismissed, format!("dismissed by {who}"));
                 }
+            }
+            Resolution::RevokeAccess => {
+                if alert.alert_type != AlertType::MissingFromPms {
+                    return Err(not_applicable());
+                }
+                if let Some(account) = alert.accounts.first().copied() {
+                    self.revoke_all(account, "missing-from-pms", "alerts.missing-from-pms.revoke");
+                }
+                self.close(alert, AlertState::Resolved, format!("access revoked by {who}"));
             }
             Resolution::KeepDoorValue => {
                 if !matches!(
@@ -316,13 +352,14 @@ pub fn resolve_many(
         state: state.clone(),
         resolved: Vec::new(),
         audit: Vec::new(),
+        feed: Vec::new(),
         actor: actor.clone(),
         now,
     };
     for (id, resolution) in items {
         work.resolve(*id, resolution)?;
     }
-    Ok(Plan::diff(state, &work.state, work.resolved, work.audit))
+    Ok(Plan::diff(state, &work.state, work.resolved, work.audit, work.feed))
 }
 
 /// Resolves one alert.
@@ -347,9 +384,10 @@ pub fn delete_account(
         state: state.clone(),
         resolved: Vec::new(),
         audit: Vec::new(),
+        feed: Vec::new(),
         actor: actor.clone(),
         now,
     };
     work.delete(account, "manager.delete-account")?;
-    Ok(Plan::diff(state, &work.state, work.resolved, work.audit))
+    Ok(Plan::diff(state, &work.state, work.resolved, work.audit, work.feed))
 }

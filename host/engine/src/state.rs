@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub type AccountId = u64;
 pub type AlertId = u64;
 pub type DoorUnitId = u64;
+pub type GrantId = u64;
+pub type SuggestionId = u64;
 
 /// A PMS resident record: (vendor, PMS property id, PMS resident id).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -76,6 +78,11 @@ pub enum AlertType {
     DuplicateAccount,
     NameMismatch,
     EmailMismatch,
+    /// [beyond] A linked resident with keys gone from the feed for several complete
+    /// syncs: proposes revoking their access, for a person to approve.
+    MissingFromPms,
+    /// [beyond] The mass-revocation guard held this sync's revokes as suggestions.
+    SyncHeld,
 }
 
 impl AlertType {
@@ -86,6 +93,8 @@ impl AlertType {
             AlertType::DuplicateAccount => "duplicate-account",
             AlertType::NameMismatch => "name-mismatch",
             AlertType::EmailMismatch => "email-mismatch",
+            AlertType::MissingFromPms => "missing-from-pms",
+            AlertType::SyncHeld => "sync-held",
         }
     }
 }
@@ -138,7 +147,7 @@ pub struct Alert {
     pub people: Vec<PmsPerson>,
     /// The DOOR accounts involved.
     pub accounts: Vec<AccountId>,
-    /// For Duplicate Emails: the shared (normalised) email.
+    /// For Duplicate Emails: the shared (normalised) email. For Sync Held: what was held.
     pub email: Option<String>,
     pub opened_at: i64,
     pub updated_at: i64,
@@ -146,7 +155,7 @@ pub struct Alert {
     pub resolution: Option<String>,
 }
 
-/// A property's integration settings that the User Sync rules read.
+/// A property's integration settings that the sync rules read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     /// Raw vendor lease statuses whose leases are never pulled.
@@ -155,6 +164,8 @@ pub struct Settings {
     /// Link an unlinked PMS resident to the one DOOR account with the same name and
     /// email without asking (default on); off: raise Duplicate Account instead.
     pub auto_link_exact_matches: bool,
+    #[serde(default)]
+    pub access: AccessSettings,
 }
 
 impl Default for Settings {
@@ -163,8 +174,168 @@ impl Default for Settings {
             excluded_statuses: BTreeSet::new(),
             user_sync: true,
             auto_link_exact_matches: true,
+            access: AccessSettings::default(),
         }
     }
+}
+
+/// How access changes are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccessMode {
+    /// Every change becomes a suggestion a manager approves (the default).
+    ApprovalRequired,
+    /// Changes apply during the sync.
+    Automatic,
+}
+
+/// A common-area key every current resident gets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommonKey {
+    pub name: String,
+    /// Whether residents may share it with guests.
+    pub shareable: bool,
+}
+
+/// Automated Access settings (DOMAIN.md, "Automated Access" and "Safety").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessSettings {
+    /// Automated Access is on (it also needs User Sync).
+    pub enabled: bool,
+    pub mode: AccessMode,
+    /// The property's common-area keys ("Resident Entrances", "Resident Amenities", …).
+    pub common_keys: Vec<CommonKey>,
+    /// Access starts this long after the change is detected (seconds; default 15 min).
+    pub grant_delay_secs: i64,
+    /// The mass-revocation guard holds a sync that would take access from more than
+    /// max(`guard_min_residents`, `guard_percent` % of current residents).
+    pub guard_min_residents: usize,
+    pub guard_percent: u32,
+    /// Complete syncs a resident with keys must be missing from before a Missing From
+    /// PMS alert proposes a revoke.
+    pub missing_after_syncs: u32,
+}
+
+impl Default for AccessSettings {
+    fn default() -> Self {
+        AccessSettings {
+            enabled: false,
+            mode: AccessMode::ApprovalRequired,
+            common_keys: vec![
+                CommonKey { name: "Resident Entrances".into(), shareable: false },
+                CommonKey { name: "Resident Amenities".into(), shareable: false },
+            ],
+            grant_delay_secs: 15 * 60,
+            guard_min_residents: 5,
+            guard_percent: 20,
+            missing_after_syncs: 2,
+        }
+    }
+}
+
+/// A key: the unit key of a DOOR unit, or a common-area key by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "kebab-case")]
+pub enum KeyRef {
+    Unit(DoorUnitId),
+    Common(String),
+}
+
+impl std::fmt::Display for KeyRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyRef::Unit(u) => write!(f, "unit key {u}"),
+            KeyRef::Common(n) => write!(f, "{n:?}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GrantSource {
+    Automatic,
+    Manual,
+}
+
+/// A key given to an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: GrantId,
+    pub account: AccountId,
+    pub key: KeyRef,
+    /// Unix seconds.
+    pub start: i64,
+    pub end: Option<i64>,
+    pub source: GrantSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SuggestionKind {
+    /// Green: grant a key.
+    Grant,
+    /// Red: revoke a key.
+    Revoke,
+    /// Grey: the status changed with no key effect.
+    NoChange,
+}
+
+/// A proposed access change waiting for a manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suggestion {
+    pub id: SuggestionId,
+    pub account: AccountId,
+    pub kind: SuggestionKind,
+    pub key: Option<KeyRef>,
+    /// For a revoke: the grant it takes away.
+    pub grant: Option<GrantId>,
+    /// For a grant: when access would start.
+    pub start: Option<i64>,
+    /// The rule that proposed it and what the PMS said.
+    pub rule: String,
+    pub reason: String,
+    pub created_at: i64,
+}
+
+/// What the access rules remember about an account between syncs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessMemo {
+    /// The DOOR status the PMS gave at the last sync that saw the resident.
+    pub pms_status: Option<DoorStatus>,
+    /// A manager's status, standing until the PMS status changes again.
+    pub override_status: Option<DoorStatus>,
+    /// Consecutive complete syncs whose feed lacked all of the resident's records.
+    pub missing_syncs: u32,
+}
+
+impl AccessMemo {
+    /// The status access follows: the manager's while it stands, else the PMS's.
+    pub fn effective(&self) -> Option<DoorStatus> {
+        self.override_status.or(self.pms_status)
+    }
+}
+
+/// What happened to a grant, for the lock platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum FeedAction {
+    Granted { start: i64, end: Option<i64> },
+    Revoked { effective: i64 },
+}
+
+/// One applied grant or revoke. The store gives each a sequence number in one
+/// global, ordered feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedEvent {
+    pub grant: GrantId,
+    pub account: AccountId,
+    pub key: KeyRef,
+    pub source: GrantSource,
+    #[serde(flatten)]
+    pub action: FeedAction,
+    /// Why: `pms-status`, `pms-unit-change`, `manager`, `missing-from-pms`, `account-deleted`.
+    pub cause: String,
+    pub at: i64,
 }
 
 /// A PMS unit as Unit Sync lists it.
@@ -190,12 +361,23 @@ pub struct DoorState {
     pub alerts: BTreeMap<AlertId, Alert>,
     /// The PMS units seen by the last sync, for the unit mapping screen.
     pub pms_units: Vec<PmsUnitRecord>,
+    pub next_grant_id: GrantId,
+    pub next_suggestion_id: SuggestionId,
+    pub grants: BTreeMap<GrantId, Grant>,
+    /// Pending suggestions only.
+    pub suggestions: BTreeMap<SuggestionId, Suggestion>,
+    pub memos: BTreeMap<AccountId, AccessMemo>,
 }
 
 impl DoorState {
     /// The live alert with this identity, if any.
     pub fn alert_by_identity(&self, identity: &str) -> Option<&Alert> {
         self.alerts.values().find(|a| a.identity == identity)
+    }
+
+    /// The alert badge: open alerts plus pending access suggestions.
+    pub fn badge(&self) -> usize {
+        self.open_alerts() + self.suggestions.len()
     }
 
     /// Open alerts (the badge's alert part).

@@ -117,7 +117,7 @@ fn person_of(recs: &[&Rec]) -> PmsPerson {
 }
 
 /// A discrepancy found by this sync, before it meets the live alerts.
-struct Discrepancy {
+pub(crate) struct Discrepancy {
     alert_type: AlertType,
     identity: String,
     people: Vec<PmsPerson>,
@@ -135,7 +135,7 @@ fn keys_identity(people: &[PmsPerson]) -> String {
 }
 
 impl Discrepancy {
-    fn about(alert_type: AlertType, people: Vec<PmsPerson>, mut accounts: Vec<AccountId>) -> Self {
+    pub(crate) fn about(alert_type: AlertType, people: Vec<PmsPerson>, mut accounts: Vec<AccountId>) -> Self {
         accounts.sort();
         accounts.dedup();
         let identity = format!(
@@ -154,6 +154,17 @@ impl Discrepancy {
             people,
             accounts,
             email: None,
+        }
+    }
+
+    /// One Sync Held alert per property: the accounts whose revokes were held.
+    pub(crate) fn sync_held(accounts: Vec<AccountId>, detail: String) -> Self {
+        Discrepancy {
+            alert_type: AlertType::SyncHeld,
+            identity: AlertType::SyncHeld.as_str().to_owned(),
+            people: Vec::new(),
+            accounts,
+            email: Some(detail),
         }
     }
 
@@ -191,7 +202,7 @@ impl Fnv {
 }
 
 /// Bumped whenever the sync rules change what they plan for the same input.
-pub const RULES_VERSION: &str = "user-sync-1";
+pub const RULES_VERSION: &str = "sync-2";
 
 /// A fingerprint of everything a sync's plan depends on besides the DOOR state: the
 /// rules, the settings and every field of the snapshot. Equal fingerprints and an
@@ -309,13 +320,13 @@ fn status_word(s: Option<DoorStatus>) -> &'static str {
     }
 }
 
-struct Planner<'a> {
-    state: &'a DoorState,
-    settings: &'a Settings,
-    now: i64,
-    plan: Plan,
+pub(crate) struct Planner<'a> {
+    pub(crate) state: &'a DoorState,
+    pub(crate) settings: &'a Settings,
+    pub(crate) now: i64,
+    pub(crate) plan: Plan,
     counts: SyncCounts,
-    discrepancies: Vec<Discrepancy>,
+    pub(crate) discrepancies: Vec<Discrepancy>,
     email_index: HashMap<String, Vec<AccountId>>,
     name_unit_index: HashMap<(String, DoorUnitId), Vec<AccountId>>,
     linked_accounts: HashMap<AccountId, Vec<&'a PmsKey>>,
@@ -328,10 +339,14 @@ struct Planner<'a> {
     new_links: HashMap<AccountId, Vec<PmsKey>>,
     /// Where each account is filed in `name_unit_index`.
     filed_under: HashMap<AccountId, (String, DoorUnitId)>,
+    /// Accounts a synced record reached this sync: the PMS's DOOR status and raw status.
+    pub(crate) seen: BTreeMap<AccountId, (DoorStatus, String)>,
+    /// Accounts with at least one record in the feed, synced or not.
+    pub(crate) present: std::collections::HashSet<AccountId>,
 }
 
 impl<'a> Planner<'a> {
-    fn audit(
+    pub(crate) fn audit(
         &mut self,
         action: &str,
         rule: &str,
@@ -363,6 +378,14 @@ impl<'a> Planner<'a> {
             }
             for r in &prop.residents {
                 self.counts.resident_records += 1;
+                let probe = PmsKey {
+                    vendor: snapshot.vendor.clone(),
+                    property: prop.id.clone(),
+                    resident: r.id.clone(),
+                };
+                if let Some(a) = self.linked_account(&probe) {
+                    self.present.insert(a);
+                }
                 if r.role == HouseholdRole::Guarantor {
                     self.counts.guarantors += 1;
                     continue;
@@ -443,11 +466,17 @@ impl<'a> Planner<'a> {
         let Some(old) = self.state.accounts.get(&account) else {
             return;
         };
+        self.seen.insert(account, (person.status, raw_status.to_owned()));
+        // A manager's status stands until the PMS status itself changes.
+        let status = match self.state.memos.get(&account) {
+            Some(m) if m.override_status.is_some() && m.pms_status == Some(person.status) => m.override_status,
+            _ => Some(person.status),
+        };
         // An earlier step of this plan may already hold a newer value.
         let base = self.updated.get(&account).unwrap_or(old).clone();
         let door_unit = assign_unit(Some(&base), person.pms_unit.as_ref(), &self.state.mappings);
         let mut new = base.clone();
-        new.status = Some(person.status);
+        new.status = status;
         new.door_unit = door_unit;
         new.pms_unit = person.pms_unit.clone();
         if new == base {
@@ -477,7 +506,7 @@ impl<'a> Planner<'a> {
     }
 
     /// The account as this plan leaves it.
-    fn planned(&self, id: AccountId) -> Option<&Account> {
+    pub(crate) fn planned(&self, id: AccountId) -> Option<&Account> {
         self.updated
             .get(&id)
             .or_else(|| self.created.get(&id))
@@ -663,6 +692,7 @@ impl<'a> Planner<'a> {
             ),
         );
         self.counts.accounts_created += 1;
+        self.seen.insert(id, (person.status, best.raw_status.clone()));
         self.created.insert(id, account);
         for key in &person.keys {
             self.plan.links_added.push((key.clone(), id));
@@ -795,6 +825,8 @@ pub fn plan_sync(
         created: BTreeMap::new(),
         new_links: HashMap::new(),
         filed_under: HashMap::new(),
+        seen: BTreeMap::new(),
+        present: std::collections::HashSet::new(),
     };
     if !settings.user_sync {
         return SyncOutcome {
@@ -939,6 +971,7 @@ pub fn plan_sync(
         pending = unresolved;
     }
 
+    planner.plan_access();
     planner.reconcile_alerts();
     planner.plan.accounts_updated = std::mem::take(&mut planner.updated).into_values().collect();
     planner.plan.accounts_created = std::mem::take(&mut planner.created).into_values().collect();

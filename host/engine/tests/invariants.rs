@@ -217,3 +217,127 @@ proptest! {
         check_invariants(&state)?;
     }
 }
+
+#[derive(Debug, Clone)]
+enum AccessOp {
+    Sync(Vec<RecSpec>),
+    Approve(usize),
+    Discard(usize),
+    Manual { account: usize, status: usize },
+    RevokeMissing,
+}
+
+fn access_op() -> impl Strategy<Value = AccessOp> {
+    prop_oneof![
+        5 => prop::collection::vec(rec_spec(), 0..12).prop_map(AccessOp::Sync),
+        2 => (0..60usize).prop_map(AccessOp::Approve),
+        1 => (0..10usize).prop_map(AccessOp::Discard),
+        1 => (0..6usize, 0..3usize).prop_map(|(account, status)| AccessOp::Manual { account, status }),
+        1 => Just(AccessOp::RevokeMissing),
+    ]
+}
+
+/// Every key held by a resident who should not have one is waiting on a pending
+/// revoke (Approval Required, or held by the guard): no silent access. `after_sync`:
+/// a manager may discard a revoke; the next sync suggests it again, so the strict
+/// check runs after syncs.
+fn check_access(state: &DoorState, feed: &[FeedEvent], after_sync: bool) -> Result<(), TestCaseError> {
+    let mut held = HashSet::new();
+    for g in state.grants.values() {
+        prop_assert!(state.accounts.contains_key(&g.account), "grant {} of a deleted account", g.id);
+        prop_assert!(held.insert((g.account, g.key.clone())), "account {} holds {} twice", g.account, g.key);
+        let effective = state.memos.get(&g.account).and_then(AccessMemo::effective);
+        if after_sync && effective != Some(epms_model::DoorStatus::Current) {
+            let pending = state.suggestions.values().any(|s| s.grant == Some(g.id) && s.kind == SuggestionKind::Revoke);
+            let missing = state.memos.get(&g.account).is_some_and(|m| m.pms_status.is_none() || m.missing_syncs > 0);
+            prop_assert!(pending || missing || effective.is_none(), "account {} ({effective:?}) holds {} with no pending revoke", g.account, g.key);
+        }
+    }
+    let replayed = epms_engine::access::replay(feed);
+    let current: std::collections::BTreeMap<GrantId, (AccountId, KeyRef)> =
+        state.grants.values().map(|g| (g.id, (g.account, g.key.clone()))).collect();
+    prop_assert_eq!(replayed, current, "the feed replayed differs from the grants");
+    for e in feed {
+        if let FeedAction::Revoked { .. } = e.action {
+            prop_assert!(
+                ["pms-status", "pms-unit-change", "manager", "missing-from-pms", "account-deleted"].contains(&e.cause.as_str()),
+                "revoke without an explicit cause: {e:?}"
+            );
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+
+    /// Automated Access over any sequence of syncs, approvals, discards, manual status
+    /// changes and Missing From PMS revokes, in either mode.
+    #[test]
+    fn access_invariants_hold_over_any_sequence(
+        ops in prop::collection::vec(access_op(), 1..14),
+        automatic in any::<bool>(),
+        guard_min in 0..4usize,
+    ) {
+        let mut state = DoorState::default();
+        for u in 0..4 {
+            let id = door_unit(&mut state, &format!("D{u}"));
+            state.mappings.insert(unit_key(&format!("U{u}")), id);
+        }
+        let mut settings = access(if automatic { AccessMode::Automatic } else { AccessMode::ApprovalRequired });
+        settings.access.guard_min_residents = guard_min;
+        let mut feed: Vec<FeedEvent> = Vec::new();
+        for op in ops {
+            match op {
+                AccessOp::Sync(specs) => {
+                    let snap = build(&specs);
+                    let plan = sync(&mut state, &snap, &settings);
+                    // A past resident keeps no automatic grant that is not awaiting a revoke.
+                    for (_, raw) in plan.audit.iter().filter(|a| a.action == "grant.added").map(|a| (a.account, &a.rule)) {
+                        prop_assert_eq!(raw, "access.current");
+                    }
+                    feed.extend(plan.feed);
+                    check_access(&state, &feed, true)?;
+                    // The same sync again grants nothing twice, and settles.
+                    let again = sync(&mut state, &snap, &settings);
+                    prop_assert!(again.grants_added.is_empty(), "a repeated sync granted {:?}", again.grants_added);
+                    feed.extend(again.feed);
+                    for _ in 0..settings.access.missing_after_syncs {
+                        feed.extend(sync(&mut state, &snap, &settings).feed);
+                    }
+                    prop_assert!(plan_sync(&snap, &state, &settings, NOW).plan.is_empty(), "does not settle");
+                    check_access(&state, &feed, true)?;
+                }
+                AccessOp::Approve(n) => {
+                    let ids: Vec<SuggestionId> = state.suggestions.keys().copied().take(n.min(50)).collect();
+                    let plan = epms_engine::access::approve(&state, &ids, &manager(), NOW).unwrap();
+                    state.apply(&plan).unwrap();
+                    feed.extend(plan.feed);
+                }
+                AccessOp::Discard(i) => {
+                    if let Some(id) = state.suggestions.keys().nth(i).copied() {
+                        let plan = epms_engine::access::discard(&state, id, &manager(), NOW).unwrap();
+                        state.apply(&plan).unwrap();
+                    }
+                }
+                AccessOp::Manual { account, status } => {
+                    if let Some(id) = state.accounts.keys().nth(account).copied() {
+                        let status = [epms_model::DoorStatus::Future, epms_model::DoorStatus::Current, epms_model::DoorStatus::Past][status];
+                        let plan = epms_engine::access::manual_status(&state, &settings.access, id, status, &manager(), NOW).unwrap();
+                        state.apply(&plan).unwrap();
+                        feed.extend(plan.feed);
+                    }
+                }
+                AccessOp::RevokeMissing => {
+                    if let Some(a) = state.alerts.values().find(|a| a.alert_type == AlertType::MissingFromPms).cloned() {
+                        let plan = resolve(&state, a.id, &Resolution::RevokeAccess, &manager(), NOW).unwrap();
+                        state.apply(&plan).unwrap();
+                        feed.extend(plan.feed);
+                    }
+                }
+            }
+            check_invariants(&state)?;
+            check_access(&state, &feed, false)?;
+        }
+    }
+}

@@ -163,3 +163,28 @@ pub fn account_by_email<'a>(state: &'a DoorState, email: &str) -> Option<&'a Acc
 pub fn manager() -> Actor {
     Actor::Manager("pat".into())
 }
+
+/// Settings with Automated Access on in `mode`.
+pub fn access(mode: AccessMode) -> Settings {
+    let mut s = Settings::default();
+    s.access.enabled = true;
+    s.access.mode = mode;
+    s
+}
+
+/// A DOOR unit mapped to PMS unit `pms` of property P1.
+pub fn mapped_unit(state: &mut DoorState, pms: &str) -> DoorUnitId {
+    let id = door_unit(state, &format!("Unit {pms}"));
+    state.mappings.insert(unit_key(pms), id);
+    id
+}
+
+pub fn keys_of(state: &DoorState, account: AccountId) -> Vec<KeyRef> {
+    let mut keys: Vec<KeyRef> = state.grants.values().filter(|g| g.account == account).map(|g| g.key.clone()).collect();
+    keys.sort();
+    keys
+}
+
+pub fn commons() -> Vec<KeyRef> {
+    vec![KeyRef::Common("Resident Amenities".into()), KeyRef::Common("Resident Entrances".into())]
+}

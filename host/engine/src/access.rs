@@ -1,0 +1,558 @@
+//! Automated Access (DOMAIN.md, "Automated Access" and "Safety"): lease status → keys.
+//!
+//! During a sync (`Planner::plan_access`), for every PMS-linked account:
+//! - **Current** (notice included): the unit key of its DOOR unit and every
+//!   common-area key, starting `grant_delay_secs` after detection; an automatic grant
+//!   of another unit key is revoked (a unit change). Manual grants are left alone.
+//! - **Future** and **Past**: every key is revoked, manual ones included, at once.
+//! - A status change with no key effect is a grey "no change" suggestion.
+//! - A manager's status (`manual_status`) stands until the PMS status changes again.
+//! - A resident who **disappears** from a complete feed is never revoked by the sync:
+//!   after `missing_after_syncs` such syncs a Missing From PMS alert proposes it.
+//! - **Mass-revocation guard**: when more than max(min, percent % of current
+//!   residents) would lose access in one sync, every revoke of that sync is held as a
+//!   suggestion, even in Automatic mode, and a Sync Held alert is raised.
+//!
+//! Approval Required turns changes into suggestions; a later sync keeps a suggestion
+//! it would make again and supersedes the rest (grey ones stay until the account gets
+//! a newer suggestion). Automatic applies them. Every applied grant or revoke goes to
+//! the access event feed and the audit log with its cause.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use epms_model::DoorStatus;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{Actor, AuditEntry, Plan};
+use crate::state::{
+    AccessMemo, AccessMode, AccessSettings, Account, AccountId, AlertType, DoorState, FeedAction,
+    FeedEvent, Grant, GrantId, GrantSource, KeyRef, Suggestion, SuggestionId, SuggestionKind,
+};
+use crate::user_sync::{Discrepancy, Planner};
+
+/// Most suggestions one approval may take.
+pub const MAX_APPROVE: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccessError {
+    #[error("at most {max} suggestions per approval ({given} given)")]
+    TooMany { given: usize, max: usize },
+    #[error("suggestion {0} does not exist or was already approved, discarded or superseded")]
+    NoSuchSuggestion(SuggestionId),
+    #[error("suggestion {0} appears twice in one call")]
+    Repeated(SuggestionId),
+    #[error("account {0} does not exist")]
+    NoSuchAccount(AccountId),
+}
+
+/// One access change a rule wants.
+#[derive(Debug, Clone)]
+struct Change {
+    account: AccountId,
+    kind: SuggestionKind,
+    key: Option<KeyRef>,
+    grant: Option<GrantId>,
+    start: Option<i64>,
+    rule: &'static str,
+    reason: String,
+}
+
+impl Change {
+    fn same_as(&self, s: &Suggestion) -> bool {
+        s.account == self.account && s.kind == self.kind && s.key == self.key && s.grant == self.grant
+    }
+}
+
+/// The keys a current resident of `account` should hold.
+fn desired_keys(account: &Account, settings: &AccessSettings) -> BTreeSet<KeyRef> {
+    let mut keys: BTreeSet<KeyRef> = settings
+        .common_keys
+        .iter()
+        .map(|k| KeyRef::Common(k.name.clone()))
+        .collect();
+    if let Some(u) = account.door_unit {
+        keys.insert(KeyRef::Unit(u));
+    }
+    keys
+}
+
+fn word(s: Option<DoorStatus>) -> &'static str {
+    match s {
+        Some(DoorStatus::Future) => "future",
+        Some(DoorStatus::Current) => "current",
+        Some(DoorStatus::Past) => "past",
+        None => "none",
+    }
+}
+
+/// The cause a feed event carries for a rule.
+fn cause_of(rule: &str) -> &'static str {
+    match rule {
+        "access.unit-change" => "pms-unit-change",
+        "access.missing-from-pms" => "missing-from-pms",
+        r if r.starts_with("manager") => "manager",
+        _ => "pms-status",
+    }
+}
+
+/// Grants and revokes, applied to a working copy, recorded for the feed and audit.
+struct Applier<'s> {
+    grants: &'s mut BTreeMap<GrantId, Grant>,
+    next_grant_id: &'s mut GrantId,
+    added: Vec<Grant>,
+    removed: Vec<GrantId>,
+    feed: Vec<FeedEvent>,
+    audit: Vec<AuditEntry>,
+    actor: Actor,
+    now: i64,
+}
+
+impl Applier<'_> {
+    fn grant(&mut self, account: AccountId, key: KeyRef, start: i64, source: GrantSource, rule: &str, reason: &str) {
+        let id = *self.next_grant_id;
+        *self.next_grant_id += 1;
+        let g = Grant { id, account, key: key.clone(), start, end: None, source };
+        self.feed.push(FeedEvent {
+            grant: id,
+            account,
+            key: key.clone(),
+            source,
+            action: FeedAction::Granted { start, end: None },
+            cause: cause_of(rule).to_owned(),
+            at: self.now,
+        });
+        self.audit.push(AuditEntry {
+            at: self.now,
+            actor: self.actor.clone(),
+            action: "grant.added".into(),
+            rule: rule.to_owned(),
+            account: Some(account),
+            pms_key: None,
+            detail: format!("{key} from {start}: {reason}"),
+        });
+        self.grants.insert(id, g.clone());
+        self.added.push(g);
+    }
+
+    fn revoke(&mut self, grant: GrantId, rule: &str, reason: &str) {
+        let Some(g) = self.grants.remove(&grant) else {
+            return;
+        };
+        self.feed.push(FeedEvent {
+            grant,
+            account: g.account,
+            key: g.key.clone(),
+            source: g.source,
+            action: FeedAction::Revoked { effective: self.now },
+            cause: cause_of(rule).to_owned(),
+            at: self.now,
+        });
+        self.audit.push(AuditEntry {
+            at: self.now,
+            actor: self.actor.clone(),
+            action: "grant.revoked".into(),
+            rule: rule.to_owned(),
+            account: Some(g.account),
+            pms_key: None,
+            detail: format!("{} (grant {grant}, {:?}): {reason}", g.key, g.source),
+        });
+        if self.added.iter().any(|a| a.id == grant) {
+            self.added.retain(|a| a.id != grant);
+        } else {
+            self.removed.push(grant);
+        }
+    }
+}
+
+impl Planner<'_> {
+    /// The access part of a sync; see the module documentation.
+    pub(crate) fn plan_access(&mut self) {
+        let settings = &self.settings.access;
+        if !settings.enabled || !self.settings.user_sync {
+            return;
+        }
+        let state = self.state;
+        let now = self.now;
+        let mut grants_of: BTreeMap<AccountId, Vec<&Grant>> = BTreeMap::new();
+        for g in state.grants.values() {
+            grants_of.entry(g.account).or_default().push(g);
+        }
+        let current_before = state
+            .memos
+            .values()
+            .filter(|m| m.effective() == Some(DoorStatus::Current))
+            .count();
+        let accounts: BTreeSet<AccountId> = self.seen.keys().chain(state.memos.keys()).copied().collect();
+        let mut changes: Vec<Change> = Vec::new();
+        let mut missing: Vec<AccountId> = Vec::new();
+        for account in accounts {
+            let Some(acc) = self.planned(account).cloned() else {
+                continue;
+            };
+            let old = state.memos.get(&account).cloned().unwrap_or_default();
+            let mut memo = old.clone();
+            let held = grants_of.get(&account).cloned().unwrap_or_default();
+            if let Some((pms_status, raw)) = self.seen.get(&account).cloned() {
+                if old.pms_status != Some(pms_status) {
+                    memo.override_status = None;
+                }
+                memo.pms_status = Some(pms_status);
+                memo.missing_syncs = 0;
+                let effective = memo.effective();
+                let before = changes.len();
+                match effective {
+                    Some(DoorStatus::Current) => {
+                        let desired = desired_keys(&acc, settings);
+                        for key in &desired {
+                            if !held.iter().any(|g| &g.key == key) {
+                                changes.push(Change {
+                                    account,
+                                    kind: SuggestionKind::Grant,
+                                    key: Some(key.clone()),
+                                    grant: None,
+                                    start: Some(now + settings.grant_delay_secs),
+                                    rule: "access.current",
+                                    reason: format!("lease current in the PMS ({raw:?})"),
+                                });
+                            }
+                        }
+                        for g in held.iter().filter(|g| g.source == GrantSource::Automatic && !desired.contains(&g.key)) {
+                            changes.push(Change {
+                                account,
+                                kind: SuggestionKind::Revoke,
+                                key: Some(g.key.clone()),
+                                grant: Some(g.id),
+                                start: None,
+                                rule: "access.unit-change",
+                                reason: format!("the resident's unit changed; {} no longer theirs", g.key),
+                            });
+                        }
+                    }
+                    _ => {
+                        for g in &held {
+                            changes.push(Change {
+                                account,
+                                kind: SuggestionKind::Revoke,
+                                key: Some(g.key.clone()),
+                                grant: Some(g.id),
+                                start: None,
+                                rule: if effective == Some(DoorStatus::Past) { "access.past" } else { "access.future" },
+                                reason: format!("lease {} in the PMS ({raw:?})", word(effective)),
+                            });
+                        }
+                    }
+                }
+                if changes.len() == before && old.effective() != effective && old.effective().is_some() {
+                    changes.push(Change {
+                        account,
+                        kind: SuggestionKind::NoChange,
+                        key: None,
+                        grant: None,
+                        start: None,
+                        rule: "access.status-change",
+                        reason: format!("status {} → {} ({raw:?}): no key changes", word(old.effective()), word(effective)),
+                    });
+                }
+            } else if !self.present.contains(&account) && old.pms_status.is_some() {
+                // Gone from a complete feed: counted, never revoked by the sync itself.
+                memo.missing_syncs = (old.missing_syncs + 1).min(settings.missing_after_syncs);
+                if memo.missing_syncs >= settings.missing_after_syncs && !held.is_empty() {
+                    missing.push(account);
+                }
+            }
+            if memo != old {
+                self.plan.memos_set.push((account, memo));
+            }
+        }
+        for account in missing {
+            self.discrepancies
+                .push(Discrepancy::about(AlertType::MissingFromPms, Vec::new(), vec![account]));
+        }
+
+        // The mass-revocation guard.
+        let losing: BTreeSet<AccountId> = changes
+            .iter()
+            .filter(|c| c.kind == SuggestionKind::Revoke)
+            .map(|c| c.account)
+            .collect();
+        let threshold = settings
+            .guard_min_residents
+            .max((current_before * settings.guard_percent as usize).div_ceil(100));
+        let hold = losing.len() > threshold;
+        if hold {
+            self.discrepancies.push(Discrepancy::sync_held(
+                losing.iter().copied().collect(),
+                format!(
+                    "{} residents would lose access in one sync (limit {threshold} of {current_before} current residents); their revokes wait for approval",
+                    losing.len()
+                ),
+            ));
+        }
+
+        let automatic = settings.mode == AccessMode::Automatic;
+        let mut working = state.grants.clone();
+        let mut next_grant_id = self.plan.next_grant_id;
+        let mut applier = Applier {
+            grants: &mut working,
+            next_grant_id: &mut next_grant_id,
+            added: Vec::new(),
+            removed: Vec::new(),
+            feed: Vec::new(),
+            audit: Vec::new(),
+            actor: Actor::Sync,
+            now,
+        };
+        let mut wanted: Vec<Change> = Vec::new();
+        for c in changes {
+            let applies = automatic && !(hold && c.kind == SuggestionKind::Revoke);
+            match (applies, c.kind) {
+                (true, SuggestionKind::Grant) => {
+                    let key = c.key.clone().unwrap_or(KeyRef::Common(String::new()));
+                    applier.grant(c.account, key, c.start.unwrap_or(now), GrantSource::Automatic, c.rule, &c.reason);
+                }
+                (true, SuggestionKind::Revoke) => {
+                    if let Some(g) = c.grant {
+                        applier.revoke(g, c.rule, &c.reason);
+                    }
+                }
+                (true, SuggestionKind::NoChange) => {
+                    applier.audit.push(AuditEntry {
+                        at: now,
+                        actor: Actor::Sync,
+                        action: "access.no-change".into(),
+                        rule: c.rule.into(),
+                        account: Some(c.account),
+                        pms_key: None,
+                        detail: c.reason,
+                    });
+                }
+                (false, _) => wanted.push(c),
+            }
+        }
+        let Applier { added, removed, feed, audit, .. } = applier;
+        self.plan.grants_added = added;
+        self.plan.grants_removed = removed;
+        self.plan.feed = feed;
+        self.plan.audit.extend(audit);
+        self.plan.next_grant_id = next_grant_id;
+
+        // Suggestions: keep what this sync would suggest again, supersede the rest.
+        let mut kept: BTreeSet<SuggestionId> = BTreeSet::new();
+        let mut fresh: Vec<Change> = Vec::new();
+        for c in wanted {
+            match state.suggestions.values().find(|s| !kept.contains(&s.id) && c.same_as(s)) {
+                Some(s) => {
+                    kept.insert(s.id);
+                }
+                None => fresh.push(c),
+            }
+        }
+        // Only accounts this sync saw were re-evaluated: the others' suggestions stand.
+        let touched: BTreeSet<AccountId> = fresh.iter().map(|c| c.account).collect();
+        for s in state.suggestions.values() {
+            let stale = !kept.contains(&s.id)
+                && self.seen.contains_key(&s.account)
+                && (s.kind != SuggestionKind::NoChange || touched.contains(&s.account));
+            if stale {
+                self.plan.suggestions_closed.push((s.id, "superseded by a later sync".into()));
+            }
+        }
+        for c in fresh {
+            let id = self.plan.next_suggestion_id;
+            self.plan.next_suggestion_id += 1;
+            self.plan.suggestions_added.push(Suggestion {
+                id,
+                account: c.account,
+                kind: c.kind,
+                key: c.key,
+                grant: c.grant,
+                start: c.start,
+                rule: c.rule.to_owned(),
+                reason: c.reason,
+                created_at: now,
+            });
+        }
+    }
+}
+
+fn work_copy(state: &DoorState) -> (BTreeMap<GrantId, Grant>, GrantId) {
+    (state.grants.clone(), state.next_grant_id)
+}
+
+/// Approves up to [`MAX_APPROVE`] suggestions: grants start at their suggested time or
+/// now, whichever is later; revokes take effect now.
+pub fn approve(state: &DoorState, ids: &[SuggestionId], actor: &Actor, now: i64) -> Result<Plan, AccessError> {
+    if ids.len() > MAX_APPROVE {
+        return Err(AccessError::TooMany { given: ids.len(), max: MAX_APPROVE });
+    }
+    let mut seen = BTreeSet::new();
+    for id in ids {
+        if !seen.insert(*id) {
+            return Err(AccessError::Repeated(*id));
+        }
+        if !state.suggestions.contains_key(id) {
+            return Err(AccessError::NoSuchSuggestion(*id));
+        }
+    }
+    let mut plan = Plan::empty(state);
+    let (mut grants, mut next) = work_copy(state);
+    let who = match actor {
+        Actor::Manager(n) => n.clone(),
+        Actor::Sync => "sync".into(),
+    };
+    let mut applier = Applier {
+        grants: &mut grants,
+        next_grant_id: &mut next,
+        added: Vec::new(),
+        removed: Vec::new(),
+        feed: Vec::new(),
+        audit: Vec::new(),
+        actor: actor.clone(),
+        now,
+    };
+    for id in ids {
+        let s = &state.suggestions[id];
+        let reason = format!("{} (suggestion {id} approved by {who})", s.reason);
+        match s.kind {
+            SuggestionKind::Grant => {
+                if let Some(key) = s.key.clone()
+                    && !applier.grants.values().any(|g| g.account == s.account && g.key == key)
+                {
+                    let start = s.start.unwrap_or(now).max(now);
+                    applier.grant(s.account, key, start, GrantSource::Automatic, &s.rule, &reason);
+                }
+            }
+            SuggestionKind::Revoke => {
+                if let Some(g) = s.grant {
+                    applier.revoke(g, &s.rule, &reason);
+                }
+            }
+            SuggestionKind::NoChange => {}
+        }
+        plan.suggestions_closed.push((*id, format!("approved by {who}")));
+    }
+    let Applier { added, removed, feed, audit, .. } = applier;
+    plan.grants_added = added;
+    plan.grants_removed = removed;
+    plan.feed = feed;
+    plan.audit = audit;
+    plan.next_grant_id = next;
+    Ok(plan)
+}
+
+/// Discards one suggestion.
+pub fn discard(state: &DoorState, id: SuggestionId, actor: &Actor, now: i64) -> Result<Plan, AccessError> {
+    let s = state.suggestions.get(&id).ok_or(AccessError::NoSuchSuggestion(id))?;
+    let mut plan = Plan::empty(state);
+    plan.suggestions_closed.push((id, "discarded".into()));
+    plan.audit.push(AuditEntry {
+        at: now,
+        actor: actor.clone(),
+        action: "suggestion.discarded".into(),
+        rule: "manager.discard".into(),
+        account: Some(s.account),
+        pms_key: None,
+        detail: format!("suggestion {id} ({:?} {:?}) discarded", s.kind, s.key),
+    });
+    Ok(plan)
+}
+
+/// A manager changes a resident's status, applied at once whatever the PMS says:
+/// to Current grants the unit key of their unit and every common-area key now; to
+/// Future or Past revokes every key, manual and automatic. The status stands until
+/// the PMS status itself changes.
+pub fn manual_status(
+    state: &DoorState,
+    settings: &AccessSettings,
+    account: AccountId,
+    status: DoorStatus,
+    actor: &Actor,
+    now: i64,
+) -> Result<Plan, AccessError> {
+    let acc = state.accounts.get(&account).ok_or(AccessError::NoSuchAccount(account))?;
+    let mut plan = Plan::empty(state);
+    let (mut grants, mut next) = work_copy(state);
+    let mut applier = Applier {
+        grants: &mut grants,
+        next_grant_id: &mut next,
+        added: Vec::new(),
+        removed: Vec::new(),
+        feed: Vec::new(),
+        audit: Vec::new(),
+        actor: actor.clone(),
+        now,
+    };
+    let held: Vec<Grant> = state.grants.values().filter(|g| g.account == account).cloned().collect();
+    let reason = format!("status set to {} by a manager", word(Some(status)));
+    match status {
+        DoorStatus::Current => {
+            for key in desired_keys(acc, settings) {
+                if !held.iter().any(|g| g.key == key) {
+                    applier.grant(account, key, now, GrantSource::Manual, "manager.status", &reason);
+                }
+            }
+        }
+        DoorStatus::Future | DoorStatus::Past => {
+            for g in &held {
+                applier.revoke(g.id, "manager.status", &reason);
+            }
+        }
+    }
+    let Applier { added, removed, feed, audit, .. } = applier;
+    plan.grants_added = added;
+    plan.grants_removed = removed;
+    plan.feed = feed;
+    plan.audit = audit;
+    plan.next_grant_id = next;
+    let mut memo: AccessMemo = state.memos.get(&account).cloned().unwrap_or_default();
+    memo.override_status = Some(status);
+    if memo.pms_status.is_none() {
+        memo.pms_status = acc.status;
+    }
+    plan.memos_set.push((account, memo));
+    let mut updated = acc.clone();
+    updated.status = Some(status);
+    if &updated != acc {
+        plan.accounts_updated.push(updated);
+    }
+    // Pending suggestions for this account no longer describe it.
+    for s in state.suggestions.values().filter(|s| s.account == account) {
+        plan.suggestions_closed.push((s.id, "superseded by a manager's status change".into()));
+    }
+    Ok(plan)
+}
+
+/// The grants the feed implies, replayed from its start: for checking that the feed
+/// and the state agree.
+pub fn replay(feed: &[FeedEvent]) -> BTreeMap<GrantId, (AccountId, KeyRef)> {
+    let mut grants = BTreeMap::new();
+    for e in feed {
+        match e.action {
+            FeedAction::Granted { .. } => {
+                grants.insert(e.grant, (e.account, e.key.clone()));
+            }
+            FeedAction::Revoked { .. } => {
+                grants.remove(&e.grant);
+            }
+        }
+    }
+    grants
+}
+
+/// A summary of access for an account, for views.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessView {
+    pub account: AccountId,
+    pub effective_status: Option<DoorStatus>,
+    pub grants: Vec<Grant>,
+    pub pending: Vec<Suggestion>,
+}
+
+pub fn access_view(state: &DoorState, account: AccountId) -> AccessView {
+    AccessView {
+        account,
+        effective_status: state.memos.get(&account).and_then(AccessMemo::effective),
+        grants: state.grants.values().filter(|g| g.account == account).cloned().collect(),
+        pending: state.suggestions.values().filter(|s| s.account == account).cloned().collect(),
+    }
+}
