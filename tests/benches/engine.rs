@@ -4,14 +4,18 @@
 //! - the same property unchanged: re-sync (load + plan + apply) ≤ 50 ms
 //! - 1,000 properties × ~300 residents reconciled ≤ 10 s
 //! - peak memory (VmHWM) of the process
+//! - move-in day: 1,000 residents turn Current in one sync, Automatic mode,
+//!   plan + apply ≤ 100 ms; approving 50 suggestions ≤ 10 ms
 //!
 //! Run: `cargo bench -p epms-e2e --bench engine`.
 
 use std::time::{Duration, Instant};
 
 use epms_engine::{
-    PmsPropertyData, PmsSnapshot, Settings, SyncCounts, input_fingerprint, plan_sync,
+    AccessMode, Actor, DoorState, PmsPropertyData, PmsSnapshot, PmsUnitKey, Settings, SyncCounts,
+    input_fingerprint, plan_sync,
 };
+use epms_model::{HouseholdRole, Lease, LeaseStatus, Resident, Unit};
 use epms_store::{PropertyRecord, RunOutcome, SecretBox, Store, SyncRun};
 use pms_sim::dataset::{Rng, SimProperty, generate_property};
 
@@ -154,6 +158,7 @@ fn main() {
     );
 
     println!("peak memory so far (VmHWM): {:.0} MiB", peak_rss_mib());
+    move_in_day(&store);
     if std::env::var_os("BENCH_PROFILE_PLAN").is_some() {
         // For profilers: plan the unchanged re-sync over and over.
         let state = store.load_state("big").unwrap();
@@ -211,4 +216,144 @@ fn main() {
         Some(Duration::from_secs(10)),
     );
     println!("peak memory (VmHWM): {:.0} MiB", peak_rss_mib());
+}
+
+/// 1,000 residents, one per unit, all with the given status.
+fn thousand(status: LeaseStatus) -> PmsSnapshot {
+    let n = 1_000;
+    PmsSnapshot {
+        vendor: "appfolio".into(),
+        properties: vec![PmsPropertyData {
+            id: "MOVE".into(),
+            units: (0..n)
+                .map(|i| Unit {
+                    id: format!("U{i}"),
+                    number: format!("{i}"),
+                    building: None,
+                    floorplan: None,
+                    vacant: None,
+                    warnings: vec![],
+                })
+                .collect(),
+            residents: (0..n)
+                .map(|i| Resident {
+                    id: format!("R{i}"),
+                    lease_id: Some(format!("L{i}")),
+                    unit_id: Some(format!("U{i}")),
+                    first_name: "Resident".into(),
+                    last_name: format!("Number{i}"),
+                    email: Some(format!("r{i}@example.com")),
+                    phone: None,
+                    role: HouseholdRole::Primary,
+                    warnings: vec![],
+                })
+                .collect(),
+            leases: (0..n)
+                .map(|i| Lease {
+                    id: format!("L{i}"),
+                    unit_id: Some(format!("U{i}")),
+                    resident_ids: vec![format!("R{i}")],
+                    raw_status: format!("{status:?}"),
+                    status,
+                    start_date: Some("2026-12-01".into()),
+                    end_date: None,
+                    move_in_date: None,
+                    move_out_date: None,
+                    warnings: vec![],
+                })
+                .collect(),
+        }],
+    }
+}
+
+/// A property of 1,000 mapped units whose residents are all future.
+fn prepared(store: &Store, id: &str, mode: AccessMode) -> Settings {
+    let mut settings = Settings::default();
+    settings.access.enabled = true;
+    settings.access.mode = mode;
+    store
+        .create_property(&PropertyRecord::new(id, id, NOW))
+        .unwrap();
+    let state = store.load_state(id).unwrap();
+    let units: Vec<_> = (0..1_000)
+        .map(|i| epms_engine::units_csv::NewDoorUnit {
+            name: format!("Door {i}"),
+            building: None,
+        })
+        .collect();
+    let actor = Actor::Manager("bench".into());
+    store
+        .apply(
+            id,
+            &epms_engine::units_csv::plan_create_units(&state, &units, &actor, NOW).unwrap(),
+            None,
+        )
+        .unwrap();
+    let state = store.load_state(id).unwrap();
+    store
+        .apply(
+            id,
+            &plan_sync(&thousand(LeaseStatus::Future), &state, &settings, NOW).plan,
+            None,
+        )
+        .unwrap();
+    let mut plan = epms_engine::Plan::empty(&store.load_state(id).unwrap());
+    for i in 0..1_000u64 {
+        plan.mappings_set.push((
+            PmsUnitKey {
+                property: "MOVE".into(),
+                unit: format!("U{i}"),
+            },
+            i + 1,
+        ));
+    }
+    store.apply(id, &plan, None).unwrap();
+    settings
+}
+
+fn move_in_day(store: &Store) {
+    let settings = prepared(store, "move-auto", AccessMode::Automatic);
+    let state: DoorState = store.load_state("move-auto").unwrap();
+    let current = thousand(LeaseStatus::Current);
+    let started = Instant::now();
+    let plan = plan_sync(&current, &state, &settings, NOW + 60).plan;
+    let planned = started.elapsed();
+    store.apply("move-auto", &plan, None).unwrap();
+    let total = started.elapsed();
+    println!(
+        "move-in day: {} grants, {} feed events",
+        plan.grants_added.len(),
+        plan.feed.len()
+    );
+    assert_eq!(plan.grants_added.len(), 3_000);
+    row("  plan", planned, None);
+    row("  apply", total - planned, None);
+    row(
+        "move-in day, 1,000 turn current, Automatic: plan + apply",
+        total,
+        Some(Duration::from_millis(100)),
+    );
+
+    let settings = prepared(store, "move-approve", AccessMode::ApprovalRequired);
+    let state = store.load_state("move-approve").unwrap();
+    store
+        .apply(
+            "move-approve",
+            &plan_sync(&current, &state, &settings, NOW + 60).plan,
+            None,
+        )
+        .unwrap();
+    let state = store.load_state("move-approve").unwrap();
+    assert_eq!(state.suggestions.len(), 3_000);
+    let ids: Vec<u64> = state.suggestions.keys().copied().take(50).collect();
+    let started = Instant::now();
+    let plan =
+        epms_engine::access::approve(&state, &ids, &Actor::Manager("bench".into()), NOW + 120)
+            .unwrap();
+    store.apply("move-approve", &plan, None).unwrap();
+    row(
+        "approve 50 suggestions: plan + apply",
+        started.elapsed(),
+        Some(Duration::from_millis(10)),
+    );
 }

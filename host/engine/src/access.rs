@@ -59,7 +59,10 @@ struct Change {
 
 impl Change {
     fn same_as(&self, s: &Suggestion) -> bool {
-        s.account == self.account && s.kind == self.kind && s.key == self.key && s.grant == self.grant
+        s.account == self.account
+            && s.kind == self.kind
+            && s.key == self.key
+            && s.grant == self.grant
     }
 }
 
@@ -108,10 +111,25 @@ struct Applier<'s> {
 }
 
 impl Applier<'_> {
-    fn grant(&mut self, account: AccountId, key: KeyRef, start: i64, source: GrantSource, rule: &str, reason: &str) {
+    fn grant(
+        &mut self,
+        account: AccountId,
+        key: KeyRef,
+        start: i64,
+        source: GrantSource,
+        rule: &str,
+        reason: &str,
+    ) {
         let id = *self.next_grant_id;
         *self.next_grant_id += 1;
-        let g = Grant { id, account, key: key.clone(), start, end: None, source };
+        let g = Grant {
+            id,
+            account,
+            key: key.clone(),
+            start,
+            end: None,
+            source,
+        };
         self.feed.push(FeedEvent {
             grant: id,
             account,
@@ -143,7 +161,9 @@ impl Applier<'_> {
             account: g.account,
             key: g.key.clone(),
             source: g.source,
-            action: FeedAction::Revoked { effective: self.now },
+            action: FeedAction::Revoked {
+                effective: self.now,
+            },
             cause: cause_of(rule).to_owned(),
             at: self.now,
         });
@@ -182,7 +202,12 @@ impl Planner<'_> {
             .values()
             .filter(|m| m.effective() == Some(DoorStatus::Current))
             .count();
-        let accounts: BTreeSet<AccountId> = self.seen.keys().chain(state.memos.keys()).copied().collect();
+        let accounts: BTreeSet<AccountId> = self
+            .seen
+            .keys()
+            .chain(state.memos.keys())
+            .copied()
+            .collect();
         let mut changes: Vec<Change> = Vec::new();
         let mut missing: Vec<AccountId> = Vec::new();
         for account in accounts {
@@ -216,7 +241,9 @@ impl Planner<'_> {
                                 });
                             }
                         }
-                        for g in held.iter().filter(|g| g.source == GrantSource::Automatic && !desired.contains(&g.key)) {
+                        for g in held.iter().filter(|g| {
+                            g.source == GrantSource::Automatic && !desired.contains(&g.key)
+                        }) {
                             changes.push(Change {
                                 account,
                                 kind: SuggestionKind::Revoke,
@@ -224,7 +251,10 @@ impl Planner<'_> {
                                 grant: Some(g.id),
                                 start: None,
                                 rule: "access.unit-change",
-                                reason: format!("the resident's unit changed; {} no longer theirs", g.key),
+                                reason: format!(
+                                    "the resident's unit changed; {} no longer theirs",
+                                    g.key
+                                ),
                             });
                         }
                     }
@@ -236,13 +266,20 @@ impl Planner<'_> {
                                 key: Some(g.key.clone()),
                                 grant: Some(g.id),
                                 start: None,
-                                rule: if effective == Some(DoorStatus::Past) { "access.past" } else { "access.future" },
+                                rule: if effective == Some(DoorStatus::Past) {
+                                    "access.past"
+                                } else {
+                                    "access.future"
+                                },
                                 reason: format!("lease {} in the PMS ({raw:?})", word(effective)),
                             });
                         }
                     }
                 }
-                if changes.len() == before && old.effective() != effective && old.effective().is_some() {
+                if changes.len() == before
+                    && old.effective() != effective
+                    && old.effective().is_some()
+                {
                     changes.push(Change {
                         account,
                         kind: SuggestionKind::NoChange,
@@ -250,7 +287,11 @@ impl Planner<'_> {
                         grant: None,
                         start: None,
                         rule: "access.status-change",
-                        reason: format!("status {} → {} ({raw:?}): no key changes", word(old.effective()), word(effective)),
+                        reason: format!(
+                            "status {} → {} ({raw:?}): no key changes",
+                            word(old.effective()),
+                            word(effective)
+                        ),
                     });
                 }
             } else if !self.present.contains(&account) && old.pms_status.is_some() {
@@ -265,8 +306,11 @@ impl Planner<'_> {
             }
         }
         for account in missing {
-            self.discrepancies
-                .push(Discrepancy::about(AlertType::MissingFromPms, Vec::new(), vec![account]));
+            self.discrepancies.push(Discrepancy::about(
+                AlertType::MissingFromPms,
+                Vec::new(),
+                vec![account],
+            ));
         }
 
         // The mass-revocation guard.
@@ -308,7 +352,14 @@ impl Planner<'_> {
             match (applies, c.kind) {
                 (true, SuggestionKind::Grant) => {
                     let key = c.key.clone().unwrap_or(KeyRef::Common(String::new()));
-                    applier.grant(c.account, key, c.start.unwrap_or(now), GrantSource::Automatic, c.rule, &c.reason);
+                    applier.grant(
+                        c.account,
+                        key,
+                        c.start.unwrap_or(now),
+                        GrantSource::Automatic,
+                        c.rule,
+                        &c.reason,
+                    );
                 }
                 (true, SuggestionKind::Revoke) => {
                     if let Some(g) = c.grant {
@@ -329,7 +380,13 @@ impl Planner<'_> {
                 (false, _) => wanted.push(c),
             }
         }
-        let Applier { added, removed, feed, audit, .. } = applier;
+        let Applier {
+            added,
+            removed,
+            feed,
+            audit,
+            ..
+        } = applier;
         self.plan.grants_added = added;
         self.plan.grants_removed = removed;
         self.plan.feed = feed;
@@ -340,7 +397,11 @@ impl Planner<'_> {
         let mut kept: BTreeSet<SuggestionId> = BTreeSet::new();
         let mut fresh: Vec<Change> = Vec::new();
         for c in wanted {
-            match state.suggestions.values().find(|s| !kept.contains(&s.id) && c.same_as(s)) {
+            match state
+                .suggestions
+                .values()
+                .find(|s| !kept.contains(&s.id) && c.same_as(s))
+            {
                 Some(s) => {
                     kept.insert(s.id);
                 }
@@ -354,7 +415,9 @@ impl Planner<'_> {
                 && self.seen.contains_key(&s.account)
                 && (s.kind != SuggestionKind::NoChange || touched.contains(&s.account));
             if stale {
-                self.plan.suggestions_closed.push((s.id, "superseded by a later sync".into()));
+                self.plan
+                    .suggestions_closed
+                    .push((s.id, "superseded by a later sync".into()));
             }
         }
         for c in fresh {
@@ -381,9 +444,17 @@ fn work_copy(state: &DoorState) -> (BTreeMap<GrantId, Grant>, GrantId) {
 
 /// Approves up to [`MAX_APPROVE`] suggestions: grants start at their suggested time or
 /// now, whichever is later; revokes take effect now.
-pub fn approve(state: &DoorState, ids: &[SuggestionId], actor: &Actor, now: i64) -> Result<Plan, AccessError> {
+pub fn approve(
+    state: &DoorState,
+    ids: &[SuggestionId],
+    actor: &Actor,
+    now: i64,
+) -> Result<Plan, AccessError> {
     if ids.len() > MAX_APPROVE {
-        return Err(AccessError::TooMany { given: ids.len(), max: MAX_APPROVE });
+        return Err(AccessError::TooMany {
+            given: ids.len(),
+            max: MAX_APPROVE,
+        });
     }
     let mut seen = BTreeSet::new();
     for id in ids {
@@ -416,10 +487,20 @@ pub fn approve(state: &DoorState, ids: &[SuggestionId], actor: &Actor, now: i64)
         match s.kind {
             SuggestionKind::Grant => {
                 if let Some(key) = s.key.clone()
-                    && !applier.grants.values().any(|g| g.account == s.account && g.key == key)
+                    && !applier
+                        .grants
+                        .values()
+                        .any(|g| g.account == s.account && g.key == key)
                 {
                     let start = s.start.unwrap_or(now).max(now);
-                    applier.grant(s.account, key, start, GrantSource::Automatic, &s.rule, &reason);
+                    applier.grant(
+                        s.account,
+                        key,
+                        start,
+                        GrantSource::Automatic,
+                        &s.rule,
+                        &reason,
+                    );
                 }
             }
             SuggestionKind::Revoke => {
@@ -429,9 +510,16 @@ pub fn approve(state: &DoorState, ids: &[SuggestionId], actor: &Actor, now: i64)
             }
             SuggestionKind::NoChange => {}
         }
-        plan.suggestions_closed.push((*id, format!("approved by {who}")));
+        plan.suggestions_closed
+            .push((*id, format!("approved by {who}")));
     }
-    let Applier { added, removed, feed, audit, .. } = applier;
+    let Applier {
+        added,
+        removed,
+        feed,
+        audit,
+        ..
+    } = applier;
     plan.grants_added = added;
     plan.grants_removed = removed;
     plan.feed = feed;
@@ -441,8 +529,16 @@ pub fn approve(state: &DoorState, ids: &[SuggestionId], actor: &Actor, now: i64)
 }
 
 /// Discards one suggestion.
-pub fn discard(state: &DoorState, id: SuggestionId, actor: &Actor, now: i64) -> Result<Plan, AccessError> {
-    let s = state.suggestions.get(&id).ok_or(AccessError::NoSuchSuggestion(id))?;
+pub fn discard(
+    state: &DoorState,
+    id: SuggestionId,
+    actor: &Actor,
+    now: i64,
+) -> Result<Plan, AccessError> {
+    let s = state
+        .suggestions
+        .get(&id)
+        .ok_or(AccessError::NoSuchSuggestion(id))?;
     let mut plan = Plan::empty(state);
     plan.suggestions_closed.push((id, "discarded".into()));
     plan.audit.push(AuditEntry {
@@ -469,7 +565,10 @@ pub fn manual_status(
     actor: &Actor,
     now: i64,
 ) -> Result<Plan, AccessError> {
-    let acc = state.accounts.get(&account).ok_or(AccessError::NoSuchAccount(account))?;
+    let acc = state
+        .accounts
+        .get(&account)
+        .ok_or(AccessError::NoSuchAccount(account))?;
     let mut plan = Plan::empty(state);
     let (mut grants, mut next) = work_copy(state);
     let mut applier = Applier {
@@ -482,13 +581,25 @@ pub fn manual_status(
         actor: actor.clone(),
         now,
     };
-    let held: Vec<Grant> = state.grants.values().filter(|g| g.account == account).cloned().collect();
+    let held: Vec<Grant> = state
+        .grants
+        .values()
+        .filter(|g| g.account == account)
+        .cloned()
+        .collect();
     let reason = format!("status set to {} by a manager", word(Some(status)));
     match status {
         DoorStatus::Current => {
             for key in desired_keys(acc, settings) {
                 if !held.iter().any(|g| g.key == key) {
-                    applier.grant(account, key, now, GrantSource::Manual, "manager.status", &reason);
+                    applier.grant(
+                        account,
+                        key,
+                        now,
+                        GrantSource::Manual,
+                        "manager.status",
+                        &reason,
+                    );
                 }
             }
         }
@@ -498,7 +609,13 @@ pub fn manual_status(
             }
         }
     }
-    let Applier { added, removed, feed, audit, .. } = applier;
+    let Applier {
+        added,
+        removed,
+        feed,
+        audit,
+        ..
+    } = applier;
     plan.grants_added = added;
     plan.grants_removed = removed;
     plan.feed = feed;
@@ -517,7 +634,8 @@ pub fn manual_status(
     }
     // Pending suggestions for this account no longer describe it.
     for s in state.suggestions.values().filter(|s| s.account == account) {
-        plan.suggestions_closed.push((s.id, "superseded by a manager's status change".into()));
+        plan.suggestions_closed
+            .push((s.id, "superseded by a manager's status change".into()));
     }
     Ok(plan)
 }
@@ -552,7 +670,17 @@ pub fn access_view(state: &DoorState, account: AccountId) -> AccessView {
     AccessView {
         account,
         effective_status: state.memos.get(&account).and_then(AccessMemo::effective),
-        grants: state.grants.values().filter(|g| g.account == account).cloned().collect(),
-        pending: state.suggestions.values().filter(|s| s.account == account).cloned().collect(),
+        grants: state
+            .grants
+            .values()
+            .filter(|g| g.account == account)
+            .cloned()
+            .collect(),
+        pending: state
+            .suggestions
+            .values()
+            .filter(|s| s.account == account)
+            .cloned()
+            .collect(),
     }
 }

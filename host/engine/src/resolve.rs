@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::normalize;
 use crate::plan::{Actor, AuditEntry, Plan};
 use crate::state::{
-    Account, AccountId, AccountSource, Alert, AlertId, AlertState, AlertType, DoorState, FeedAction,
-    FeedEvent,
+    Account, AccountId, AccountSource, Alert, AlertId, AlertState, AlertType, DoorState,
+    FeedAction, FeedEvent,
 };
 use crate::user_sync::{assign_unit, fingerprint};
 
@@ -119,7 +119,13 @@ impl Work {
 
     /// Revokes every key of an account, now.
     fn revoke_all(&mut self, account: AccountId, cause: &str, rule: &str) {
-        let grants: Vec<_> = self.state.grants.values().filter(|g| g.account == account).cloned().collect();
+        let grants: Vec<_> = self
+            .state
+            .grants
+            .values()
+            .filter(|g| g.account == account)
+            .cloned()
+            .collect();
         for g in grants {
             self.state.grants.remove(&g.id);
             self.feed.push(FeedEvent {
@@ -127,11 +133,18 @@ impl Work {
                 account,
                 key: g.key.clone(),
                 source: g.source,
-                action: FeedAction::Revoked { effective: self.now },
+                action: FeedAction::Revoked {
+                    effective: self.now,
+                },
                 cause: cause.to_owned(),
                 at: self.now,
             });
-            self.log("grant.revoked", rule, Some(account), format!("{} (grant {}) revoked", g.key, g.id));
+            self.log(
+                "grant.revoked",
+                rule,
+                Some(account),
+                format!("{} (grant {}) revoked", g.key, g.id),
+            );
         }
         self.state.suggestions.retain(|_, s| s.account != account);
     }
@@ -180,9 +193,17 @@ impl Work {
                     return Err(not_applicable());
                 }
                 if let Some(account) = alert.accounts.first().copied() {
-                    self.revoke_all(account, "missing-from-pms", "alerts.missing-from-pms.revoke");
+                    self.revoke_all(
+                        account,
+                        "missing-from-pms",
+                        "alerts.missing-from-pms.revoke",
+                    );
                 }
-                self.close(alert, AlertState::Resolved, format!("access revoked by {who}"));
+                self.close(
+                    alert,
+                    AlertState::Resolved,
+                    format!("access revoked by {who}"),
+                );
             }
             Resolution::KeepDoorValue => {
                 if !matches!(
@@ -359,7 +380,13 @@ pub fn resolve_many(
     for (id, resolution) in items {
         work.resolve(*id, resolution)?;
     }
-    Ok(Plan::diff(state, &work.state, work.resolved, work.audit, work.feed))
+    Ok(Plan::diff(
+        state,
+        &work.state,
+        work.resolved,
+        work.audit,
+        work.feed,
+    ))
 }
 
 /// Resolves one alert.
@@ -389,5 +416,11 @@ pub fn delete_account(
         now,
     };
     work.delete(account, "manager.delete-account")?;
-    Ok(Plan::diff(state, &work.state, work.resolved, work.audit, work.feed))
+    Ok(Plan::diff(
+        state,
+        &work.state,
+        work.resolved,
+        work.audit,
+        work.feed,
+    ))
 }

@@ -222,8 +222,14 @@ impl Default for AccessSettings {
             enabled: false,
             mode: AccessMode::ApprovalRequired,
             common_keys: vec![
-                CommonKey { name: "Resident Entrances".into(), shareable: false },
-                CommonKey { name: "Resident Amenities".into(), shareable: false },
+                CommonKey {
+                    name: "Resident Entrances".into(),
+                    shareable: false,
+                },
+                CommonKey {
+                    name: "Resident Amenities".into(),
+                    shareable: false,
+                },
             ],
             grant_delay_secs: 15 * 60,
             guard_min_residents: 5,

@@ -135,7 +135,11 @@ fn keys_identity(people: &[PmsPerson]) -> String {
 }
 
 impl Discrepancy {
-    pub(crate) fn about(alert_type: AlertType, people: Vec<PmsPerson>, mut accounts: Vec<AccountId>) -> Self {
+    pub(crate) fn about(
+        alert_type: AlertType,
+        people: Vec<PmsPerson>,
+        mut accounts: Vec<AccountId>,
+    ) -> Self {
         accounts.sort();
         accounts.dedup();
         let identity = format!(
@@ -466,10 +470,13 @@ impl<'a> Planner<'a> {
         let Some(old) = self.state.accounts.get(&account) else {
             return;
         };
-        self.seen.insert(account, (person.status, raw_status.to_owned()));
+        self.seen
+            .insert(account, (person.status, raw_status.to_owned()));
         // A manager's status stands until the PMS status itself changes.
         let status = match self.state.memos.get(&account) {
-            Some(m) if m.override_status.is_some() && m.pms_status == Some(person.status) => m.override_status,
+            Some(m) if m.override_status.is_some() && m.pms_status == Some(person.status) => {
+                m.override_status
+            }
             _ => Some(person.status),
         };
         // An earlier step of this plan may already hold a newer value.
@@ -692,7 +699,8 @@ impl<'a> Planner<'a> {
             ),
         );
         self.counts.accounts_created += 1;
-        self.seen.insert(id, (person.status, best.raw_status.clone()));
+        self.seen
+            .insert(id, (person.status, best.raw_status.clone()));
         self.created.insert(id, account);
         for key in &person.keys {
             self.plan.links_added.push((key.clone(), id));

@@ -241,26 +241,64 @@ fn access_op() -> impl Strategy<Value = AccessOp> {
 /// revoke (Approval Required, or held by the guard): no silent access. `after_sync`:
 /// a manager may discard a revoke; the next sync suggests it again, so the strict
 /// check runs after syncs.
-fn check_access(state: &DoorState, feed: &[FeedEvent], after_sync: bool) -> Result<(), TestCaseError> {
+fn check_access(
+    state: &DoorState,
+    feed: &[FeedEvent],
+    after_sync: bool,
+) -> Result<(), TestCaseError> {
     let mut held = HashSet::new();
     for g in state.grants.values() {
-        prop_assert!(state.accounts.contains_key(&g.account), "grant {} of a deleted account", g.id);
-        prop_assert!(held.insert((g.account, g.key.clone())), "account {} holds {} twice", g.account, g.key);
+        prop_assert!(
+            state.accounts.contains_key(&g.account),
+            "grant {} of a deleted account",
+            g.id
+        );
+        prop_assert!(
+            held.insert((g.account, g.key.clone())),
+            "account {} holds {} twice",
+            g.account,
+            g.key
+        );
         let effective = state.memos.get(&g.account).and_then(AccessMemo::effective);
         if after_sync && effective != Some(epms_model::DoorStatus::Current) {
-            let pending = state.suggestions.values().any(|s| s.grant == Some(g.id) && s.kind == SuggestionKind::Revoke);
-            let missing = state.memos.get(&g.account).is_some_and(|m| m.pms_status.is_none() || m.missing_syncs > 0);
-            prop_assert!(pending || missing || effective.is_none(), "account {} ({effective:?}) holds {} with no pending revoke", g.account, g.key);
+            let pending = state
+                .suggestions
+                .values()
+                .any(|s| s.grant == Some(g.id) && s.kind == SuggestionKind::Revoke);
+            let missing = state
+                .memos
+                .get(&g.account)
+                .is_some_and(|m| m.pms_status.is_none() || m.missing_syncs > 0);
+            prop_assert!(
+                pending || missing || effective.is_none(),
+                "account {} ({effective:?}) holds {} with no pending revoke",
+                g.account,
+                g.key
+            );
         }
     }
     let replayed = epms_engine::access::replay(feed);
-    let current: std::collections::BTreeMap<GrantId, (AccountId, KeyRef)> =
-        state.grants.values().map(|g| (g.id, (g.account, g.key.clone()))).collect();
-    prop_assert_eq!(replayed, current, "the feed replayed differs from the grants");
+    let current: std::collections::BTreeMap<GrantId, (AccountId, KeyRef)> = state
+        .grants
+        .values()
+        .map(|g| (g.id, (g.account, g.key.clone())))
+        .collect();
+    prop_assert_eq!(
+        replayed,
+        current,
+        "the feed replayed differs from the grants"
+    );
     for e in feed {
         if let FeedAction::Revoked { .. } = e.action {
             prop_assert!(
-                ["pms-status", "pms-unit-change", "manager", "missing-from-pms", "account-deleted"].contains(&e.cause.as_str()),
+                [
+                    "pms-status",
+                    "pms-unit-change",
+                    "manager",
+                    "missing-from-pms",
+                    "account-deleted"
+                ]
+                .contains(&e.cause.as_str()),
                 "revoke without an explicit cause: {e:?}"
             );
         }

@@ -14,7 +14,7 @@ pub mod tables;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use epms_engine::{AuditEntry, DoorState, Plan, Settings, SyncCounts};
+use epms_engine::{AuditEntry, DoorState, FeedEvent, Plan, Settings, Suggestion, SyncCounts};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -79,6 +79,10 @@ pub struct PropertyRecord {
     pub next_account_id: u64,
     pub next_alert_id: u64,
     pub next_door_unit_id: u64,
+    #[serde(default = "one")]
+    pub next_grant_id: u64,
+    #[serde(default = "one")]
+    pub next_suggestion_id: u64,
     /// When the last successful sync finished (unix seconds).
     pub last_sync_ok: Option<i64>,
     pub created_at: i64,
@@ -87,6 +91,25 @@ pub struct PropertyRecord {
     /// skipped (see `epms_engine::input_fingerprint`).
     #[serde(default)]
     pub settled: Option<Settled>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// One entry of the access event feed, as the lock platform reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedRecord {
+    pub property: String,
+    #[serde(flatten)]
+    pub event: FeedEvent,
+}
+
+/// A suggestion that left the pending list, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedSuggestion {
+    pub suggestion: Suggestion,
+    pub outcome: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +130,8 @@ impl PropertyRecord {
             next_account_id: 1,
             next_alert_id: 1,
             next_door_unit_id: 1,
+            next_grant_id: 1,
+            next_suggestion_id: 1,
             last_sync_ok: None,
             created_at: now,
             settled: None,
@@ -200,6 +225,11 @@ impl Store {
             txn.open_table(ALERT_HISTORY)?;
             txn.open_table(SYNC_RUNS)?;
             txn.open_table(AUDIT)?;
+            txn.open_table(GRANTS)?;
+            txn.open_table(SUGGESTIONS)?;
+            txn.open_table(SUGGESTION_HISTORY)?;
+            txn.open_table(MEMOS)?;
+            txn.open_table(FEED)?;
         }
         txn.commit()?;
         Ok(Store { db, secrets })
@@ -340,8 +370,31 @@ impl Store {
             next_account_id: p.next_account_id,
             next_alert_id: p.next_alert_id,
             next_door_unit_id: p.next_door_unit_id,
+            next_grant_id: p.next_grant_id,
+            next_suggestion_id: p.next_suggestion_id,
             ..DoorState::default()
         };
+        for e in txn
+            .open_table(GRANTS)?
+            .range((property, 0)..=(property, u64::MAX))?
+        {
+            let (k, v) = e?;
+            state.grants.insert(k.value().1, dec(v.value())?);
+        }
+        for e in txn
+            .open_table(SUGGESTIONS)?
+            .range((property, 0)..=(property, u64::MAX))?
+        {
+            let (k, v) = e?;
+            state.suggestions.insert(k.value().1, dec(v.value())?);
+        }
+        for e in txn
+            .open_table(MEMOS)?
+            .range((property, 0)..=(property, u64::MAX))?
+        {
+            let (k, v) = e?;
+            state.memos.insert(k.value().1, dec(v.value())?);
+        }
         for e in txn
             .open_table(ACCOUNTS)?
             .range((property, 0)..=(property, u64::MAX))?
@@ -412,8 +465,25 @@ impl Store {
                     accounts.insert((property, a.id), enc(a).as_slice())?;
                 }
                 let mut links = txn.open_table(LINKS)?;
+                let mut grants = txn.open_table(GRANTS)?;
+                let mut suggestions = txn.open_table(SUGGESTIONS)?;
+                let mut suggestion_history = txn.open_table(SUGGESTION_HISTORY)?;
+                let mut memos = txn.open_table(MEMOS)?;
                 for id in &plan.accounts_deleted {
                     accounts.remove((property, *id))?;
+                    memos.remove((property, *id))?;
+                    // A deleted account's grants and suggestions go with it.
+                    for table in [&mut grants, &mut suggestions] {
+                        let doomed: Vec<u64> = table
+                            .range((property, 0)..=(property, u64::MAX))?
+                            .map_while(|e| e.ok())
+                            .filter(|(_, v)| account_of(v.value()) == Some(*id))
+                            .map(|(k, _)| k.value().1)
+                            .collect();
+                        for k in doomed {
+                            table.remove((property, k))?;
+                        }
+                    }
                     // Links of a deleted account go with it.
                     let doomed: Vec<String> = links
                         .range((property, "")..)?
@@ -457,6 +527,45 @@ impl Store {
                 for (k, d) in &plan.mappings_set {
                     mappings.insert((property, key_str(k).as_str()), *d)?;
                 }
+                for id in &plan.grants_removed {
+                    grants.remove((property, *id))?;
+                }
+                for g in &plan.grants_added {
+                    grants.insert((property, g.id), enc(g).as_slice())?;
+                }
+                for (id, outcome) in &plan.suggestions_closed {
+                    if let Some(old) = suggestions.remove((property, *id))? {
+                        let closed = ClosedSuggestion {
+                            suggestion: dec(old.value())?,
+                            outcome: outcome.clone(),
+                        };
+                        drop(old);
+                        suggestion_history.insert((property, *id), enc(&closed).as_slice())?;
+                    }
+                }
+                for sg in &plan.suggestions_added {
+                    suggestions.insert((property, sg.id), enc(sg).as_slice())?;
+                }
+                for id in &plan.memos_removed {
+                    memos.remove((property, *id))?;
+                }
+                for (id, m) in &plan.memos_set {
+                    memos.insert((property, *id), enc(m).as_slice())?;
+                }
+                if !plan.feed.is_empty() {
+                    let mut feed = txn.open_table(FEED)?;
+                    let first = match feed.last()? {
+                        Some((k, _)) => k.value() + 1,
+                        None => 1,
+                    };
+                    for (seq, event) in (first..).zip(&plan.feed) {
+                        let record = FeedRecord {
+                            property: property.to_owned(),
+                            event: event.clone(),
+                        };
+                        feed.insert(seq, enc(&record).as_slice())?;
+                    }
+                }
                 p.version += 1;
             }
             append(&txn, AUDIT, property, plan.audit.iter().map(enc))?;
@@ -476,6 +585,8 @@ impl Store {
             p.next_account_id = plan.next_account_id;
             p.next_alert_id = plan.next_alert_id;
             p.next_door_unit_id = plan.next_door_unit_id;
+            p.next_grant_id = plan.next_grant_id;
+            p.next_suggestion_id = plan.next_suggestion_id;
             props.insert(property, enc(&p).as_slice())?;
         }
         txn.commit()?;
@@ -528,6 +639,29 @@ impl Store {
         Ok(out)
     }
 
+    /// The access event feed after sequence `cursor`, oldest first, at most `limit`
+    /// entries. Readers keep the last sequence they processed and pass it back: every
+    /// applied grant and revoke appears once, in commit order, with no gaps.
+    pub fn feed(&self, cursor: u64, limit: usize) -> Result<Vec<(u64, FeedRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(FEED)?;
+        let mut out = Vec::new();
+        for e in t.range(cursor.saturating_add(1)..)?.take(limit) {
+            let (k, v) = e?;
+            out.push((k.value(), dec(v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Closed suggestions, newest first.
+    pub fn suggestion_history(
+        &self,
+        property: &str,
+        limit: usize,
+    ) -> Result<Vec<ClosedSuggestion>, StoreError> {
+        self.newest(SUGGESTION_HISTORY, property, limit)
+    }
+
     /// Resolved alerts, newest first.
     pub fn alert_history(
         &self,
@@ -555,6 +689,17 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// The `account` field of a stored grant or suggestion.
+fn account_of(json: &[u8]) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct HasAccount {
+        account: u64,
+    }
+    serde_json::from_slice::<HasAccount>(json)
+        .ok()
+        .map(|h| h.account)
 }
 
 /// Appends values under the next sequence numbers of a property.

@@ -30,3 +30,14 @@ pub const ALERT_HISTORY: TableDefinition<(&str, u64), &[u8]> =
 pub const SYNC_RUNS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("sync_runs");
 /// (property, sequence) → JSON `AuditEntry`.
 pub const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
+/// (property, grant id) → JSON `Grant`.
+pub const GRANTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("grants");
+/// (property, suggestion id) → JSON `Suggestion`, pending ones.
+pub const SUGGESTIONS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("suggestions");
+/// (property, suggestion id) → JSON [`crate::ClosedSuggestion`].
+pub const SUGGESTION_HISTORY: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("suggestion_history");
+/// (property, account id) → JSON `AccessMemo`.
+pub const MEMOS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("access_memos");
+/// Global sequence → JSON [`crate::FeedRecord`]: the access event feed, in commit order.
+pub const FEED: TableDefinition<u64, &[u8]> = TableDefinition::new("access_feed");

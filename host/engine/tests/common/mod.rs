@@ -180,11 +180,19 @@ pub fn mapped_unit(state: &mut DoorState, pms: &str) -> DoorUnitId {
 }
 
 pub fn keys_of(state: &DoorState, account: AccountId) -> Vec<KeyRef> {
-    let mut keys: Vec<KeyRef> = state.grants.values().filter(|g| g.account == account).map(|g| g.key.clone()).collect();
+    let mut keys: Vec<KeyRef> = state
+        .grants
+        .values()
+        .filter(|g| g.account == account)
+        .map(|g| g.key.clone())
+        .collect();
     keys.sort();
     keys
 }
 
 pub fn commons() -> Vec<KeyRef> {
-    vec![KeyRef::Common("Resident Amenities".into()), KeyRef::Common("Resident Entrances".into())]
+    vec![
+        KeyRef::Common("Resident Amenities".into()),
+        KeyRef::Common("Resident Entrances".into()),
+    ]
 }
