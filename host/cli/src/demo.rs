@@ -1,15 +1,26 @@
-//! `epms demo`: the bundled connectors against the built-in PMS simulator.
+//! `epms demo`: the whole pipeline on a generated portfolio.
 //!
-//! For now this shows the plugin host end to end: a generated portfolio served on
-//! loopback, each bundled connector loaded into the sandbox, its credential checked,
-//! its PMS properties listed and read in full. The reconciliation engine and the
-//! admin API join it as they land.
+//! The built-in PMS simulator serves a generated portfolio on loopback; each bundled
+//! connector is loaded into the sandbox; each vendor gets a credential (secrets sealed
+//! in a fresh redb file), its PMS properties are listed and attached to a DOOR property
+//! with Automated Access in Approval Required mode; a first sync imports residents and
+//! lists PMS units, most units are then created in DOOR and mapped, a second sync
+//! assigns units and proposes access, a third finds nothing to do and a fourth skips
+//! planning. A summary table
+//! follows. The admin API and the scheduler join with their issues.
 
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use anyhow::Context;
 use clap::Args;
+use epms_engine::units_csv::{NewDoorUnit, plan_create_units};
+use epms_engine::{AccessMode, Actor, AlertType, Plan, SuggestionKind};
 use epms_runtime::{Credential, NetworkAccess, Runtime, RuntimeConfig};
+use epms_store::{PropertyRecord, SecretBox, Store};
 use pms_sim::Simulator;
 use pms_sim::dataset::{Spec, generate};
 
@@ -21,6 +32,9 @@ pub struct DemoArgs {
     /// Units per simulated property.
     #[arg(long, default_value_t = 500)]
     units: usize,
+    /// Where the redb file goes (default: a new temporary directory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 pub async fn run(args: DemoArgs) -> ExitCode {
@@ -33,16 +47,39 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     }
 }
 
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("epms-demo-{}", std::process::id())));
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let db_path = data_dir.join("epms.redb");
+    if db_path.exists() {
+        anyhow::bail!(
+            "{} already exists: give the demo an empty --data-dir",
+            db_path.display()
+        );
+    }
+    let store = Store::open(&db_path, SecretBox::from_hex(&SecretBox::generate_hex())?)?;
+
     let portfolio = generate(&Spec {
         seed: args.seed,
         properties: vec![("acme".into(), "ACME-1".into(), args.units)],
     });
     let sim = Simulator::start(portfolio.clone()).await?;
     println!(
-        "PMS simulator: seed {}, {} units per property",
+        "PMS simulator on loopback: seed {}, {} units per property",
         args.seed, args.units
     );
+    println!("data: {}", db_path.display());
 
     let mut config = RuntimeConfig::new(crate::default_cache_dir());
     // The simulator lives on loopback; production hosts keep this off.
@@ -51,48 +88,170 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         allow_private: false,
     };
     let runtime = Runtime::new(config)?;
-    println!(
-        "{:<10} {:<10} {:>9} {:>8} {:>9} {:>8} {:>10}",
-        "vendor", "property", "load ms", "units", "residents", "leases", "read ms"
-    );
+    let mut connectors = HashMap::new();
     for (package, wasm) in crate::bundled::BUNDLED {
-        let connector = runtime.load_bytes(wasm, package).await?;
-        let info = connector.info();
-        let Some(base_url) = sim.base_url(&info.vendor) else {
-            println!("{:<10} (no simulated API for this vendor)", info.vendor);
+        let c = runtime.load_bytes(wasm, package).await?;
+        println!(
+            "connector {} {} (contract {}) loaded in {:.1} ms",
+            c.info().vendor,
+            c.info().version,
+            c.info().contract_version,
+            c.load_time().as_secs_f64() * 1e3
+        );
+        connectors.insert(c.info().vendor.clone(), Arc::new(c));
+    }
+
+    let manager = Actor::Manager("demo".into());
+    let mut properties = Vec::new();
+    for (vendor, connector) in &connectors {
+        let Some(base_url) = sim.base_url(vendor) else {
+            println!("{vendor}: no simulated API, skipped");
             continue;
         };
-        let mut fields: std::collections::BTreeMap<String, String> = portfolio
-            .credential(&info.vendor)
+        // Setup, as an administrator does it: credential, check, attach PMS properties.
+        let mut fields: BTreeMap<String, String> = portfolio
+            .credential(vendor)
             .map(|c| c.fields.iter().cloned().collect())
             .unwrap_or_default();
         fields.insert("base-url".into(), base_url);
-        let credential = Credential::from_fields(info, fields)?;
-        let mut session = runtime.session(&connector, &credential).await?;
-        session.check().await?;
-        for property in session.list_properties().await? {
-            let started = Instant::now();
-            let units = session.all_units(&property.id).await?;
-            let residents = session.all_residents(&property.id).await?;
-            let leases = session.all_leases(&property.id).await?;
-            println!(
-                "{:<10} {:<10} {:>9.1} {:>8} {:>9} {:>8} {:>10.1}",
-                info.vendor,
-                property.id,
-                connector.load_time().as_secs_f64() * 1e3,
-                units.len(),
-                residents.len(),
-                leases.len(),
-                started.elapsed().as_secs_f64() * 1e3
-            );
+        let credential = Credential::from_fields(connector.info(), fields.clone())?;
+        let mut session = runtime.session(connector, &credential).await?;
+        session.check().await.context("checking the credential")?;
+        let pms = session.list_properties().await?;
+        let (secret, plain): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            fields.into_iter().partition(|(k, _)| {
+                connector
+                    .info()
+                    .config_fields
+                    .iter()
+                    .any(|f| &f.name == k && f.secret)
+            });
+        let cred_id = format!("{vendor}-credential");
+        store.put_credential(&cred_id, vendor, plain, &secret)?;
+        let id = format!("door-{vendor}");
+        let mut record = PropertyRecord::new(
+            &id,
+            &format!("{} (demo)", connector.info().display_name),
+            now(),
+        );
+        record.credential_id = Some(cred_id);
+        record.pms_property_ids = pms.iter().map(|p| p.id.clone()).collect();
+        record.settings.access.enabled = true;
+        record.settings.access.mode = AccessMode::ApprovalRequired;
+        store.create_property(&record)?;
+        properties.push(id);
+    }
+
+    for id in &properties {
+        let started = Instant::now();
+        let first = epms_sync::sync_once(&runtime, &store, &connectors, id, now()).await?;
+        println!(
+            "{id}: first sync in {:.0} ms: {} accounts created, {} alerts",
+            started.elapsed().as_secs_f64() * 1e3,
+            first.accounts_created,
+            first.alerts_opened
+        );
+        // Unit Sync setup: create and map nine PMS units in ten; the rest stay unmapped.
+        let state = store.load_state(id)?;
+        let units: Vec<NewDoorUnit> = state
+            .pms_units
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 10 != 9)
+            .map(|(_, u)| NewDoorUnit {
+                name: format!(
+                    "{} {}",
+                    u.unit.building.clone().unwrap_or_default(),
+                    u.unit.number
+                ),
+                building: u.unit.building.clone(),
+            })
+            .collect();
+        let plan = plan_create_units(&state, &units, &manager, now())?;
+        store.apply(id, &plan, None)?;
+        let state = store.load_state(id)?;
+        let mut mapping = Plan::empty(&state);
+        for (pms, door) in state
+            .pms_units
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 10 != 9)
+            .map(|(_, u)| u)
+            .zip(state.door_units.keys())
+        {
+            mapping.mappings_set.push((pms.key.clone(), *door));
         }
+        store.apply(id, &mapping, None)?;
+        let second = epms_sync::sync_once(&runtime, &store, &connectors, id, now()).await?;
+        println!(
+            "{id}: second sync: {} accounts updated, {} access suggestions",
+            second.accounts_updated, second.suggestions_added
+        );
+        // Nothing changed in the PMS: the next sync plans nothing, the one after that
+        // recognises the settled input and skips planning.
+        let third = epms_sync::sync_once(&runtime, &store, &connectors, id, now()).await?;
+        let fourth = epms_sync::sync_once(&runtime, &store, &connectors, id, now()).await?;
+        let changes = third.accounts_created
+            + third.accounts_updated
+            + third.alerts_opened
+            + third.suggestions_added;
+        println!(
+            "{id}: third sync: {changes} changes; fourth sync: {}",
+            if fourth.skipped {
+                "input settled, planning skipped"
+            } else {
+                "planned again"
+            }
+        );
+    }
+
+    println!();
+    println!(
+        "{:<14} {:>9} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7}  {}",
+        "property",
+        "residents",
+        "dupEm",
+        "noEm",
+        "dupAcc",
+        "name",
+        "email",
+        "gone",
+        "grant",
+        "revoke",
+        "grey",
+        "last sync"
+    );
+    for id in &properties {
+        let state = store.load_state(id)?;
+        let record = store.property(id)?;
+        let alerts = |t: AlertType| state.alerts.values().filter(|a| a.alert_type == t).count();
+        let sugg = |k: SuggestionKind| state.suggestions.values().filter(|s| s.kind == k).count();
+        println!(
+            "{:<14} {:>9} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7}  {}",
+            id,
+            state.accounts.len(),
+            alerts(AlertType::DuplicateEmails),
+            alerts(AlertType::MissingEmail),
+            alerts(AlertType::DuplicateAccount),
+            alerts(AlertType::NameMismatch),
+            alerts(AlertType::EmailMismatch),
+            alerts(AlertType::MissingFromPms),
+            sugg(SuggestionKind::Grant),
+            sugg(SuggestionKind::Revoke),
+            sugg(SuggestionKind::NoChange),
+            record
+                .last_sync_ok
+                .map(|t| format!("{t} (unix)"))
+                .unwrap_or_else(|| "never".into()),
+        );
     }
     let out = runtime.outbound();
     println!(
-        "outbound HTTP: {} requests, {} denied, {} KiB received",
+        "outbound HTTP: {} requests, {} denied, {} KiB received; access feed: {} events",
         out.requests,
         out.denied,
-        out.bytes_received / 1024
+        out.bytes_received / 1024,
+        store.feed(0, usize::MAX)?.len()
     );
     Ok(())
 }

@@ -100,3 +100,32 @@ fn fetch_prints_one_json_object_per_record_or_the_typed_error() {
     assert_eq!(err["error"]["code"], "auth");
     drop(sim);
 }
+
+#[test]
+fn the_demo_runs_the_whole_pipeline_and_settles() {
+    let cache = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = epms(cache.path())
+        .args(["demo", "--units", "60", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("third sync: 0 changes; fourth sync: input settled"),
+        "{stdout}"
+    );
+    assert!(data.path().join("epms.redb").is_file());
+    // A second run refuses to reuse a database.
+    let again = epms(cache.path())
+        .args(["demo", "--units", "60", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+}

@@ -604,9 +604,21 @@ impl Store {
             }))
     }
 
-    /// Records a sync that applied nothing (a failed fetch, say).
+    /// Records a sync that applied nothing: a failed fetch (the last good sync time
+    /// stays), or a settled input (it counts as a good sync).
     pub fn record_sync_run(&self, property: &str, run: &SyncRun) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
+        {
+            let mut props = txn.open_table(PROPERTIES)?;
+            let mut p: PropertyRecord = dec(props
+                .get(property)?
+                .ok_or_else(|| StoreError::NoSuchProperty(property.to_owned()))?
+                .value())?;
+            if run.outcome == RunOutcome::Succeeded {
+                p.last_sync_ok = Some(run.finished_at);
+                props.insert(property, enc(&p).as_slice())?;
+            }
+        }
         append(&txn, SYNC_RUNS, property, std::iter::once(enc(run)))?;
         txn.commit()?;
         Ok(())

@@ -35,6 +35,11 @@ impl SecretBox {
         }
     }
 
+    /// A fresh random key (for a new installation or the demo), as 64 hex digits.
+    pub fn generate_hex() -> String {
+        Key::generate().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// A key from 64 hex digits (as kept in the host's configuration).
     pub fn from_hex(hex: &str) -> Result<Self, SecretError> {
         let hex = hex.trim();

@@ -1,0 +1,192 @@
+//! One sync of one property, all or nothing (DOMAIN.md, "Safety"): fetch every record
+//! of every attached PMS property through the property's connector; if any fetch
+//! fails, apply nothing and record the classified failure (the property keeps its
+//! last good sync time); otherwise plan with the engine and apply the plan, with the
+//! sync's record, in one store transaction. A sync whose input is settled (the same
+//! input as the last sync that planned nothing, against the same state) is recorded
+//! without planning.
+//!
+//! The scheduler (hourly, Sync Now, no overlap, bounded concurrency, retries) calls
+//! this; it holds no state of its own.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use epms_engine::{PmsPropertyData, PmsSnapshot, SyncCounts, input_fingerprint, plan_sync};
+use epms_runtime::{CallError, Credential, LoadedConnector, Runtime};
+use epms_store::{RunOutcome, Store, StoreError, SyncRun};
+
+/// Why a sync applied nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    #[error("property is not set up: {0}")]
+    NotSetUp(String),
+    #[error("no connector is loaded for vendor {0:?}")]
+    NoConnector(String),
+    #[error("fetching from the PMS failed: {0}")]
+    Fetch(#[from] CallError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// A stable code for the sync record and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::NotSetUp(_) => "not-set-up",
+            SyncError::NoConnector(_) => "no-connector",
+            SyncError::Fetch(e) => e.code(),
+            SyncError::Store(_) => "store",
+        }
+    }
+}
+
+/// What a successful sync did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncReport {
+    pub run: SyncRun,
+    /// The input was settled: nothing was planned.
+    pub skipped: bool,
+    pub accounts_created: usize,
+    pub accounts_updated: usize,
+    pub alerts_opened: usize,
+    pub alerts_resolved: usize,
+    pub grants_added: usize,
+    pub grants_removed: usize,
+    pub suggestions_added: usize,
+}
+
+/// Reads one whole PMS property through a connector session.
+async fn fetch(
+    runtime: &Runtime,
+    connector: &LoadedConnector,
+    credential: &Credential,
+    pms_ids: &[String],
+) -> Result<PmsSnapshot, CallError> {
+    let mut session = runtime.session(connector, credential).await?;
+    let mut properties = Vec::new();
+    for id in pms_ids {
+        properties.push(PmsPropertyData {
+            id: id.clone(),
+            units: session.all_units(id).await?,
+            residents: session.all_residents(id).await?,
+            leases: session.all_leases(id).await?,
+        });
+    }
+    Ok(PmsSnapshot {
+        vendor: connector.info().vendor.clone(),
+        properties,
+    })
+}
+
+/// Runs one sync of `property` at `now` (unix seconds).
+pub async fn sync_once(
+    runtime: &Runtime,
+    store: &Store,
+    connectors: &HashMap<String, Arc<LoadedConnector>>,
+    property: &str,
+    now: i64,
+) -> Result<SyncReport, SyncError> {
+    let record = store.property(property)?;
+    let failed = |e: &SyncError| SyncRun {
+        started_at: now,
+        finished_at: now,
+        outcome: RunOutcome::Failed,
+        counts: SyncCounts::default(),
+        error_code: Some(e.code().to_owned()),
+        error: Some(e.to_string()),
+        input_fingerprint: None,
+    };
+    let prepared = async {
+        let cred_id = record
+            .credential_id
+            .clone()
+            .ok_or_else(|| SyncError::NotSetUp("no credential attached".into()))?;
+        if record.pms_property_ids.is_empty() {
+            return Err(SyncError::NotSetUp("no PMS property attached".into()));
+        }
+        let cred = store.credential(&cred_id)?;
+        let connector = connectors
+            .get(&cred.vendor)
+            .cloned()
+            .ok_or_else(|| SyncError::NoConnector(cred.vendor.clone()))?;
+        let mut fields: BTreeMap<String, String> = cred.settings.clone();
+        fields.extend(store.credential_secrets(&cred_id)?);
+        let credential = Credential::from_fields(connector.info(), fields)
+            .map_err(|e| SyncError::NotSetUp(format!("credential {cred_id}: {e}")))?;
+        let snapshot = fetch(runtime, &connector, &credential, &record.pms_property_ids).await?;
+        Ok(snapshot)
+    };
+    let snapshot = match prepared.await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(property, code = e.code(), error = %e, "sync failed; nothing applied");
+            store.record_sync_run(property, &failed(&e))?;
+            return Err(e);
+        }
+    };
+
+    let fingerprint = input_fingerprint(&snapshot, &record.settings);
+    if store.is_settled(property, fingerprint)? {
+        let run = SyncRun {
+            started_at: now,
+            finished_at: now,
+            outcome: RunOutcome::Succeeded,
+            counts: SyncCounts::default(),
+            error_code: None,
+            error: None,
+            input_fingerprint: Some(fingerprint),
+        };
+        store.record_sync_run(property, &run)?;
+        return Ok(SyncReport {
+            run,
+            skipped: true,
+            accounts_created: 0,
+            accounts_updated: 0,
+            alerts_opened: 0,
+            alerts_resolved: 0,
+            grants_added: 0,
+            grants_removed: 0,
+            suggestions_added: 0,
+        });
+    }
+    // A manager's change may land between loading and applying: plan again then.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let state = store.load_state(property)?;
+        let out = plan_sync(&snapshot, &state, &record.settings, now);
+        let run = SyncRun {
+            started_at: now,
+            finished_at: now,
+            outcome: RunOutcome::Succeeded,
+            counts: out.counts.clone(),
+            error_code: None,
+            error: None,
+            input_fingerprint: Some(fingerprint),
+        };
+        match store.apply(property, &out.plan, Some(&run)) {
+            Ok(()) => {
+                let p = &out.plan;
+                return Ok(SyncReport {
+                    run,
+                    skipped: false,
+                    accounts_created: p.accounts_created.len(),
+                    accounts_updated: p.accounts_updated.len(),
+                    alerts_opened: p.alerts_opened.len(),
+                    alerts_resolved: p
+                        .alerts_updated
+                        .iter()
+                        .filter(|a| !a.state.is_live())
+                        .count(),
+                    grants_added: p.grants_added.len(),
+                    grants_removed: p.grants_removed.len(),
+                    suggestions_added: p.suggestions_added.len(),
+                });
+            }
+            Err(StoreError::Stale { .. }) if attempts < 3 => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
