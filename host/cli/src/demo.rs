@@ -207,7 +207,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 
     println!();
     println!(
-        "{:<14} {:>9} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7}  {}",
+        "{:<14} {:>9} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7}  last sync",
         "property",
         "residents",
         "dupEm",
@@ -219,7 +219,6 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         "grant",
         "revoke",
         "grey",
-        "last sync"
     );
     for id in &properties {
         let state = store.load_state(id)?;
