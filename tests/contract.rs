@@ -1,7 +1,7 @@
 //! Loading connectors: the contract check, the compile cache, one connector per
 //! vendor, and a real connector reading the simulator over loopback HTTP.
 
-use epms_e2e::{fields, guests, loopback_runtime};
+use epms_e2e::{acme_credential, fields, guests, loopback_runtime};
 use epms_model::ConnectorError;
 use epms_runtime::{CacheOutcome, CallError, Credential, LoadError, SandboxLimits};
 use pms_sim::Simulator;
@@ -137,14 +137,7 @@ async fn the_template_reads_a_simulated_property_record_for_record_across_pages(
         .load_file(guests::EPMS_CONNECTOR_TEMPLATE.as_ref())
         .await
         .unwrap();
-    let credential = Credential::from_fields(
-        acme.info(),
-        fields(&[
-            ("base-url", &sim.base_url("acme").unwrap()),
-            ("api-token", pms_sim::vendors::acme::TOKEN),
-        ]),
-    )
-    .unwrap();
+    let credential = acme_credential(&acme, &sim);
     let mut session = rt.session(&acme, &credential).await.unwrap();
     session.check().await.unwrap();
     let props = session.list_properties().await.unwrap();

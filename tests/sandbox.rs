@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use epms_e2e::{fields, guests, loopback_runtime, start_target};
+use epms_e2e::{acme_credential, fields, guests, loopback_runtime, start_target};
 use epms_model::ConnectorError;
 use epms_runtime::{CallError, ConnectorSession, Credential, Runtime, SandboxLimits};
 use pms_sim::Simulator;
@@ -78,14 +78,7 @@ impl Fixture {
             .load_file(guests::EPMS_CONNECTOR_TEMPLATE.as_ref())
             .await
             .unwrap();
-        let credential = Credential::from_fields(
-            acme.info(),
-            fields(&[
-                ("base-url", &sim.base_url("acme").unwrap()),
-                ("api-token", pms_sim::vendors::acme::TOKEN),
-            ]),
-        )
-        .unwrap();
+        let credential = acme_credential(&acme, &sim);
         let mut session = self.runtime.session(&acme, &credential).await.unwrap();
         assert_eq!(session.all_units("P1").await.unwrap(), truth);
     }

@@ -12,13 +12,15 @@ use pms_sim::dataset::{Spec, generate};
 
 const NOW: i64 = 1_800_000_000;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_fetch_applies_nothing_and_keeps_the_last_good_sync_time() {
-    let portfolio = generate(&Spec {
-        seed: 4,
-        properties: vec![("acme".into(), "P1".into(), 40)],
-    });
-    let sim = Simulator::start(portfolio).await.unwrap();
+struct Host {
+    runtime: epms_runtime::Runtime,
+    connectors: HashMap<String, Arc<epms_runtime::LoadedConnector>>,
+    store: Store,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+/// A store with one property ("door-1") attached to the simulator's acme property P1.
+async fn host(sim: &Simulator) -> Host {
     let cache = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     let runtime = loopback_runtime(cache.path(), SandboxLimits::default());
@@ -45,6 +47,27 @@ async fn a_failed_fetch_applies_nothing_and_keeps_the_last_good_sync_time() {
     record.credential_id = Some("c1".into());
     record.pms_property_ids = vec!["P1".into()];
     store.create_property(&record).unwrap();
+    Host {
+        runtime,
+        connectors,
+        store,
+        _dirs: (cache, data),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_fetch_applies_nothing_and_keeps_the_last_good_sync_time() {
+    let portfolio = generate(&Spec {
+        seed: 4,
+        properties: vec![("acme".into(), "P1".into(), 40)],
+    });
+    let sim = Simulator::start(portfolio).await.unwrap();
+    let Host {
+        runtime,
+        connectors,
+        store,
+        _dirs,
+    } = host(&sim).await;
 
     let ok = epms_sync::sync_once(&runtime, &store, &connectors, "door-1", NOW)
         .await
@@ -89,32 +112,12 @@ async fn a_sync_reads_the_simulator_and_an_unchanged_pms_settles() {
     });
     let truth = portfolio.properties[0].clone();
     let sim = Simulator::start(portfolio).await.unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let runtime = loopback_runtime(cache.path(), SandboxLimits::default());
-    let connector = Arc::new(
-        runtime
-            .load_file(guests::EPMS_CONNECTOR_TEMPLATE.as_ref())
-            .await
-            .unwrap(),
-    );
-    let connectors = HashMap::from([("acme".to_owned(), connector)]);
-    let store = Store::open(&data.path().join("epms.redb"), SecretBox::new([1; 32])).unwrap();
-    store
-        .put_credential(
-            "c1",
-            "acme",
-            BTreeMap::from([("base-url".to_owned(), sim.base_url("acme").unwrap())]),
-            &BTreeMap::from([(
-                "api-token".to_owned(),
-                pms_sim::vendors::acme::TOKEN.to_owned(),
-            )]),
-        )
-        .unwrap();
-    let mut record = PropertyRecord::new("door-1", "B", NOW);
-    record.credential_id = Some("c1".into());
-    record.pms_property_ids = vec!["P1".into()];
-    store.create_property(&record).unwrap();
+    let Host {
+        runtime,
+        connectors,
+        store,
+        _dirs,
+    } = host(&sim).await;
 
     epms_sync::sync_once(&runtime, &store, &connectors, "door-1", NOW)
         .await

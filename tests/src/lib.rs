@@ -36,6 +36,24 @@ pub fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The credential the simulator accepts for the connector template ("acme").
+pub fn acme_credential(
+    connector: &epms_runtime::LoadedConnector,
+    sim: &pms_sim::Simulator,
+) -> epms_runtime::Credential {
+    epms_runtime::Credential::from_fields(
+        connector.info(),
+        fields(&[
+            (
+                "base-url",
+                &sim.base_url("acme").expect("the simulator serves acme"),
+            ),
+            ("api-token", pms_sim::vendors::acme::TOKEN),
+        ]),
+    )
+    .expect("the template declares base-url and api-token")
+}
+
 /// What the hostile guest's "server-side" attacks talk to.
 pub struct Target {
     pub addr: SocketAddr,

@@ -99,9 +99,9 @@ fn cause_of(rule: &str) -> &'static str {
 }
 
 /// Grants and revokes, applied to a working copy, recorded for the feed and audit.
-struct Applier<'s> {
-    grants: &'s mut BTreeMap<GrantId, Grant>,
-    next_grant_id: &'s mut GrantId,
+struct Applier {
+    grants: BTreeMap<GrantId, Grant>,
+    next_grant_id: GrantId,
     added: Vec<Grant>,
     removed: Vec<GrantId>,
     feed: Vec<FeedEvent>,
@@ -110,7 +110,29 @@ struct Applier<'s> {
     now: i64,
 }
 
-impl Applier<'_> {
+impl Applier {
+    fn new(state: &DoorState, actor: Actor, now: i64) -> Self {
+        Applier {
+            grants: state.grants.clone(),
+            next_grant_id: state.next_grant_id,
+            added: Vec::new(),
+            removed: Vec::new(),
+            feed: Vec::new(),
+            audit: Vec::new(),
+            actor,
+            now,
+        }
+    }
+
+    /// Moves what was applied into `plan`.
+    fn finish(self, plan: &mut Plan) {
+        plan.grants_added = self.added;
+        plan.grants_removed = self.removed;
+        plan.feed = self.feed;
+        plan.audit.extend(self.audit);
+        plan.next_grant_id = self.next_grant_id;
+    }
+
     fn grant(
         &mut self,
         account: AccountId,
@@ -120,8 +142,8 @@ impl Applier<'_> {
         rule: &str,
         reason: &str,
     ) {
-        let id = *self.next_grant_id;
-        *self.next_grant_id += 1;
+        let id = self.next_grant_id;
+        self.next_grant_id += 1;
         let g = Grant {
             id,
             account,
@@ -334,18 +356,7 @@ impl Planner<'_> {
         }
 
         let automatic = settings.mode == AccessMode::Automatic;
-        let mut working = state.grants.clone();
-        let mut next_grant_id = self.plan.next_grant_id;
-        let mut applier = Applier {
-            grants: &mut working,
-            next_grant_id: &mut next_grant_id,
-            added: Vec::new(),
-            removed: Vec::new(),
-            feed: Vec::new(),
-            audit: Vec::new(),
-            actor: Actor::Sync,
-            now,
-        };
+        let mut applier = Applier::new(state, Actor::Sync, now);
         let mut wanted: Vec<Change> = Vec::new();
         for c in changes {
             let applies = automatic && !(hold && c.kind == SuggestionKind::Revoke);
@@ -380,18 +391,7 @@ impl Planner<'_> {
                 (false, _) => wanted.push(c),
             }
         }
-        let Applier {
-            added,
-            removed,
-            feed,
-            audit,
-            ..
-        } = applier;
-        self.plan.grants_added = added;
-        self.plan.grants_removed = removed;
-        self.plan.feed = feed;
-        self.plan.audit.extend(audit);
-        self.plan.next_grant_id = next_grant_id;
+        applier.finish(&mut self.plan);
 
         // Suggestions: keep what this sync would suggest again, supersede the rest.
         let mut kept: BTreeSet<SuggestionId> = BTreeSet::new();
@@ -438,10 +438,6 @@ impl Planner<'_> {
     }
 }
 
-fn work_copy(state: &DoorState) -> (BTreeMap<GrantId, Grant>, GrantId) {
-    (state.grants.clone(), state.next_grant_id)
-}
-
 /// Approves up to [`MAX_APPROVE`] suggestions: grants start at their suggested time or
 /// now, whichever is later; revokes take effect now.
 pub fn approve(
@@ -466,21 +462,11 @@ pub fn approve(
         }
     }
     let mut plan = Plan::empty(state);
-    let (mut grants, mut next) = work_copy(state);
     let who = match actor {
         Actor::Manager(n) => n.clone(),
         Actor::Sync => "sync".into(),
     };
-    let mut applier = Applier {
-        grants: &mut grants,
-        next_grant_id: &mut next,
-        added: Vec::new(),
-        removed: Vec::new(),
-        feed: Vec::new(),
-        audit: Vec::new(),
-        actor: actor.clone(),
-        now,
-    };
+    let mut applier = Applier::new(state, actor.clone(), now);
     for id in ids {
         let s = &state.suggestions[id];
         let reason = format!("{} (suggestion {id} approved by {who})", s.reason);
@@ -513,18 +499,7 @@ pub fn approve(
         plan.suggestions_closed
             .push((*id, format!("approved by {who}")));
     }
-    let Applier {
-        added,
-        removed,
-        feed,
-        audit,
-        ..
-    } = applier;
-    plan.grants_added = added;
-    plan.grants_removed = removed;
-    plan.feed = feed;
-    plan.audit = audit;
-    plan.next_grant_id = next;
+    applier.finish(&mut plan);
     Ok(plan)
 }
 
@@ -570,17 +545,7 @@ pub fn manual_status(
         .get(&account)
         .ok_or(AccessError::NoSuchAccount(account))?;
     let mut plan = Plan::empty(state);
-    let (mut grants, mut next) = work_copy(state);
-    let mut applier = Applier {
-        grants: &mut grants,
-        next_grant_id: &mut next,
-        added: Vec::new(),
-        removed: Vec::new(),
-        feed: Vec::new(),
-        audit: Vec::new(),
-        actor: actor.clone(),
-        now,
-    };
+    let mut applier = Applier::new(state, actor.clone(), now);
     let held: Vec<Grant> = state
         .grants
         .values()
@@ -609,18 +574,7 @@ pub fn manual_status(
             }
         }
     }
-    let Applier {
-        added,
-        removed,
-        feed,
-        audit,
-        ..
-    } = applier;
-    plan.grants_added = added;
-    plan.grants_removed = removed;
-    plan.feed = feed;
-    plan.audit = audit;
-    plan.next_grant_id = next;
+    applier.finish(&mut plan);
     let mut memo: AccessMemo = state.memos.get(&account).cloned().unwrap_or_default();
     memo.override_status = Some(status);
     if memo.pms_status.is_none() {

@@ -374,64 +374,14 @@ impl Store {
             next_suggestion_id: p.next_suggestion_id,
             ..DoorState::default()
         };
-        for e in txn
-            .open_table(GRANTS)?
-            .range((property, 0)..=(property, u64::MAX))?
-        {
-            let (k, v) = e?;
-            state.grants.insert(k.value().1, dec(v.value())?);
-        }
-        for e in txn
-            .open_table(SUGGESTIONS)?
-            .range((property, 0)..=(property, u64::MAX))?
-        {
-            let (k, v) = e?;
-            state.suggestions.insert(k.value().1, dec(v.value())?);
-        }
-        for e in txn
-            .open_table(MEMOS)?
-            .range((property, 0)..=(property, u64::MAX))?
-        {
-            let (k, v) = e?;
-            state.memos.insert(k.value().1, dec(v.value())?);
-        }
-        for e in txn
-            .open_table(ACCOUNTS)?
-            .range((property, 0)..=(property, u64::MAX))?
-        {
-            let (k, v) = e?;
-            state.accounts.insert(k.value().1, dec(v.value())?);
-        }
-        for e in txn.open_table(LINKS)?.range((property, "")..)? {
-            let (k, v) = e?;
-            let (p, key) = k.value();
-            if p != property {
-                break;
-            }
-            state.links.insert(dec(key.as_bytes())?, v.value());
-        }
-        for e in txn
-            .open_table(DOOR_UNITS)?
-            .range((property, 0)..=(property, u64::MAX))?
-        {
-            let (k, v) = e?;
-            state.door_units.insert(k.value().1, dec(v.value())?);
-        }
-        for e in txn.open_table(MAPPINGS)?.range((property, "")..)? {
-            let (k, v) = e?;
-            let (p, key) = k.value();
-            if p != property {
-                break;
-            }
-            state.mappings.insert(dec(key.as_bytes())?, v.value());
-        }
-        for e in txn
-            .open_table(ALERTS)?
-            .range((property, 0)..=(property, u64::MAX))?
-        {
-            let (k, v) = e?;
-            state.alerts.insert(k.value().1, dec(v.value())?);
-        }
+        state.grants = rows(&txn, GRANTS, property)?;
+        state.suggestions = rows(&txn, SUGGESTIONS, property)?;
+        state.memos = rows(&txn, MEMOS, property)?;
+        state.accounts = rows(&txn, ACCOUNTS, property)?;
+        state.door_units = rows(&txn, DOOR_UNITS, property)?;
+        state.alerts = rows(&txn, ALERTS, property)?;
+        state.links = keyed_rows(&txn, LINKS, property)?;
+        state.mappings = keyed_rows(&txn, MAPPINGS, property)?;
         if let Some(v) = txn.open_table(PMS_UNITS)?.get(property)? {
             state.pms_units = dec(v.value())?;
         }
@@ -701,6 +651,41 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// A property's rows of an id-keyed table, decoded.
+fn rows<T: DeserializeOwned>(
+    txn: &redb::ReadTransaction,
+    table: TableDefinition<(&str, u64), &[u8]>,
+    property: &str,
+) -> Result<BTreeMap<u64, T>, StoreError> {
+    let mut out = BTreeMap::new();
+    for e in txn
+        .open_table(table)?
+        .range((property, 0)..=(property, u64::MAX))?
+    {
+        let (k, v) = e?;
+        out.insert(k.value().1, dec(v.value())?);
+    }
+    Ok(out)
+}
+
+/// A property's rows of a table keyed by a JSON-encoded key, decoded.
+fn keyed_rows<K: DeserializeOwned + Ord>(
+    txn: &redb::ReadTransaction,
+    table: TableDefinition<(&str, &str), u64>,
+    property: &str,
+) -> Result<BTreeMap<K, u64>, StoreError> {
+    let mut out = BTreeMap::new();
+    for e in txn.open_table(table)?.range((property, "")..)? {
+        let (k, v) = e?;
+        let (p, key) = k.value();
+        if p != property {
+            break;
+        }
+        out.insert(dec(key.as_bytes())?, v.value());
+    }
+    Ok(out)
 }
 
 /// The `account` field of a stored grant or suggestion.
