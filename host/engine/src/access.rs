@@ -232,6 +232,7 @@ impl Planner<'_> {
             .collect();
         let mut changes: Vec<Change> = Vec::new();
         let mut missing: Vec<AccountId> = Vec::new();
+        let mut evaluated: BTreeSet<AccountId> = BTreeSet::new();
         for account in accounts {
             let Some(acc) = self.planned(account).cloned() else {
                 continue;
@@ -239,12 +240,24 @@ impl Planner<'_> {
             let old = state.memos.get(&account).cloned().unwrap_or_default();
             let mut memo = old.clone();
             let held = grants_of.get(&account).cloned().unwrap_or_default();
-            if let Some((pms_status, raw)) = self.seen.get(&account).cloned() {
-                if old.pms_status != Some(pms_status) {
-                    memo.override_status = None;
-                }
-                memo.pms_status = Some(pms_status);
+            let observed = self.seen.get(&account).cloned();
+            // In the feed but no longer synced (an excluded or never-synced status):
+            // access follows the last status known, so a discarded revoke comes back.
+            let known =
+                observed.is_none() && self.present.contains(&account) && old.effective().is_some();
+            if observed.is_some() || known {
+                let raw = match observed {
+                    Some((pms_status, raw)) => {
+                        if old.pms_status != Some(pms_status) {
+                            memo.override_status = None;
+                        }
+                        memo.pms_status = Some(pms_status);
+                        raw
+                    }
+                    None => "last known; the PMS record is no longer synced".to_owned(),
+                };
                 memo.missing_syncs = 0;
+                evaluated.insert(account);
                 let effective = memo.effective();
                 let before = changes.len();
                 match effective {
@@ -408,11 +421,11 @@ impl Planner<'_> {
                 None => fresh.push(c),
             }
         }
-        // Only accounts this sync saw were re-evaluated: the others' suggestions stand.
+        // Only accounts this sync evaluated: the others' suggestions stand.
         let touched: BTreeSet<AccountId> = fresh.iter().map(|c| c.account).collect();
         for s in state.suggestions.values() {
             let stale = !kept.contains(&s.id)
-                && self.seen.contains_key(&s.account)
+                && evaluated.contains(&s.account)
                 && (s.kind != SuggestionKind::NoChange || touched.contains(&s.account));
             if stale {
                 self.plan

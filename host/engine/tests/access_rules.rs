@@ -553,3 +553,35 @@ fn turning_the_integration_off_keeps_all_accounts_and_grants() {
     assert_eq!(state.grants.len(), 3);
     assert_eq!(state.accounts.len(), 1);
 }
+
+/// Regression (found by `access_invariants_hold_over_any_sequence`): a manager
+/// discarded a revoke for a resident whose lease had turned future; the resident's
+/// record then stopped syncing (an applicant status), so no sync looked at them again
+/// and they kept their keys silently. Access now follows the last known status of a
+/// resident still in the feed, so the revoke is suggested again.
+#[test]
+fn a_discarded_revoke_comes_back_when_the_record_is_no_longer_synced() {
+    let mut state = DoorState::default();
+    mapped_unit(&mut state, "101");
+    let settings = access(AccessMode::ApprovalRequired);
+    sync(&mut state, &ann(LeaseStatus::Current, "101"), &settings);
+    let ids: Vec<SuggestionId> = state.suggestions.keys().copied().collect();
+    state
+        .apply(&approve(&state, &ids, &manager(), NOW).unwrap())
+        .unwrap();
+    sync(&mut state, &ann(LeaseStatus::Future, "101"), &settings);
+    let revoke = *state.suggestions.keys().next().unwrap();
+    state
+        .apply(&discard(&state, revoke, &manager(), NOW).unwrap())
+        .unwrap();
+    assert_eq!(state.suggestions.len(), 2);
+    sync(&mut state, &ann(LeaseStatus::Applicant, "101"), &settings);
+    assert_eq!(
+        state
+            .suggestions
+            .values()
+            .filter(|s| s.kind == SuggestionKind::Revoke)
+            .count(),
+        3
+    );
+}

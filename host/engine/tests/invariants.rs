@@ -133,7 +133,7 @@ fn check_invariants(state: &DoorState) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::default())]
 
     /// Any sequence of syncs, resolutions and mappings keeps the invariants, and a
     /// sync repeated on the same snapshot plans nothing and keeps the alert count.
@@ -307,7 +307,7 @@ fn check_access(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::default())]
 
     /// Automated Access over any sequence of syncs, approvals, discards, manual status
     /// changes and Missing From PMS revokes, in either mode.
