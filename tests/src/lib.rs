@@ -36,6 +36,17 @@ pub fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Residents as the ground truth states them: warnings by field only (their messages
+/// are each connector's own words).
+pub fn warnings_by_field(mut residents: Vec<epms_model::Resident>) -> Vec<epms_model::Resident> {
+    for r in &mut residents {
+        for w in &mut r.warnings {
+            w.message.clear();
+        }
+    }
+    residents
+}
+
 /// The credential the simulator accepts for the connector template ("acme").
 pub fn acme_credential(
     connector: &epms_runtime::LoadedConnector,

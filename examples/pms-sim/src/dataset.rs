@@ -20,6 +20,12 @@ pub struct SimCredential {
 }
 
 /// One PMS property and its records, as connectors must return them.
+///
+/// Records are canonical: an email is trimmed (case kept); one that is not an email
+/// at all is absent, with a warning on the field `email`. What the PMS stores when it
+/// differs (padding, capitals, the malformed text) is in `wire_emails`, and that is
+/// what the vendor APIs serve. Warnings are compared by field: their messages are
+/// each connector's own words (the ground truth's are empty).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SimProperty {
     pub vendor: String,
@@ -28,6 +34,59 @@ pub struct SimProperty {
     pub units: Vec<Unit>,
     pub residents: Vec<Resident>,
     pub leases: Vec<Lease>,
+    /// Resident id → the email exactly as the PMS holds it, where it differs.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub wire_emails: std::collections::BTreeMap<String, String>,
+}
+
+impl SimProperty {
+    /// The email of a resident as the PMS serves it.
+    pub fn wire_email(&self, r: &Resident) -> Option<String> {
+        self.wire_emails
+            .get(&r.id)
+            .cloned()
+            .or_else(|| r.email.clone())
+    }
+
+    /// Sets a resident's email as the PMS would hold it; the canonical record follows.
+    pub fn set_email(&mut self, resident: usize, raw: Option<String>) {
+        let r = &mut self.residents[resident];
+        r.warnings.retain(|w| w.field != "email");
+        self.wire_emails.remove(&r.id);
+        let Some(raw) = raw else {
+            r.email = None;
+            return;
+        };
+        let trimmed = raw.trim().to_owned();
+        if trimmed != raw {
+            self.wire_emails.insert(r.id.clone(), raw.clone());
+        }
+        if trimmed.is_empty() {
+            r.email = None;
+        } else if is_email(&trimmed) {
+            r.email = Some(trimmed);
+        } else {
+            self.wire_emails.insert(r.id.clone(), raw);
+            r.email = None;
+            r.warnings.push(epms_model::RecordWarning {
+                field: "email".into(),
+                message: String::new(),
+            });
+        }
+    }
+}
+
+/// One `@`, something before it, a dotted domain after it, no spaces.
+pub fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && !s.chars().any(char::is_whitespace)
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
 }
 
 impl Portfolio {
@@ -48,6 +107,222 @@ impl SimCredential {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A change to the PMS data, as the control API takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Mutation {
+    /// A new household (one primary) with a current lease in `unit`.
+    MoveIn {
+        vendor: String,
+        property: String,
+        unit: String,
+        first_name: String,
+        last_name: String,
+        email: Option<String>,
+    },
+    /// The lease ends: past, with a move-out date.
+    MoveOut {
+        vendor: String,
+        property: String,
+        lease: String,
+    },
+    /// The resident moves to `to_unit`: the old lease ends (past), a new resident
+    /// record and a current lease in the new unit (as Yardi does with tenant codes).
+    Transfer {
+        vendor: String,
+        property: String,
+        resident: String,
+        to_unit: String,
+    },
+    Rename {
+        vendor: String,
+        property: String,
+        resident: String,
+        first_name: String,
+        last_name: String,
+    },
+    ChangeEmail {
+        vendor: String,
+        property: String,
+        resident: String,
+        email: Option<String>,
+    },
+    /// `resident` takes the email of `from`: two people share an email.
+    DuplicateEmail {
+        vendor: String,
+        property: String,
+        resident: String,
+        from: String,
+    },
+}
+
+/// A mutation that names something that is not there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MutationError {
+    #[error("no property {1:?} for vendor {0:?}")]
+    NoProperty(String, String),
+    #[error("no {0} {1:?}")]
+    Missing(&'static str, String),
+}
+
+impl Portfolio {
+    /// Applies a mutation; returns what it did.
+    pub fn apply(&mut self, m: &Mutation) -> Result<String, MutationError> {
+        let (vendor, property) = match m {
+            Mutation::MoveIn {
+                vendor, property, ..
+            }
+            | Mutation::MoveOut {
+                vendor, property, ..
+            }
+            | Mutation::Transfer {
+                vendor, property, ..
+            }
+            | Mutation::Rename {
+                vendor, property, ..
+            }
+            | Mutation::ChangeEmail {
+                vendor, property, ..
+            }
+            | Mutation::DuplicateEmail {
+                vendor, property, ..
+            } => (vendor.clone(), property.clone()),
+        };
+        let p = self
+            .properties
+            .iter_mut()
+            .find(|p| p.vendor == vendor && p.id == property)
+            .ok_or_else(|| MutationError::NoProperty(vendor.clone(), property.clone()))?;
+        let raw = |s: LeaseStatus| crate::vendors::raw_status(&vendor, s).to_owned();
+        let resident_index = |p: &SimProperty, id: &str| {
+            p.residents
+                .iter()
+                .position(|r| r.id == id)
+                .ok_or_else(|| MutationError::Missing("resident", id.to_owned()))
+        };
+        match m {
+            Mutation::MoveIn {
+                unit,
+                first_name,
+                last_name,
+                email,
+                ..
+            } => {
+                if !p.units.iter().any(|u| &u.id == unit) {
+                    return Err(MutationError::Missing("unit", unit.clone()));
+                }
+                let n = p.residents.len() + p.leases.len() + 1;
+                let lease = format!("{}-MI{n:05}", p.id);
+                let rid = format!("{}-MR{n:05}", p.id);
+                p.residents.push(Resident {
+                    id: rid.clone(),
+                    lease_id: Some(lease.clone()),
+                    unit_id: Some(unit.clone()),
+                    first_name: first_name.clone(),
+                    last_name: last_name.clone(),
+                    email: email.clone(),
+                    phone: None,
+                    role: HouseholdRole::Primary,
+                    warnings: vec![],
+                });
+                p.leases.push(Lease {
+                    id: lease.clone(),
+                    unit_id: Some(unit.clone()),
+                    resident_ids: vec![rid.clone()],
+                    raw_status: raw(LeaseStatus::Current),
+                    status: LeaseStatus::Current,
+                    start_date: Some("2026-11-01".into()),
+                    end_date: Some("2027-10-31".into()),
+                    move_in_date: Some("2026-11-01".into()),
+                    move_out_date: None,
+                    warnings: vec![],
+                });
+                Ok(format!("resident {rid} moved into {unit} on lease {lease}"))
+            }
+            Mutation::MoveOut { lease, .. } => {
+                let l = p
+                    .leases
+                    .iter_mut()
+                    .find(|l| &l.id == lease)
+                    .ok_or_else(|| MutationError::Missing("lease", lease.clone()))?;
+                l.status = LeaseStatus::Past;
+                l.raw_status = raw(LeaseStatus::Past);
+                l.move_out_date = Some("2026-11-30".into());
+                Ok(format!("lease {lease} ended"))
+            }
+            Mutation::Transfer {
+                resident, to_unit, ..
+            } => {
+                if !p.units.iter().any(|u| &u.id == to_unit) {
+                    return Err(MutationError::Missing("unit", to_unit.clone()));
+                }
+                let i = resident_index(p, resident)?;
+                let old = p.residents[i].clone();
+                if let Some(l) = p
+                    .leases
+                    .iter_mut()
+                    .find(|l| Some(&l.id) == old.lease_id.as_ref())
+                {
+                    l.status = LeaseStatus::Past;
+                    l.raw_status = raw(LeaseStatus::Past);
+                    l.move_out_date = Some("2026-11-30".into());
+                }
+                let n = p.residents.len() + p.leases.len() + 1;
+                let lease = format!("{}-TL{n:05}", p.id);
+                let rid = format!("{}-TR{n:05}", p.id);
+                p.residents.push(Resident {
+                    id: rid.clone(),
+                    lease_id: Some(lease.clone()),
+                    unit_id: Some(to_unit.clone()),
+                    role: HouseholdRole::Primary,
+                    ..old
+                });
+                p.leases.push(Lease {
+                    id: lease.clone(),
+                    unit_id: Some(to_unit.clone()),
+                    resident_ids: vec![rid.clone()],
+                    raw_status: raw(LeaseStatus::Current),
+                    status: LeaseStatus::Current,
+                    start_date: Some("2026-12-01".into()),
+                    end_date: None,
+                    move_in_date: Some("2026-12-01".into()),
+                    move_out_date: None,
+                    warnings: vec![],
+                });
+                Ok(format!(
+                    "resident {resident} transferred to {to_unit} as {rid} on lease {lease}"
+                ))
+            }
+            Mutation::Rename {
+                resident,
+                first_name,
+                last_name,
+                ..
+            } => {
+                let i = resident_index(p, resident)?;
+                p.residents[i].first_name = first_name.clone();
+                p.residents[i].last_name = last_name.clone();
+                Ok(format!("resident {resident} renamed"))
+            }
+            Mutation::ChangeEmail {
+                resident, email, ..
+            } => {
+                let i = resident_index(p, resident)?;
+                p.set_email(i, email.clone());
+                Ok(format!("resident {resident} email changed"))
+            }
+            Mutation::DuplicateEmail { resident, from, .. } => {
+                let from_email = p.wire_email(&p.residents[resident_index(p, from)?]);
+                let i = resident_index(p, resident)?;
+                p.set_email(i, from_email);
+                Ok(format!(
+                    "resident {resident} now shares the email of {from}"
+                ))
+            }
+        }
     }
 }
 
@@ -314,12 +589,118 @@ pub fn generate_property(rng: &mut Rng, vendor: &str, id: &str, units: usize) ->
     p
 }
 
+/// The data problems the alerts exist for, added to a generated property:
+/// - a household sharing one email (≈ 4 % of leases with two adults): Duplicate Emails;
+/// - malformed emails (≈ 1 %): Missing Email;
+/// - emails differing only in case or padding (≈ 3 %): must still match;
+/// - unit transfers (≈ 2 % of current leases): the primary gets a new resident record
+///   and a future lease in a vacant unit, the old lease turns notice: the same person
+///   twice, which is one person, not a duplicate.
+pub fn add_data_problems(rng: &mut Rng, p: &mut SimProperty) {
+    let lease_ids: Vec<String> = p.leases.iter().map(|l| l.id.clone()).collect();
+    for lease_id in lease_ids {
+        let adults: Vec<usize> = p
+            .residents
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.lease_id.as_deref() == Some(lease_id.as_str())
+                    && matches!(r.role, HouseholdRole::Primary | HouseholdRole::CoResident)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if adults.len() >= 2 && rng.chance(4) {
+            let shared = p.residents[adults[0]].email.clone();
+            p.set_email(adults[1], shared);
+        }
+    }
+    for i in 0..p.residents.len() {
+        let Some(email) = p.residents[i].email.clone() else {
+            continue;
+        };
+        match rng.below(100) {
+            0 => p.set_email(i, Some(email.replace('@', " at "))),
+            1..=3 => {
+                let (local, domain) = email.split_once('@').unwrap_or((&email, ""));
+                p.set_email(i, Some(format!(" {}@{} ", local, domain.to_uppercase())));
+            }
+            _ => {}
+        }
+    }
+    let vacant: Vec<String> = p
+        .units
+        .iter()
+        .filter(|u| u.vacant == Some(true))
+        .map(|u| u.id.clone())
+        .collect();
+    let mut vacant = vacant.into_iter();
+    let current: Vec<usize> = p
+        .leases
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.status == LeaseStatus::Current)
+        .map(|(i, _)| i)
+        .collect();
+    for li in current {
+        if !rng.chance(2) {
+            continue;
+        }
+        let Some(to_unit) = vacant.next() else { break };
+        let old = p.leases[li].clone();
+        let Some(primary) = p
+            .residents
+            .iter()
+            .find(|r| {
+                r.lease_id.as_deref() == Some(old.id.as_str()) && r.role == HouseholdRole::Primary
+            })
+            .cloned()
+        else {
+            continue;
+        };
+        p.leases[li].status = LeaseStatus::Notice;
+        let new_lease = format!("{}-T", old.id);
+        let new_resident = format!("{}-T", primary.id);
+        p.residents.push(Resident {
+            id: new_resident.clone(),
+            lease_id: Some(new_lease.clone()),
+            unit_id: Some(to_unit.clone()),
+            ..primary
+        });
+        p.leases.push(Lease {
+            id: new_lease,
+            unit_id: Some(to_unit.clone()),
+            resident_ids: vec![new_resident],
+            raw_status: String::new(),
+            status: LeaseStatus::Future,
+            start_date: old.end_date.clone(),
+            end_date: None,
+            move_in_date: None,
+            move_out_date: None,
+            warnings: vec![],
+        });
+        if let Some(u) = p.units.iter_mut().find(|u| u.id == to_unit) {
+            u.vacant = Some(false);
+        }
+    }
+}
+
 /// Generates a portfolio from a spec. Credentials are fixed per vendor.
 pub fn generate(spec: &Spec) -> Portfolio {
     let mut rng = Rng::new(spec.seed);
     let mut portfolio = Portfolio::default();
     for (vendor, id, units) in &spec.properties {
         let mut p = generate_property(&mut rng, vendor, id, *units);
+        add_data_problems(&mut rng, &mut p);
+        // Keep only what the vendor's API can carry: that is the ground truth.
+        let dropped: Vec<String> = p
+            .leases
+            .iter()
+            .filter(|l| !crate::vendors::serves(vendor, l.status))
+            .map(|l| l.id.clone())
+            .collect();
+        p.leases.retain(|l| !dropped.contains(&l.id));
+        p.residents
+            .retain(|r| r.lease_id.as_ref().is_none_or(|l| !dropped.contains(l)));
         for lease in &mut p.leases {
             lease.raw_status = crate::vendors::raw_status(vendor, lease.status).to_owned();
         }
@@ -364,6 +745,73 @@ mod tests {
                 assert!(p.residents.iter().any(|r| &r.id == rid));
             }
             assert!(!lease.raw_status.is_empty());
+        }
+    }
+
+    #[test]
+    fn generated_properties_carry_every_data_problem() {
+        let p = &generate(&Spec {
+            seed: 5,
+            properties: vec![("acme".into(), "P1".into(), 600)],
+        })
+        .properties[0];
+        let emails: Vec<&str> = p
+            .residents
+            .iter()
+            .filter_map(|r| r.email.as_deref())
+            .collect();
+        assert!(
+            p.residents.iter().any(|r| r.email.is_none()),
+            "missing emails"
+        );
+        assert!(
+            emails.iter().all(|e| is_email(e) && e.trim() == *e),
+            "canonical emails are trimmed and valid"
+        );
+        let wire: Vec<&String> = p.wire_emails.values().collect();
+        assert!(
+            wire.iter().any(|e| !e.contains('@')),
+            "malformed emails on the wire"
+        );
+        assert!(
+            p.residents
+                .iter()
+                .any(|r| r.warnings.iter().any(|w| w.field == "email")),
+            "with a warning"
+        );
+        assert!(
+            wire.iter()
+                .any(|e| e.starts_with(' ') && e.chars().any(|c| c.is_ascii_uppercase())),
+            "case/space variants on the wire"
+        );
+        let mut seen = std::collections::HashMap::new();
+        let mut shared = false;
+        for r in &p.residents {
+            if let Some(e) = &r.email
+                && let Some(other) =
+                    seen.insert(e.clone(), (r.first_name.clone(), r.last_name.clone()))
+                && other != (r.first_name.clone(), r.last_name.clone())
+            {
+                shared = true;
+            }
+        }
+        assert!(shared, "shared household emails");
+        assert!(
+            p.residents.iter().any(|r| r.id.ends_with("-T")),
+            "transfers"
+        );
+        let roles: std::collections::HashSet<_> = p.residents.iter().map(|r| r.role).collect();
+        assert_eq!(roles.len(), 4, "primary, co-resident, occupant, guarantor");
+        let statuses: std::collections::HashSet<_> = p.leases.iter().map(|l| l.status).collect();
+        for s in [
+            LeaseStatus::Applicant,
+            LeaseStatus::Future,
+            LeaseStatus::Current,
+            LeaseStatus::Notice,
+            LeaseStatus::Past,
+            LeaseStatus::Cancelled,
+        ] {
+            assert!(statuses.contains(&s), "{s:?}");
         }
     }
 

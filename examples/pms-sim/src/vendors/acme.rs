@@ -116,7 +116,7 @@ async fn records(
                 .residents
                 .iter()
                 .map(|r| json!({"id": r.id, "lease_id": r.lease_id, "unit_id": r.unit_id, "first_name": r.first_name,
-                    "last_name": r.last_name, "email": r.email, "phone": r.phone, "role": role(r.role)}))
+                    "last_name": r.last_name, "email": prop.wire_email(r), "phone": r.phone, "role": role(r.role)}))
                 .collect(),
             "leases" => prop
                 .leases

@@ -1,15 +1,50 @@
 //! One module per vendor wire format.
 
 pub mod acme;
+pub mod appfolio;
+pub mod entrata;
 
+use axum::Router;
 use epms_model::LeaseStatus;
 
+use crate::SimState;
 use crate::dataset::SimCredential;
+
+/// Every vendor API, each behind the fault middleware.
+pub fn routers(state: &SimState) -> Vec<(&'static str, Router)> {
+    let guarded = |vendor: &'static str, router: Router| {
+        router.layer(axum::middleware::from_fn_with_state(
+            (state.clone(), vendor),
+            crate::faults::inject,
+        ))
+    };
+    vec![
+        ("acme", guarded("acme", acme::router(state.clone()))),
+        (
+            "entrata",
+            guarded("entrata", entrata::router(state.clone())),
+        ),
+        (
+            "appfolio",
+            guarded("appfolio", appfolio::router(state.clone())),
+        ),
+    ]
+}
+
+/// An ISO date as `MM/DD/YYYY` (empty when absent), as the US vendors write dates.
+pub fn us_date(iso: Option<&str>) -> String {
+    match iso.map(|d| d.split('-').collect::<Vec<_>>()).as_deref() {
+        Some([y, m, d]) => format!("{m}/{d}/{y}"),
+        _ => String::new(),
+    }
+}
 
 /// The raw status string a vendor uses for a canonical status.
 pub fn raw_status(vendor: &str, status: LeaseStatus) -> &'static str {
     match vendor {
         "acme" => acme::raw_status(status),
+        "entrata" => entrata::raw_status(status),
+        "appfolio" => appfolio::raw_status(status),
         _ => "unknown",
     }
 }
@@ -18,9 +53,20 @@ pub fn raw_status(vendor: &str, status: LeaseStatus) -> &'static str {
 pub fn default_credential(vendor: &str) -> SimCredential {
     match vendor {
         "acme" => acme::default_credential(),
+        "entrata" => entrata::default_credential(),
+        "appfolio" => appfolio::default_credential(),
         other => SimCredential {
             vendor: other.to_owned(),
             fields: vec![],
         },
+    }
+}
+
+/// Whether a vendor's API carries leases of this status at all; the dataset keeps
+/// only what the vendor can serve, so that it is what the connector must return.
+pub fn serves(vendor: &str, status: LeaseStatus) -> bool {
+    match vendor {
+        "appfolio" => appfolio::serves(status),
+        _ => true,
     }
 }

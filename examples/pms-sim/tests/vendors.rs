@@ -1,0 +1,467 @@
+//! Each simulated vendor speaks its own format: requests in the vendor's shape get
+//! answers in the vendor's shape, wrong credentials get the vendor's own error, paging
+//! returns every record exactly once, and every fault shows as configured.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::Engine as _;
+use http_body_util::BodyExt;
+use pms_sim::SimState;
+use pms_sim::dataset::{Mutation, Spec, generate};
+use pms_sim::faults::{Fault, FaultKind};
+use pms_sim::vendors::{appfolio, entrata};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn state() -> SimState {
+    SimState::new(generate(&Spec {
+        seed: 21,
+        properties: vec![
+            ("entrata".into(), "100".into(), 120),
+            ("appfolio".into(), "AF1".into(), 120),
+        ],
+    }))
+}
+
+fn router(state: &SimState, vendor: &str) -> Router {
+    pms_sim::vendors::routers(state)
+        .into_iter()
+        .find(|(v, _)| *v == vendor)
+        .unwrap()
+        .1
+}
+
+async fn send(router: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, headers, body)
+}
+
+fn json_of(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))
+}
+
+fn entrata_call(
+    service: &str,
+    method: &str,
+    version: &str,
+    query: &str,
+    key: &str,
+) -> Request<Body> {
+    Request::post(format!("/ext/orgs/{}/v1/{service}{query}", entrata::SUBDOMAIN))
+        .header("x-api-key", key)
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"auth": {"type": "apikey"}, "requestId": "15", "method": {"name": method, "version": version, "params": {"propertyId": "100"}}}).to_string(),
+        ))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn entrata_answers_get_leases_r2_in_its_envelope_with_paging_metadata() {
+    let s = state();
+    let r = router(&s, "entrata");
+    let (status, headers, body) = send(
+        &r,
+        entrata_call(
+            "leases",
+            "getLeases",
+            "r2",
+            "?page_no=1&per_page=10",
+            entrata::API_KEY,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.contains_key("x-ratelimit-remaining"));
+    let v = json_of(&body);
+    assert_eq!(v["response"]["code"], 200);
+    assert_eq!(v["response"]["requestId"], "15");
+    let lease = &v["response"]["result"]["leases"]["lease"][0];
+    for field in [
+        "id",
+        "leaseStatusTypeId",
+        "leaseIntervalStatus",
+        "propertyId",
+        "unitId",
+        "moveInDate",
+        "customers",
+        "leaseIntervals",
+    ] {
+        assert!(lease.get(field).is_some(), "lease.{field}");
+    }
+    let customer = &lease["customers"]["customer"][0];
+    for field in [
+        "id",
+        "customerType",
+        "firstName",
+        "lastName",
+        "emailAddress",
+        "leaseCustomerStatus",
+        "phones",
+    ] {
+        assert!(customer.get(field).is_some(), "customer.{field}");
+    }
+    let date = lease["leaseIntervals"]["leaseInterval"][0]["startDate"]
+        .as_str()
+        .unwrap();
+    assert!(
+        date.len() == 10 && &date[2..3] == "/" && &date[5..6] == "/",
+        "MM/DD/YYYY: {date}"
+    );
+    let meta = &v["response"]["meta"];
+    assert_eq!(meta["perPage"], 10);
+    assert_eq!(meta["currentPage"], 1);
+}
+
+#[tokio::test]
+async fn entrata_refuses_a_wrong_key_with_its_error_envelope_and_accepts_basic_on_the_legacy_host()
+{
+    let s = state();
+    let r = router(&s, "entrata");
+    let (status, _, body) = send(
+        &r,
+        entrata_call("customers", "getCustomers", "r1", "", "wrong"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let v = json_of(&body);
+    assert_eq!(v["response"]["error"]["code"], 401);
+    assert!(
+        v["response"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization Failed")
+    );
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        entrata::USERNAME,
+        entrata::PASSWORD
+    ));
+    let req = Request::post("/api/v1/customers")
+        .header("authorization", format!("Basic {basic}"))
+        .body(Body::from(json!({"auth": {"type": "basic"}, "requestId": "1", "method": {"name": "getCustomers", "params": {"propertyId": "100"}}}).to_string()))
+        .unwrap();
+    let (status, _, body) = send(&r, req).await;
+    assert_eq!(status, StatusCode::OK);
+    let customers = &json_of(&body)["response"]["result"]["Customers"]["Customer"];
+    assert!(customers[0]["@attributes"]["Id"].is_string());
+}
+
+#[tokio::test]
+async fn entrata_paging_returns_every_lease_exactly_once() {
+    let s = state();
+    let truth: Vec<String> = s.read(|p| {
+        p.property("entrata", "100")
+            .unwrap()
+            .leases
+            .iter()
+            .map(|l| l.id.clone())
+            .collect()
+    });
+    let r = router(&s, "entrata");
+    let mut seen = Vec::new();
+    let mut page = 1;
+    loop {
+        let (_, _, body) = send(
+            &r,
+            entrata_call(
+                "leases",
+                "getLeases",
+                "r2",
+                &format!("?page_no={page}&per_page=7"),
+                entrata::API_KEY,
+            ),
+        )
+        .await;
+        let v = json_of(&body);
+        for l in v["response"]["result"]["leases"]["lease"]
+            .as_array()
+            .unwrap()
+        {
+            seen.push(l["id"].as_str().unwrap().to_owned());
+        }
+        if v["response"]["meta"]["lastPage"].as_u64().unwrap() as usize <= page {
+            break;
+        }
+        page += 1;
+    }
+    assert_eq!(seen, truth);
+}
+
+fn appfolio_auth() -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            appfolio::CLIENT_ID,
+            appfolio::CLIENT_SECRET
+        ))
+    )
+}
+
+fn appfolio_call(path: &str, body: Value) -> Request<Body> {
+    Request::post(path)
+        .header("authorization", appfolio_auth())
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn appfolio_reports_page_with_next_page_url_until_null_and_every_row_comes_once() {
+    let s = state();
+    s.set_rate_limit("appfolio", false);
+    let truth: Vec<String> = s.read(|p| {
+        p.property("appfolio", "AF1")
+            .unwrap()
+            .residents
+            .iter()
+            .map(|r| r.id.clone())
+            .collect()
+    });
+    let r = router(&s, "appfolio");
+    let mut path = "/api/v2/reports/tenant_directory.json?per_page=25".to_owned();
+    let mut body =
+        json!({"properties": {"properties_ids": ["AF1"]}, "tenant_visibility": "active"});
+    let mut seen = Vec::new();
+    loop {
+        let (status, _, bytes) = send(&r, appfolio_call(&path, body.clone())).await;
+        assert_eq!(status, StatusCode::OK);
+        let v = json_of(&bytes);
+        for row in v["results"].as_array().unwrap() {
+            for field in [
+                "selected_tenant_id",
+                "occupancy_id",
+                "property_id",
+                "unit_id",
+                "unit",
+                "first_name",
+                "last_name",
+                "emails",
+                "phone_numbers",
+                "status",
+            ] {
+                assert!(row.get(field).is_some(), "{field}");
+            }
+            seen.push(row["selected_tenant_id"].as_str().unwrap().to_owned());
+        }
+        match v["next_page_url"].as_str() {
+            Some(next) => {
+                assert!(next.starts_with("/api/v2/reports/"), "relative URL");
+                path = next.to_owned();
+                body = json!({});
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, truth);
+    let statuses: Vec<epms_model::LeaseStatus> = s.read(|p| {
+        p.property("appfolio", "AF1")
+            .unwrap()
+            .leases
+            .iter()
+            .map(|l| l.status)
+            .collect()
+    });
+    assert!(
+        statuses
+            .iter()
+            .all(|st| pms_sim::vendors::serves("appfolio", *st)),
+        "AppFolio serves no applicants or cancelled leases"
+    );
+}
+
+#[tokio::test]
+async fn appfolio_separates_emails_with_semicolons_and_limits_to_seven_requests_per_fifteen_seconds()
+ {
+    let s = state();
+    let r = router(&s, "appfolio");
+    let (_, _, bytes) = send(
+        &r,
+        appfolio_call("/api/v2/reports/tenant_directory.json", json!({})),
+    )
+    .await;
+    let v = json_of(&bytes);
+    assert!(
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|row| row["emails"].as_str().unwrap().contains("; "))
+    );
+    for _ in 0..6 {
+        send(
+            &r,
+            appfolio_call("/api/v2/reports/property_directory.json", json!({})),
+        )
+        .await;
+    }
+    let (status, headers, _) = send(
+        &r,
+        appfolio_call("/api/v2/reports/property_directory.json", json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=15).contains(&retry));
+    let wrong = Request::post("/api/v2/reports/rent_roll.json")
+        .header("authorization", "Basic bm9wZTpub3Bl")
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, _) = send(&router(&state(), "appfolio"), wrong).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn every_fault_is_observable_as_configured() {
+    let s = state();
+    let r = router(&s, "entrata");
+    let call = || {
+        entrata_call(
+            "leases",
+            "getLeases",
+            "r2",
+            "?page_no=1&per_page=20",
+            entrata::API_KEY,
+        )
+    };
+    let (_, _, normal) = send(&r, call()).await;
+    let arm = |kind: FaultKind| {
+        s.add_fault(Fault {
+            vendor: "entrata".into(),
+            endpoint: "/leases".into(),
+            kind,
+            times: Some(1),
+        })
+    };
+
+    arm(FaultKind::Latency { millis: 300 });
+    let started = Instant::now();
+    send(&r, call()).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    arm(FaultKind::ServerError { status: 503 });
+    assert_eq!(send(&r, call()).await.0, StatusCode::SERVICE_UNAVAILABLE);
+
+    arm(FaultKind::RateLimited { retry_after: 9 });
+    let (status, headers, _) = send(&r, call()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"], "9");
+
+    arm(FaultKind::Malformed);
+    let (_, _, body) = send(&r, call()).await;
+    assert!(serde_json::from_slice::<Value>(&body).is_err());
+
+    arm(FaultKind::Truncated);
+    let (_, _, body) = send(&r, call()).await;
+    assert!(body.len() < normal.len() && serde_json::from_slice::<Value>(&body).is_err());
+
+    arm(FaultKind::AuthFailure);
+    let (status, _, body) = send(&r, call()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(json_of(&body)["response"]["error"]["code"], 401);
+
+    arm(FaultKind::Empty);
+    let (_, _, body) = send(&r, call()).await;
+    assert_eq!(
+        json_of(&body)["response"]["result"]["success"],
+        "No Records Found."
+    );
+
+    arm(FaultKind::PartialPage);
+    let (_, _, body) = send(&r, call()).await;
+    let partial = json_of(&body)["response"]["result"]["leases"]["lease"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(partial, 10);
+
+    // Each fault was armed for one request: the next one is normal again.
+    assert_eq!(send(&r, call()).await.2, normal);
+    // A fault on another endpoint does not touch this one.
+    s.add_fault(Fault {
+        vendor: "entrata".into(),
+        endpoint: "/customers".into(),
+        kind: FaultKind::ServerError { status: 500 },
+        times: None,
+    });
+    assert_eq!(send(&r, call()).await.0, StatusCode::OK);
+    s.clear_faults();
+}
+
+#[tokio::test]
+async fn the_control_api_mutates_the_data_and_resets() {
+    let spec = Spec {
+        seed: 3,
+        properties: vec![("entrata".into(), "100".into(), 30)],
+    };
+    let sim = pms_sim::Simulator::generate(spec).await.unwrap();
+    let control = pms_sim::control::router(sim.state.clone());
+    let before = sim
+        .state
+        .read(|p| p.property("entrata", "100").unwrap().residents.len());
+    let unit = sim
+        .state
+        .read(|p| p.property("entrata", "100").unwrap().units[0].id.clone());
+    let m = Mutation::MoveIn {
+        vendor: "entrata".into(),
+        property: "100".into(),
+        unit,
+        first_name: "New".into(),
+        last_name: "Resident".into(),
+        email: Some("new@example.com".into()),
+    };
+    let req = Request::post("/control/mutations")
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_string(&m).unwrap()))
+        .unwrap();
+    let (status, _, _) = send(&control, req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        sim.state
+            .read(|p| p.property("entrata", "100").unwrap().residents.len()),
+        before + 1
+    );
+    let bad = Request::post("/control/mutations")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            r#"{"op":"move-out","vendor":"entrata","property":"100","lease":"nope"}"#,
+        ))
+        .unwrap();
+    assert_eq!(
+        send(&control, bad).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (status, _, _) = send(
+        &control,
+        Request::post("/control/reset").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        sim.state
+            .read(|p| p.property("entrata", "100").unwrap().residents.len()),
+        before
+    );
+    let manifest = sim.manifest();
+    let entrata = manifest
+        .vendors
+        .iter()
+        .find(|v| v.vendor == "entrata")
+        .unwrap();
+    assert_eq!(entrata.properties, ["100"]);
+    assert!(entrata.credential.iter().any(|(k, _)| k == "api-key"));
+}
