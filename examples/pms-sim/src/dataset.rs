@@ -684,6 +684,55 @@ pub fn add_data_problems(rng: &mut Rng, p: &mut SimProperty) {
     }
 }
 
+/// Yardi's keys: a lease is its primary's tenant code (`t0000001`), the other
+/// members have roommate codes (`r0000002`).
+pub fn yardi_codes(p: &mut SimProperty) {
+    use std::collections::HashMap;
+    let mut rename: HashMap<String, String> = HashMap::new();
+    let mut lease_rename: HashMap<String, String> = HashMap::new();
+    let mut n = 0u32;
+    for l in &p.leases {
+        n += 1;
+        let code = format!("t{n:07}");
+        lease_rename.insert(l.id.clone(), code.clone());
+        let primary = l.resident_ids.iter().find(|id| {
+            p.residents
+                .iter()
+                .any(|r| &r.id == *id && r.role == HouseholdRole::Primary)
+        });
+        for rid in &l.resident_ids {
+            if Some(rid) == primary {
+                rename.insert(rid.clone(), code.clone());
+            } else {
+                n += 1;
+                rename.insert(rid.clone(), format!("r{n:07}"));
+            }
+        }
+    }
+    for r in &mut p.residents {
+        if let Some(new) = rename.get(&r.id) {
+            r.id = new.clone();
+        }
+        if let Some(l) = r.lease_id.as_ref().and_then(|l| lease_rename.get(l)) {
+            r.lease_id = Some(l.clone());
+        }
+    }
+    for l in &mut p.leases {
+        if let Some(new) = lease_rename.get(&l.id) {
+            l.id = new.clone();
+        }
+        for rid in &mut l.resident_ids {
+            if let Some(new) = rename.get(rid) {
+                *rid = new.clone();
+            }
+        }
+    }
+    p.wire_emails = std::mem::take(&mut p.wire_emails)
+        .into_iter()
+        .map(|(k, v)| (rename.get(&k).cloned().unwrap_or(k), v))
+        .collect();
+}
+
 /// Generates a portfolio from a spec. Credentials are fixed per vendor.
 pub fn generate(spec: &Spec) -> Portfolio {
     let mut rng = Rng::new(spec.seed);
@@ -703,6 +752,9 @@ pub fn generate(spec: &Spec) -> Portfolio {
             .retain(|r| r.lease_id.as_ref().is_none_or(|l| !dropped.contains(l)));
         for lease in &mut p.leases {
             lease.raw_status = crate::vendors::raw_status(vendor, lease.status).to_owned();
+        }
+        if vendor == "yardi" {
+            yardi_codes(&mut p);
         }
         portfolio.properties.push(p);
         if portfolio.credential(vendor).is_none() {

@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use pms_sim::SimState;
 use pms_sim::dataset::{Mutation, Spec, generate};
 use pms_sim::faults::{Fault, FaultKind};
-use pms_sim::vendors::{appfolio, entrata};
+use pms_sim::vendors::{appfolio, entrata, mri, realpage, yardi};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -22,6 +22,9 @@ fn state() -> SimState {
         properties: vec![
             ("entrata".into(), "100".into(), 120),
             ("appfolio".into(), "AF1".into(), 120),
+            ("mri".into(), "500".into(), 120),
+            ("yardi".into(), "rnttrk01".into(), 120),
+            ("realpage".into(), "3401".into(), 120),
         ],
     }))
 }
@@ -464,4 +467,270 @@ async fn the_control_api_mutates_the_data_and_resets() {
         .unwrap();
     assert_eq!(entrata.properties, ["100"]);
     assert!(entrata.credential.iter().any(|(k, _)| k == "api-key"));
+}
+
+fn soap(path: &str, action: &str, body: String) -> Request<Body> {
+    Request::post(path)
+        .header("content-type", "text/xml; charset=utf-8")
+        .header("soapaction", action)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+fn yardi_body(op: &str, password: &str, license: &str, property: &str) -> String {
+    let c = yardi::default_credential();
+    let f = |k: &str| c.get(k).unwrap().to_owned();
+    format!(
+        "<?xml version=\"1.0\"?><soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><{op} xmlns=\"{ns}\">\
+         <UserName>{}</UserName><Password>{password}</Password><ServerName>{}</ServerName><Database>{}</Database><Platform>SQL Server</Platform>\
+         <YardiPropertyId>{property}</YardiPropertyId><InterfaceEntity>{}</InterfaceEntity><InterfaceLicense>{license}</InterfaceLicense><MoveOut1/></{op}></soap:Body></soap:Envelope>",
+        f("username"),
+        f("server-name"),
+        f("database"),
+        f("interface-entity"),
+        ns = yardi::NS,
+    )
+}
+
+#[tokio::test]
+async fn yardi_answers_get_residents_with_mits_resident_data_and_login_failures_inside_http_200() {
+    let s = state();
+    let r = router(&s, "yardi");
+    let c = yardi::default_credential();
+    let (pw, lic) = (
+        c.get("password").unwrap(),
+        c.get("interface-license").unwrap(),
+    );
+    let action = |op: &str| format!("{}/{op}", yardi::NS);
+    let path = "/webservices/ItfResidentData.asmx";
+    let (status, _, body) = send(
+        &r,
+        soap(
+            path,
+            &action("GetResidents"),
+            yardi_body("GetResidents", pw, lic, "rnttrk01"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("<GetResidentsResult><MITS-ResidentData xmlns=\"\"><PropertyResidents Code=\"rnttrk01\"><Residents><Resident tCode=\"t"), "{}", &text[..400]);
+    let leases = s.read(|p| p.property("yardi", "rnttrk01").unwrap().leases.len());
+    assert_eq!(text.matches("<Resident tCode=").count(), leases);
+    assert!(text.contains("<OtherOccupant Code=\"r"));
+    for field in [
+        "<Status>",
+        "<FirstName>",
+        "<UnitCode>",
+        "<LeaseFromDate>",
+        "<MoveOutDate",
+    ] {
+        assert!(text.contains(field), "{field}");
+    }
+    let (status, _, body) = send(
+        &r,
+        soap(
+            path,
+            &action("GetResidents"),
+            yardi_body("GetResidents", "wrong", lic, "rnttrk01"),
+        ),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "Yardi reports login failures inside HTTP 200"
+    );
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("<Message messageType=\"Error\">Login failed.</Message>")
+    );
+    let (_, _, body) = send(
+        &r,
+        soap(
+            path,
+            &action("GetResidents"),
+            yardi_body("GetResidents", pw, "bad-license", "rnttrk01"),
+        ),
+    )
+    .await;
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("<GetResidentsResult>-3</GetResidentsResult>")
+    );
+    let (_, _, body) = send(
+        &r,
+        soap(
+            path,
+            &action("GetResidents"),
+            yardi_body("GetResidents", pw, lic, "nope"),
+        ),
+    )
+    .await;
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("<GetResidentsResult>-2</GetResidentsResult>")
+    );
+    let (_, _, body) = send(
+        &r,
+        soap(
+            path,
+            &action("GetUnitInformation"),
+            yardi_body("GetUnitInformation", pw, lic, "rnttrk01"),
+        ),
+    )
+    .await;
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(text.matches("<UnitInfo>").count(), 120);
+    assert!(text.contains("<UnitID UniqueID=\"1\">"));
+}
+
+fn realpage_body(op: &str, license: &str, extra: &str) -> String {
+    let c = realpage::default_credential();
+    format!(
+        "<?xml version=\"1.0\"?><soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:tem=\"http://tempuri.org/\"><soapenv:Body><tem:{op}>\
+         <tem:auth><tem:pmcid>{}</tem:pmcid><tem:siteid>3401</tem:siteid><tem:licensekey>{license}</tem:licensekey><tem:system>Onesite</tem:system></tem:auth>{extra}</tem:{op}></soapenv:Body></soapenv:Envelope>",
+        c.get("pmc-id").unwrap()
+    )
+}
+
+#[tokio::test]
+async fn realpage_answers_in_lowercase_and_refuses_an_unlicensed_key_with_its_fault() {
+    let s = state();
+    let r = router(&s, "realpage");
+    let path = format!("/rpxgateway/partner/{0}/{0}.svc", realpage::PARTNER);
+    let lic = realpage::default_credential()
+        .get("license-key")
+        .unwrap()
+        .to_owned();
+    let call = |op: &str, license: &str| {
+        soap(
+            &path,
+            &format!("http://tempuri.org/IRPXService/{op}"),
+            realpage_body(
+                op,
+                license,
+                "<tem:getresidentlistinfo><tem:status>ALL</tem:status><tem:headofhousehold>0</tem:headofhousehold></tem:getresidentlistinfo>",
+            ),
+        )
+    };
+    let (status, _, body) = send(&r, call("getresidentlistinfo", &lic)).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("<getresidentlistinfoResponse xmlns=\"http://tempuri.org/\"><getresidentlistinfoResult><residentlist><resident><residentid>"));
+    let residents = s.read(|p| p.property("realpage", "3401").unwrap().residents.len());
+    assert_eq!(text.matches("<resident>").count(), residents);
+    for field in [
+        "<residentmemberid>",
+        "<unitid>",
+        "<leasestatus>",
+        "<begindate>",
+        "<noticegivendate",
+    ] {
+        assert!(text.contains(field), "{field}");
+    }
+    let (status, _, body) = send(&r, call("getresidentlistinfo", "bad")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("<faultstring>LicenseKey is not authorized to call the method</faultstring>")
+    );
+    let (_, _, body) = send(&r, call("getunitlist", &lic)).await;
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("<getunitlistResult><GetUnitList xmlns=\"\"><UnitObjects><UnitObject>"),
+        "the recorded shape"
+    );
+    assert!(text.contains("<Address><UnitID>") && text.contains("<Availability><VacantBit>"));
+}
+
+fn mri_auth(password: &str) -> String {
+    let user = format!(
+        "{}/{}/{}/{}",
+        mri::CLIENT_ID,
+        mri::DATABASE,
+        mri::WEB_USER,
+        mri::PARTNER_KEY
+    );
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+#[tokio::test]
+async fn mri_pages_with_top_skip_and_next_link_and_refuses_a_wrong_composite_login() {
+    let s = state();
+    let r = router(&s, "mri");
+    let get = |path: String, auth: String| {
+        Request::get(path)
+            .header("authorization", auth)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let expected = s.read(|p| {
+        let p = p.property("mri", "500").unwrap();
+        p.residents
+            .iter()
+            .filter(|r| {
+                p.leases.iter().any(|l| {
+                    Some(&l.id) == r.lease_id.as_ref()
+                        && l.status != epms_model::LeaseStatus::Future
+                })
+            })
+            .count()
+    });
+    let mut path = "/mriapiservices/api.asp?$api=MRI_S-PMRM_ResidentLeaseDetailsByPropertyID&$format=json&RMPROPID=500&$top=40".to_owned();
+    let mut rows = Vec::new();
+    loop {
+        let (status, _, body) = send(&r, get(path.clone(), mri_auth(mri::PASSWORD))).await;
+        assert_eq!(status, StatusCode::OK);
+        let v = json_of(&body);
+        assert!(v["odata.metadata"].is_string());
+        for row in v["value"].as_array().unwrap() {
+            for field in [
+                "ResidentNameID",
+                "PropertyID",
+                "UnitID",
+                "LeaseID",
+                "ResidentStatus",
+                "LeaseStart",
+                "IsCurrent",
+            ] {
+                assert!(row.get(field).is_some(), "{field}");
+            }
+            rows.push(format!("{}:{}", row["ResidentNameID"], row["LeaseID"]));
+        }
+        match v["nextLink"].as_str() {
+            Some(next) => path = next.to_owned(),
+            None => break,
+        }
+    }
+    let unique: std::collections::HashSet<&String> = rows.iter().collect();
+    assert_eq!(unique.len(), rows.len(), "no row twice");
+    assert_eq!(rows.len(), expected);
+    let (_, _, body) = send(
+        &r,
+        get(
+            "/mriapiservices/api.asp?$api=MRI_S-PMRM_PendingMoveIns&$format=json&RMPROPID=500"
+                .into(),
+            mri_auth(mri::PASSWORD),
+        ),
+    )
+    .await;
+    let pending = json_of(&body)["value"].as_array().unwrap().len();
+    assert!(pending > 0);
+    let (status, _, body) = send(
+        &r,
+        get(
+            "/mriapiservices/api.asp?$api=MRI_S-PMRM_PropertyList&$format=json".into(),
+            mri_auth("wrong"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(json_of(&body)["error"]["message"].is_string());
 }

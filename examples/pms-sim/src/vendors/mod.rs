@@ -3,6 +3,10 @@
 pub mod acme;
 pub mod appfolio;
 pub mod entrata;
+pub mod mri;
+pub mod realpage;
+pub mod soap;
+pub mod yardi;
 
 use axum::Router;
 use epms_model::LeaseStatus;
@@ -21,13 +25,19 @@ pub fn routers(state: &SimState) -> Vec<(&'static str, Router)> {
     vec![
         ("acme", guarded("acme", acme::router(state.clone()))),
         (
-            "entrata",
-            guarded("entrata", entrata::router(state.clone())),
-        ),
-        (
             "appfolio",
             guarded("appfolio", appfolio::router(state.clone())),
         ),
+        (
+            "entrata",
+            guarded("entrata", entrata::router(state.clone())),
+        ),
+        ("mri", guarded("mri", mri::router(state.clone()))),
+        (
+            "realpage",
+            guarded("realpage", realpage::router(state.clone())),
+        ),
+        ("yardi", guarded("yardi", yardi::router(state.clone()))),
     ]
 }
 
@@ -45,6 +55,9 @@ pub fn raw_status(vendor: &str, status: LeaseStatus) -> &'static str {
         "acme" => acme::raw_status(status),
         "entrata" => entrata::raw_status(status),
         "appfolio" => appfolio::raw_status(status),
+        "mri" => mri::raw_status(status),
+        "realpage" => realpage::raw_status(status),
+        "yardi" => yardi::raw_status(status),
         _ => "unknown",
     }
 }
@@ -55,6 +68,9 @@ pub fn default_credential(vendor: &str) -> SimCredential {
         "acme" => acme::default_credential(),
         "entrata" => entrata::default_credential(),
         "appfolio" => appfolio::default_credential(),
+        "mri" => mri::default_credential(),
+        "realpage" => realpage::default_credential(),
+        "yardi" => yardi::default_credential(),
         other => SimCredential {
             vendor: other.to_owned(),
             fields: vec![],
@@ -67,6 +83,7 @@ pub fn default_credential(vendor: &str) -> SimCredential {
 pub fn serves(vendor: &str, status: LeaseStatus) -> bool {
     match vendor {
         "appfolio" => appfolio::serves(status),
+        "mri" => mri::serves(status),
         _ => true,
     }
 }

@@ -1,0 +1,283 @@
+//! Yardi Voyager: SOAP 1.1 with MITS-style XML (VENDORS.md, "Yardi Voyager").
+//!
+//! - `POST {base}/webservices/ItfResidentData.asmx`, `Content-Type: text/xml`,
+//!   `SOAPAction: http://tempuri.org/YSI.Interfaces.WebServices/ItfResidentData/{Op}`.
+//! - Credentials in every body: `UserName, Password, ServerName, Database, Platform`
+//!   ("SQL Server"), `InterfaceEntity, InterfaceLicense`, plus `YardiPropertyId`.
+//! - `GetResidents(YardiPropertyId, MoveOut1)`: `MITS-ResidentData xmlns=""` /
+//!   `PropertyResidents[@Code]/Residents/Resident[@tCode]` with `Status, FirstName,
+//!   LastName, Email, Phone, UnitCode, LeaseFromDate, LeaseToDate, MoveInDate,
+//!   MoveOutDate, NoticeDate` (dates `MM/DD/YYYY`, empty elements when unknown) and the
+//!   household as `OtherOccupants/OtherOccupant[@Code]`. The tenant code is the lease
+//!   key; roommate codes start with `r`. Low confidence, our choice: an occupant's
+//!   `Relationship` (Roommate, Occupant, Guarantor).
+//! - `GetUnitInformation(YardiPropertyId)`: `UnitInformation/Property/Units/UnitInfo`
+//!   with `UnitID[@UniqueID]` (the unit code residents refer to), `UnitNumber`,
+//!   `BuildingName`, `FloorplanName`, `UnitEconomicStatusDescription`, and (ours)
+//!   `Vacant` true/false.
+//! - `GetPropertyConfigurations` (medium-low; served here on ItfResidentData):
+//!   `Properties/Property/{Code, MarketingName}` as recorded.
+//! - No pagination: a whole property per answer.
+//! - Errors inside HTTP 200: a wrong user or password gives
+//!   `<Messages><Message messageType="Error">Login failed.</Message></Messages>`; a wrong
+//!   interface entity or license gives the numeric result `-3`; a property the entity
+//!   cannot see gives `-2`.
+//! - Statuses: Current, Future, Past, Notice, Eviction, Applicant, Wait List, Denied,
+//!   Canceled.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Router};
+use epms_model::{HouseholdRole, LeaseStatus};
+
+use crate::SimState;
+use crate::dataset::{SimCredential, SimProperty};
+use crate::faults::Forced;
+use crate::vendors::soap::{el, envelope, esc, leaves};
+use crate::vendors::us_date;
+
+pub const NS: &str = "http://tempuri.org/YSI.Interfaces.WebServices/ItfResidentData";
+
+pub fn default_credential() -> SimCredential {
+    SimCredential {
+        vendor: "yardi".into(),
+        fields: vec![
+            ("username".into(), "epms_ws".into()),
+            ("password".into(), "yardi-pass-3301".into()),
+            ("server-name".into(), "voyager_sim".into()),
+            ("database".into(), "vsim_live".into()),
+            ("interface-entity".into(), "DOOR ePMS".into()),
+            (
+                "interface-license".into(),
+                "MIIBEDCCAYECAQEwDQYJ-sim-license".into(),
+            ),
+        ],
+    }
+}
+
+pub fn raw_status(status: LeaseStatus) -> &'static str {
+    match status {
+        LeaseStatus::Applicant => "Applicant",
+        LeaseStatus::Future => "Future",
+        LeaseStatus::Current => "Current",
+        LeaseStatus::Notice => "Notice",
+        LeaseStatus::Past => "Past",
+        LeaseStatus::Cancelled => "Canceled",
+        LeaseStatus::Denied => "Denied",
+        LeaseStatus::Other => "Wait List",
+    }
+}
+
+fn relationship(role: HouseholdRole) -> &'static str {
+    match role {
+        HouseholdRole::CoResident => "Roommate",
+        HouseholdRole::Occupant => "Occupant",
+        HouseholdRole::Guarantor => "Guarantor",
+        HouseholdRole::Primary | HouseholdRole::Other => "Other",
+    }
+}
+
+pub fn router(state: SimState) -> Router {
+    Router::new()
+        .route("/webservices/ItfResidentData.asmx", post(endpoint))
+        .with_state(state)
+}
+
+fn xml(status: StatusCode, body: String) -> Response {
+    (status, [("content-type", "text/xml; charset=utf-8")], body).into_response()
+}
+
+fn result(op: &str, inner: &str) -> Response {
+    xml(
+        StatusCode::OK,
+        envelope(&format!(
+            "<{op}Response xmlns=\"{NS}\"><{op}Result>{inner}</{op}Result></{op}Response>"
+        )),
+    )
+}
+
+async fn endpoint(
+    State(state): State<SimState>,
+    forced: Option<Extension<Forced>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let forced = forced.map(|f| f.0);
+    let action = headers
+        .get("soapaction")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_owned();
+    let Some(op) = action.strip_prefix(&format!("{NS}/")).map(str::to_owned) else {
+        return xml(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            crate::vendors::soap::fault(
+                "soap:Client",
+                "Server did not recognize the value of HTTP Header SOAPAction.",
+            ),
+        );
+    };
+    let Some(args) = leaves(&body) else {
+        return xml(
+            StatusCode::BAD_REQUEST,
+            crate::vendors::soap::fault("soap:Client", "The request is not well-formed XML."),
+        );
+    };
+    let arg = |k: &str| args.get(k).map(String::as_str).unwrap_or_default();
+    let cred = state.read(|p| p.credential("yardi").cloned());
+    let Some(cred) = cred else {
+        return result(&op, "-3");
+    };
+    let ok = |field: &str, name: &str| cred.get(field) == Some(arg(name));
+    if forced == Some(Forced::AuthFailure)
+        || !ok("username", "UserName")
+        || !ok("password", "Password")
+    {
+        return result(
+            &op,
+            "<Messages><Message messageType=\"Error\">Login failed.</Message></Messages>",
+        );
+    }
+    if !ok("interface-entity", "InterfaceEntity")
+        || !ok("interface-license", "InterfaceLicense")
+        || !ok("database", "Database")
+        || !ok("server-name", "ServerName")
+        || arg("Platform") != "SQL Server"
+    {
+        return result(&op, "-3");
+    }
+    let empty = forced == Some(Forced::Empty);
+    let partial = forced == Some(Forced::PartialPage);
+    let answer = state.read(|portfolio| {
+        if op == "GetPropertyConfigurations" {
+            let props: String = portfolio
+                .properties
+                .iter()
+                .filter(|p| p.vendor == "yardi")
+                .map(|p| format!("<Property>{}{}</Property>", el("Code", &p.id), el("MarketingName", &p.name)))
+                .collect();
+            return Some(format!("<Properties xmlns=\"\">{props}</Properties>"));
+        }
+        let p = portfolio.property("yardi", arg("YardiPropertyId"))?;
+        Some(match op.as_str() {
+            "GetResidents" => residents(p, empty, partial),
+            "GetUnitInformation" => units(p, empty),
+            _ => return Some(String::from("<Messages><Message messageType=\"Error\">Unknown operation.</Message></Messages>")),
+        })
+    });
+    match answer {
+        Some(inner) => result(&op, &inner),
+        None => result(&op, "-2"),
+    }
+}
+
+fn residents(p: &SimProperty, empty: bool, partial: bool) -> String {
+    let mut leases: Vec<&epms_model::Lease> = if empty {
+        Vec::new()
+    } else {
+        p.leases.iter().collect()
+    };
+    if partial {
+        leases.truncate(leases.len() / 2);
+    }
+    let mut out = format!(
+        "<MITS-ResidentData xmlns=\"\"><PropertyResidents Code=\"{}\"><Residents>",
+        esc(&p.id)
+    );
+    for l in leases {
+        let members: Vec<&epms_model::Resident> = l
+            .resident_ids
+            .iter()
+            .filter_map(|id| p.residents.iter().find(|r| &r.id == id))
+            .collect();
+        let Some(primary) = members.iter().find(|r| r.role == HouseholdRole::Primary) else {
+            continue;
+        };
+        out.push_str(&format!(
+            "<Resident tCode=\"{}\" pCode=\"p{}\">",
+            esc(&l.id),
+            esc(&p.id)
+        ));
+        out.push_str(&el("Status", &l.raw_status));
+        out.push_str(&el("FirstName", &primary.first_name));
+        out.push_str(&el("LastName", &primary.last_name));
+        out.push_str(&el("Email", &p.wire_email(primary).unwrap_or_default()));
+        out.push_str(&phone(&primary.phone));
+        out.push_str(&el("UnitCode", l.unit_id.as_deref().unwrap_or_default()));
+        out.push_str(&el("LeaseFromDate", &us_date(l.start_date.as_deref())));
+        out.push_str(&el("LeaseToDate", &us_date(l.end_date.as_deref())));
+        out.push_str(&el("MoveInDate", &us_date(l.move_in_date.as_deref())));
+        out.push_str(&el("MoveOutDate", &us_date(l.move_out_date.as_deref())));
+        out.push_str("<NoticeDate/>");
+        let others: Vec<&&epms_model::Resident> =
+            members.iter().filter(|r| r.id != primary.id).collect();
+        if !others.is_empty() {
+            out.push_str("<OtherOccupants>");
+            for o in others {
+                out.push_str(&format!("<OtherOccupant Code=\"{}\">", esc(&o.id)));
+                out.push_str(&el("FirstName", &o.first_name));
+                out.push_str(&el("LastName", &o.last_name));
+                out.push_str(&el("Email", &p.wire_email(o).unwrap_or_default()));
+                out.push_str(&phone(&o.phone));
+                out.push_str(&el("Relationship", relationship(o.role)));
+                out.push_str("</OtherOccupant>");
+            }
+            out.push_str("</OtherOccupants>");
+        }
+        out.push_str("</Resident>");
+    }
+    out.push_str("</Residents></PropertyResidents></MITS-ResidentData>");
+    out
+}
+
+fn phone(number: &Option<String>) -> String {
+    match number {
+        Some(n) => format!(
+            "<Phone PhoneType=\"cell\"><PhoneDescription>Mobile</PhoneDescription>{}</Phone>",
+            el("PhoneNumber", n)
+        ),
+        None => {
+            "<Phone PhoneType=\"cell\"><PhoneDescription>Mobile</PhoneDescription></Phone>".into()
+        }
+    }
+}
+
+fn units(p: &SimProperty, empty: bool) -> String {
+    let mut out = format!(
+        "<UnitInformation xmlns=\"\"><Property>{}<Units>",
+        el("PropertyCode", &p.id)
+    );
+    if !empty {
+        for (i, u) in p.units.iter().enumerate() {
+            out.push_str(&format!(
+                "<UnitInfo><UnitID UniqueID=\"{}\">{}</UnitID>",
+                i + 1,
+                esc(&u.id)
+            ));
+            out.push_str(&el("UnitNumber", &u.number));
+            out.push_str(&el(
+                "BuildingName",
+                u.building.as_deref().unwrap_or_default(),
+            ));
+            out.push_str(&el(
+                "FloorplanName",
+                u.floorplan.as_deref().unwrap_or_default(),
+            ));
+            out.push_str(&el("UnitEconomicStatusDescription", "Residential"));
+            out.push_str(&el(
+                "Vacant",
+                match u.vacant {
+                    Some(true) => "true",
+                    Some(false) => "false",
+                    None => "",
+                },
+            ));
+            out.push_str("</UnitInfo>");
+        }
+    }
+    out.push_str("</Units></Property></UnitInformation>");
+    out
+}
