@@ -37,9 +37,84 @@ pub struct SimProperty {
     /// Resident id → the email exactly as the PMS holds it, where it differs.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub wire_emails: std::collections::BTreeMap<String, String>,
+    /// Positions by id, built on first use; `SimState::write` drops it.
+    #[serde(skip)]
+    positions: PositionsCache,
+}
+
+/// A cache, never part of a property's value: always equal.
+#[derive(Debug, Clone, Default)]
+struct PositionsCache(std::sync::OnceLock<Positions>);
+
+impl PartialEq for PositionsCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Positions {
+    residents: std::collections::HashMap<String, usize>,
+    leases: std::collections::HashMap<String, usize>,
+    units: std::collections::HashMap<String, usize>,
+}
+
+/// Lookups by id into one property (positions cached until the data changes).
+pub struct PropertyIndex<'a> {
+    property: &'a SimProperty,
+    positions: &'a Positions,
+}
+
+impl<'a> PropertyIndex<'a> {
+    pub fn resident(&self, id: &str) -> Option<&'a Resident> {
+        self.positions
+            .residents
+            .get(id)
+            .map(|i| &self.property.residents[*i])
+    }
+    pub fn lease(&self, id: Option<&str>) -> Option<&'a Lease> {
+        id.and_then(|id| self.positions.leases.get(id))
+            .map(|i| &self.property.leases[*i])
+    }
+    pub fn unit(&self, id: Option<&str>) -> Option<&'a Unit> {
+        id.and_then(|id| self.positions.units.get(id))
+            .map(|i| &self.property.units[*i])
+    }
 }
 
 impl SimProperty {
+    pub fn index(&self) -> PropertyIndex<'_> {
+        let positions = self.positions.0.get_or_init(|| Positions {
+            residents: self
+                .residents
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.id.clone(), i))
+                .collect(),
+            leases: self
+                .leases
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (l.id.clone(), i))
+                .collect(),
+            units: self
+                .units
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (u.id.clone(), i))
+                .collect(),
+        });
+        PropertyIndex {
+            property: self,
+            positions,
+        }
+    }
+
+    /// Forgets cached positions (after the records changed).
+    pub fn invalidate(&mut self) {
+        self.positions = PositionsCache::default();
+    }
+
     /// The email of a resident as the PMS serves it.
     pub fn wire_email(&self, r: &Resident) -> Option<String> {
         self.wire_emails
@@ -741,7 +816,7 @@ pub fn generate(spec: &Spec) -> Portfolio {
         let mut p = generate_property(&mut rng, vendor, id, *units);
         add_data_problems(&mut rng, &mut p);
         // Keep only what the vendor's API can carry: that is the ground truth.
-        let dropped: Vec<String> = p
+        let dropped: std::collections::HashSet<String> = p
             .leases
             .iter()
             .filter(|l| !crate::vendors::serves(vendor, l.status))

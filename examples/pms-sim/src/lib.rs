@@ -68,7 +68,11 @@ impl SimState {
 
     pub fn write<R>(&self, f: impl FnOnce(&mut Portfolio) -> R) -> R {
         let mut guard = self.portfolio.write().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
+        let out = f(&mut guard);
+        for p in &mut guard.properties {
+            p.invalidate();
+        }
+        out
     }
 
     /// Arms a fault.

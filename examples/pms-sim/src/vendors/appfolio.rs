@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 use crate::SimState;
 use crate::dataset::{SimCredential, SimProperty};
 use crate::faults::Forced;
-use crate::vendors::us_date;
+use crate::vendors::{object, us_date};
 
 pub const CLIENT_ID: &str = "af-client-2c71";
 pub const CLIENT_SECRET: &str = "af-secret-9d04";
@@ -232,7 +232,11 @@ async fn report(
             ids.join(",")
         )
     });
-    Json(json!({"results": results, "next_page_url": next})).into_response()
+    Json(object([
+        ("results", Value::Array(results)),
+        ("next_page_url", json!(next)),
+    ]))
+    .into_response()
 }
 
 fn unit_rows(p: &SimProperty) -> Vec<Value> {
@@ -265,17 +269,13 @@ fn emails(id: &str, email: &Option<String>) -> String {
 }
 
 fn tenant_rows(p: &SimProperty) -> Vec<Value> {
+    let idx = p.index();
     p.residents
         .iter()
         .map(|r| {
-            let unit = r
-                .unit_id
-                .as_ref()
-                .and_then(|u| p.units.iter().find(|x| &x.id == u));
-            let status = r
-                .lease_id
-                .as_ref()
-                .and_then(|l| p.leases.iter().find(|x| &x.id == l))
+            let unit = idx.unit(r.unit_id.as_deref());
+            let status = idx
+                .lease(r.lease_id.as_deref())
                 .map(|l| l.raw_status.clone())
                 .unwrap_or_default();
             json!({
@@ -296,10 +296,11 @@ fn tenant_rows(p: &SimProperty) -> Vec<Value> {
 }
 
 fn rent_roll_rows(p: &SimProperty) -> Vec<Value> {
+    let idx = p.index();
     p.leases
         .iter()
         .map(|l| {
-            let unit = l.unit_id.as_ref().and_then(|u| p.units.iter().find(|x| &x.id == u));
+            let unit = idx.unit(l.unit_id.as_deref());
             let primary = l.resident_ids.first().cloned().unwrap_or_default();
             json!({
                 "property_id": p.id,

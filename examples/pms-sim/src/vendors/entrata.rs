@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use crate::SimState;
 use crate::dataset::{SimCredential, SimProperty};
 use crate::faults::Forced;
-use crate::vendors::us_date;
+use crate::vendors::{object, us_date};
 
 pub const API_KEY: &str = "entrata-key-7f3a";
 pub const USERNAME: &str = "epms-integration";
@@ -261,19 +261,26 @@ fn handle(
         let Some(p) = portfolio.property("entrata", id) else {
             return Err((StatusCode::NOT_FOUND, format!("Property {id} was not found.")));
         };
-        let items = records(p, method);
-        let total = items.len();
+        let total = match method {
+            "getCustomers" => p.residents.len(),
+            "getLeases" => p.leases.len(),
+            _ => p.units.len(),
+        };
         let last_page = total.div_ceil(per_page).max(1);
         let start = ((page - 1) * per_page).min(total);
-        let mut slice: Vec<Value> = items[start..(start + per_page).min(total)].to_vec();
+        let mut slice = records(p, method, start..(start + per_page).min(total));
         if forced == Some(Forced::PartialPage) {
             slice.truncate(slice.len() / 2);
         }
         let meta = json!({"currentPage": page, "lastPage": last_page, "perPage": per_page, "total": total});
+        let slice = Value::Array(slice);
         let result = match method {
-            "getCustomers" => json!({"Customers": {"Customer": slice}}),
-            "getLeases" => json!({"leases": {"lease": slice}}),
-            _ => json!({"properties": {"property": [{"propertyId": id, "units": {"unit": slice}}]}}),
+            "getCustomers" => object([("Customers", object([("Customer", slice)]))]),
+            "getLeases" => object([("leases", object([("lease", slice)]))]),
+            _ => object([(
+                "properties",
+                object([("property", Value::Array(vec![object([("propertyId", json!(id)), ("units", object([("unit", slice)]))])]))]),
+            )]),
         };
         Ok((result, Some(meta)))
     });
@@ -313,13 +320,13 @@ fn phones(phone: &Option<String>) -> Value {
     }
 }
 
-fn records(p: &SimProperty, method: &str) -> Vec<Value> {
+fn records(p: &SimProperty, method: &str, range: std::ops::Range<usize>) -> Vec<Value> {
+    let idx = p.index();
     match method {
-        "getCustomers" => p
-            .residents
+        "getCustomers" => p.residents[range]
             .iter()
             .map(|r| {
-                let unit = r.unit_id.as_ref().and_then(|u| p.units.iter().find(|x| &x.id == u));
+                let unit = idx.unit(r.unit_id.as_deref());
                 json!({
                     "@attributes": {"Id": r.id},
                     "FirstName": r.first_name,
@@ -333,28 +340,28 @@ fn records(p: &SimProperty, method: &str) -> Vec<Value> {
                 })
             })
             .collect(),
-        "getLeases" => p
-            .leases
+        "getLeases" => p.leases[range]
             .iter()
             .map(|l| {
                 let (type_id, type_name) = status_type(l.status);
                 let customers: Vec<Value> = l
                     .resident_ids
                     .iter()
-                    .filter_map(|rid| p.residents.iter().find(|r| &r.id == rid))
+                    .filter_map(|rid| idx.resident(rid))
                     .map(|r| {
-                        json!({
+                        let mut c = json!({
                             "id": r.id,
                             "customerType": customer_type(r.role),
                             "firstName": r.first_name,
                             "lastName": r.last_name,
                             "emailAddress": p.wire_email(r).unwrap_or_default(),
                             "leaseCustomerStatus": type_name,
-                            "phones": phones(&r.phone),
-                        })
+                        });
+                        c["phones"] = phones(&r.phone);
+                        c
                     })
                     .collect();
-                json!({
+                let mut lease = json!({
                     "id": l.id,
                     "leaseStatusTypeId": type_id,
                     "leaseStatusType": type_name,
@@ -364,13 +371,14 @@ fn records(p: &SimProperty, method: &str) -> Vec<Value> {
                     "unitSpaces": {"unitSpace": l.unit_id.iter().map(|u| json!({"unitSpaceId": u, "unitSpace": u})).collect::<Vec<_>>()},
                     "moveInDate": us_date(l.move_in_date.as_deref()),
                     "moveOutDate": us_date(l.move_out_date.as_deref()),
-                    "customers": {"customer": customers},
                     "leaseIntervals": {"leaseInterval": [{"startDate": us_date(l.start_date.as_deref()), "endDate": us_date(l.end_date.as_deref())}]},
-                })
+                });
+                // Moved in, not through json!: that would copy the customers again.
+                lease["customers"] = object([("customer", Value::Array(customers))]);
+                lease
             })
             .collect(),
-        _ => p
-            .units
+        _ => p.units[range]
             .iter()
             .map(|u| {
                 json!({

@@ -87,3 +87,14 @@ pub fn serves(vendor: &str, status: LeaseStatus) -> bool {
         _ => true,
     }
 }
+
+/// A JSON object built from owned values: `json!` would deep-copy a `Value` variable
+/// (it serialises it again), which dominates the cost of a large page.
+pub fn object<const N: usize>(entries: [(&str, serde_json::Value); N]) -> serde_json::Value {
+    serde_json::Value::Object(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
+}

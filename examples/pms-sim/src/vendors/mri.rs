@@ -30,7 +30,7 @@ use epms_model::{HouseholdRole, LeaseStatus, Resident};
 use serde_json::{Value, json};
 
 use crate::SimState;
-use crate::dataset::{SimCredential, SimProperty};
+use crate::dataset::{PropertyIndex, SimCredential, SimProperty};
 use crate::faults::Forced;
 
 pub const CLIENT_ID: &str = "C9921";
@@ -163,65 +163,76 @@ async fn api(
     let property = get("RMPROPID")
         .or_else(|| get("PROPERTYID"))
         .map(str::to_owned);
-    let rows = state.read(|portfolio| -> Result<Vec<Value>, Response> {
+    let empty = forced == Some(Forced::Empty);
+    // Only the requested page is rendered: (total rows, rows of the page).
+    let page = state.read(|portfolio| -> Result<(usize, Vec<Value>), (StatusCode, String)> {
+        fn window<T>(items: impl Iterator<Item = T>, skip: usize, top: usize, render: impl Fn(T) -> Value) -> (usize, Vec<Value>) {
+            let mut total = 0;
+            let mut out = Vec::new();
+            for item in items {
+                if total >= skip && out.len() < top {
+                    out.push(render(item));
+                }
+                total += 1;
+            }
+            (total, out)
+        }
+        if empty {
+            return Ok((0, Vec::new()));
+        }
         if api == "MRI_S-PMRM_PropertyList" {
-            return Ok(portfolio
-                .properties
-                .iter()
-                .filter(|p| p.vendor == "mri")
-                .map(|p| json!({"PropertyID": p.id, "PropertyName": p.name}))
-                .collect());
+            let props = portfolio.properties.iter().filter(|p| p.vendor == "mri");
+            return Ok(window(props, skip, top, |p| json!({"PropertyID": p.id, "PropertyName": p.name})));
         }
         let Some(id) = property.as_deref() else {
-            return Err(error(StatusCode::BAD_REQUEST, "Missing RMPROPID."));
+            return Err((StatusCode::BAD_REQUEST, "Missing RMPROPID.".into()));
         };
         let Some(p) = portfolio.property("mri", id) else {
-            return Err(error(StatusCode::NOT_FOUND, &format!("Property {id} not found.")));
+            return Err((StatusCode::NOT_FOUND, format!("Property {id} not found.")));
         };
+        let idx = p.index();
         match api {
-            "MRI_S-PMRM_UnitVacancyInformation" => Ok(p
-                .units
-                .iter()
-                .map(|u| {
-                    json!({"PropertyID": p.id, "BuildingID": u.building, "UnitID": u.id, "UnitDescription": u.number,
-                        "Vacant": match u.vacant { Some(true) => "Y", Some(false) => "N", None => "" },
-                        "FloorplanName": u.floorplan})
-                })
-                .collect()),
-            "MRI_S-PMRM_ResidentsByPropertyID" => Ok(p
-                .residents
-                .iter()
-                .map(|r| {
-                    json!({"ResidentNameID": r.id, "RMPROPID": p.id, "RMBLDGID": building_of(p, r), "UNITID": r.unit_id,
-                        "RMLEASEID": r.lease_id, "ResidentType": resident_type(r.role), "Status": person_status(p, r),
-                        "FirstName": r.first_name, "LastName": r.last_name, "Email": p.wire_email(r),
-                        "PhoneNumber": r.phone, "OccupantOccupyDate": mri_date(lease_of(p, r).and_then(|l| l.move_in_date.as_deref())),
-                        "VacateDate": mri_date(lease_of(p, r).and_then(|l| l.move_out_date.as_deref())),
-                        "LastUpdateDate": "2026-11-01T00:00:00"})
-                })
-                .collect()),
-            "MRI_S-PMRM_ResidentLeaseDetailsByPropertyID" => Ok(lease_rows(p, false)),
-            "MRI_S-PMRM_PendingMoveIns" => Ok(lease_rows(p, true)),
-            _ => Err(error(StatusCode::NOT_FOUND, &format!("Unknown API {api}."))),
+            "MRI_S-PMRM_UnitVacancyInformation" => Ok(window(p.units.iter(), skip, top, |u| {
+                json!({"PropertyID": p.id, "BuildingID": u.building, "UnitID": u.id, "UnitDescription": u.number,
+                    "Vacant": match u.vacant { Some(true) => "Y", Some(false) => "N", None => "" },
+                    "FloorplanName": u.floorplan})
+            })),
+            "MRI_S-PMRM_ResidentsByPropertyID" => Ok(window(p.residents.iter(), skip, top, |r| {
+                json!({"ResidentNameID": r.id, "RMPROPID": p.id, "RMBLDGID": building_of(&idx, r), "UNITID": r.unit_id,
+                    "RMLEASEID": r.lease_id, "ResidentType": resident_type(r.role), "Status": person_status(&idx, r),
+                    "FirstName": r.first_name, "LastName": r.last_name, "Email": p.wire_email(r),
+                    "PhoneNumber": r.phone, "OccupantOccupyDate": mri_date(lease_of(&idx, r).and_then(|l| l.move_in_date.as_deref())),
+                    "VacateDate": mri_date(lease_of(&idx, r).and_then(|l| l.move_out_date.as_deref())),
+                    "LastUpdateDate": "2026-11-01T00:00:00"})
+            })),
+            "MRI_S-PMRM_ResidentLeaseDetailsByPropertyID" | "MRI_S-PMRM_PendingMoveIns" => {
+                let pending = api == "MRI_S-PMRM_PendingMoveIns";
+                let rows = p
+                    .residents
+                    .iter()
+                    .filter_map(|r| lease_of(&idx, r).map(|l| (r, l)))
+                    .filter(|(_, l)| (l.status == LeaseStatus::Future) == pending);
+                Ok(window(rows, skip, top, |(r, l)| lease_row(p, &idx, r, l)))
+            }
+            _ => Err((StatusCode::NOT_FOUND, format!("Unknown API {api}."))),
         }
     });
-    let rows = match rows {
-        Ok(r) => r,
-        Err(resp) => return resp,
+    let (total, mut value) = match page {
+        Ok(page) => page,
+        Err((status, message)) => return error(status, &message),
     };
-    let rows = if forced == Some(Forced::Empty) {
-        Vec::new()
-    } else {
-        rows
-    };
-    let start = skip.min(rows.len());
-    let end = (start + top).min(rows.len());
-    let mut value = rows[start..end].to_vec();
+    let end = skip.saturating_add(value.len()).min(total);
     if forced == Some(Forced::PartialPage) {
         value.truncate(value.len() / 2);
     }
-    let mut body = json!({"odata.metadata": format!("mriapiservices/api.asp/$metadata#{api}"), "value": value});
-    if end < rows.len() {
+    let mut body = crate::vendors::object([
+        (
+            "odata.metadata",
+            json!(format!("mriapiservices/api.asp/$metadata#{api}")),
+        ),
+        ("value", Value::Array(value)),
+    ]);
+    if end < total {
         let rest: Vec<String> = q
             .iter()
             .filter(|(k, _)| k != "$skip" && k != "$top")
@@ -235,23 +246,19 @@ async fn api(
     Json(body).into_response()
 }
 
-fn lease_of<'a>(p: &'a SimProperty, r: &Resident) -> Option<&'a epms_model::Lease> {
-    r.lease_id
-        .as_ref()
-        .and_then(|l| p.leases.iter().find(|x| &x.id == l))
+fn lease_of<'a>(idx: &PropertyIndex<'a>, r: &Resident) -> Option<&'a epms_model::Lease> {
+    idx.lease(r.lease_id.as_deref())
 }
 
-fn building_of(p: &SimProperty, r: &Resident) -> Option<String> {
-    r.unit_id
-        .as_ref()
-        .and_then(|u| p.units.iter().find(|x| &x.id == u))
+fn building_of(idx: &PropertyIndex<'_>, r: &Resident) -> Option<String> {
+    idx.unit(r.unit_id.as_deref())
         .and_then(|u| u.building.clone())
 }
 
 /// A person's `ResidentStatus`: the lease's for the primary, the role-ish words MRI
 /// uses for others while the lease is current.
-fn person_status(p: &SimProperty, r: &Resident) -> String {
-    let raw = lease_of(p, r)
+fn person_status(idx: &PropertyIndex<'_>, r: &Resident) -> String {
+    let raw = lease_of(idx, r)
         .map(|l| l.raw_status.clone())
         .unwrap_or_default();
     match (r.role, raw.as_str()) {
@@ -263,24 +270,22 @@ fn person_status(p: &SimProperty, r: &Resident) -> String {
     }
 }
 
-fn lease_rows(p: &SimProperty, pending: bool) -> Vec<Value> {
-    p.residents
-        .iter()
-        .filter_map(|r| lease_of(p, r).map(|l| (r, l)))
-        .filter(|(_, l)| (l.status == LeaseStatus::Future) == pending)
-        .map(|(r, l)| {
-            json!({
-                "ResidentNameID": r.id, "PropertyID": p.id, "BuildingID": building_of(p, r), "UnitID": l.unit_id,
-                "LeaseID": l.id, "FirstName": r.first_name, "LastName": r.last_name, "Email": p.wire_email(r),
-                "ResidentStatus": person_status(p, r), "ResidentType": resident_type(r.role),
-                "LeaseStart": mri_date(l.start_date.as_deref()), "LeaseEnd": mri_date(l.end_date.as_deref()),
-                "OccupyDate": mri_date(l.move_in_date.as_deref()),
-                "LeaseMoveOut": mri_date(match l.status {
-                    LeaseStatus::Notice => l.end_date.as_deref(),
-                    _ => l.move_out_date.as_deref(),
-                }),
-                "IsCurrent": if matches!(l.status, LeaseStatus::Current | LeaseStatus::Notice) { "Y" } else { "N" },
-            })
-        })
-        .collect()
+fn lease_row(
+    p: &SimProperty,
+    idx: &PropertyIndex<'_>,
+    r: &Resident,
+    l: &epms_model::Lease,
+) -> Value {
+    json!({
+        "ResidentNameID": r.id, "PropertyID": p.id, "BuildingID": building_of(idx, r), "UnitID": l.unit_id,
+        "LeaseID": l.id, "FirstName": r.first_name, "LastName": r.last_name, "Email": p.wire_email(r),
+        "ResidentStatus": person_status(idx, r), "ResidentType": resident_type(r.role),
+        "LeaseStart": mri_date(l.start_date.as_deref()), "LeaseEnd": mri_date(l.end_date.as_deref()),
+        "OccupyDate": mri_date(l.move_in_date.as_deref()),
+        "LeaseMoveOut": mri_date(match l.status {
+            LeaseStatus::Notice => l.end_date.as_deref(),
+            _ => l.move_out_date.as_deref(),
+        }),
+        "IsCurrent": if matches!(l.status, LeaseStatus::Current | LeaseStatus::Notice) { "Y" } else { "N" },
+    })
 }

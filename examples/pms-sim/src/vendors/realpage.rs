@@ -235,16 +235,11 @@ fn residents(p: &SimProperty, empty: bool, partial: bool) -> String {
     if partial {
         rows.truncate(rows.len() / 2);
     }
+    let idx = p.index();
     let mut out = String::from("<residentlist>");
     for r in rows {
-        let lease = r
-            .lease_id
-            .as_ref()
-            .and_then(|l| p.leases.iter().find(|x| &x.id == l));
-        let unit = r
-            .unit_id
-            .as_ref()
-            .and_then(|u| p.units.iter().find(|x| &x.id == u));
+        let lease = idx.lease(r.lease_id.as_deref());
+        let unit = idx.unit(r.unit_id.as_deref());
         let notice = lease
             .filter(|l| l.status == LeaseStatus::Notice)
             .and_then(|l| l.start_date.as_deref());

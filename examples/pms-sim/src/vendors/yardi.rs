@@ -183,6 +183,7 @@ fn residents(p: &SimProperty, empty: bool, partial: bool) -> String {
     if partial {
         leases.truncate(leases.len() / 2);
     }
+    let idx = p.index();
     let mut out = format!(
         "<MITS-ResidentData xmlns=\"\"><PropertyResidents Code=\"{}\"><Residents>",
         esc(&p.id)
@@ -191,7 +192,7 @@ fn residents(p: &SimProperty, empty: bool, partial: bool) -> String {
         let members: Vec<&epms_model::Resident> = l
             .resident_ids
             .iter()
-            .filter_map(|id| p.residents.iter().find(|r| &r.id == id))
+            .filter_map(|id| idx.resident(id))
             .collect();
         let Some(primary) = members.iter().find(|r| r.role == HouseholdRole::Primary) else {
             continue;
