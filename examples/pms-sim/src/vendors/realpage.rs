@@ -5,7 +5,7 @@
 //!   `tem="http://tempuri.org/"`, auth in the body:
 //!   `<tem:auth><tem:pmcid/><tem:siteid/><tem:licensekey/><tem:system>Onesite</tem:system></tem:auth>`.
 //! - `getsitelist`: `getsitelistResponse/getsitelistResult/sitelist/site{siteid, sitename}`.
-//! - `getunitlist` follows the recorded answer: `getunitlistResponse/getunitlistResult/
+//! - `getunitlist` (also accepted as `unitlist`, the name client code uses) follows the recorded answer: `getunitlistResponse/getunitlistResult/
 //!   GetUnitList xmlns=""/UnitObjects/UnitObject` with `Address/{UnitID, UnitNumber,
 //!   BuildingID}`, `Availability/{VacantBit, VacantDate MM/DD/YYYY}`, `FloorPlan/
 //!   {FloorPlanID, FloorPlanName}`; (ours) `Address/BuildingName`.
@@ -157,7 +157,7 @@ async fn endpoint(
             ));
         };
         match op.as_str() {
-            "getunitlist" => Ok(units(p, empty)),
+            "getunitlist" | "unitlist" => Ok(units(p, empty)),
             "getresidentlistinfo" => Ok(residents(p, empty, partial)),
             other => Err(format!("Operation {other} is not supported.")),
         }
