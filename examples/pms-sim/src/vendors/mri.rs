@@ -282,10 +282,7 @@ fn lease_row(
         "ResidentStatus": person_status(idx, r), "ResidentType": resident_type(r.role),
         "LeaseStart": mri_date(l.start_date.as_deref()), "LeaseEnd": mri_date(l.end_date.as_deref()),
         "OccupyDate": mri_date(l.move_in_date.as_deref()),
-        "LeaseMoveOut": mri_date(match l.status {
-            LeaseStatus::Notice => l.end_date.as_deref(),
-            _ => l.move_out_date.as_deref(),
-        }),
+        "LeaseMoveOut": mri_date(l.move_out_date.as_deref()),
         "IsCurrent": if matches!(l.status, LeaseStatus::Current | LeaseStatus::Notice) { "Y" } else { "N" },
     })
 }
