@@ -2,8 +2,15 @@
 
 fn main() {
     let guests = epms_guest_build::build(
-        &["epms-connector-template"],
-        &["examples/connector-template"],
+        &[
+            "epms-connector-yardi",
+            "epms-connector-realpage",
+            "epms-connector-entrata",
+            "epms-connector-mri",
+            "epms-connector-appfolio",
+            "epms-connector-template",
+        ],
+        &["connectors", "examples/connector-template"],
     );
     for g in &guests {
         // For the CLI's own tests.

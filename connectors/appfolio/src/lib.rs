@@ -37,7 +37,10 @@ pub fn page_of(doc: &Value) -> Result<(Vec<&Value>, Option<String>), ConnectorEr
         .get("results")
         .and_then(Value::as_array)
         .ok_or_else(|| ConnectorError::Protocol("report answer without results".into()))?;
-    let next = doc.get("next_page_url").and_then(Value::as_str).map(str::to_owned);
+    let next = doc
+        .get("next_page_url")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     Ok((rows.iter().collect(), next))
 }
 
@@ -127,21 +130,35 @@ pub fn parse_rent_roll(rows: &[&Value]) -> Result<Vec<Lease>, ConnectorError> {
 impl AppFolio {
     /// One report page: the first from the report's name and filter, the next from
     /// the cursor (AppFolio's `next_page_url`, POSTed with `{}`).
-    fn report(&self, report: &str, property: &str, cursor: Option<&str>) -> Result<Value, ConnectorError> {
+    fn report(
+        &self,
+        report: &str,
+        property: &str,
+        cursor: Option<&str>,
+    ) -> Result<Value, ConnectorError> {
         let (url, body) = match cursor {
             Some(next) => {
                 if !next.starts_with("/api/v2/reports/") {
-                    return Err(ConnectorError::Protocol(format!("cursor {next:?} is not an AppFolio report URL")));
+                    return Err(ConnectorError::Protocol(format!(
+                        "cursor {next:?} is not an AppFolio report URL"
+                    )));
                 }
                 (join(&self.base_url, next), json!({}))
             }
+            None if property.is_empty() => (
+                format!("{}/api/v2/reports/{report}.json", self.base_url),
+                json!({}),
+            ),
             None => (
                 format!("{}/api/v2/reports/{report}.json", self.base_url),
                 json!({"properties": {"properties_ids": [property]}, "tenant_visibility": "all"}),
             ),
         };
         let resp = Request::post(url, "application/json", body.to_string())
-            .header("authorization", secret::basic_auth(&self.client_id, &secret::placeholder("client-secret")))
+            .header(
+                "authorization",
+                secret::basic_auth(&self.client_id, &secret::placeholder("client-secret")),
+            )
             .send()?;
         if !resp.is_success() {
             return Err(resp.status_error(resp.text().unwrap_or_default().trim()));
@@ -157,16 +174,37 @@ impl Connector for AppFolio {
             display_name: "AppFolio".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             config_fields: vec![
-                field("base-url", "Base URL", "https://{database}.appfolio.com", false, true),
-                field("client-id", "Client ID", "Reports API client id", false, true),
-                field("client-secret", "Client secret", "Reports API client secret", true, true),
+                field(
+                    "base-url",
+                    "Base URL",
+                    "https://{database}.appfolio.com",
+                    false,
+                    true,
+                ),
+                field(
+                    "client-id",
+                    "Client ID",
+                    "Reports API client id",
+                    false,
+                    true,
+                ),
+                field(
+                    "client-secret",
+                    "Client secret",
+                    "Reports API client secret",
+                    true,
+                    true,
+                ),
             ],
             status_vocabulary: status::raw_strings(STATUSES),
         }
     }
 
     fn new(config: Config) -> Result<Self, ConnectorError> {
-        Ok(AppFolio { base_url: config.base_url()?.to_owned(), client_id: config.require("client-id")?.to_owned() })
+        Ok(AppFolio {
+            base_url: config.base_url()?.to_owned(),
+            client_id: config.require("client-id")?.to_owned(),
+        })
     }
 
     fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
@@ -174,25 +212,55 @@ impl Connector for AppFolio {
         let (rows, _) = page_of(&doc)?;
         Ok(rows
             .iter()
-            .filter_map(|p| Some(PmsProperty { id: json::text(p, "property_id")?, name: json::text(p, "property_name").unwrap_or_default() }))
+            .filter_map(|p| {
+                Some(PmsProperty {
+                    id: json::text(p, "property_id")?,
+                    name: json::text(p, "property_name").unwrap_or_default(),
+                })
+            })
             .collect())
     }
 
-    fn read_units(&self, property: &str, cursor: Option<String>) -> Result<UnitPage, ConnectorError> {
+    fn read_units(
+        &self,
+        property: &str,
+        cursor: Option<String>,
+    ) -> Result<UnitPage, ConnectorError> {
         let doc = self.report("unit_directory", property, cursor.as_deref())?;
         let (rows, next) = page_of(&doc)?;
-        Ok(UnitPage { records: parse_units(&rows)?, next })
+        Ok(UnitPage {
+            records: parse_units(&rows)?,
+            next,
+        })
     }
 
-    fn read_residents(&self, property: &str, cursor: Option<String>) -> Result<ResidentPage, ConnectorError> {
+    fn read_residents(
+        &self,
+        property: &str,
+        cursor: Option<String>,
+    ) -> Result<ResidentPage, ConnectorError> {
         let doc = self.report("tenant_directory", property, cursor.as_deref())?;
         let (rows, next) = page_of(&doc)?;
-        Ok(ResidentPage { records: parse_tenants(&rows)?, next })
+        Ok(ResidentPage {
+            records: parse_tenants(&rows)?,
+            next,
+        })
     }
 
-    fn read_leases(&self, property: &str, cursor: Option<String>) -> Result<LeasePage, ConnectorError> {
-        let key = cursor.clone().unwrap_or_else(|| format!("first:{property}"));
-        let cached = RENT_ROLL.with(|c| c.borrow().iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()));
+    fn read_leases(
+        &self,
+        property: &str,
+        cursor: Option<String>,
+    ) -> Result<LeasePage, ConnectorError> {
+        let key = cursor
+            .clone()
+            .unwrap_or_else(|| format!("first:{property}"));
+        let cached = RENT_ROLL.with(|c| {
+            c.borrow()
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.clone())
+        });
         let doc = match cached {
             Some(doc) => doc,
             None => {
@@ -202,7 +270,10 @@ impl Connector for AppFolio {
             }
         };
         let (rows, next) = page_of(&doc)?;
-        Ok(LeasePage { records: parse_rent_roll(&rows)?, next })
+        Ok(LeasePage {
+            records: parse_rent_roll(&rows)?,
+            next,
+        })
     }
 }
 
@@ -222,7 +293,10 @@ mod tests {
             {"selected_tenant_id": 13, "occupancy_id": 7, "emails": "", "tenant_type": "Landlord"}
         ], "next_page_url": "/api/v2/reports/tenant_directory.json?page=2"});
         let (rows, next) = page_of(&doc).unwrap();
-        assert_eq!(next.as_deref(), Some("/api/v2/reports/tenant_directory.json?page=2"));
+        assert_eq!(
+            next.as_deref(),
+            Some("/api/v2/reports/tenant_directory.json?page=2")
+        );
         let t = parse_tenants(&rows).unwrap();
         assert_eq!(t[0].id, "11");
         assert_eq!(t[0].email.as_deref(), Some("ann@x.com"));
@@ -241,7 +315,10 @@ mod tests {
         assert_eq!(next, None);
         let l = &parse_rent_roll(&rows).unwrap()[0];
         assert_eq!(l.resident_ids, ["11", "12", "13"]);
-        assert!(matches!(l.status, LeaseStatus::Current), "eviction in progress is current");
+        assert!(
+            matches!(l.status, LeaseStatus::Current),
+            "eviction in progress is current"
+        );
         assert_eq!(l.raw_status, "Evict");
         assert_eq!(l.start_date.as_deref(), Some("2025-01-01"));
         assert_eq!(l.end_date, None);
@@ -249,6 +326,9 @@ mod tests {
 
     #[test]
     fn an_answer_without_results_is_a_protocol_error() {
-        assert!(matches!(page_of(&json!({"error": "x"})), Err(ConnectorError::Protocol(_))));
+        assert!(matches!(
+            page_of(&json!({"error": "x"})),
+            Err(ConnectorError::Protocol(_))
+        ));
     }
 }

@@ -9,8 +9,8 @@ use epms_connector_sdk::record::Warnings;
 use epms_connector_sdk::status::{self, Vocabulary};
 use epms_connector_sdk::{
     Config, Connector, ConnectorError, ConnectorInfo, HouseholdRole, Lease, LeasePage, LeaseStatus,
-    PmsProperty, RateLimit, Resident, ResidentPage, Unit, UnitPage, export_connector, field, paging,
-    secret,
+    PmsProperty, RateLimit, Resident, ResidentPage, Unit, UnitPage, export_connector, field,
+    paging, secret,
 };
 
 /// `leaseStatusType` names, with the ids Entrata gives them (1–6).
@@ -51,7 +51,11 @@ pub fn error_of(http_status: u16, doc: Option<&Value>) -> ConnectorError {
         .and_then(Value::as_str)
         .unwrap_or("no error message")
         .to_owned();
-    let resp = Response { status: code, headers: vec![], body: vec![] };
+    let resp = Response {
+        status: code,
+        headers: vec![],
+        body: vec![],
+    };
     resp.status_error(&message)
 }
 
@@ -63,7 +67,9 @@ pub fn result_of(doc: &Value) -> Result<Option<&Value>, ConnectorError> {
     }
     let code = json::path(doc, &["response", "code"]).and_then(Value::as_u64);
     if code != Some(200) {
-        return Err(ConnectorError::Protocol(format!("response.code is {code:?}, not 200")));
+        return Err(ConnectorError::Protocol(format!(
+            "response.code is {code:?}, not 200"
+        )));
     }
     let result = json::path(doc, &["response", "result"])
         .ok_or_else(|| ConnectorError::Protocol("response without result".into()))?;
@@ -98,7 +104,9 @@ fn id_of(v: &Value, what: &str) -> Result<String, ConnectorError> {
 }
 
 pub fn parse_units(result: Option<&Value>) -> Result<Vec<Unit>, ConnectorError> {
-    let Some(result) = result else { return Ok(Vec::new()) };
+    let Some(result) = result else {
+        return Ok(Vec::new());
+    };
     let mut out = Vec::new();
     for property in json::list(json::path(result, &["properties", "property"])) {
         for u in json::list(json::path(property, &["units", "unit"])) {
@@ -120,7 +128,9 @@ pub fn parse_units(result: Option<&Value>) -> Result<Vec<Unit>, ConnectorError> 
 }
 
 fn lease_list(result: Option<&Value>) -> Vec<&Value> {
-    result.map(|r| json::list(json::path(r, &["leases", "lease"]))).unwrap_or_default()
+    result
+        .map(|r| json::list(json::path(r, &["leases", "lease"])))
+        .unwrap_or_default()
 }
 
 pub fn parse_leases(result: Option<&Value>) -> Result<Vec<Lease>, ConnectorError> {
@@ -129,7 +139,9 @@ pub fn parse_leases(result: Option<&Value>) -> Result<Vec<Lease>, ConnectorError
         .map(|l| {
             let mut w = Warnings::new();
             let raw_status = json::text(l, "leaseStatusType").unwrap_or_default();
-            let interval = json::list(json::path(l, &["leaseIntervals", "leaseInterval"])).into_iter().next();
+            let interval = json::list(json::path(l, &["leaseIntervals", "leaseInterval"]))
+                .into_iter()
+                .next();
             Ok(Lease {
                 id: id_of(l, "lease")?,
                 unit_id: json::text(l, "unitId"),
@@ -139,8 +151,14 @@ pub fn parse_leases(result: Option<&Value>) -> Result<Vec<Lease>, ConnectorError
                     .collect(),
                 status: status::canonical(STATUSES, &raw_status),
                 raw_status,
-                start_date: w.date("start-date", interval.and_then(|i| json::text(i, "startDate")).as_deref()),
-                end_date: w.date("end-date", interval.and_then(|i| json::text(i, "endDate")).as_deref()),
+                start_date: w.date(
+                    "start-date",
+                    interval.and_then(|i| json::text(i, "startDate")).as_deref(),
+                ),
+                end_date: w.date(
+                    "end-date",
+                    interval.and_then(|i| json::text(i, "endDate")).as_deref(),
+                ),
                 move_in_date: w.date("move-in-date", json::text(l, "moveInDate").as_deref()),
                 move_out_date: w.date("move-out-date", json::text(l, "moveOutDate").as_deref()),
                 warnings: w.into_vec(),
@@ -192,18 +210,36 @@ pub fn parse_properties(result: Option<&Value>) -> Vec<PmsProperty> {
 
 impl Entrata {
     /// One JSON-RPC call; returns the whole answer document.
-    fn call(&self, service: &str, method: &str, version: &str, params: Value, page: Option<u32>) -> Result<Value, ConnectorError> {
-        let query = page.map(|p| format!("?page_no={p}&per_page={PER_PAGE}")).unwrap_or_default();
+    fn call(
+        &self,
+        service: &str,
+        method: &str,
+        version: &str,
+        params: Value,
+        page: Option<u32>,
+    ) -> Result<Value, ConnectorError> {
+        let query = page
+            .map(|p| format!("?page_no={p}&per_page={PER_PAGE}"))
+            .unwrap_or_default();
         let (url, auth_type) = match (&self.subdomain, self.api_key) {
-            (Some(sub), true) => (format!("{}/ext/orgs/{sub}/v1/{service}{query}", self.base_url), "apikey"),
-            _ => (format!("{}/api/v1/{service}{query}", self.base_url), "basic"),
+            (Some(sub), true) => (
+                format!("{}/ext/orgs/{sub}/v1/{service}{query}", self.base_url),
+                "apikey",
+            ),
+            _ => (
+                format!("{}/api/v1/{service}{query}", self.base_url),
+                "basic",
+            ),
         };
         let body = json!({"auth": {"type": auth_type}, "requestId": "1", "method": {"name": method, "version": version, "params": params}});
         let mut req = Request::post(url, "application/json", body.to_string());
         req = if auth_type == "apikey" {
             req.header("x-api-key", secret::placeholder("api-key"))
         } else {
-            req.header("authorization", secret::basic_auth(&self.username, &secret::placeholder("password")))
+            req.header(
+                "authorization",
+                secret::basic_auth(&self.username, &secret::placeholder("password")),
+            )
         };
         let resp = req.send()?;
         let doc = json::parse(resp.text()?);
@@ -221,12 +257,21 @@ impl Entrata {
 
     fn leases_page(&self, property: &str, page: u32) -> Result<Value, ConnectorError> {
         let cached = LEASES.with(|c| {
-            c.borrow().as_ref().filter(|(p, n, _)| p == property && *n == page).map(|(_, _, v)| v.clone())
+            c.borrow()
+                .as_ref()
+                .filter(|(p, n, _)| p == property && *n == page)
+                .map(|(_, _, v)| v.clone())
         });
         if let Some(doc) = cached {
             return Ok(doc);
         }
-        let doc = self.call("leases", "getLeases", "r2", json!({"propertyId": property, "includeLeaseHistory": "1"}), Some(page))?;
+        let doc = self.call(
+            "leases",
+            "getLeases",
+            "r2",
+            json!({"propertyId": property, "includeLeaseHistory": "1"}),
+            Some(page),
+        )?;
         LEASES.with(|c| *c.borrow_mut() = Some((property.to_owned(), page, doc.clone())));
         Ok(doc)
     }
@@ -239,12 +284,48 @@ impl Connector for Entrata {
             display_name: "Entrata".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             config_fields: vec![
-                field("base-url", "Base URL", "https://apis.entrata.com, or the legacy https://{subdomain}.entrata.com", false, true),
-                field("auth-mode", "Authentication", "api-key (X-Api-Key, the default) or basic (legacy hosts)", false, false),
-                field("subdomain", "Subdomain", "Your Entrata organisation's subdomain (api-key mode)", false, false),
-                field("api-key", "API key", "Issued by Entrata for the integration (api-key mode)", true, false),
-                field("username", "User name", "API user (basic mode)", false, false),
-                field("password", "Password", "API user's password (basic mode)", true, false),
+                field(
+                    "base-url",
+                    "Base URL",
+                    "https://apis.entrata.com, or the legacy https://{subdomain}.entrata.com",
+                    false,
+                    true,
+                ),
+                field(
+                    "auth-mode",
+                    "Authentication",
+                    "api-key (X-Api-Key, the default) or basic (legacy hosts)",
+                    false,
+                    false,
+                ),
+                field(
+                    "subdomain",
+                    "Subdomain",
+                    "Your Entrata organisation's subdomain (api-key mode)",
+                    false,
+                    false,
+                ),
+                field(
+                    "api-key",
+                    "API key",
+                    "Issued by Entrata for the integration (api-key mode)",
+                    true,
+                    false,
+                ),
+                field(
+                    "username",
+                    "User name",
+                    "API user (basic mode)",
+                    false,
+                    false,
+                ),
+                field(
+                    "password",
+                    "Password",
+                    "API user's password (basic mode)",
+                    true,
+                    false,
+                ),
             ],
             status_vocabulary: status::raw_strings(STATUSES),
         }
@@ -254,14 +335,29 @@ impl Connector for Entrata {
         let api_key = match config.get("auth-mode").unwrap_or("api-key") {
             "api-key" => true,
             "basic" => false,
-            other => return Err(ConnectorError::Config(format!("auth-mode must be api-key or basic, not {other:?}"))),
+            other => {
+                return Err(ConnectorError::Config(format!(
+                    "auth-mode must be api-key or basic, not {other:?}"
+                )));
+            }
         };
         let subdomain = config.get("subdomain").map(str::to_owned);
         if api_key && subdomain.is_none() {
-            return Err(ConnectorError::Config("api-key mode needs the subdomain".into()));
+            return Err(ConnectorError::Config(
+                "api-key mode needs the subdomain".into(),
+            ));
         }
-        let username = if api_key { String::new() } else { config.require("username")?.to_owned() };
-        Ok(Entrata { base_url: config.base_url()?.to_owned(), subdomain, api_key, username })
+        let username = if api_key {
+            String::new()
+        } else {
+            config.require("username")?.to_owned()
+        };
+        Ok(Entrata {
+            base_url: config.base_url()?.to_owned(),
+            subdomain,
+            api_key,
+            username,
+        })
     }
 
     fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
@@ -269,22 +365,49 @@ impl Connector for Entrata {
         Ok(parse_properties(result_of(&doc)?))
     }
 
-    fn read_units(&self, property: &str, cursor: Option<String>) -> Result<UnitPage, ConnectorError> {
+    fn read_units(
+        &self,
+        property: &str,
+        cursor: Option<String>,
+    ) -> Result<UnitPage, ConnectorError> {
         let page = paging::page_number(cursor.as_deref(), 1)?;
-        let doc = self.call("propertyunits", "getPropertyUnits", "r1", json!({"propertyIds": property}), Some(page))?;
-        Ok(UnitPage { records: parse_units(result_of(&doc)?)?, next: next_page(&doc, page) })
+        let doc = self.call(
+            "propertyunits",
+            "getPropertyUnits",
+            "r1",
+            json!({"propertyIds": property}),
+            Some(page),
+        )?;
+        Ok(UnitPage {
+            records: parse_units(result_of(&doc)?)?,
+            next: next_page(&doc, page),
+        })
     }
 
-    fn read_residents(&self, property: &str, cursor: Option<String>) -> Result<ResidentPage, ConnectorError> {
+    fn read_residents(
+        &self,
+        property: &str,
+        cursor: Option<String>,
+    ) -> Result<ResidentPage, ConnectorError> {
         let page = paging::page_number(cursor.as_deref(), 1)?;
         let doc = self.leases_page(property, page)?;
-        Ok(ResidentPage { records: parse_residents(result_of(&doc)?)?, next: next_page(&doc, page) })
+        Ok(ResidentPage {
+            records: parse_residents(result_of(&doc)?)?,
+            next: next_page(&doc, page),
+        })
     }
 
-    fn read_leases(&self, property: &str, cursor: Option<String>) -> Result<LeasePage, ConnectorError> {
+    fn read_leases(
+        &self,
+        property: &str,
+        cursor: Option<String>,
+    ) -> Result<LeasePage, ConnectorError> {
         let page = paging::page_number(cursor.as_deref(), 1)?;
         let doc = self.leases_page(property, page)?;
-        Ok(LeasePage { records: parse_leases(result_of(&doc)?)?, next: next_page(&doc, page) })
+        Ok(LeasePage {
+            records: parse_leases(result_of(&doc)?)?,
+            next: next_page(&doc, page),
+        })
     }
 }
 
@@ -296,7 +419,11 @@ mod tests {
 
     #[test]
     fn the_recorded_no_records_answer_is_an_empty_result_not_an_error() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/real/entrata/no-records-found.json")).unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures/real/entrata/no-records-found.json"
+        ))
+        .unwrap();
         let doc = json::parse(&text).unwrap();
         assert!(result_of(&doc).unwrap().is_none());
         assert!(parse_leases(result_of(&doc).unwrap()).unwrap().is_empty());
@@ -319,7 +446,11 @@ mod tests {
         assert_eq!(leases[0].id, "881");
         assert!(matches!(leases[0].status, LeaseStatus::Notice));
         assert_eq!(leases[0].start_date.as_deref(), Some("2024-03-01"));
-        assert_eq!(leases[0].end_date.as_deref(), Some("2025-02-28"), "a lone interval object, not a list");
+        assert_eq!(
+            leases[0].end_date.as_deref(),
+            Some("2025-02-28"),
+            "a lone interval object, not a list"
+        );
         assert_eq!(leases[0].move_out_date, None);
         assert_eq!(leases[0].resident_ids, ["1", "2"]);
         let residents = parse_residents(result).unwrap();
@@ -337,10 +468,22 @@ mod tests {
     fn error_envelopes_become_typed_errors() {
         let doc = |code: u64| json!({"response": {"requestId": "1", "error": {"code": code, "message": "x"}}});
         assert!(matches!(result_of(&doc(401)), Err(ConnectorError::Auth(_))));
-        assert!(matches!(result_of(&doc(404)), Err(ConnectorError::NotFound(_))));
-        assert!(matches!(result_of(&doc(500)), Err(ConnectorError::Transient(_))));
-        assert!(matches!(result_of(&json!({"response": {"code": 200}})), Err(ConnectorError::Protocol(_))));
-        assert!(matches!(json::parse("{\"response\": {\"code\": 2"), Err(ConnectorError::Protocol(_))));
+        assert!(matches!(
+            result_of(&doc(404)),
+            Err(ConnectorError::NotFound(_))
+        ));
+        assert!(matches!(
+            result_of(&doc(500)),
+            Err(ConnectorError::Transient(_))
+        ));
+        assert!(matches!(
+            result_of(&json!({"response": {"code": 200}})),
+            Err(ConnectorError::Protocol(_))
+        ));
+        assert!(matches!(
+            json::parse("{\"response\": {\"code\": 2"),
+            Err(ConnectorError::Protocol(_))
+        ));
     }
 
     #[test]

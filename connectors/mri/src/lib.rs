@@ -67,7 +67,12 @@ pub fn page_of(doc: &Value) -> Result<(Vec<&Value>, Option<String>), ConnectorEr
         .get("value")
         .and_then(Value::as_array)
         .ok_or_else(|| ConnectorError::Protocol("answer without value".into()))?;
-    Ok((rows.iter().collect(), doc.get("nextLink").and_then(Value::as_str).map(str::to_owned)))
+    Ok((
+        rows.iter().collect(),
+        doc.get("nextLink")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    ))
 }
 
 fn required(row: &Value, key: &str) -> Result<String, ConnectorError> {
@@ -139,13 +144,16 @@ pub fn parse_leases(rows: &[&Value]) -> Result<Vec<Lease>, ConnectorError> {
         let lease = &mut out[i];
         lease.resident_ids.push(person);
         // The primary's row carries the lease's status and dates.
-        if json::text(row, "ResidentType").as_deref() == Some("Resident") || lease.raw_status.is_empty() {
+        if json::text(row, "ResidentType").as_deref() == Some("Resident")
+            || lease.raw_status.is_empty()
+        {
             let mut w = Warnings::new();
             let raw = json::text(row, "ResidentStatus").unwrap_or_default();
             lease.start_date = w.date("start-date", json::text(row, "LeaseStart").as_deref());
             lease.end_date = w.date("end-date", json::text(row, "LeaseEnd").as_deref());
             lease.move_in_date = w.date("move-in-date", json::text(row, "OccupyDate").as_deref());
-            lease.move_out_date = w.date("move-out-date", json::text(row, "LeaseMoveOut").as_deref());
+            lease.move_out_date =
+                w.date("move-out-date", json::text(row, "LeaseMoveOut").as_deref());
             let is_current = json::text(row, "IsCurrent").as_deref() == Some("Y");
             lease.status = canonical(&raw, is_current, lease.move_out_date.is_some());
             lease.raw_status = raw;
@@ -158,13 +166,23 @@ pub fn parse_leases(rows: &[&Value]) -> Result<Vec<Lease>, ConnectorError> {
 impl Mri {
     fn get(&self, url: &str) -> Result<Value, ConnectorError> {
         let resp = Request::get(url)
-            .header("authorization", secret::basic_auth(&format!("{}/{}", self.user, secret::placeholder("partner-key")), &secret::placeholder("password")))
+            .header(
+                "authorization",
+                secret::basic_auth(
+                    &format!("{}/{}", self.user, secret::placeholder("partner-key")),
+                    &secret::placeholder("password"),
+                ),
+            )
             .header("accept", "application/json")
             .send()?;
         if !resp.is_success() {
             let message = json::parse(resp.text().unwrap_or_default())
                 .ok()
-                .and_then(|d| json::path(&d, &["error", "message"]).and_then(Value::as_str).map(str::to_owned))
+                .and_then(|d| {
+                    json::path(&d, &["error", "message"])
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
                 .unwrap_or_default();
             return Err(resp.status_error(&message));
         }
@@ -174,8 +192,15 @@ impl Mri {
     fn api(&self, api: &str, params: &str, cursor: Option<&str>) -> Result<Value, ConnectorError> {
         let url = match cursor {
             Some(link) if link.starts_with("/mriapiservices/") => join(&self.base_url, link),
-            Some(other) => return Err(ConnectorError::Protocol(format!("cursor {other:?} is not an MRI link"))),
-            None => format!("{}/mriapiservices/api.asp?$api=MRI_S-PMRM_{api}&$format=json{params}&$top={TOP}", self.base_url),
+            Some(other) => {
+                return Err(ConnectorError::Protocol(format!(
+                    "cursor {other:?} is not an MRI link"
+                )));
+            }
+            None => format!(
+                "{}/mriapiservices/api.asp?$api=MRI_S-PMRM_{api}&$format=json{params}&$top={TOP}",
+                self.base_url
+            ),
         };
         self.get(&url)
     }
@@ -192,7 +217,9 @@ impl Mri {
                 rows.extend(page.into_iter().cloned());
                 match next {
                     Some(n) if Some(&n) != link.as_ref() => link = Some(n),
-                    Some(n) => return Err(ConnectorError::Protocol(format!("nextLink {n:?} repeats"))),
+                    Some(n) => {
+                        return Err(ConnectorError::Protocol(format!("nextLink {n:?} repeats")));
+                    }
                     None => break,
                 }
             }
@@ -209,11 +236,23 @@ impl Connector for Mri {
             display_name: "MRI Residential".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             config_fields: vec![
-                field("base-url", "Base URL", "Your MRI API host, e.g. https://mrix5api.saas.mrisoftware.com", false, true),
+                field(
+                    "base-url",
+                    "Base URL",
+                    "Your MRI API host, e.g. https://mrix5api.saas.mrisoftware.com",
+                    false,
+                    true,
+                ),
                 field("client-id", "Client ID", "MRI client id", false, true),
                 field("database", "Database", "MRI database name", false, true),
                 field("web-user", "Web user", "API web user", false, true),
-                field("partner-key", "Partner key", "Vendor partner key", true, true),
+                field(
+                    "partner-key",
+                    "Partner key",
+                    "Vendor partner key",
+                    true,
+                    true,
+                ),
                 field("password", "Password", "Web user's password", true, true),
             ],
             status_vocabulary: status::raw_strings(STATUSES),
@@ -221,8 +260,16 @@ impl Connector for Mri {
     }
 
     fn new(config: Config) -> Result<Self, ConnectorError> {
-        let user = format!("{}/{}/{}", config.require("client-id")?, config.require("database")?, config.require("web-user")?);
-        Ok(Mri { base_url: config.base_url()?.to_owned(), user })
+        let user = format!(
+            "{}/{}/{}",
+            config.require("client-id")?,
+            config.require("database")?,
+            config.require("web-user")?
+        );
+        Ok(Mri {
+            base_url: config.base_url()?.to_owned(),
+            user,
+        })
     }
 
     fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
@@ -230,24 +277,60 @@ impl Connector for Mri {
         let (rows, _) = page_of(&doc)?;
         Ok(rows
             .iter()
-            .filter_map(|p| Some(PmsProperty { id: json::text(p, "PropertyID")?, name: json::text(p, "PropertyName").unwrap_or_default() }))
+            .filter_map(|p| {
+                Some(PmsProperty {
+                    id: json::text(p, "PropertyID")?,
+                    name: json::text(p, "PropertyName").unwrap_or_default(),
+                })
+            })
             .collect())
     }
 
-    fn read_units(&self, property: &str, cursor: Option<String>) -> Result<UnitPage, ConnectorError> {
-        let doc = self.api("UnitVacancyInformation", &format!("&PROPERTYID={property}"), cursor.as_deref())?;
+    fn read_units(
+        &self,
+        property: &str,
+        cursor: Option<String>,
+    ) -> Result<UnitPage, ConnectorError> {
+        let doc = self.api(
+            "UnitVacancyInformation",
+            &format!("&PROPERTYID={property}"),
+            cursor.as_deref(),
+        )?;
         let (rows, next) = page_of(&doc)?;
-        Ok(UnitPage { records: parse_units(&rows)?, next })
+        Ok(UnitPage {
+            records: parse_units(&rows)?,
+            next,
+        })
     }
 
-    fn read_residents(&self, property: &str, cursor: Option<String>) -> Result<ResidentPage, ConnectorError> {
-        let doc = self.api("ResidentsByPropertyID", &format!("&RMPROPID={property}"), cursor.as_deref())?;
+    fn read_residents(
+        &self,
+        property: &str,
+        cursor: Option<String>,
+    ) -> Result<ResidentPage, ConnectorError> {
+        let doc = self.api(
+            "ResidentsByPropertyID",
+            &format!("&RMPROPID={property}"),
+            cursor.as_deref(),
+        )?;
         let (rows, next) = page_of(&doc)?;
-        Ok(ResidentPage { records: parse_residents(&rows)?, next })
+        Ok(ResidentPage {
+            records: parse_residents(&rows)?,
+            next,
+        })
     }
 
-    fn read_leases(&self, property: &str, cursor: Option<String>) -> Result<LeasePage, ConnectorError> {
-        let cached = LEASES.with(|c| c.borrow().as_ref().filter(|(p, _)| p == property).map(|(_, l)| l.clone()));
+    fn read_leases(
+        &self,
+        property: &str,
+        cursor: Option<String>,
+    ) -> Result<LeasePage, ConnectorError> {
+        let cached = LEASES.with(|c| {
+            c.borrow()
+                .as_ref()
+                .filter(|(p, _)| p == property)
+                .map(|(_, l)| l.clone())
+        });
         let leases = match (cached, &cursor) {
             (Some(leases), Some(_)) => leases,
             _ => {
@@ -270,7 +353,11 @@ mod tests {
 
     /// The recorded XML answer (`$format=xml`) as rows like the JSON ones.
     fn recorded_rows() -> Vec<Value> {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/real/mri/ResidentLeaseDetailsByPropertyID.xml")).unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures/real/mri/ResidentLeaseDetailsByPropertyID.xml"
+        ))
+        .unwrap();
         let root = xml::parse(&text).unwrap();
         root.children("entry")
             .map(|e| {
@@ -293,20 +380,46 @@ mod tests {
         let leases = parse_leases(&refs).unwrap();
         assert!(!leases.is_empty());
         // Dates with seven fractional digits; empty elements are missing values.
-        assert!(leases.iter().any(|l| l.move_out_date.as_deref().is_some_and(|d| d.len() == 10)));
+        assert!(
+            leases
+                .iter()
+                .any(|l| l.move_out_date.as_deref().is_some_and(|d| d.len() == 10))
+        );
         assert!(leases.iter().any(|l| l.start_date.is_none()));
         // Old + IsCurrent N is past; Current + IsCurrent Y with a past move-out is a notice.
-        assert!(leases.iter().any(|l| l.raw_status == "Old" && matches!(l.status, LeaseStatus::Past)));
-        assert!(leases.iter().all(|l| l.warnings.is_empty()), "every recorded date reads");
+        assert!(
+            leases
+                .iter()
+                .any(|l| l.raw_status == "Old" && matches!(l.status, LeaseStatus::Past))
+        );
+        assert!(
+            leases.iter().all(|l| l.warnings.is_empty()),
+            "every recorded date reads"
+        );
     }
 
     #[test]
     fn notice_is_current_with_a_move_out_date() {
-        assert!(matches!(canonical("Current", true, true), LeaseStatus::Notice));
-        assert!(matches!(canonical("Current", true, false), LeaseStatus::Current));
-        assert!(matches!(canonical("Current", false, false), LeaseStatus::Past));
-        assert!(matches!(canonical("Pending", false, false), LeaseStatus::Future));
-        assert!(matches!(canonical("Co-Resident", true, false), LeaseStatus::Other));
+        assert!(matches!(
+            canonical("Current", true, true),
+            LeaseStatus::Notice
+        ));
+        assert!(matches!(
+            canonical("Current", true, false),
+            LeaseStatus::Current
+        ));
+        assert!(matches!(
+            canonical("Current", false, false),
+            LeaseStatus::Past
+        ));
+        assert!(matches!(
+            canonical("Pending", false, false),
+            LeaseStatus::Future
+        ));
+        assert!(matches!(
+            canonical("Co-Resident", true, false),
+            LeaseStatus::Other
+        ));
     }
 
     #[test]

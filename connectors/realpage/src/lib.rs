@@ -57,7 +57,9 @@ fn role(relationship: Option<&str>, w: &mut Warnings) -> HouseholdRole {
 /// auth; "not found" is not-found).
 pub fn result_of(op: &str, text: &str) -> Result<Element, ConnectorError> {
     let body = soap::parse_body(text).map_err(|e| match e {
-        ConnectorError::Protocol(m) if m.contains("not found") => ConnectorError::NotFound(m),
+        ConnectorError::Protocol(m) if m.starts_with("SOAP fault:") && m.contains("not found") => {
+            ConnectorError::NotFound(m)
+        }
         other => other,
     })?;
     body.find(&format!("{op}Result"))
@@ -66,18 +68,31 @@ pub fn result_of(op: &str, text: &str) -> Result<Element, ConnectorError> {
 }
 
 pub fn parse_units(result: &Element) -> Result<Vec<Unit>, ConnectorError> {
-    let objects = result.find("UnitObjects").map(|u| u.children("UnitObject").collect::<Vec<_>>()).unwrap_or_default();
+    let objects = result
+        .find("UnitObjects")
+        .map(|u| u.children("UnitObject").collect::<Vec<_>>())
+        .unwrap_or_default();
     objects
         .into_iter()
         .map(|o| {
-            let address = o.child("Address").ok_or_else(|| ConnectorError::Protocol("UnitObject without Address".into()))?;
-            let id = address.child_text("UnitID").ok_or_else(|| ConnectorError::Protocol("UnitObject without UnitID".into()))?;
+            let address = o
+                .child("Address")
+                .ok_or_else(|| ConnectorError::Protocol("UnitObject without Address".into()))?;
+            let id = address
+                .child_text("UnitID")
+                .ok_or_else(|| ConnectorError::Protocol("UnitObject without UnitID".into()))?;
             Ok(Unit {
                 id: id.to_owned(),
                 number: address.child_text("UnitNumber").unwrap_or(id).to_owned(),
                 building: address.child_text("BuildingName").map(str::to_owned),
-                floorplan: o.child("FloorPlan").and_then(|f| f.child_text("FloorPlanName")).map(str::to_owned),
-                vacant: o.child("Availability").and_then(|a| a.child_text("VacantBit")).and_then(|v| v.parse().ok()),
+                floorplan: o
+                    .child("FloorPlan")
+                    .and_then(|f| f.child_text("FloorPlanName"))
+                    .map(str::to_owned),
+                vacant: o
+                    .child("Availability")
+                    .and_then(|a| a.child_text("VacantBit"))
+                    .and_then(|v| v.parse().ok()),
                 warnings: vec![],
             })
         })
@@ -86,12 +101,19 @@ pub fn parse_units(result: &Element) -> Result<Vec<Unit>, ConnectorError> {
 
 /// Residents (one `resident` a person) and their leases (grouped by `residentid`).
 pub fn parse_residents(result: &Element) -> Result<(Vec<Resident>, Vec<Lease>), ConnectorError> {
-    let rows = result.find("residentlist").map(|r| r.children("resident").collect::<Vec<_>>()).unwrap_or_default();
+    let rows = result
+        .find("residentlist")
+        .map(|r| r.children("resident").collect::<Vec<_>>())
+        .unwrap_or_default();
     let mut residents = Vec::new();
     let mut leases: Vec<Lease> = Vec::new();
     for r in rows {
-        let lease_id = r.child_text("residentid").ok_or_else(|| ConnectorError::Protocol("resident without residentid".into()))?;
-        let id = r.child_text("residentmemberid").ok_or_else(|| ConnectorError::Protocol("resident without residentmemberid".into()))?;
+        let lease_id = r
+            .child_text("residentid")
+            .ok_or_else(|| ConnectorError::Protocol("resident without residentid".into()))?;
+        let id = r
+            .child_text("residentmemberid")
+            .ok_or_else(|| ConnectorError::Protocol("resident without residentmemberid".into()))?;
         let unit = r.child_text("unitid").map(str::to_owned);
         let mut w = Warnings::new();
         residents.push(Resident {
@@ -101,7 +123,10 @@ pub fn parse_residents(result: &Element) -> Result<(Vec<Resident>, Vec<Lease>), 
             first_name: r.child_text("firstname").unwrap_or_default().to_owned(),
             last_name: r.child_text("lastname").unwrap_or_default().to_owned(),
             email: w.email("email", r.child_text("email")),
-            phone: r.child_text("cellphone").or(r.child_text("homephone")).map(str::to_owned),
+            phone: r
+                .child_text("cellphone")
+                .or(r.child_text("homephone"))
+                .map(str::to_owned),
             role: role(r.child_text("relationship"), &mut w),
             warnings: w.into_vec(),
         });
@@ -110,7 +135,9 @@ pub fn parse_residents(result: &Element) -> Result<(Vec<Resident>, Vec<Lease>), 
             None => {
                 let mut lw = Warnings::new();
                 let raw_status = r.child_text("leasestatus").unwrap_or_default().to_owned();
-                let notice = lw.date("notice-date", r.child_text("noticegivendate")).is_some();
+                let notice = lw
+                    .date("notice-date", r.child_text("noticegivendate"))
+                    .is_some();
                 leases.push(Lease {
                     id: lease_id.to_owned(),
                     unit_id: unit,
@@ -139,7 +166,10 @@ impl RealPage {
             soap::element("tem:system", "Onesite"),
         );
         let resp = Request::post(
-            format!("{0}/rpxgateway/partner/{1}/{1}.svc", self.base_url, self.partner),
+            format!(
+                "{0}/rpxgateway/partner/{1}/{1}.svc",
+                self.base_url, self.partner
+            ),
             "text/xml; charset=utf-8",
             soap::envelope(&body, &[("tem", "http://tempuri.org/")]),
         )
@@ -154,13 +184,19 @@ impl RealPage {
     }
 
     fn residents(&self, site: &str) -> Result<(Vec<Resident>, Vec<Lease>), ConnectorError> {
-        let cached = RESIDENTS.with(|c| c.borrow().as_ref().filter(|(p, _, _)| p == site).map(|(_, r, l)| (r.clone(), l.clone())));
+        let cached = RESIDENTS.with(|c| {
+            c.borrow()
+                .as_ref()
+                .filter(|(p, _, _)| p == site)
+                .map(|(_, r, l)| (r.clone(), l.clone()))
+        });
         if let Some(both) = cached {
             return Ok(both);
         }
         let extra = "<tem:getresidentlistinfo><tem:status>ALL</tem:status><tem:headofhousehold>0</tem:headofhousehold></tem:getresidentlistinfo>";
         let both = parse_residents(&self.call("getresidentlistinfo", site, extra)?)?;
-        RESIDENTS.with(|c| *c.borrow_mut() = Some((site.to_owned(), both.0.clone(), both.1.clone())));
+        RESIDENTS
+            .with(|c| *c.borrow_mut() = Some((site.to_owned(), both.0.clone(), both.1.clone())));
         Ok(both)
     }
 }
@@ -172,8 +208,20 @@ impl Connector for RealPage {
             display_name: "RealPage OneSite (RPX)".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             config_fields: vec![
-                field("base-url", "Base URL", "The RPX gateway, e.g. https://gateway.rpx.realpage.com", false, true),
-                field("partner", "Partner", "Your RPX partner name (the service path)", false, true),
+                field(
+                    "base-url",
+                    "Base URL",
+                    "The RPX gateway, e.g. https://gateway.rpx.realpage.com",
+                    false,
+                    true,
+                ),
+                field(
+                    "partner",
+                    "Partner",
+                    "Your RPX partner name (the service path)",
+                    false,
+                    true,
+                ),
                 field("pmc-id", "PMC ID", "Management company id", false, true),
                 field("license-key", "License key", "RPX license key", true, true),
             ],
@@ -196,20 +244,46 @@ impl Connector for RealPage {
             .map(|s| s.children("site").collect::<Vec<_>>())
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|s| Some(PmsProperty { id: s.child_text("siteid")?.to_owned(), name: s.child_text("sitename").unwrap_or_default().to_owned() }))
+            .filter_map(|s| {
+                Some(PmsProperty {
+                    id: s.child_text("siteid")?.to_owned(),
+                    name: s.child_text("sitename").unwrap_or_default().to_owned(),
+                })
+            })
             .collect())
     }
 
-    fn read_units(&self, property: &str, _cursor: Option<String>) -> Result<UnitPage, ConnectorError> {
-        Ok(UnitPage { records: parse_units(&self.call("getunitlist", property, "")?)?, next: None })
+    fn read_units(
+        &self,
+        property: &str,
+        _cursor: Option<String>,
+    ) -> Result<UnitPage, ConnectorError> {
+        Ok(UnitPage {
+            records: parse_units(&self.call("getunitlist", property, "")?)?,
+            next: None,
+        })
     }
 
-    fn read_residents(&self, property: &str, _cursor: Option<String>) -> Result<ResidentPage, ConnectorError> {
-        Ok(ResidentPage { records: self.residents(property)?.0, next: None })
+    fn read_residents(
+        &self,
+        property: &str,
+        _cursor: Option<String>,
+    ) -> Result<ResidentPage, ConnectorError> {
+        Ok(ResidentPage {
+            records: self.residents(property)?.0,
+            next: None,
+        })
     }
 
-    fn read_leases(&self, property: &str, _cursor: Option<String>) -> Result<LeasePage, ConnectorError> {
-        Ok(LeasePage { records: self.residents(property)?.1, next: None })
+    fn read_leases(
+        &self,
+        property: &str,
+        _cursor: Option<String>,
+    ) -> Result<LeasePage, ConnectorError> {
+        Ok(LeasePage {
+            records: self.residents(property)?.1,
+            next: None,
+        })
     }
 }
 
@@ -221,7 +295,11 @@ mod tests {
 
     #[test]
     fn the_recorded_unit_list_parses_with_nested_ids_and_padding() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/real/realpage/getunitlist.envelope.xml")).unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures/real/realpage/getunitlist.envelope.xml"
+        ))
+        .unwrap();
         let units = parse_units(&result_of("getunitlist", &text).unwrap()).unwrap();
         assert!(!units.is_empty());
         assert_eq!(units[0].id, "2", "UnitID nested under Address");
@@ -238,8 +316,14 @@ mod tests {
             <resident><residentid>L1</residentid><residentmemberid>M2</residentmemberid><relationship>Guarantor</relationship><unitid>u9</unitid>
               <firstname>Bo</firstname><lastname>Lee</lastname><email/><leasestatus>Current</leasestatus></resident>
           </residentlist>"#;
-        let env = soap::envelope(&format!("<getresidentlistinfoResponse xmlns=\"http://tempuri.org/\"><getresidentlistinfoResult>{inner}</getresidentlistinfoResult></getresidentlistinfoResponse>"), &[]);
-        let (residents, leases) = parse_residents(&result_of("getresidentlistinfo", &env).unwrap()).unwrap();
+        let env = soap::envelope(
+            &format!(
+                "<getresidentlistinfoResponse xmlns=\"http://tempuri.org/\"><getresidentlistinfoResult>{inner}</getresidentlistinfoResult></getresidentlistinfoResponse>"
+            ),
+            &[],
+        );
+        let (residents, leases) =
+            parse_residents(&result_of("getresidentlistinfo", &env).unwrap()).unwrap();
         assert_eq!(leases.len(), 1);
         assert_eq!(leases[0].resident_ids, ["M1", "M2"]);
         assert!(matches!(leases[0].status, LeaseStatus::Notice));
@@ -250,9 +334,28 @@ mod tests {
 
     #[test]
     fn faults_become_typed_errors() {
-        let fault = |s: &str| soap::envelope(&format!("<s:Fault><faultcode>s:Client</faultcode><faultstring>{s}</faultstring></s:Fault>"), &[]);
-        assert!(matches!(result_of("x", &fault("LicenseKey is not authorized to call the method")), Err(ConnectorError::Auth(_))));
-        assert!(matches!(result_of("x", &fault("Site 9 was not found.")), Err(ConnectorError::NotFound(_))));
-        assert!(matches!(result_of("x", "<s:Envelope><s:Body>"), Err(ConnectorError::Protocol(_))));
+        let fault = |s: &str| {
+            soap::envelope(
+                &format!(
+                    "<s:Fault><faultcode>s:Client</faultcode><faultstring>{s}</faultstring></s:Fault>"
+                ),
+                &[],
+            )
+        };
+        assert!(matches!(
+            result_of(
+                "x",
+                &fault("LicenseKey is not authorized to call the method")
+            ),
+            Err(ConnectorError::Auth(_))
+        ));
+        assert!(matches!(
+            result_of("x", &fault("Site 9 was not found.")),
+            Err(ConnectorError::NotFound(_))
+        ));
+        assert!(matches!(
+            result_of("x", "<s:Envelope><s:Body>"),
+            Err(ConnectorError::Protocol(_))
+        ));
     }
 }

@@ -55,7 +55,10 @@ pub fn result_of(op: &str, text: &str) -> Result<Element, ConnectorError> {
     if let Some(messages) = result.child("Messages") {
         let errors: Vec<&str> = messages
             .children("Message")
-            .filter(|m| m.attr("messageType").is_none_or(|t| t.eq_ignore_ascii_case("Error")))
+            .filter(|m| {
+                m.attr("messageType")
+                    .is_none_or(|t| t.eq_ignore_ascii_case("Error"))
+            })
             .filter_map(Element::trimmed)
             .collect();
         if !errors.is_empty() {
@@ -69,10 +72,26 @@ pub fn result_of(op: &str, text: &str) -> Result<Element, ConnectorError> {
     }
     if result.children.is_empty() {
         match result.trimmed() {
-            Some("0") => return Err(ConnectorError::Transient("Yardi result 0: could not open batch".into())),
-            Some("-1") => return Err(ConnectorError::Auth("Yardi result -1: insufficient rights".into())),
-            Some("-2") => return Err(ConnectorError::NotFound("Yardi result -2: the interface entity has no access to this property".into())),
-            Some("-3") => return Err(ConnectorError::Auth("Yardi result -3: interface entity or license refused".into())),
+            Some("0") => {
+                return Err(ConnectorError::Transient(
+                    "Yardi result 0: could not open batch".into(),
+                ));
+            }
+            Some("-1") => {
+                return Err(ConnectorError::Auth(
+                    "Yardi result -1: insufficient rights".into(),
+                ));
+            }
+            Some("-2") => {
+                return Err(ConnectorError::NotFound(
+                    "Yardi result -2: the interface entity has no access to this property".into(),
+                ));
+            }
+            Some("-3") => {
+                return Err(ConnectorError::Auth(
+                    "Yardi result -3: interface entity or license refused".into(),
+                ));
+            }
             Some("-4") => return Err(ConnectorError::Auth("Yardi result -4: login failed".into())),
             _ => {}
         }
@@ -94,7 +113,9 @@ fn role(relationship: Option<&str>, w: &mut Warnings) -> HouseholdRole {
 }
 
 fn phone(e: &Element) -> Option<String> {
-    e.children("Phone").find_map(|p| p.child_text("PhoneNumber")).map(str::to_owned)
+    e.children("Phone")
+        .find_map(|p| p.child_text("PhoneNumber"))
+        .map(str::to_owned)
 }
 
 /// Residents and leases from `MITS-ResidentData`: one `Resident` a lease (its tenant
@@ -128,7 +149,11 @@ pub fn parse_residents(mits: &Element) -> Result<(Vec<Resident>, Vec<Lease>), Co
             role: HouseholdRole::Primary,
             warnings: std::mem::take(&mut w).into_vec(),
         });
-        for o in r.child("OtherOccupants").map(|o| o.children("OtherOccupant").collect::<Vec<_>>()).unwrap_or_default() {
+        for o in r
+            .child("OtherOccupants")
+            .map(|o| o.children("OtherOccupant").collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
             let Some(id) = o.attr("Code").map(str::trim).filter(|c| !c.is_empty()) else {
                 continue;
             };
@@ -163,7 +188,10 @@ pub fn parse_residents(mits: &Element) -> Result<(Vec<Resident>, Vec<Lease>), Co
 }
 
 pub fn parse_units(info: &Element) -> Result<Vec<Unit>, ConnectorError> {
-    let units = info.find("Units").map(|u| u.children("UnitInfo").collect::<Vec<_>>()).unwrap_or_default();
+    let units = info
+        .find("Units")
+        .map(|u| u.children("UnitInfo").collect::<Vec<_>>())
+        .unwrap_or_default();
     units
         .into_iter()
         .map(|u| {
@@ -208,7 +236,10 @@ impl Yardi {
             soap::element("Platform", &self.platform),
             soap::element("YardiPropertyId", property),
             soap::element("InterfaceEntity", &self.entity),
-            soap::element_raw("InterfaceLicense", &secret::placeholder("interface-license")),
+            soap::element_raw(
+                "InterfaceLicense",
+                &secret::placeholder("interface-license")
+            ),
             soap::element("MoveOut1", ""),
         );
         let resp = Request::post(
@@ -228,13 +259,20 @@ impl Yardi {
     }
 
     fn residents(&self, property: &str) -> Result<(Vec<Resident>, Vec<Lease>), ConnectorError> {
-        let cached = RESIDENTS.with(|c| c.borrow().as_ref().filter(|(p, _, _)| p == property).map(|(_, r, l)| (r.clone(), l.clone())));
+        let cached = RESIDENTS.with(|c| {
+            c.borrow()
+                .as_ref()
+                .filter(|(p, _, _)| p == property)
+                .map(|(_, r, l)| (r.clone(), l.clone()))
+        });
         if let Some(both) = cached {
             return Ok(both);
         }
         let result = self.call("GetResidents", property)?;
         let both = parse_residents(&result)?;
-        RESIDENTS.with(|c| *c.borrow_mut() = Some((property.to_owned(), both.0.clone(), both.1.clone())));
+        RESIDENTS.with(|c| {
+            *c.borrow_mut() = Some((property.to_owned(), both.0.clone(), both.1.clone()))
+        });
         Ok(both)
     }
 }
@@ -246,14 +284,44 @@ impl Connector for Yardi {
             display_name: "Yardi Voyager".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             config_fields: vec![
-                field("base-url", "Base URL", "Your Voyager web services host, e.g. https://www.yardiasp14.com/21253beta", false, true),
+                field(
+                    "base-url",
+                    "Base URL",
+                    "Your Voyager web services host, e.g. https://www.yardiasp14.com/21253beta",
+                    false,
+                    true,
+                ),
                 field("username", "User name", "Web services user", false, true),
                 field("password", "Password", "Web services password", true, true),
-                field("server-name", "Server name", "Voyager database server", false, true),
+                field(
+                    "server-name",
+                    "Server name",
+                    "Voyager database server",
+                    false,
+                    true,
+                ),
                 field("database", "Database", "Voyager database", false, true),
-                field("platform", "Platform", "Database platform (default SQL Server)", false, false),
-                field("interface-entity", "Interface entity", "Name of the licensed interface", false, true),
-                field("interface-license", "Interface license", "License key issued by Yardi", true, true),
+                field(
+                    "platform",
+                    "Platform",
+                    "Database platform (default SQL Server)",
+                    false,
+                    false,
+                ),
+                field(
+                    "interface-entity",
+                    "Interface entity",
+                    "Name of the licensed interface",
+                    false,
+                    true,
+                ),
+                field(
+                    "interface-license",
+                    "Interface license",
+                    "License key issued by Yardi",
+                    true,
+                    true,
+                ),
             ],
             status_vocabulary: status::raw_strings(STATUSES),
         }
@@ -271,20 +339,43 @@ impl Connector for Yardi {
     }
 
     fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
-        Ok(parse_properties(&self.call("GetPropertyConfigurations", "")?))
+        Ok(parse_properties(
+            &self.call("GetPropertyConfigurations", "")?,
+        ))
     }
 
     /// No pagination: a whole property in one page.
-    fn read_units(&self, property: &str, _cursor: Option<String>) -> Result<UnitPage, ConnectorError> {
-        Ok(UnitPage { records: parse_units(&self.call("GetUnitInformation", property)?)?, next: None })
+    fn read_units(
+        &self,
+        property: &str,
+        _cursor: Option<String>,
+    ) -> Result<UnitPage, ConnectorError> {
+        Ok(UnitPage {
+            records: parse_units(&self.call("GetUnitInformation", property)?)?,
+            next: None,
+        })
     }
 
-    fn read_residents(&self, property: &str, _cursor: Option<String>) -> Result<ResidentPage, ConnectorError> {
-        Ok(ResidentPage { records: self.residents(property)?.0, next: None })
+    fn read_residents(
+        &self,
+        property: &str,
+        _cursor: Option<String>,
+    ) -> Result<ResidentPage, ConnectorError> {
+        Ok(ResidentPage {
+            records: self.residents(property)?.0,
+            next: None,
+        })
     }
 
-    fn read_leases(&self, property: &str, _cursor: Option<String>) -> Result<LeasePage, ConnectorError> {
-        Ok(LeasePage { records: self.residents(property)?.1, next: None })
+    fn read_leases(
+        &self,
+        property: &str,
+        _cursor: Option<String>,
+    ) -> Result<LeasePage, ConnectorError> {
+        Ok(LeasePage {
+            records: self.residents(property)?.1,
+            next: None,
+        })
     }
 }
 
@@ -295,7 +386,11 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!("{}/../../../shared/fixtures/real/yardi/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        std::fs::read_to_string(format!(
+            "{}/../../../shared/fixtures/real/yardi/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
     }
 
     #[test]
@@ -305,7 +400,11 @@ mod tests {
         assert_eq!(leases.len(), 1);
         let l = &leases[0];
         assert_eq!(l.id, "t0012026");
-        assert_eq!(l.unit_id.as_deref(), Some("103"), "the unit is the UnitCode child");
+        assert_eq!(
+            l.unit_id.as_deref(),
+            Some("103"),
+            "the unit is the UnitCode child"
+        );
         assert_eq!(l.raw_status, "Applicant");
         assert!(matches!(l.status, LeaseStatus::Applicant));
         assert_eq!(l.start_date.as_deref(), Some("2008-12-15"));
@@ -320,7 +419,11 @@ mod tests {
     #[test]
     fn the_recorded_property_configurations_list_properties() {
         let root = xml::parse(&fixture("GetPropertyConfigurations.result.xml")).unwrap();
-        let props = parse_properties(&Element { name: "Result".into(), children: vec![root], ..Element::default() });
+        let props = parse_properties(&Element {
+            name: "Result".into(),
+            children: vec![root],
+            ..Element::default()
+        });
         assert_eq!(props[0].id, "rnttrk01");
         assert_eq!(props[0].name, "RentTrack Test Property");
     }
@@ -336,18 +439,40 @@ mod tests {
     }
 
     fn envelope(op: &str, inner: &str) -> String {
-        soap::envelope(&format!("<{op}Response xmlns=\"{NS}\"><{op}Result>{inner}</{op}Result></{op}Response>"), &[])
+        soap::envelope(
+            &format!(
+                "<{op}Response xmlns=\"{NS}\"><{op}Result>{inner}</{op}Result></{op}Response>"
+            ),
+            &[],
+        )
     }
 
     #[test]
     fn errors_inside_http_200_become_typed_errors() {
-        let login = envelope("GetResidents", "<Messages><Message messageType=\"Error\">Login failed.</Message></Messages>");
-        assert!(matches!(result_of("GetResidents", &login), Err(ConnectorError::Auth(m)) if m.contains("Login failed")));
-        assert!(matches!(result_of("GetResidents", &envelope("GetResidents", "-3")), Err(ConnectorError::Auth(_))));
-        assert!(matches!(result_of("GetResidents", &envelope("GetResidents", "-2")), Err(ConnectorError::NotFound(_))));
-        assert!(matches!(result_of("GetResidents", &envelope("GetResidents", "0")), Err(ConnectorError::Transient(_))));
+        let login = envelope(
+            "GetResidents",
+            "<Messages><Message messageType=\"Error\">Login failed.</Message></Messages>",
+        );
+        assert!(
+            matches!(result_of("GetResidents", &login), Err(ConnectorError::Auth(m)) if m.contains("Login failed"))
+        );
+        assert!(matches!(
+            result_of("GetResidents", &envelope("GetResidents", "-3")),
+            Err(ConnectorError::Auth(_))
+        ));
+        assert!(matches!(
+            result_of("GetResidents", &envelope("GetResidents", "-2")),
+            Err(ConnectorError::NotFound(_))
+        ));
+        assert!(matches!(
+            result_of("GetResidents", &envelope("GetResidents", "0")),
+            Err(ConnectorError::Transient(_))
+        ));
         let truncated = &envelope("GetResidents", "<MITS-ResidentData/>")[..80];
-        assert!(matches!(result_of("GetResidents", truncated), Err(ConnectorError::Protocol(_))));
+        assert!(matches!(
+            result_of("GetResidents", truncated),
+            Err(ConnectorError::Protocol(_))
+        ));
     }
 
     #[test]
@@ -361,7 +486,10 @@ mod tests {
         let result = result_of("GetResidents", &envelope("GetResidents", inner)).unwrap();
         let (residents, leases) = parse_residents(&result).unwrap();
         assert_eq!(leases[0].resident_ids, ["t0000001", "r0000002"]);
-        assert!(matches!(leases[0].status, LeaseStatus::Current), "eviction in progress is current");
+        assert!(
+            matches!(leases[0].status, LeaseStatus::Current),
+            "eviction in progress is current"
+        );
         assert_eq!(leases[0].start_date, None);
         assert_eq!(leases[0].warnings[0].field, "start-date");
         assert_eq!(residents[0].email.as_deref(), Some("ANN@X.COM"));

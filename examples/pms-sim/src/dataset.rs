@@ -348,6 +348,9 @@ impl Portfolio {
                 let n = p.residents.len() + p.leases.len() + 1;
                 let lease = format!("{}-TL{n:05}", p.id);
                 let rid = format!("{}-TR{n:05}", p.id);
+                if let Some(wire) = p.wire_emails.get(&old.id).cloned() {
+                    p.wire_emails.insert(rid.clone(), wire);
+                }
                 p.residents.push(Resident {
                     id: rid.clone(),
                     lease_id: Some(lease.clone()),
@@ -735,6 +738,9 @@ pub fn add_data_problems(rng: &mut Rng, p: &mut SimProperty) {
         p.leases[li].status = LeaseStatus::Notice;
         let new_lease = format!("{}-T", old.id);
         let new_resident = format!("{}-T", primary.id);
+        if let Some(wire) = p.wire_emails.get(&primary.id).cloned() {
+            p.wire_emails.insert(new_resident.clone(), wire);
+        }
         p.residents.push(Resident {
             id: new_resident.clone(),
             lease_id: Some(new_lease.clone()),
@@ -833,7 +839,11 @@ pub fn generate(spec: &Spec) -> Portfolio {
         }
         if vendor == "mri" {
             // MRI shows a notice as a current lease with its planned move-out date.
-            for l in p.leases.iter_mut().filter(|l| l.status == LeaseStatus::Notice) {
+            for l in p
+                .leases
+                .iter_mut()
+                .filter(|l| l.status == LeaseStatus::Notice)
+            {
                 l.move_out_date = l.end_date.clone();
             }
         }
