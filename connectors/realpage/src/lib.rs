@@ -29,8 +29,11 @@ pub struct RealPage {
     pmc_id: String,
 }
 
+/// A property id with its residents and leases, read together.
+type PropertyRecords = (String, Vec<Resident>, Vec<Lease>);
+
 thread_local! {
-    static RESIDENTS: RefCell<Option<(String, Vec<Resident>, Vec<Lease>)>> = const { RefCell::new(None) };
+    static RESIDENTS: RefCell<Option<PropertyRecords>> = const { RefCell::new(None) };
 }
 
 pub fn canonical(raw: &str, notice_given: bool) -> LeaseStatus {
@@ -175,12 +178,8 @@ impl RealPage {
         )
         .header("soapaction", format!("http://tempuri.org/IRPXService/{op}"))
         .send()?;
-        // WCF answers faults with HTTP 500 and an envelope; anything else non-2xx is HTTP's.
-        let text = resp.text().unwrap_or_default();
-        if !resp.is_success() && !(resp.status == 500 && text.contains("Fault")) {
-            return Err(resp.status_error(""));
-        }
-        result_of(op, resp.text()?)
+        // WCF answers faults with HTTP 500 and an envelope.
+        result_of(op, soap::answer_text(&resp)?)
     }
 
     fn residents(&self, site: &str) -> Result<(Vec<Resident>, Vec<Lease>), ConnectorError> {

@@ -30,6 +30,19 @@ pub fn element_raw(name: &str, raw: &str) -> String {
     format!("<{name}>{raw}</{name}>")
 }
 
+/// The text of a SOAP answer worth parsing: a success, or an HTTP 500 carrying a
+/// SOAP Fault (how SOAP 1.1 services report faults). Any other status is HTTP's own
+/// error (401, 429 with Retry-After, 5xx without an envelope…).
+pub fn answer_text(resp: &crate::http::Response) -> Result<&str, ConnectorError> {
+    let text = resp.text();
+    let fault = resp.status == 500 && text.as_ref().is_ok_and(|t| t.contains("Fault"));
+    if resp.is_success() || fault {
+        text
+    } else {
+        Err(resp.status_error(""))
+    }
+}
+
 /// Parses a SOAP response and returns its `Body` element, or the fault as an error:
 /// a fault is classified by its text (authentication words → auth, else protocol).
 pub fn parse_body(text: &str) -> Result<Element, ConnectorError> {
@@ -84,6 +97,25 @@ mod tests {
         assert!(env.contains("xmlns:tem=\"http://tempuri.org/\""));
         let body = parse_body(&env).unwrap();
         assert_eq!(body.child_text("Op"), Some("a&b"));
+    }
+
+    #[test]
+    fn only_successes_and_fault_envelopes_are_parsed() {
+        let resp = |status: u16, body: &str| crate::http::Response {
+            status,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        };
+        assert!(answer_text(&resp(200, "<x/>")).is_ok());
+        assert!(answer_text(&resp(500, "<s:Fault/>")).is_ok());
+        assert!(matches!(
+            answer_text(&resp(500, "oops")),
+            Err(ConnectorError::Transient(_))
+        ));
+        assert!(matches!(
+            answer_text(&resp(401, "")),
+            Err(ConnectorError::Auth(_))
+        ));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use epms_connector_sdk::http::Request;
 use epms_connector_sdk::record::Warnings;
 use epms_connector_sdk::soap;
 use epms_connector_sdk::status::{self, Vocabulary};
-use epms_connector_sdk::xml::{self, Element};
+use epms_connector_sdk::xml::Element;
 use epms_connector_sdk::{
     Config, Connector, ConnectorError, ConnectorInfo, HouseholdRole, Lease, LeasePage, LeaseStatus,
     PmsProperty, Resident, ResidentPage, Unit, UnitPage, export_connector, field, secret,
@@ -39,9 +39,12 @@ pub struct Yardi {
     entity: String,
 }
 
+/// A property id with its residents and leases, read together.
+type PropertyRecords = (String, Vec<Resident>, Vec<Lease>);
+
 thread_local! {
     /// The last GetResidents answer (residents and leases come from the same one).
-    static RESIDENTS: RefCell<Option<(String, Vec<Resident>, Vec<Lease>)>> = const { RefCell::new(None) };
+    static RESIDENTS: RefCell<Option<PropertyRecords>> = const { RefCell::new(None) };
 }
 
 /// The `{op}Result` element of an answer, or the typed error it carries: a
@@ -249,13 +252,7 @@ impl Yardi {
         )
         .header("soapaction", format!("{NS}/{op}"))
         .send()?;
-        if !resp.is_success() && resp.status != 500 {
-            return Err(resp.status_error(""));
-        }
-        if resp.status == 500 && !resp.text().unwrap_or_default().contains("Fault") {
-            return Err(resp.status_error(""));
-        }
-        result_of(op, resp.text()?)
+        result_of(op, soap::answer_text(&resp)?)
     }
 
     fn residents(&self, property: &str) -> Result<(Vec<Resident>, Vec<Lease>), ConnectorError> {
@@ -384,6 +381,7 @@ export_connector!(Yardi);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use epms_connector_sdk::xml;
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!(

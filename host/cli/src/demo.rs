@@ -70,11 +70,26 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     }
     let store = Store::open(&db_path, SecretBox::from_hex(&SecretBox::generate_hex())?)?;
 
+    // One property per vendor, with the simulator's property ids.
+    let properties = [
+        ("yardi", "rnttrk01"),
+        ("realpage", "3401"),
+        ("entrata", "100"),
+        ("mri", "500"),
+        ("appfolio", "AF1"),
+        ("acme", "ACME-1"),
+    ];
     let portfolio = generate(&Spec {
         seed: args.seed,
-        properties: vec![("acme".into(), "ACME-1".into(), args.units)],
+        properties: properties
+            .iter()
+            .map(|(v, id)| ((*v).to_owned(), (*id).to_owned(), args.units))
+            .collect(),
     });
     let sim = Simulator::start(portfolio.clone()).await?;
+    // The demo reads every vendor a few times in a row; AppFolio's 7 requests / 15 s
+    // limit would only slow it down (the connector honours it as a rate-limited error).
+    sim.state.set_rate_limit("appfolio", false);
     println!(
         "PMS simulator on loopback: seed {}, {} units per property",
         args.seed, args.units
@@ -103,7 +118,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 
     let manager = Actor::Manager("demo".into());
     let mut properties = Vec::new();
-    for (vendor, connector) in &connectors {
+    let mut vendors: Vec<_> = connectors.iter().collect();
+    vendors.sort_by_key(|(v, _)| v.as_str());
+    for (vendor, connector) in vendors {
         let Some(base_url) = sim.base_url(vendor) else {
             println!("{vendor}: no simulated API, skipped");
             continue;
