@@ -120,12 +120,14 @@ pub fn parse_residents(rows: &[&Value]) -> Result<Vec<Resident>, ConnectorError>
 /// Leases from lease-detail rows (one row per person and lease), in first-seen order.
 pub fn parse_leases(rows: &[&Value]) -> Result<Vec<Lease>, ConnectorError> {
     let mut out: Vec<Lease> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for row in rows {
         let id = required(row, "LeaseID")?;
         let person = required(row, "ResidentNameID")?;
-        let i = match out.iter().position(|l| l.id == id) {
-            Some(i) => i,
+        let i = match at.get(&id) {
+            Some(&i) => i,
             None => {
+                at.insert(id.clone(), out.len());
                 out.push(Lease {
                     id: id.clone(),
                     unit_id: json::text(row, "UnitID"),

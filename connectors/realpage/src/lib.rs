@@ -110,6 +110,7 @@ pub fn parse_residents(result: &Element) -> Result<(Vec<Resident>, Vec<Lease>), 
         .unwrap_or_default();
     let mut residents = Vec::new();
     let mut leases: Vec<Lease> = Vec::new();
+    let mut lease_at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for r in rows {
         let lease_id = r
             .child_text("residentid")
@@ -133,9 +134,10 @@ pub fn parse_residents(result: &Element) -> Result<(Vec<Resident>, Vec<Lease>), 
             role: role(r.child_text("relationship"), &mut w),
             warnings: w.into_vec(),
         });
-        match leases.iter_mut().find(|l| l.id == lease_id) {
-            Some(l) => l.resident_ids.push(id.to_owned()),
+        match lease_at.get(lease_id) {
+            Some(&i) => leases[i].resident_ids.push(id.to_owned()),
             None => {
+                lease_at.insert(lease_id.to_owned(), leases.len());
                 let mut lw = Warnings::new();
                 let raw_status = r.child_text("leasestatus").unwrap_or_default().to_owned();
                 let notice = lw
