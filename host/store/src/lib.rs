@@ -97,6 +97,26 @@ fn one() -> u64 {
     1
 }
 
+/// Who an API token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Every property, connector and credential.
+    Admin,
+    /// Only the properties listed on the token.
+    PropertyManager,
+}
+
+/// An API token as stored: its hash is the key; the token itself is shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub name: String,
+    pub role: Role,
+    /// For property managers: the properties they may see.
+    pub properties: Vec<String>,
+    pub created_at: i64,
+}
+
 /// One entry of the access event feed, as the lock platform reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedRecord {
@@ -230,6 +250,7 @@ impl Store {
             txn.open_table(SUGGESTION_HISTORY)?;
             txn.open_table(MEMOS)?;
             txn.open_table(FEED)?;
+            txn.open_table(TOKENS)?;
         }
         txn.commit()?;
         Ok(Store { db, secrets })
@@ -300,6 +321,24 @@ impl Store {
         };
         txn.commit()?;
         Ok(updated)
+    }
+
+    // ---- API tokens ---------------------------------------------------------
+
+    /// Stores a token by the hex sha-256 of its value.
+    pub fn put_token(&self, hash: &str, record: &TokenRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(TOKENS)?
+            .insert(hash, enc(record).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The token with this hash, if any.
+    pub fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(TOKENS)?;
+        t.get(hash)?.map(|v| dec(v.value())).transpose()
     }
 
     // ---- credentials ------------------------------------------------------

@@ -41,3 +41,5 @@ pub const SUGGESTION_HISTORY: TableDefinition<(&str, u64), &[u8]> =
 pub const MEMOS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("access_memos");
 /// Global sequence → JSON [`crate::FeedRecord`]: the access event feed, in commit order.
 pub const FEED: TableDefinition<u64, &[u8]> = TableDefinition::new("access_feed");
+/// sha-256 (hex) of an API token → JSON [`crate::TokenRecord`]. Tokens are never stored.
+pub const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");

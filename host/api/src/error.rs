@@ -1,0 +1,102 @@
+//! Errors as `application/problem+json` (RFC 9457) with a stable code per kind.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An API failure: status, a stable machine code, a human message, and the field at
+/// fault for validation errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {detail}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+            field: None,
+        }
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        )
+    }
+    pub fn forbidden(what: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("{what} needs an admin token"),
+        )
+    }
+    /// Also what a manager gets for another property: its existence is not disclosed.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", what)
+    }
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        ApiError {
+            field: Some(field.to_owned()),
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail)
+        }
+    }
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail)
+    }
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
+    }
+    pub fn bad_gateway(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, code, detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": format!("urn:epms:problem:{}", self.code),
+            "title": self.status.canonical_reason().unwrap_or("error"),
+            "status": self.status.as_u16(),
+            "code": self.code,
+            "detail": self.detail,
+        });
+        if let Some(field) = &self.field {
+            body["field"] = json!(field);
+        }
+        let mut resp = (self.status, Json(body)).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        resp
+    }
+}
+
+impl From<epms_store::StoreError> for ApiError {
+    fn from(e: epms_store::StoreError) -> Self {
+        use epms_store::StoreError as S;
+        match e {
+            S::NoSuchProperty(p) => ApiError::not_found(format!("property {p:?}")),
+            S::NoSuchCredential(c) => ApiError::not_found(format!("credential {c:?}")),
+            S::PropertyExists(p) => {
+                ApiError::conflict("exists", format!("property {p:?} already exists"))
+            }
+            S::Stale { .. } => {
+                ApiError::conflict("busy", "the property changed meanwhile; try again")
+            }
+            other => {
+                tracing::error!(error = %other, "store failure");
+                ApiError::internal("storage failure")
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The admin HTTP API (axum, JSON): thin handlers over the engine, the store, the
+//! runtime and the sync. `app(state)` is the whole router.
+//!
+//! Every route but `/healthz` takes `Authorization: Bearer <token>`. Errors are
+//! `application/problem+json` with a stable `code` (and `field` on validation errors).
+
+pub mod auth;
+pub mod error;
+mod routes;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::Router;
+use epms_runtime::{LoadedConnector, Runtime};
+use epms_store::Store;
+
+pub use auth::{Caller, new_token, token_hash};
+pub use error::ApiError;
+
+/// Largest JSON request body.
+pub const JSON_BODY_LIMIT: usize = 1 << 20;
+/// Largest CSV upload.
+pub const CSV_BODY_LIMIT: usize = 4 << 20;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub runtime: Arc<Runtime>,
+    /// Loaded connectors by vendor.
+    pub connectors: Arc<RwLock<HashMap<String, Arc<LoadedConnector>>>>,
+    /// Syncs running now, by property: Sync Now during a sync waits for that one.
+    pub(crate) running: Arc<Mutex<HashMap<String, routes::RunningSync>>>,
+    /// Unix seconds (injectable for tests).
+    pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<Store>,
+        runtime: Arc<Runtime>,
+        connectors: HashMap<String, Arc<LoadedConnector>>,
+    ) -> Self {
+        AppState {
+            store,
+            runtime,
+            connectors: Arc::new(RwLock::new(connectors)),
+            running: Arc::default(),
+            clock: Arc::new(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or_default()
+            }),
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    pub fn connector(&self, vendor: &str) -> Option<Arc<LoadedConnector>> {
+        self.connectors
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(vendor)
+            .cloned()
+    }
+
+    pub fn connectors_snapshot(&self) -> HashMap<String, Arc<LoadedConnector>> {
+        self.connectors
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// The whole API.
+pub fn app(state: AppState) -> Router {
+    routes::router(state)
+}

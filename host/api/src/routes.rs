@@ -1,0 +1,812 @@
+//! The routes. Handlers check the caller, call the engine (pure) and the store, and
+//! answer JSON; everything they can fail with is an `ApiError`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use epms_engine::access::{self, AccessError};
+use epms_engine::resolve::{self, Resolution, ResolveError};
+use epms_engine::units_csv::{self, NewDoorUnit, UnitError};
+use epms_engine::{Actor, DoorState, Plan, PmsUnitKey, Settings};
+use epms_model::DoorStatus;
+use epms_runtime::Credential;
+use epms_store::{PropertyRecord, StoreError};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::{AppState, CSV_BODY_LIMIT, JSON_BODY_LIMIT};
+
+/// A JSON body whose rejections are problems too.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(ApiError::invalid("body", rejection.body_text())),
+        }
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn ok(v: Value) -> ApiResult {
+    Ok(Json(v).into_response())
+}
+
+pub fn router(state: AppState) -> Router {
+    let csv = Router::new()
+        .route(
+            "/api/v1/properties/{id}/door-units/csv",
+            post(door_units_csv),
+        )
+        .layer(DefaultBodyLimit::max(CSV_BODY_LIMIT));
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/api/v1/connectors", get(connectors))
+        .route(
+            "/api/v1/credentials",
+            post(create_credential).get(list_credentials),
+        )
+        .route("/api/v1/credentials/{id}/check", post(check_credential))
+        .route(
+            "/api/v1/credentials/{id}/pms-properties",
+            get(pms_properties),
+        )
+        .route(
+            "/api/v1/properties",
+            post(create_property).get(list_properties),
+        )
+        .route("/api/v1/properties/{id}", get(get_property))
+        .route("/api/v1/properties/{id}/integration", put(set_integration))
+        .route("/api/v1/properties/{id}/people", get(people))
+        .route(
+            "/api/v1/properties/{id}/people/{account}/status",
+            post(manual_status),
+        )
+        .route(
+            "/api/v1/properties/{id}/accounts/{account}",
+            delete(delete_account),
+        )
+        .route("/api/v1/properties/{id}/alerts", get(alerts))
+        .route("/api/v1/properties/{id}/alerts/resolve", post(resolve_many))
+        .route(
+            "/api/v1/properties/{id}/alerts/{alert}/resolve",
+            post(resolve_one),
+        )
+        .route("/api/v1/properties/{id}/suggestions", get(suggestions))
+        .route("/api/v1/properties/{id}/suggestions/approve", post(approve))
+        .route("/api/v1/properties/{id}/suggestions/{sid}", delete(discard))
+        .route("/api/v1/properties/{id}/door-units", post(create_door_unit))
+        .route("/api/v1/properties/{id}/pms-units", get(pms_units))
+        .route(
+            "/api/v1/properties/{id}/pms-units/{pms}/{unit}/mapping",
+            put(map_unit).delete(unmap_unit),
+        )
+        .route("/api/v1/properties/{id}/sync", post(sync_now))
+        .route("/api/v1/properties/{id}/syncs", get(sync_history))
+        .route("/api/v1/properties/{id}/audit", get(audit))
+        .route("/api/v1/feed", get(feed))
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .merge(csv)
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .with_state(state)
+}
+
+/// Applies a plan made from the current state, planning again if the state moved.
+fn mutate(
+    state: &AppState,
+    property: &str,
+    make: impl Fn(&DoorState) -> Result<Plan, ApiError>,
+) -> Result<Plan, ApiError> {
+    for _ in 0..3 {
+        let door = state.store.load_state(property)?;
+        let plan = make(&door)?;
+        match state.store.apply(property, &plan, None) {
+            Ok(()) => return Ok(plan),
+            Err(StoreError::Stale { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::conflict(
+        "busy",
+        "the property kept changing; try again",
+    ))
+}
+
+fn actor(caller: &Caller) -> Actor {
+    Actor::Manager(caller.0.name.clone())
+}
+
+fn plan_summary(plan: &Plan) -> Value {
+    json!({
+        "accounts_created": plan.accounts_created.len(),
+        "accounts_updated": plan.accounts_updated.len(),
+        "accounts_deleted": plan.accounts_deleted.len(),
+        "alerts_changed": plan.alerts_opened.len() + plan.alerts_updated.len(),
+        "grants_added": plan.grants_added.len(),
+        "grants_removed": plan.grants_removed.len(),
+        "suggestions_closed": plan.suggestions_closed.len(),
+    })
+}
+
+// ---- connectors and credentials ----------------------------------------------
+
+async fn connectors(State(state): State<AppState>, _caller: Caller) -> ApiResult {
+    let mut list: Vec<Value> = state
+        .connectors_snapshot()
+        .values()
+        .map(|c| json!({"info": c.info(), "sha256": c.sha256()}))
+        .collect();
+    list.sort_by_key(|v| v["info"]["vendor"].as_str().unwrap_or_default().to_owned());
+    ok(json!({ "connectors": list }))
+}
+
+#[derive(Deserialize)]
+struct NewCredential {
+    id: String,
+    vendor: String,
+    fields: BTreeMap<String, String>,
+}
+
+async fn create_credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewCredential>,
+) -> ApiResult {
+    caller.require_admin("creating credentials")?;
+    if body.id.trim().is_empty() {
+        return Err(ApiError::invalid("id", "must not be empty"));
+    }
+    let connector = state.connector(&body.vendor).ok_or_else(|| {
+        ApiError::invalid(
+            "vendor",
+            format!("no connector for vendor {:?}", body.vendor),
+        )
+    })?;
+    // Validate against the connector's declared fields before storing anything.
+    Credential::from_fields(connector.info(), body.fields.clone())
+        .map_err(|e| ApiError::invalid("fields", e.to_string()))?;
+    let secret_names: Vec<&str> = connector
+        .info()
+        .secret_fields()
+        .map(|f| f.name.as_str())
+        .collect();
+    let (secrets, settings): (BTreeMap<_, _>, BTreeMap<_, _>) = body
+        .fields
+        .into_iter()
+        .partition(|(k, _)| secret_names.contains(&k.as_str()));
+    let record = state
+        .store
+        .put_credential(&body.id, &body.vendor, settings, &secrets)?;
+    Ok((StatusCode::CREATED, Json(credential_view(&record))).into_response())
+}
+
+/// A credential as the API shows it: secrets by name only, never their values.
+fn credential_view(c: &epms_store::CredentialRecord) -> Value {
+    json!({"id": c.id, "vendor": c.vendor, "settings": c.settings, "secrets": c.sealed_secrets.keys().collect::<Vec<_>>()})
+}
+
+async fn list_credentials(State(state): State<AppState>, caller: Caller) -> ApiResult {
+    caller.require_admin("listing credentials")?;
+    let list: Vec<Value> = state
+        .store
+        .credentials()?
+        .iter()
+        .map(credential_view)
+        .collect();
+    ok(json!({ "credentials": list }))
+}
+
+async fn open_session(
+    state: &AppState,
+    credential_id: &str,
+) -> Result<epms_runtime::ConnectorSession, ApiError> {
+    let cred = state.store.credential(credential_id)?;
+    let connector = state.connector(&cred.vendor).ok_or_else(|| {
+        ApiError::conflict(
+            "no-connector",
+            format!("no connector loaded for {:?}", cred.vendor),
+        )
+    })?;
+    let mut fields = cred.settings.clone();
+    fields.extend(state.store.credential_secrets(credential_id)?);
+    let credential = Credential::from_fields(connector.info(), fields)
+        .map_err(|e| ApiError::invalid("fields", e.to_string()))?;
+    state
+        .runtime
+        .session(&connector, &credential)
+        .await
+        .map_err(call_error)
+}
+
+fn call_error(e: epms_runtime::CallError) -> ApiError {
+    let code: &'static str = match e.code() {
+        "auth" => "pms-auth",
+        "config" => "pms-config",
+        "rate-limited" => "pms-rate-limited",
+        "transient" => "pms-unavailable",
+        "protocol" => "pms-protocol",
+        "not-found" => "pms-not-found",
+        _ => "connector-failed",
+    };
+    ApiError::bad_gateway(code, e.to_string())
+}
+
+async fn check_credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.require_admin("checking credentials")?;
+    let mut session = open_session(&state, &id).await?;
+    session.check().await.map_err(call_error)?;
+    ok(json!({"id": id, "ok": true}))
+}
+
+async fn pms_properties(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.require_admin("listing PMS properties")?;
+    let mut session = open_session(&state, &id).await?;
+    let props = session.list_properties().await.map_err(call_error)?;
+    ok(json!({ "properties": props }))
+}
+
+// ---- properties ---------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct NewProperty {
+    id: String,
+    name: String,
+}
+
+async fn create_property(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewProperty>,
+) -> ApiResult {
+    caller.require_admin("creating properties")?;
+    if body.id.trim().is_empty() || body.id.contains('/') {
+        return Err(ApiError::invalid(
+            "id",
+            "must be non-empty and contain no '/'",
+        ));
+    }
+    let record = PropertyRecord::new(&body.id, &body.name, state.now());
+    state.store.create_property(&record)?;
+    Ok((StatusCode::CREATED, Json(property_view(&record, None))).into_response())
+}
+
+fn property_view(p: &PropertyRecord, door: Option<&DoorState>) -> Value {
+    let mut v = json!({
+        "id": p.id, "name": p.name, "credential_id": p.credential_id, "pms_property_ids": p.pms_property_ids,
+        "settings": p.settings, "last_sync_ok": p.last_sync_ok,
+    });
+    if let Some(d) = door {
+        v["badge"] = json!(d.badge());
+        v["residents"] = json!(d.accounts.len());
+    }
+    v
+}
+
+async fn list_properties(State(state): State<AppState>, caller: Caller) -> ApiResult {
+    let list: Vec<Value> = state
+        .store
+        .properties()?
+        .iter()
+        .filter(|p| caller.can_see(&p.id))
+        .map(|p| property_view(p, None))
+        .collect();
+    ok(json!({ "properties": list }))
+}
+
+async fn get_property(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let p = state.store.property(&id)?;
+    let door = state.store.load_state(&id)?;
+    ok(property_view(&p, Some(&door)))
+}
+
+#[derive(Deserialize)]
+struct Integration {
+    credential_id: Option<String>,
+    pms_property_ids: Vec<String>,
+    settings: Settings,
+}
+
+async fn set_integration(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Integration>,
+) -> ApiResult {
+    caller.require_admin("changing the integration")?;
+    if let Some(c) = &body.credential_id {
+        let cred = state
+            .store
+            .credential(c)
+            .map_err(|_| ApiError::invalid("credential_id", format!("no credential {c:?}")))?;
+        if let Some(connector) = state.connector(&cred.vendor) {
+            let vocabulary = &connector.info().status_vocabulary;
+            if let Some(bad) = body
+                .settings
+                .excluded_statuses
+                .iter()
+                .find(|s| !vocabulary.contains(s))
+            {
+                return Err(ApiError::invalid(
+                    "settings.excluded_statuses",
+                    format!(
+                        "{bad:?} is not in {}'s vocabulary {vocabulary:?}",
+                        cred.vendor
+                    ),
+                ));
+            }
+        }
+    }
+    if body.settings.access.guard_percent > 100 {
+        return Err(ApiError::invalid(
+            "settings.access.guard_percent",
+            "must be at most 100",
+        ));
+    }
+    let updated = state.store.update_property(&id, |p| {
+        p.credential_id = body.credential_id.clone();
+        p.pms_property_ids = body.pms_property_ids.clone();
+        p.settings = body.settings.clone();
+    })?;
+    ok(property_view(&updated, None))
+}
+
+// ---- people and accounts ------------------------------------------------------
+
+async fn people(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let door = state.store.load_state(&id)?;
+    let list: Vec<Value> = door
+        .accounts
+        .values()
+        .map(|a| {
+            let keys: Vec<String> = door.keys_of(a.id).map(ToString::to_string).collect();
+            json!({
+                "account": a, "pms_keys": keys, "linked": !keys.is_empty(),
+                "access": access::access_view(&door, a.id),
+            })
+        })
+        .collect();
+    ok(json!({ "people": list }))
+}
+
+#[derive(Deserialize)]
+struct StatusChange {
+    status: DoorStatus,
+}
+
+async fn manual_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, account)): Path<(String, u64)>,
+    ApiJson(body): ApiJson<StatusChange>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let settings = state.store.property(&id)?.settings;
+    let now = state.now();
+    let plan = mutate(&state, &id, |door| {
+        access::manual_status(
+            door,
+            &settings.access,
+            account,
+            body.status,
+            &actor(&caller),
+            now,
+        )
+        .map_err(access_error)
+    })?;
+    ok(plan_summary(&plan))
+}
+
+async fn delete_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, account)): Path<(String, u64)>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let now = state.now();
+    let plan = mutate(&state, &id, |door| {
+        resolve::delete_account(door, account, &actor(&caller), now).map_err(resolve_error)
+    })?;
+    ok(plan_summary(&plan))
+}
+
+// ---- alerts ---------------------------------------------------------------------
+
+async fn alerts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let door = state.store.load_state(&id)?;
+    let mut groups: BTreeMap<&'static str, Vec<&epms_engine::Alert>> = BTreeMap::new();
+    for a in door.alerts.values() {
+        groups.entry(a.alert_type.as_str()).or_default().push(a);
+    }
+    ok(json!({
+        "badge": door.badge(),
+        "open": door.open_alerts(),
+        "pending_suggestions": door.suggestions.len(),
+        "groups": groups,
+    }))
+}
+
+fn resolve_error(e: ResolveError) -> ApiError {
+    match e {
+        ResolveError::NoSuchAlert(_) | ResolveError::NoSuchAccount(_) => {
+            ApiError::not_found(e.to_string())
+        }
+        ResolveError::TooMany { .. } => ApiError::invalid("items", e.to_string()),
+        ResolveError::AccountNotListed { .. } => {
+            ApiError::invalid("resolution.account", e.to_string())
+        }
+        ResolveError::NotApplicable { .. } | ResolveError::Repeated(_) | ResolveError::NoEmail => {
+            ApiError::invalid("resolution", e.to_string())
+        }
+        ResolveError::EmailTaken { .. } => ApiError::conflict("email-taken", e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct ResolveBody {
+    resolution: Resolution,
+}
+
+async fn resolve_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, alert)): Path<(String, u64)>,
+    ApiJson(body): ApiJson<ResolveBody>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let now = state.now();
+    let plan = mutate(&state, &id, |door| {
+        resolve::resolve(door, alert, &body.resolution, &actor(&caller), now).map_err(resolve_error)
+    })?;
+    ok(plan_summary(&plan))
+}
+
+#[derive(Deserialize)]
+struct BulkItem {
+    alert: u64,
+    resolution: Resolution,
+}
+
+#[derive(Deserialize)]
+struct BulkBody {
+    items: Vec<BulkItem>,
+}
+
+async fn resolve_many(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<BulkBody>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let now = state.now();
+    let items: Vec<(u64, Resolution)> = body
+        .items
+        .into_iter()
+        .map(|i| (i.alert, i.resolution))
+        .collect();
+    let plan = mutate(&state, &id, |door| {
+        resolve::resolve_many(door, &items, &actor(&caller), now).map_err(resolve_error)
+    })?;
+    ok(plan_summary(&plan))
+}
+
+// ---- access suggestions -----------------------------------------------------------
+
+fn access_error(e: AccessError) -> ApiError {
+    match e {
+        AccessError::TooMany { .. } => ApiError::invalid("ids", e.to_string()),
+        AccessError::Repeated(_) => ApiError::invalid("ids", e.to_string()),
+        AccessError::NoSuchSuggestion(_) | AccessError::NoSuchAccount(_) => {
+            ApiError::not_found(e.to_string())
+        }
+    }
+}
+
+async fn suggestions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let door = state.store.load_state(&id)?;
+    let list: Vec<&epms_engine::Suggestion> = door.suggestions.values().collect();
+    ok(json!({ "suggestions": list }))
+}
+
+#[derive(Deserialize)]
+struct ApproveBody {
+    ids: Vec<u64>,
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ApproveBody>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let now = state.now();
+    let plan = mutate(&state, &id, |door| {
+        access::approve(door, &body.ids, &actor(&caller), now).map_err(access_error)
+    })?;
+    ok(plan_summary(&plan))
+}
+
+async fn discard(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, sid)): Path<(String, u64)>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let now = state.now();
+    let plan = mutate(&state, &id, |door| {
+        access::discard(door, sid, &actor(&caller), now).map_err(access_error)
+    })?;
+    ok(plan_summary(&plan))
+}
+
+// ---- units ------------------------------------------------------------------------
+
+fn unit_error(e: UnitError) -> ApiError {
+    match e {
+        UnitError::Rows(rows) => {
+            let mut err = ApiError::invalid("rows", "the file has errors; nothing was imported");
+            err.detail = rows
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            err
+        }
+        UnitError::NoSuchDoorUnit(_) => ApiError::invalid("door_unit", e.to_string()),
+        UnitError::NoSuchPmsUnit(_) | UnitError::NotMapped(_) => ApiError::not_found(e.to_string()),
+    }
+}
+
+async fn create_door_unit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewDoorUnit>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let now = state.now();
+    let plan = mutate(&state, &id, |door| {
+        units_csv::plan_create_units(door, std::slice::from_ref(&body), &actor(&caller), now)
+            .map_err(unit_error)
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"door_units": plan.door_units_created})),
+    )
+        .into_response())
+}
+
+async fn door_units_csv(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: String,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let now = state.now();
+    let plan = mutate(&state, &id, |door| {
+        let units = units_csv::parse_csv(&body, door).map_err(unit_error)?;
+        units_csv::plan_create_units(door, &units, &actor(&caller), now).map_err(unit_error)
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"created": plan.door_units_created.len()})),
+    )
+        .into_response())
+}
+
+async fn pms_units(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let door = state.store.load_state(&id)?;
+    let list: Vec<Value> = door
+        .pms_units
+        .iter()
+        .map(|u| json!({"pms_property": u.key.property, "unit": u.unit, "mapped_to": door.mappings.get(&u.key)}))
+        .collect();
+    let unmapped = list.iter().filter(|u| u["mapped_to"].is_null()).count();
+    ok(json!({ "units": list, "unmapped": unmapped }))
+}
+
+#[derive(Deserialize)]
+struct MapBody {
+    door_unit: u64,
+}
+
+async fn map_unit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, pms, unit)): Path<(String, String, String)>,
+    ApiJson(body): ApiJson<MapBody>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let now = state.now();
+    let key = PmsUnitKey {
+        property: pms,
+        unit,
+    };
+    let plan = mutate(&state, &id, |door| {
+        units_csv::plan_map_unit(door, &key, body.door_unit, &actor(&caller), now)
+            .map_err(unit_error)
+    })?;
+    ok(json!({"mapped": !plan.mappings_set.is_empty() || plan.is_empty()}))
+}
+
+async fn unmap_unit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, pms, unit)): Path<(String, String, String)>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let now = state.now();
+    let key = PmsUnitKey {
+        property: pms,
+        unit,
+    };
+    mutate(&state, &id, |door| {
+        units_csv::plan_unmap_unit(door, &key, &actor(&caller), now).map_err(unit_error)
+    })?;
+    ok(json!({"mapped": false}))
+}
+
+// ---- syncs, audit, feed -------------------------------------------------------------
+
+/// A sync in progress: later Sync Now calls wait on its outcome.
+pub(crate) type RunningSync = watch::Receiver<Option<Result<Value, ApiError>>>;
+
+fn report_view(r: &epms_sync::SyncReport) -> Value {
+    json!({
+        "run": r.run, "skipped": r.skipped, "accounts_created": r.accounts_created, "accounts_updated": r.accounts_updated,
+        "alerts_opened": r.alerts_opened, "alerts_resolved": r.alerts_resolved, "grants_added": r.grants_added,
+        "grants_removed": r.grants_removed, "suggestions_added": r.suggestions_added,
+    })
+}
+
+/// Runs one sync of `property`, or joins the one already running.
+pub async fn sync_property(state: &AppState, property: &str) -> Result<Value, ApiError> {
+    let (joined, sender) = {
+        let mut running = state.running.lock().unwrap_or_else(|p| p.into_inner());
+        match running.get(property) {
+            Some(rx) => (Some(rx.clone()), None),
+            None => {
+                let (tx, rx) = watch::channel(None);
+                running.insert(property.to_owned(), rx);
+                (None, Some(tx))
+            }
+        }
+    };
+    if let Some(mut rx) = joined {
+        let outcome = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| ApiError::internal("the running sync vanished"))?;
+        return outcome
+            .clone()
+            .unwrap_or_else(|| Err(ApiError::internal("no outcome")));
+    }
+    let connectors: HashMap<_, _> = state.connectors_snapshot();
+    let outcome = epms_sync::sync_once(
+        &state.runtime,
+        &state.store,
+        &connectors,
+        property,
+        state.now(),
+    )
+    .await
+    .map(|r| report_view(&r))
+    .map_err(|e| match e {
+        epms_sync::SyncError::Store(s) => ApiError::from(s),
+        other => ApiError::bad_gateway("sync-failed", format!("{} ({})", other, other.code())),
+    });
+    state
+        .running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(property);
+    if let Some(tx) = sender {
+        let _ = tx.send(Some(outcome.clone()));
+    }
+    outcome
+}
+
+async fn sync_now(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    state.store.property(&id)?;
+    ok(sync_property(&state, &id).await?)
+}
+
+#[derive(Deserialize)]
+struct Window {
+    after: Option<u64>,
+    cursor: Option<u64>,
+    limit: Option<usize>,
+}
+
+async fn sync_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(w): Query<Window>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    let p = state.store.property(&id)?;
+    let runs = state.store.sync_runs(&id, w.limit.unwrap_or(50).min(500))?;
+    ok(json!({ "last_sync_ok": p.last_sync_ok, "runs": runs }))
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(w): Query<Window>,
+) -> ApiResult {
+    caller.check_property(&id)?;
+    state.store.property(&id)?;
+    let entries: Vec<Value> = state
+        .store
+        .audit(&id, w.after.unwrap_or(0), w.limit.unwrap_or(200).min(1_000))?
+        .into_iter()
+        .map(|(seq, e)| json!({"seq": seq, "entry": e}))
+        .collect();
+    ok(json!({ "entries": entries }))
+}
+
+async fn feed(State(state): State<AppState>, caller: Caller, Query(w): Query<Window>) -> ApiResult {
+    caller.require_admin("reading the access feed")?;
+    let events: Vec<Value> = state
+        .store
+        .feed(w.cursor.unwrap_or(0), w.limit.unwrap_or(500).min(5_000))?
+        .into_iter()
+        .map(|(seq, r)| json!({"seq": seq, "event": r}))
+        .collect();
+    let next = events.last().and_then(|e| e["seq"].as_u64()).or(w.cursor);
+    ok(json!({ "events": events, "cursor": next }))
+}

@@ -1,0 +1,536 @@
+//! The admin API over real connectors and the simulator: the setup flow of the seed
+//! article for every vendor, auth (a manager probing another property gets 404),
+//! problem+json errors, alerts resolved through the API, access approved.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use epms_api::{AppState, app, new_token, token_hash};
+use epms_e2e::{guests, loopback_runtime};
+use epms_runtime::SandboxLimits;
+use epms_store::{Role, SecretBox, Store, TokenRecord};
+use http_body_util::BodyExt;
+use pms_sim::Simulator;
+use pms_sim::dataset::Spec;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const VENDORS: [(&str, &str, &str); 5] = [
+    ("yardi", "rnttrk01", guests::EPMS_CONNECTOR_YARDI),
+    ("realpage", "3401", guests::EPMS_CONNECTOR_REALPAGE),
+    ("entrata", "100", guests::EPMS_CONNECTOR_ENTRATA),
+    ("mri", "500", guests::EPMS_CONNECTOR_MRI),
+    ("appfolio", "AF1", guests::EPMS_CONNECTOR_APPFOLIO),
+];
+
+struct Host {
+    app: Router,
+    store: Arc<Store>,
+    sim: Simulator,
+    admin: String,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+fn token(store: &Store, role: Role, properties: &[&str]) -> String {
+    let t = new_token();
+    store
+        .put_token(
+            &token_hash(&t),
+            &TokenRecord {
+                name: format!("{role:?}"),
+                role,
+                properties: properties.iter().map(|p| (*p).to_owned()).collect(),
+                created_at: 0,
+            },
+        )
+        .unwrap();
+    t
+}
+
+async fn host() -> Host {
+    let sim = Simulator::generate(Spec {
+        seed: 31,
+        properties: VENDORS
+            .iter()
+            .map(|(v, id, _)| ((*v).to_owned(), (*id).to_owned(), 40))
+            .collect(),
+    })
+    .await
+    .unwrap();
+    sim.state.set_rate_limit("appfolio", false);
+    let cache = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let runtime = Arc::new(loopback_runtime(cache.path(), SandboxLimits::default()));
+    let mut connectors = HashMap::new();
+    for (vendor, _, wasm) in VENDORS {
+        connectors.insert(
+            vendor.to_owned(),
+            Arc::new(runtime.load_file(wasm.as_ref()).await.unwrap()),
+        );
+    }
+    let store =
+        Arc::new(Store::open(&data.path().join("epms.redb"), SecretBox::new([4; 32])).unwrap());
+    let admin = token(&store, Role::Admin, &[]);
+    let app = app(AppState::new(store.clone(), runtime, connectors));
+    Host {
+        app,
+        store,
+        sim,
+        admin,
+        _dirs: (cache, data),
+    }
+}
+
+impl Host {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, String, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string()))
+                .unwrap(),
+            None => req.body(Body::empty()).unwrap(),
+        };
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let ctype = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, ctype, v)
+    }
+
+    async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, _, v) = self.call(method, path, Some(&self.admin), body).await;
+        assert!(status.is_success(), "{method} {path}: {status} {v}");
+        v
+    }
+
+    /// The setup flow of the seed article, through the API.
+    async fn set_up(&self, vendor: &str, pms_id: &str) -> String {
+        let mut fields: serde_json::Map<String, Value> = self.sim.state.read(|p| {
+            p.credential(vendor)
+                .unwrap()
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect()
+        });
+        fields.insert("base-url".into(), json!(self.sim.base_url(vendor).unwrap()));
+        let cred = format!("{vendor}-cred");
+        let created = self
+            .admin(
+                "POST",
+                "/api/v1/credentials",
+                Some(json!({"id": cred, "vendor": vendor, "fields": fields})),
+            )
+            .await;
+        assert!(
+            created
+                .to_string()
+                .find("pass")
+                .is_none_or(|_| !created["settings"].to_string().contains("-pass")),
+            "no secret values shown"
+        );
+        self.admin("POST", &format!("/api/v1/credentials/{cred}/check"), None)
+            .await;
+        let pms = self
+            .admin(
+                "GET",
+                &format!("/api/v1/credentials/{cred}/pms-properties"),
+                None,
+            )
+            .await;
+        assert!(
+            pms["properties"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["id"] == pms_id),
+            "{vendor}: {pms}"
+        );
+        let property = format!("door-{vendor}");
+        self.admin(
+            "POST",
+            "/api/v1/properties",
+            Some(json!({"id": property, "name": format!("{vendor} tower")})),
+        )
+        .await;
+        let mut settings = serde_json::to_value(epms_engine::Settings::default()).unwrap();
+        settings["access"]["enabled"] = json!(true);
+        self.admin(
+            "PUT",
+            &format!("/api/v1/properties/{property}/integration"),
+            Some(
+                json!({"credential_id": cred, "pms_property_ids": [pms_id], "settings": settings}),
+            ),
+        )
+        .await;
+        property
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_setup_flow_works_for_every_vendor_and_a_sync_imports_residents() {
+    let h = host().await;
+    for (vendor, pms_id, _) in VENDORS {
+        let property = h.set_up(vendor, pms_id).await;
+        let report = h
+            .admin("POST", &format!("/api/v1/properties/{property}/sync"), None)
+            .await;
+        assert!(
+            report["accounts_created"].as_u64().unwrap() > 0,
+            "{vendor}: {report}"
+        );
+        let people = h
+            .admin(
+                "GET",
+                &format!("/api/v1/properties/{property}/people"),
+                None,
+            )
+            .await;
+        assert!(!people["people"].as_array().unwrap().is_empty());
+        let p = h
+            .admin("GET", &format!("/api/v1/properties/{property}"), None)
+            .await;
+        assert!(p["last_sync_ok"].is_number());
+        let history = h
+            .admin("GET", &format!("/api/v1/properties/{property}/syncs"), None)
+            .await;
+        assert_eq!(history["runs"][0]["outcome"], "succeeded");
+        let units = h
+            .admin(
+                "GET",
+                &format!("/api/v1/properties/{property}/pms-units"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            units["unmapped"].as_u64().unwrap() as usize,
+            units["units"].as_array().unwrap().len()
+        );
+    }
+    // The credentials list shows secret names, never values.
+    let creds = h.admin("GET", "/api/v1/credentials", None).await;
+    let text = creds.to_string();
+    for (vendor, _, _) in VENDORS {
+        for (k, v) in h
+            .sim
+            .state
+            .read(|p| p.credential(vendor).unwrap().fields.clone())
+        {
+            if [
+                "password",
+                "api-key",
+                "license-key",
+                "interface-license",
+                "client-secret",
+                "partner-key",
+            ]
+            .contains(&k.as_str())
+            {
+                assert!(!text.contains(&v), "{vendor} {k} leaked");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_required_and_a_manager_never_sees_another_property() {
+    let h = host().await;
+    let (status, ctype, v) = h.call("GET", "/api/v1/properties", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(ctype, "application/problem+json");
+    assert_eq!(v["code"], "unauthorized");
+    assert_eq!(
+        h.call("GET", "/api/v1/properties", Some("epms_nope"), None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        h.call("GET", "/healthz", None, None).await.0,
+        StatusCode::OK
+    );
+
+    for id in ["door-a", "door-b"] {
+        h.admin(
+            "POST",
+            "/api/v1/properties",
+            Some(json!({"id": id, "name": id})),
+        )
+        .await;
+    }
+    let manager = token(&h.store, Role::PropertyManager, &["door-a"]);
+    let (status, _, list) = h
+        .call("GET", "/api/v1/properties", Some(&manager), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["properties"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        h.call(
+            "GET",
+            "/api/v1/properties/door-a/alerts",
+            Some(&manager),
+            None
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    for path in [
+        "/api/v1/properties/door-b",
+        "/api/v1/properties/door-b/alerts",
+        "/api/v1/properties/door-b/people",
+        "/api/v1/properties/door-nope",
+    ] {
+        let (status, _, v) = h.call("GET", path, Some(&manager), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(v["code"], "not-found");
+    }
+    let (status, _, v) = h
+        .call(
+            "POST",
+            "/api/v1/properties",
+            Some(&manager),
+            Some(json!({"id": "x", "name": "x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(v["code"], "forbidden");
+    assert_eq!(
+        h.call("GET", "/api/v1/feed", Some(&manager), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_problems_naming_the_field() {
+    let h = host().await;
+    let (status, ctype, v) = h
+        .call(
+            "POST",
+            "/api/v1/properties",
+            Some(&h.admin),
+            Some(json!({"id": 5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(ctype, "application/problem+json");
+    assert_eq!(v["field"], "body");
+    h.admin(
+        "POST",
+        "/api/v1/properties",
+        Some(json!({"id": "door-1", "name": "One"})),
+    )
+    .await;
+    let (status, _, v) = h
+        .call(
+            "POST",
+            "/api/v1/properties",
+            Some(&h.admin),
+            Some(json!({"id": "door-1", "name": "Again"})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("exists"))
+    );
+    let (status, _, v) = h
+        .call(
+            "POST",
+            "/api/v1/credentials",
+            Some(&h.admin),
+            Some(json!({"id": "c", "vendor": "yardi", "fields": {"base-url": "http://x"}})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("fields"))
+    );
+    let mut settings = serde_json::to_value(epms_engine::Settings::default()).unwrap();
+    settings["excluded_statuses"] = json!(["Not A Yardi Status"]);
+    let mut fields: serde_json::Map<String, Value> = h.sim.state.read(|p| {
+        p.credential("yardi")
+            .unwrap()
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect()
+    });
+    fields.insert("base-url".into(), json!(h.sim.base_url("yardi").unwrap()));
+    h.admin(
+        "POST",
+        "/api/v1/credentials",
+        Some(json!({"id": "y", "vendor": "yardi", "fields": fields})),
+    )
+    .await;
+    let (status, _, v) = h
+        .call("PUT", "/api/v1/properties/door-1/integration", Some(&h.admin), Some(json!({"credential_id": "y", "pms_property_ids": ["rnttrk01"], "settings": settings})))
+        .await;
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("settings.excluded_statuses")
+        )
+    );
+    let ids: Vec<u64> = (0..51).collect();
+    let (status, _, v) = h
+        .call(
+            "POST",
+            "/api/v1/properties/door-1/suggestions/approve",
+            Some(&h.admin),
+            Some(json!({"ids": ids})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("ids"))
+    );
+    let (status, _, _) = h.call("GET", "/api/v1/nowhere", Some(&h.admin), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_are_resolved_and_access_approved_through_the_api() {
+    let h = host().await;
+    let property = h.set_up("entrata", "100").await;
+    // Door units by CSV: a bad row rejects the file, a good file creates them.
+    let csv = |body: &str| {
+        Request::post(format!("/api/v1/properties/{property}/door-units/csv"))
+            .header("authorization", format!("Bearer {}", h.admin))
+            .header("content-type", "text/csv")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+    let resp = h
+        .app
+        .clone()
+        .oneshot(csv("name\nA1\n\nA1\n"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    h.admin("POST", &format!("/api/v1/properties/{property}/sync"), None)
+        .await;
+    let units = h
+        .admin(
+            "GET",
+            &format!("/api/v1/properties/{property}/pms-units"),
+            None,
+        )
+        .await;
+    let first = &units["units"][0];
+    let resp = h
+        .app
+        .clone()
+        .oneshot(csv("name,building\nTower 1,T\n"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let (pms, unit) = (
+        first["pms_property"].as_str().unwrap(),
+        first["unit"]["id"].as_str().unwrap(),
+    );
+    h.admin(
+        "PUT",
+        &format!("/api/v1/properties/{property}/pms-units/{pms}/{unit}/mapping"),
+        Some(json!({"door_unit": 1})),
+    )
+    .await;
+    // Alerts: dismiss every open one in bulk.
+    let alerts = h
+        .admin(
+            "GET",
+            &format!("/api/v1/properties/{property}/alerts"),
+            None,
+        )
+        .await;
+    let ids: Vec<u64> = alerts["groups"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|g| {
+            g.as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["id"].as_u64().unwrap())
+        })
+        .take(50)
+        .collect();
+    assert!(
+        !ids.is_empty(),
+        "the generated data raises alerts: {alerts}"
+    );
+    let items: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"alert": id, "resolution": {"kind": "dismiss"}}))
+        .collect();
+    h.admin(
+        "POST",
+        &format!("/api/v1/properties/{property}/alerts/resolve"),
+        Some(json!({"items": items})),
+    )
+    .await;
+    let after = h
+        .admin(
+            "GET",
+            &format!("/api/v1/properties/{property}/alerts"),
+            None,
+        )
+        .await;
+    assert!(after["open"].as_u64().unwrap() < alerts["open"].as_u64().unwrap());
+    // Access: approve some suggestions; the feed shows the grants.
+    let s = h
+        .admin(
+            "GET",
+            &format!("/api/v1/properties/{property}/suggestions"),
+            None,
+        )
+        .await;
+    let ids: Vec<u64> = s["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_u64().unwrap())
+        .take(10)
+        .collect();
+    assert!(!ids.is_empty());
+    let approved = h
+        .admin(
+            "POST",
+            &format!("/api/v1/properties/{property}/suggestions/approve"),
+            Some(json!({"ids": ids})),
+        )
+        .await;
+    assert_eq!(approved["grants_added"].as_u64().unwrap(), 10);
+    let feed = h.admin("GET", "/api/v1/feed", None).await;
+    assert_eq!(feed["events"].as_array().unwrap().len(), 10);
+    assert_eq!(feed["cursor"], 10);
+    let audit = h
+        .admin("GET", &format!("/api/v1/properties/{property}/audit"), None)
+        .await;
+    assert!(
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["entry"]["action"] == "grant.added")
+    );
+}
