@@ -8,13 +8,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use epms_api::{AppState, app, new_token, token_hash};
+use epms_api::{AppState, SchedulerConfig, app, new_token, token_hash};
 use epms_e2e::{guests, loopback_runtime};
 use epms_runtime::SandboxLimits;
 use epms_store::{Role, SecretBox, Store, TokenRecord};
 use http_body_util::BodyExt;
 use pms_sim::Simulator;
 use pms_sim::dataset::Spec;
+use pms_sim::faults::{Fault, FaultKind};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -28,6 +29,7 @@ const VENDORS: [(&str, &str, &str); 5] = [
 
 struct Host {
     app: Router,
+    state: AppState,
     store: Arc<Store>,
     sim: Simulator,
     admin: String,
@@ -74,9 +76,11 @@ async fn host() -> Host {
     let store =
         Arc::new(Store::open(&data.path().join("epms.redb"), SecretBox::new([4; 32])).unwrap());
     let admin = token(&store, Role::Admin, &[]);
-    let app = app(AppState::new(store.clone(), runtime, connectors));
+    let state = AppState::new(store.clone(), runtime, connectors);
+    let app = app(state.clone());
     Host {
         app,
+        state,
         store,
         sim,
         admin,
@@ -533,4 +537,108 @@ async fn alerts_are_resolved_and_access_approved_through_the_api() {
             .iter()
             .any(|e| e["entry"]["action"] == "grant.added")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_syncs_a_due_property_and_retries_after_the_pms_retry_after() {
+    let h = host().await;
+    let property = h.set_up("yardi", "rnttrk01").await;
+    let unattached = "door-empty";
+    h.admin(
+        "POST",
+        "/api/v1/properties",
+        Some(json!({"id": unattached, "name": "not set up"})),
+    )
+    .await;
+    h.sim.state.add_fault(Fault {
+        vendor: "yardi".into(),
+        endpoint: String::new(),
+        kind: FaultKind::RateLimited { retry_after: 1 },
+        times: Some(1),
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let config = SchedulerConfig {
+        startup_spread_seconds: 0,
+        tick_millis: 50,
+        ..SchedulerConfig::default()
+    };
+    let scheduler = tokio::spawn(epms_api::scheduler::run(h.state.clone(), config, stopped));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let runs = loop {
+        let history = h
+            .admin("GET", &format!("/api/v1/properties/{property}/syncs"), None)
+            .await;
+        let runs = history["runs"].as_array().unwrap().clone();
+        if runs.iter().any(|r| r["outcome"] == "succeeded") {
+            break runs;
+        }
+        assert!(std::time::Instant::now() < deadline, "no sync: {history}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    stop.send(true).unwrap();
+    scheduler.await.unwrap();
+
+    // Newest first: the retry succeeded after the rate-limited first attempt, and
+    // the hourly interval means no third sync.
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0]["outcome"], "succeeded");
+    assert_eq!(runs[1]["outcome"], "failed");
+    assert_eq!(runs[1]["error_code"], "rate-limited");
+    let waited = runs[0]["started_at"].as_i64().unwrap() - runs[1]["started_at"].as_i64().unwrap();
+    assert!(waited >= 1, "Retry-After honoured: {runs:?}");
+    // A property with nothing attached is not scheduled.
+    let none = h
+        .admin(
+            "GET",
+            &format!("/api/v1/properties/{unattached}/syncs"),
+            None,
+        )
+        .await;
+    assert_eq!(none["runs"], json!([]));
+
+    // Metrics count both attempts; a manager may not read them.
+    let (status, ctype, _) = h.call("GET", "/metrics", Some(&h.admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ctype.starts_with("text/plain"), "{ctype}");
+    let resp = h
+        .app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/metrics")
+                .header("authorization", format!("Bearer {}", h.admin))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let text = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        text.contains("epms_syncs_total{outcome=\"failed\",code=\"rate-limited\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("epms_syncs_total{outcome=\"succeeded\",code=\"\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("epms_sync_duration_seconds_count 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("epms_open_alerts{{property=\"{property}\"}}")),
+        "{text}"
+    );
+    assert!(!text.contains("epms_outbound_requests_total 0\n"), "{text}");
+    let manager = token(&h.store, Role::PropertyManager, &[&property]);
+    let (status, _, _) = h.call("GET", "/metrics", Some(&manager), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

@@ -6,7 +6,9 @@
 
 pub mod auth;
 pub mod error;
+pub mod metrics;
 mod routes;
+pub mod scheduler;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -17,6 +19,7 @@ use epms_store::Store;
 
 pub use auth::{Caller, new_token, token_hash};
 pub use error::ApiError;
+pub use scheduler::{SchedulerConfig, SyncFailure, sync_property};
 
 /// Largest JSON request body.
 pub const JSON_BODY_LIMIT: usize = 1 << 20;
@@ -31,7 +34,8 @@ pub struct AppState {
     /// Loaded connectors by vendor.
     pub connectors: Arc<RwLock<HashMap<String, Arc<LoadedConnector>>>>,
     /// Syncs running now, by property: Sync Now during a sync waits for that one.
-    pub(crate) running: Arc<Mutex<HashMap<String, routes::RunningSync>>>,
+    pub(crate) running: Arc<Mutex<HashMap<String, scheduler::RunningSync>>>,
+    pub metrics: Arc<metrics::Metrics>,
     /// Unix seconds (injectable for tests).
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
 }
@@ -47,6 +51,7 @@ impl AppState {
             runtime,
             connectors: Arc::new(RwLock::new(connectors)),
             running: Arc::default(),
+            metrics: Arc::default(),
             clock: Arc::new(|| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)

@@ -1,7 +1,7 @@
 //! The routes. Handlers check the caller, call the engine (pure) and the store, and
 //! answer JSON; everything they can fail with is an `ApiError`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::StatusCode;
@@ -18,7 +18,6 @@ use epms_store::{PropertyRecord, StoreError};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::sync::watch;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -53,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(CSV_BODY_LIMIT));
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/metrics", get(metrics))
         .route("/api/v1/connectors", get(connectors))
         .route(
             "/api/v1/credentials",
@@ -294,6 +294,7 @@ fn property_view(p: &PropertyRecord, door: Option<&DoorState>) -> Value {
     let mut v = json!({
         "id": p.id, "name": p.name, "credential_id": p.credential_id, "pms_property_ids": p.pms_property_ids,
         "settings": p.settings, "last_sync_ok": p.last_sync_ok,
+        "sync_interval_minutes": p.sync_interval_minutes,
     });
     if let Some(d) = door {
         v["badge"] = json!(d.badge());
@@ -329,6 +330,9 @@ struct Integration {
     credential_id: Option<String>,
     pms_property_ids: Vec<String>,
     settings: Settings,
+    /// Minutes between scheduled syncs (absent: the service default).
+    #[serde(default)]
+    sync_interval_minutes: Option<u32>,
 }
 
 async fn set_integration(
@@ -361,6 +365,19 @@ async fn set_integration(
             }
         }
     }
+    if let Some(m) = body.sync_interval_minutes
+        && !(crate::scheduler::MIN_INTERVAL_MINUTES..=crate::scheduler::MAX_INTERVAL_MINUTES)
+            .contains(&m)
+    {
+        return Err(ApiError::invalid(
+            "sync_interval_minutes",
+            format!(
+                "must be between {} and {}",
+                crate::scheduler::MIN_INTERVAL_MINUTES,
+                crate::scheduler::MAX_INTERVAL_MINUTES
+            ),
+        ));
+    }
     if body.settings.access.guard_percent > 100 {
         return Err(ApiError::invalid(
             "settings.access.guard_percent",
@@ -371,6 +388,7 @@ async fn set_integration(
         p.credential_id = body.credential_id.clone();
         p.pms_property_ids = body.pms_property_ids.clone();
         p.settings = body.settings.clone();
+        p.sync_interval_minutes = body.sync_interval_minutes;
     })?;
     ok(property_view(&updated, None))
 }
@@ -695,64 +713,6 @@ async fn unmap_unit(
 
 // ---- syncs, audit, feed -------------------------------------------------------------
 
-/// A sync in progress: later Sync Now calls wait on its outcome.
-pub(crate) type RunningSync = watch::Receiver<Option<Result<Value, ApiError>>>;
-
-fn report_view(r: &epms_sync::SyncReport) -> Value {
-    json!({
-        "run": r.run, "skipped": r.skipped, "accounts_created": r.accounts_created, "accounts_updated": r.accounts_updated,
-        "alerts_opened": r.alerts_opened, "alerts_resolved": r.alerts_resolved, "grants_added": r.grants_added,
-        "grants_removed": r.grants_removed, "suggestions_added": r.suggestions_added,
-    })
-}
-
-/// Runs one sync of `property`, or joins the one already running.
-pub async fn sync_property(state: &AppState, property: &str) -> Result<Value, ApiError> {
-    let (joined, sender) = {
-        let mut running = state.running.lock().unwrap_or_else(|p| p.into_inner());
-        match running.get(property) {
-            Some(rx) => (Some(rx.clone()), None),
-            None => {
-                let (tx, rx) = watch::channel(None);
-                running.insert(property.to_owned(), rx);
-                (None, Some(tx))
-            }
-        }
-    };
-    if let Some(mut rx) = joined {
-        let outcome = rx
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| ApiError::internal("the running sync vanished"))?;
-        return outcome
-            .clone()
-            .unwrap_or_else(|| Err(ApiError::internal("no outcome")));
-    }
-    let connectors: HashMap<_, _> = state.connectors_snapshot();
-    let outcome = epms_sync::sync_once(
-        &state.runtime,
-        &state.store,
-        &connectors,
-        property,
-        state.now(),
-    )
-    .await
-    .map(|r| report_view(&r))
-    .map_err(|e| match e {
-        epms_sync::SyncError::Store(s) => ApiError::from(s),
-        other => ApiError::bad_gateway("sync-failed", format!("{} ({})", other, other.code())),
-    });
-    state
-        .running
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(property);
-    if let Some(tx) = sender {
-        let _ = tx.send(Some(outcome.clone()));
-    }
-    outcome
-}
-
 async fn sync_now(
     State(state): State<AppState>,
     caller: Caller,
@@ -760,7 +720,10 @@ async fn sync_now(
 ) -> ApiResult {
     caller.check_property(&id)?;
     state.store.property(&id)?;
-    ok(sync_property(&state, &id).await?)
+    let report = crate::scheduler::sync_property(&state, &id)
+        .await
+        .map_err(|f| f.error)?;
+    ok(report)
 }
 
 #[derive(Deserialize)]
@@ -809,4 +772,19 @@ async fn feed(State(state): State<AppState>, caller: Caller, Query(w): Query<Win
         .collect();
     let next = events.last().and_then(|e| e["seq"].as_u64()).or(w.cursor);
     ok(json!({ "events": events, "cursor": next }))
+}
+
+/// Prometheus text. Admin only: the labels name properties (Prometheus sends the
+/// token with `authorization: {credentials: …}`).
+async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require_admin("reading metrics")?;
+    let body = crate::metrics::render(&state)?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response())
 }

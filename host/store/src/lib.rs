@@ -91,6 +91,9 @@ pub struct PropertyRecord {
     /// skipped (see `epms_engine::input_fingerprint`).
     #[serde(default)]
     pub settled: Option<Settled>,
+    /// Minutes between scheduled syncs; `None`: the service's default (hourly).
+    #[serde(default)]
+    pub sync_interval_minutes: Option<u32>,
 }
 
 fn one() -> u64 {
@@ -155,6 +158,7 @@ impl PropertyRecord {
             last_sync_ok: None,
             created_at: now,
             settled: None,
+            sync_interval_minutes: None,
         }
     }
 }
