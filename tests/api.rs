@@ -395,6 +395,35 @@ async fn bad_requests_are_problems_naming_the_field() {
             Some("settings.excluded_statuses")
         )
     );
+    let (status, _, v) = h
+        .call(
+            "PUT",
+            "/api/v1/properties/door-1/integration",
+            Some(&h.admin),
+            Some(
+                json!({"credential_id": "y", "pms_property_ids": ["rnttrk01"],
+                "settings": epms_engine::Settings::default(), "sync_interval_minutes": 1}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("sync_interval_minutes")
+        )
+    );
+    let p = h
+        .admin(
+            "PUT",
+            "/api/v1/properties/door-1/integration",
+            Some(
+                json!({"credential_id": "y", "pms_property_ids": ["rnttrk01"],
+                "settings": epms_engine::Settings::default(), "sync_interval_minutes": 15}),
+            ),
+        )
+        .await;
+    assert_eq!(p["sync_interval_minutes"], 15);
     let ids: Vec<u64> = (0..51).collect();
     let (status, _, v) = h
         .call(

@@ -20,7 +20,7 @@ use clap::Args;
 use epms_engine::units_csv::{NewDoorUnit, plan_create_units};
 use epms_engine::{AccessMode, Actor, AlertType, Plan, SuggestionKind};
 use epms_runtime::{Credential, NetworkAccess, Runtime, RuntimeConfig};
-use epms_store::{PropertyRecord, SecretBox, Store};
+use epms_store::{PropertyRecord, Role, SecretBox, Store, TokenRecord};
 use pms_sim::Simulator;
 use pms_sim::dataset::{Spec, generate};
 
@@ -35,6 +35,12 @@ pub struct DemoArgs {
     /// Where the redb file goes (default: a new temporary directory).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Where the admin API listens once the demo is set up.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Print the summary and exit instead of serving the API.
+    #[arg(long)]
+    no_serve: bool,
 }
 
 pub async fn run(args: DemoArgs) -> ExitCode {
@@ -269,5 +275,42 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         out.bytes_received / 1024,
         store.feed(0, usize::MAX)?.len()
     );
-    Ok(())
+    if args.no_serve {
+        return Ok(());
+    }
+
+    // Keep serving: the admin API and hourly syncs over the same store and simulator.
+    let token = epms_api::new_token();
+    store.put_token(
+        &epms_api::token_hash(&token),
+        &TokenRecord {
+            name: "demo admin".into(),
+            role: Role::Admin,
+            properties: Vec::new(),
+            created_at: now(),
+        },
+    )?;
+    let config = crate::service::Config {
+        listen: args.listen.clone(),
+        data_dir,
+        ..Default::default()
+    };
+    let state = epms_api::AppState::new(Arc::new(store), Arc::new(runtime), connectors);
+    let base = format!("http://{}", args.listen);
+    let first = properties
+        .first()
+        .map(String::as_str)
+        .unwrap_or("door-yardi");
+    println!();
+    println!("admin API on {base} (Ctrl-C stops it); admin token, shown once:");
+    println!("  {token}");
+    println!("try:");
+    println!("  curl -s -H 'Authorization: Bearer {token}' {base}/api/v1/properties");
+    println!(
+        "  curl -s -H 'Authorization: Bearer {token}' {base}/api/v1/properties/{first}/alerts"
+    );
+    println!(
+        "  curl -s -X POST -H 'Authorization: Bearer {token}' {base}/api/v1/properties/{first}/sync"
+    );
+    crate::service::serve(state, &config).await
 }

@@ -2,6 +2,8 @@
 
 mod connector_cmd;
 mod demo;
+mod service;
+mod service_cmd;
 
 use std::path::PathBuf;
 
@@ -28,8 +30,15 @@ enum Command {
     /// Tools for connector authors.
     #[command(subcommand)]
     Connector(connector_cmd::ConnectorCommand),
-    /// Runs the bundled connectors against the built-in PMS simulator and prints what they read.
+    /// The whole product on a generated portfolio: simulator, setup, first syncs, then the API.
     Demo(demo::DemoArgs),
+    /// Serves the admin API and runs scheduled syncs.
+    Serve(service_cmd::ConfigArg),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(service_cmd::TokenCommand),
+    /// Runs one sync of one property now and prints what it did.
+    Sync(service_cmd::SyncArgs),
 }
 
 /// Where compiled artefacts are cached unless `--cache-dir` says otherwise.
@@ -65,6 +74,9 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Connector(cmd) => connector_cmd::run(cmd).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Serve(args) => service_cmd::serve(args).await,
+            Command::Token(cmd) => service_cmd::token(cmd),
+            Command::Sync(args) => service_cmd::sync(args).await,
         }
     })
 }

@@ -102,30 +102,147 @@ fn fetch_prints_one_json_object_per_record_or_the_typed_error() {
 }
 
 #[test]
-fn the_demo_runs_the_whole_pipeline_and_settles() {
+fn the_demo_runs_the_whole_pipeline_settles_and_serves_the_api() {
+    use std::io::BufRead as _;
     let cache = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let out = epms(cache.path())
-        .args(["demo", "--units", "60", "--data-dir"])
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = epms(cache.path())
+        .args(["demo", "--units", "60", "--listen", &addr, "--data-dir"])
         .arg(data.path())
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Read up to the admin token; the demo then keeps serving.
+    let mut stdout = String::new();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let token = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            panic!("the demo ended before serving: {stdout}");
+        };
+        stdout.push_str(&line);
+        stdout.push('\n');
+        if let Some(t) = line.trim().strip_prefix("epms_") {
+            break format!("epms_{t}");
+        }
+    };
     assert!(
         stdout.contains("third sync: 0 changes; fourth sync: input settled"),
         "{stdout}"
     );
+    let (status, body) = get(&addr, "/api/v1/properties", Some(&token)).unwrap();
+    assert!(status.contains("200"), "{status} {body}");
+    for vendor in ["yardi", "realpage", "entrata", "mri", "appfolio"] {
+        assert!(body.contains(&format!("door-{vendor}")), "{body}");
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(child.wait().unwrap().success());
     assert!(data.path().join("epms.redb").is_file());
     // A second run refuses to reuse a database.
     let again = epms(cache.path())
-        .args(["demo", "--units", "60", "--data-dir"])
+        .args(["demo", "--units", "60", "--no-serve", "--data-dir"])
         .arg(data.path())
         .output()
         .unwrap();
     assert!(!again.status.success());
+}
+
+/// One HTTP/1.1 GET on loopback; returns the status line and the body.
+fn get(addr: &str, path: &str, token: Option<&str>) -> std::io::Result<(String, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    Ok((
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    ))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn tokens_survive_a_restart_of_the_service_configured_by_the_environment() {
+    let cache = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let with_env = |cmd: &mut Command| {
+        cmd.env("EPMS_DATA_DIR", data.path())
+            .env("EPMS_SCHEDULER__TICK_MILLIS", "100");
+    };
+    // A manager token needs a property that exists.
+    let mut create = epms(cache.path());
+    with_env(&mut create);
+    let out = create
+        .args(["token", "create", "--role", "manager", "--property", "nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+    let mut create = epms(cache.path());
+    with_env(&mut create);
+    let out = create
+        .args(["token", "create", "--role", "admin"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("epms_"), "{token}");
+
+    for round in 0..2 {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut serve = epms(cache.path());
+        with_env(&mut serve);
+        let mut child = serve
+            .env("EPMS_LISTEN", &addr)
+            .arg("serve")
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while get(&addr, "/healthz", None).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: no API"
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "round {round}: serve exited"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let (status, body) = get(&addr, "/api/v1/properties", Some(&token)).unwrap();
+        assert!(status.contains("200"), "round {round}: {status} {body}");
+        let (status, _) = get(&addr, "/api/v1/properties", Some("epms_wrong")).unwrap();
+        assert!(status.contains("401"), "round {round}: {status}");
+        // Ctrl-C: a graceful stop, the redb file released for the next round.
+        let killed = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = child.wait().unwrap();
+        assert!(status.success(), "round {round}: {status}");
+    }
 }

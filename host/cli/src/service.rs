@@ -1,0 +1,299 @@
+//! The long-running host: configuration, the store, the bundled connectors, the admin
+//! API and the scheduler. `epms serve`, `epms token create` and `epms sync` share it.
+//!
+//! Configuration is TOML; every key can be overridden by an environment variable
+//! named `EPMS_` + the key path in capitals, nested keys joined by `__`
+//! (`EPMS_LISTEN`, `EPMS_SCHEDULER__MAX_CONCURRENT`). Without a file the defaults
+//! work: API on 127.0.0.1:8080, data in `./epms-data`.
+//!
+//! Secrets in the store are sealed with a master key kept in `<data_dir>/master.key`
+//! (hex, created with mode 0600 on first start). Losing it loses the stored
+//! credentials' secrets, nothing else.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use epms_api::{AppState, SchedulerConfig};
+use epms_runtime::{LoadedConnector, NetworkAccess, Runtime, RuntimeConfig};
+use epms_store::{SecretBox, Store};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `epms.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the admin API listens.
+    pub listen: String,
+    /// The redb file and the master key live here.
+    pub data_dir: PathBuf,
+    /// Compiled-connector cache (default: the user's cache directory).
+    pub cache_dir: Option<PathBuf>,
+    /// Let connectors reach loopback addresses (a PMS simulator); off in production.
+    pub allow_loopback: bool,
+    pub scheduler: SchedulerConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("epms-data"),
+            cache_dir: None,
+            allow_loopback: false,
+            scheduler: SchedulerConfig::default(),
+        }
+    }
+}
+
+/// Reads `path` (if any), applies the environment's overrides and checks the result.
+pub fn load_config(
+    path: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Config> {
+    let mut value: Value = match path {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
+        }
+        None => Value::Object(Default::default()),
+    };
+    let defaults = serde_json::to_value(Config::default())?;
+    apply_env(&defaults, &mut value, "EPMS", &env)?;
+    let config: Config = serde_json::from_value(value).context("invalid configuration")?;
+    config
+        .listen
+        .parse::<SocketAddr>()
+        .with_context(|| format!("listen = {:?} is not an address:port", config.listen))?;
+    config
+        .scheduler
+        .validate()
+        .map_err(|e| anyhow::anyhow!("scheduler: {e}"))?;
+    Ok(config)
+}
+
+/// Walks the default configuration's keys; where `PREFIX_KEY` is set, its value
+/// replaces the file's, typed like the default (bool, number, else string).
+fn apply_env(
+    defaults: &Value,
+    value: &mut Value,
+    prefix: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
+    let (Value::Object(keys), Value::Object(target)) = (defaults, value) else {
+        return Ok(());
+    };
+    for (key, default) in keys {
+        let name = format!("{prefix}_{}", key.to_uppercase());
+        if default.is_object() {
+            let child = target
+                .entry(key.clone())
+                .or_insert_with(|| Value::Object(Default::default()));
+            apply_env(default, child, &format!("{name}_"), env)?;
+            continue;
+        }
+        let Some(raw) = env(&name) else { continue };
+        let typed = match default {
+            Value::Bool(_) => Value::Bool(
+                raw.parse()
+                    .with_context(|| format!("{name}={raw:?}: expected true or false"))?,
+            ),
+            Value::Number(_) => Value::Number(
+                raw.parse::<u64>()
+                    .with_context(|| format!("{name}={raw:?}: expected a whole number"))?
+                    .into(),
+            ),
+            _ => Value::String(raw),
+        };
+        target.insert(key.clone(), typed);
+    }
+    Ok(())
+}
+
+/// Opens (or creates) the data directory's store.
+pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let key_path = data_dir.join("master.key");
+    let hex = match std::fs::read_to_string(&key_path) {
+        Ok(hex) => hex,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let hex = SecretBox::generate_hex();
+            write_private(&key_path, &hex)?;
+            hex
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", key_path.display())),
+    };
+    let secrets = SecretBox::from_hex(hex.trim())
+        .with_context(|| format!("{} is not a master key", key_path.display()))?;
+    let db = data_dir.join("epms.redb");
+    Store::open(&db, secrets).with_context(|| format!("opening {}", db.display()))
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// The sandbox runtime and every connector built into this binary, by vendor.
+pub async fn load_connectors(
+    cache_dir: Option<PathBuf>,
+    allow_loopback: bool,
+) -> anyhow::Result<(Arc<Runtime>, HashMap<String, Arc<LoadedConnector>>)> {
+    let mut config = RuntimeConfig::new(cache_dir.unwrap_or_else(crate::default_cache_dir));
+    config.network = NetworkAccess {
+        allow_loopback,
+        allow_private: false,
+    };
+    let runtime = Runtime::new(config)?;
+    let mut connectors = HashMap::new();
+    for (package, wasm) in crate::bundled::BUNDLED {
+        let c = runtime
+            .load_bytes(wasm, package)
+            .await
+            .with_context(|| format!("loading the bundled connector {package}"))?;
+        tracing::info!(vendor = %c.info().vendor, version = %c.info().version, "connector loaded");
+        connectors.insert(c.info().vendor.clone(), Arc::new(c));
+    }
+    Ok((Arc::new(runtime), connectors))
+}
+
+/// Serves the API and runs the scheduler until Ctrl-C; then lets running syncs end.
+pub async fn serve(state: AppState, config: &Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = config.scheduler.enabled.then(|| {
+        tokio::spawn(epms_api::scheduler::run(
+            state.clone(),
+            config.scheduler.clone(),
+            stopped.clone(),
+        ))
+    });
+    let mut api_stopped = stopped;
+    let shutdown = async move {
+        let _ = api_stopped.wait_for(|s| *s).await;
+    };
+    let server = tokio::spawn(
+        axum::serve(listener, epms_api::app(state))
+            .with_graceful_shutdown(shutdown)
+            .into_future(),
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    eprintln!("stopping: letting running syncs finish");
+    let _ = stop.send(true);
+    server.await??;
+    if let Some(s) = scheduler {
+        s.await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn no_file_and_no_environment_gives_the_defaults() {
+        assert_eq!(load_config(None, env_of(&[])).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_key_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("epms.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\ndata_dir = \"/var/lib/epms\"\n[scheduler]\nmax_concurrent = 2\njitter_percent = 5\n",
+        )
+        .unwrap();
+        let config = load_config(
+            Some(&file),
+            env_of(&[
+                ("EPMS_DATA_DIR", "/srv/epms"),
+                ("EPMS_SCHEDULER__MAX_CONCURRENT", "16"),
+                ("EPMS_SCHEDULER__ENABLED", "false"),
+                ("EPMS_CACHE_DIR", "/tmp/c"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.listen, "0.0.0.0:9000");
+        assert_eq!(config.data_dir, PathBuf::from("/srv/epms"));
+        assert_eq!(config.cache_dir, Some(PathBuf::from("/tmp/c")));
+        assert_eq!(config.scheduler.max_concurrent, 16);
+        assert_eq!(config.scheduler.jitter_percent, 5);
+        assert!(!config.scheduler.enabled);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("epms.toml");
+        std::fs::write(&file, "lisen = \"0.0.0.0:9000\"\n").unwrap();
+        let e = format!("{:#}", load_config(Some(&file), env_of(&[])).unwrap_err());
+        assert!(e.contains("lisen"), "{e}");
+        let e = format!(
+            "{:#}",
+            load_config(None, env_of(&[("EPMS_SCHEDULER__MAX_ATTEMPTS", "many")])).unwrap_err()
+        );
+        assert!(e.contains("EPMS_SCHEDULER__MAX_ATTEMPTS"), "{e}");
+        let e = format!(
+            "{:#}",
+            load_config(None, env_of(&[("EPMS_LISTEN", "nowhere")])).unwrap_err()
+        );
+        assert!(e.contains("nowhere"), "{e}");
+        let e = format!(
+            "{:#}",
+            load_config(
+                None,
+                env_of(&[("EPMS_SCHEDULER__DEFAULT_INTERVAL_MINUTES", "1")])
+            )
+            .unwrap_err()
+        );
+        assert!(e.contains("default_interval_minutes"), "{e}");
+    }
+
+    #[test]
+    fn the_master_key_is_created_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(open_store(dir.path()).unwrap());
+        let key = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
+        drop(open_store(dir.path()).unwrap());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("master.key")).unwrap(),
+            key
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.path().join("master.key"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! `epms serve`, `epms token create`, `epms sync`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Subcommand, ValueEnum};
+use epms_api::{AppState, new_token, token_hash};
+use epms_store::{Role, TokenRecord};
+
+use crate::service::{Config, load_config, load_connectors, open_store, serve as serve_api};
+
+#[derive(Args)]
+pub struct ConfigArg {
+    /// The TOML configuration (absent: defaults and `EPMS_*` variables).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    fn load(&self) -> anyhow::Result<Config> {
+        load_config(self.config.as_deref(), |k| std::env::var(k).ok())
+    }
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Creates a token and prints it once (only its hash is stored).
+    Create(TokenArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    /// Every property, connector and credential.
+    Admin,
+    /// Only the properties given with --property.
+    #[value(alias = "manager")]
+    PropertyManager,
+}
+
+#[derive(Args)]
+pub struct TokenArgs {
+    #[arg(long, value_enum)]
+    role: RoleArg,
+    /// A property the token may see (property managers; repeatable).
+    #[arg(long = "property")]
+    properties: Vec<String>,
+    /// Who or what the token is for, shown in logs.
+    #[arg(long, default_value = "cli")]
+    name: String,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+#[derive(Args)]
+pub struct SyncArgs {
+    /// The DOOR property id.
+    property: String,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+pub async fn serve(args: ConfigArg) -> ExitCode {
+    report(
+        async {
+            let config = args.load()?;
+            let store = std::sync::Arc::new(open_store(&config.data_dir)?);
+            let (runtime, connectors) =
+                load_connectors(config.cache_dir.clone(), config.allow_loopback).await?;
+            eprintln!(
+                "epms: API on http://{}, data in {}, {} connectors",
+                config.listen,
+                config.data_dir.display(),
+                connectors.len()
+            );
+            serve_api(AppState::new(store, runtime, connectors), &config).await
+        }
+        .await,
+    )
+}
+
+pub fn token(cmd: TokenCommand) -> ExitCode {
+    let TokenCommand::Create(args) = cmd;
+    report((|| {
+        let config = args.config.load()?;
+        let role = match args.role {
+            RoleArg::Admin => {
+                anyhow::ensure!(
+                    args.properties.is_empty(),
+                    "an admin token sees every property: drop --property"
+                );
+                Role::Admin
+            }
+            RoleArg::PropertyManager => {
+                anyhow::ensure!(
+                    !args.properties.is_empty(),
+                    "a property-manager token needs at least one --property"
+                );
+                Role::PropertyManager
+            }
+        };
+        let store = open_store(&config.data_dir)?;
+        for p in &args.properties {
+            if let Err(e) = store.property(p) {
+                anyhow::bail!("--property {p}: {e}");
+            }
+        }
+        let token = new_token();
+        store.put_token(
+            &token_hash(&token),
+            &TokenRecord {
+                name: args.name.clone(),
+                role,
+                properties: args.properties.clone(),
+                created_at: now(),
+            },
+        )?;
+        eprintln!("token created; it is shown once, store it now:");
+        println!("{token}");
+        Ok(())
+    })())
+}
+
+pub async fn sync(args: SyncArgs) -> ExitCode {
+    report(
+        async {
+            let config = args.config.load()?;
+            let store = std::sync::Arc::new(open_store(&config.data_dir)?);
+            store.property(&args.property)?;
+            let (runtime, connectors) =
+                load_connectors(config.cache_dir.clone(), config.allow_loopback).await?;
+            let state = AppState::new(store, runtime, connectors);
+            let started = Instant::now();
+            let progress = tokio::spawn(async move {
+                // The sync reports nothing until it ends: show that it is alive.
+                let mut ticker = tokio::time::interval(std::time::Duration::from_millis(500));
+                loop {
+                    ticker.tick().await;
+                    eprint!("\rsyncing… {:.1} s", started.elapsed().as_secs_f64());
+                }
+            });
+            let outcome = epms_api::sync_property(&state, &args.property).await;
+            progress.abort();
+            eprintln!(
+                "\rsync finished in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            let summary = outcome.map_err(|f| anyhow::anyhow!("{}", f.error))?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(())
+        }
+        .await,
+    )
+}
