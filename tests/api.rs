@@ -671,3 +671,64 @@ async fn the_scheduler_syncs_a_due_property_and_retries_after_the_pms_retry_afte
     let (status, _, _) = h.call("GET", "/metrics", Some(&manager), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_documents_every_route_and_the_access_it_declares_holds() {
+    let h = host().await;
+    for id in ["door-a", "door-b"] {
+        h.admin(
+            "POST",
+            "/api/v1/properties",
+            Some(json!({"id": id, "name": id})),
+        )
+        .await;
+    }
+    let manager = token(&h.store, Role::PropertyManager, &["door-a"]);
+    let (status, _, doc) = h.call("GET", "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let endpoints = epms_api::endpoints();
+    let operations: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_object().unwrap().len())
+        .sum();
+    assert_eq!(operations, endpoints.len(), "one operation per route");
+    for e in &endpoints {
+        let op = &doc["paths"][e.path][e.method];
+        assert!(
+            !e.summary.is_empty() && op["summary"] == e.summary,
+            "{} {}",
+            e.method,
+            e.path
+        );
+        let uri = e
+            .path
+            .replace("{id}", "door-b")
+            .replace("{pms}", "P1")
+            .replace(['{', '}'], "");
+        let method = e.method.to_uppercase();
+        let body = e.body.map(|_| json!({}));
+        // Routed: the path and method are known to the router.
+        let (status, _, v) = h.call(&method, &uri, Some(&h.admin), body.clone()).await;
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        assert_ne!(v["detail"], "no such route", "{method} {uri}");
+        // The declared access holds for a manager of another property.
+        let (status, _, _) = h.call(&method, &uri, Some(&manager), body).await;
+        match e.access {
+            epms_api::Access::Public | epms_api::Access::AnyToken => {
+                assert!(status.is_success(), "{method} {uri}: {status}")
+            }
+            epms_api::Access::Admin => {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{method} {uri}")
+            }
+            epms_api::Access::Property => {
+                assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}")
+            }
+        }
+        if e.access != epms_api::Access::Public {
+            let (status, _, _) = h.call(&method, &uri, None, None).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri}");
+        }
+    }
+}

@@ -19,6 +19,7 @@ use epms_store::Store;
 
 pub use auth::{Caller, new_token, token_hash};
 pub use error::ApiError;
+pub use routes::{Access, Endpoint, endpoints, openapi_document};
 pub use scheduler::{SchedulerConfig, SyncFailure, sync_property};
 
 /// Largest JSON request body.

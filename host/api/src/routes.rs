@@ -1,12 +1,13 @@
 //! The routes. Handlers check the caller, call the engine (pure) and the store, and
 //! answer JSON; everything they can fail with is an `ApiError`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use axum::{Json, Router};
 use epms_engine::access::{self, AccessError};
 use epms_engine::resolve::{self, Resolution, ResolveError};
@@ -43,64 +44,370 @@ fn ok(v: Value) -> ApiResult {
     Ok(Json(v).into_response())
 }
 
-pub fn router(state: AppState) -> Router {
-    let csv = Router::new()
-        .route(
-            "/api/v1/properties/{id}/door-units/csv",
-            post(door_units_csv),
-        )
-        .layer(DefaultBodyLimit::max(CSV_BODY_LIMIT));
-    Router::new()
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/connectors", get(connectors))
-        .route(
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token.
+    Public,
+    /// An admin token.
+    Admin,
+    /// An admin token, or a property-manager token listing the `{id}` property.
+    Property,
+    /// Any valid token (what it returns may depend on the role).
+    AnyToken,
+}
+
+/// One route: the handler and its documentation, side by side so that no route can
+/// be added undocumented (`/openapi.json` is generated from this list).
+pub struct Endpoint {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub access: Access,
+    /// The request body's media type, when it takes one.
+    pub body: Option<&'static str>,
+    handler: MethodRouter<AppState>,
+}
+
+fn endpoint(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+) -> Endpoint {
+    let body = matches!(method, "post" | "put").then_some("application/json");
+    Endpoint {
+        method,
+        path,
+        summary,
+        access,
+        body,
+        handler,
+    }
+}
+
+/// Every route of the API.
+pub fn endpoints() -> Vec<Endpoint> {
+    use Access::*;
+    let mut list = vec![
+        endpoint(
+            "get",
+            "/healthz",
+            "Liveness",
+            Public,
+            get(|| async { Json(json!({"status": "ok"})) }),
+        ),
+        endpoint(
+            "get",
+            "/metrics",
+            "Prometheus metrics (text)",
+            Admin,
+            get(metrics),
+        ),
+        endpoint(
+            "get",
+            "/openapi.json",
+            "This document",
+            Public,
+            get(openapi),
+        ),
+        endpoint(
+            "get",
+            "/api/v1/connectors",
+            "Installed connectors",
+            AnyToken,
+            get(connectors),
+        ),
+        endpoint(
+            "post",
             "/api/v1/credentials",
-            post(create_credential).get(list_credentials),
-        )
-        .route("/api/v1/credentials/{id}/check", post(check_credential))
-        .route(
+            "Create a vendor credential (secrets write-only)",
+            Admin,
+            post(create_credential),
+        ),
+        endpoint(
+            "get",
+            "/api/v1/credentials",
+            "List credentials (secret names, never values)",
+            Admin,
+            get(list_credentials),
+        ),
+        endpoint(
+            "post",
+            "/api/v1/credentials/{id}/check",
+            "Check a credential through its connector",
+            Admin,
+            post(check_credential),
+        ),
+        endpoint(
+            "get",
             "/api/v1/credentials/{id}/pms-properties",
+            "The PMS properties a credential sees",
+            Admin,
             get(pms_properties),
-        )
-        .route(
+        ),
+        endpoint(
+            "post",
             "/api/v1/properties",
-            post(create_property).get(list_properties),
-        )
-        .route("/api/v1/properties/{id}", get(get_property))
-        .route("/api/v1/properties/{id}/integration", put(set_integration))
-        .route("/api/v1/properties/{id}/people", get(people))
-        .route(
+            "Create a DOOR property",
+            Admin,
+            post(create_property),
+        ),
+        endpoint(
+            "get",
+            "/api/v1/properties",
+            "List the properties the token may see",
+            AnyToken,
+            get(list_properties),
+        ),
+        endpoint(
+            "get",
+            "/api/v1/properties/{id}",
+            "A property with its badge and last successful sync",
+            Property,
+            get(get_property),
+        ),
+        endpoint(
+            "put",
+            "/api/v1/properties/{id}/integration",
+            "Set the integration: credential, PMS ids, settings, sync interval",
+            Admin,
+            put(set_integration),
+        ),
+        endpoint(
+            "get",
+            "/api/v1/properties/{id}/people",
+            "People with status, unit, source and link",
+            Property,
+            get(people),
+        ),
+        endpoint(
+            "post",
             "/api/v1/properties/{id}/people/{account}/status",
+            "Change a person's status by hand",
+            Property,
             post(manual_status),
-        )
-        .route(
+        ),
+        endpoint(
+            "delete",
             "/api/v1/properties/{id}/accounts/{account}",
+            "Delete a DOOR account",
+            Property,
             delete(delete_account),
-        )
-        .route("/api/v1/properties/{id}/alerts", get(alerts))
-        .route("/api/v1/properties/{id}/alerts/resolve", post(resolve_many))
-        .route(
+        ),
+        endpoint(
+            "get",
+            "/api/v1/properties/{id}/alerts",
+            "Open alerts grouped by type, with the badge",
+            Property,
+            get(alerts),
+        ),
+        endpoint(
+            "post",
+            "/api/v1/properties/{id}/alerts/resolve",
+            "Resolve alerts in bulk",
+            Property,
+            post(resolve_many),
+        ),
+        endpoint(
+            "post",
             "/api/v1/properties/{id}/alerts/{alert}/resolve",
+            "Resolve one alert",
+            Property,
             post(resolve_one),
-        )
-        .route("/api/v1/properties/{id}/suggestions", get(suggestions))
-        .route("/api/v1/properties/{id}/suggestions/approve", post(approve))
-        .route("/api/v1/properties/{id}/suggestions/{sid}", delete(discard))
-        .route("/api/v1/properties/{id}/door-units", post(create_door_unit))
-        .route("/api/v1/properties/{id}/pms-units", get(pms_units))
-        .route(
+        ),
+        endpoint(
+            "get",
+            "/api/v1/properties/{id}/suggestions",
+            "Access suggestions: grant, revoke, no change",
+            Property,
+            get(suggestions),
+        ),
+        endpoint(
+            "post",
+            "/api/v1/properties/{id}/suggestions/approve",
+            "Approve up to 50 suggestions",
+            Property,
+            post(approve),
+        ),
+        endpoint(
+            "delete",
+            "/api/v1/properties/{id}/suggestions/{sid}",
+            "Discard a suggestion",
+            Property,
+            delete(discard),
+        ),
+        endpoint(
+            "post",
+            "/api/v1/properties/{id}/door-units",
+            "Create one DOOR unit",
+            Property,
+            post(create_door_unit),
+        ),
+        endpoint(
+            "get",
+            "/api/v1/properties/{id}/pms-units",
+            "PMS units with their mapping state",
+            Property,
+            get(pms_units),
+        ),
+        endpoint(
+            "put",
             "/api/v1/properties/{id}/pms-units/{pms}/{unit}/mapping",
-            put(map_unit).delete(unmap_unit),
-        )
-        .route("/api/v1/properties/{id}/sync", post(sync_now))
-        .route("/api/v1/properties/{id}/syncs", get(sync_history))
-        .route("/api/v1/properties/{id}/audit", get(audit))
-        .route("/api/v1/feed", get(feed))
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .merge(csv)
+            "Map a PMS unit to a DOOR unit",
+            Property,
+            put(map_unit),
+        ),
+        endpoint(
+            "delete",
+            "/api/v1/properties/{id}/pms-units/{pms}/{unit}/mapping",
+            "Unmap a PMS unit (assignments kept)",
+            Property,
+            delete(unmap_unit),
+        ),
+        endpoint(
+            "post",
+            "/api/v1/properties/{id}/sync",
+            "Sync now (joins a sync already running)",
+            Property,
+            post(sync_now),
+        ),
+        endpoint(
+            "get",
+            "/api/v1/properties/{id}/syncs",
+            "Sync history and the last successful sync",
+            Property,
+            get(sync_history),
+        ),
+        endpoint(
+            "get",
+            "/api/v1/properties/{id}/audit",
+            "Audit log (after a sequence number)",
+            Property,
+            get(audit),
+        ),
+        endpoint(
+            "get",
+            "/api/v1/feed",
+            "Access event feed (cursor)",
+            Admin,
+            get(feed),
+        ),
+    ];
+    let mut csv = endpoint(
+        "post",
+        "/api/v1/properties/{id}/door-units/csv",
+        "Create DOOR units from a CSV file (all rows or none)",
+        Access::Property,
+        post(door_units_csv).layer(DefaultBodyLimit::max(CSV_BODY_LIMIT)),
+    );
+    csv.body = Some("text/csv");
+    list.push(csv);
+    list
+}
+
+pub fn router(state: AppState) -> Router {
+    // One `MethodRouter` per path: axum refuses a path routed twice.
+    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for e in endpoints() {
+        let handler = if e.body == Some("text/csv") {
+            e.handler
+        } else {
+            e.handler.layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        };
+        // The declared access is enforced here, before the body is read: a caller
+        // without the right learns nothing from validation errors.
+        let handler = match e.access {
+            Access::Public => handler,
+            Access::AnyToken => handler.route_layer(from_fn_with_state(state.clone(), any_token)),
+            Access::Admin => handler.route_layer(from_fn_with_state(state.clone(), admin_only)),
+            Access::Property => {
+                handler.route_layer(from_fn_with_state(state.clone(), property_scoped))
+            }
+        };
+        let merged = match by_path.remove(e.path) {
+            Some(existing) => existing.merge(handler),
+            None => handler,
+        };
+        by_path.insert(e.path, merged);
+    }
+    by_path
+        .into_iter()
+        .fold(Router::new(), |r, (path, handler)| r.route(path, handler))
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)
+}
+
+async fn any_token(_caller: Caller, req: Request, next: Next) -> Response {
+    next.run(req).await
+}
+
+async fn admin_only(caller: Caller, req: Request, next: Next) -> Response {
+    match caller.require_admin("this route") {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A manager asking for another property gets the same 404 as for a property that
+/// does not exist.
+async fn property_scoped(
+    caller: Caller,
+    Path(params): Path<HashMap<String, String>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match params.get("id").map(|id| caller.check_property(id)) {
+        Some(Ok(())) => next.run(req).await,
+        Some(Err(e)) => e.into_response(),
+        None => ApiError::internal("property route without {id}").into_response(),
+    }
+}
+
+/// The OpenAPI 3.1 document of [`endpoints`].
+pub fn openapi_document() -> Value {
+    let problem = json!({"description": "A problem (RFC 9457) with a stable `code`", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    let mut paths = serde_json::Map::new();
+    for e in endpoints() {
+        let params: Vec<Value> = e
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let mut op = json!({
+            "summary": e.summary,
+            "operationId": format!("{}{}", e.method, e.path.replace(['/', '{', '}', '-', '.'], "_")),
+            "parameters": params,
+            "x-access": format!("{:?}", e.access).to_lowercase(),
+            "responses": {"200": {"description": "OK"}, "default": problem},
+        });
+        if e.access != Access::Public {
+            op["security"] = json!([{"bearer": []}]);
+        }
+        if let Some(media) = e.body {
+            op["requestBody"] = json!({"required": true, "content": {media: {}}});
+        }
+        let path = paths.entry(e.path.to_owned()).or_insert_with(|| json!({}));
+        path[e.method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "ePMS admin API", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Problem": {"type": "object", "required": ["type", "title", "status", "code", "detail"], "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                "code": {"type": "string"}, "detail": {"type": "string"}, "field": {"type": "string"}
+            }}}
+        }
+    })
+}
+
+async fn openapi() -> Json<Value> {
+    Json(openapi_document())
 }
 
 /// Applies a plan made from the current state, planning again if the state moved.
