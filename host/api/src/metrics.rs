@@ -98,7 +98,7 @@ pub fn render(state: &AppState) -> Result<String, epms_store::StoreError> {
     let mut pending = String::new();
     let mut last_ok = String::new();
     for p in state.store.properties()? {
-        let door = state.store.load_state(&p.id)?;
+        let door = state.store.state(&p.id)?;
         let id = escape(&p.id);
         let _ = writeln!(
             out,

@@ -417,7 +417,7 @@ fn mutate(
     make: impl Fn(&DoorState) -> Result<Plan, ApiError>,
 ) -> Result<Plan, ApiError> {
     for _ in 0..3 {
-        let door = state.store.load_state(property)?;
+        let door = state.store.state(property)?;
         let plan = make(&door)?;
         match state.store.apply(property, &plan, None) {
             Ok(()) => return Ok(plan),
@@ -628,7 +628,7 @@ async fn get_property(
 ) -> ApiResult {
     caller.check_property(&id)?;
     let p = state.store.property(&id)?;
-    let door = state.store.load_state(&id)?;
+    let door = state.store.state(&id)?;
     ok(property_view(&p, Some(&door)))
 }
 
@@ -702,25 +702,52 @@ async fn set_integration(
 
 // ---- people and accounts ------------------------------------------------------
 
+#[derive(Deserialize)]
+struct Page {
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+/// People, in account order, a page at a time (default 100, at most 1,000).
 async fn people(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(page): Query<Page>,
 ) -> ApiResult {
     caller.check_property(&id)?;
-    let door = state.store.load_state(&id)?;
-    let list: Vec<Value> = door
-        .accounts
-        .values()
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=1_000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+    }
+    let offset = page.offset.unwrap_or(0);
+    let door = state.store.state(&id)?;
+    let accounts: Vec<&epms_engine::Account> =
+        door.accounts.values().skip(offset).take(limit).collect();
+    // The page's PMS keys, in one pass over the links.
+    let mut keys: HashMap<u64, Vec<String>> = accounts.iter().map(|a| (a.id, Vec::new())).collect();
+    for (key, account) in &door.links {
+        if let Some(list) = keys.get_mut(account) {
+            list.push(key.to_string());
+        }
+    }
+    let mut views = access::access_views(&door, accounts.iter().map(|a| a.id));
+    let list: Vec<Value> = accounts
+        .into_iter()
         .map(|a| {
-            let keys: Vec<String> = door.keys_of(a.id).map(ToString::to_string).collect();
+            let keys = keys.remove(&a.id).unwrap_or_default();
             json!({
-                "account": a, "pms_keys": keys, "linked": !keys.is_empty(),
-                "access": access::access_view(&door, a.id),
+                "account": a, "linked": !keys.is_empty(), "pms_keys": keys,
+                "access": views.remove(&a.id),
             })
         })
         .collect();
-    ok(json!({ "people": list }))
+    let next = offset + list.len();
+    ok(json!({
+        "people": list,
+        "total": door.accounts.len(),
+        "next_offset": (next < door.accounts.len()).then_some(next),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -772,7 +799,7 @@ async fn alerts(
     Path(id): Path<String>,
 ) -> ApiResult {
     caller.check_property(&id)?;
-    let door = state.store.load_state(&id)?;
+    let door = state.store.state(&id)?;
     let mut groups: BTreeMap<&'static str, Vec<&epms_engine::Alert>> = BTreeMap::new();
     for a in door.alerts.values() {
         groups.entry(a.alert_type.as_str()).or_default().push(a);
@@ -868,7 +895,7 @@ async fn suggestions(
     Path(id): Path<String>,
 ) -> ApiResult {
     caller.check_property(&id)?;
-    let door = state.store.load_state(&id)?;
+    let door = state.store.state(&id)?;
     let list: Vec<&epms_engine::Suggestion> = door.suggestions.values().collect();
     ok(json!({ "suggestions": list }))
 }
@@ -967,7 +994,7 @@ async fn pms_units(
     Path(id): Path<String>,
 ) -> ApiResult {
     caller.check_property(&id)?;
-    let door = state.store.load_state(&id)?;
+    let door = state.store.state(&id)?;
     let list: Vec<Value> = door
         .pms_units
         .iter()

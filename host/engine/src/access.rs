@@ -633,6 +633,37 @@ pub struct AccessView {
     pub pending: Vec<Suggestion>,
 }
 
+/// [`access_view`] of each of `accounts`, in one pass over grants and suggestions (a
+/// people page would otherwise scan them once per account).
+pub fn access_views(
+    state: &DoorState,
+    accounts: impl IntoIterator<Item = AccountId>,
+) -> BTreeMap<AccountId, AccessView> {
+    let mut views: BTreeMap<AccountId, AccessView> = accounts
+        .into_iter()
+        .map(|account| {
+            let view = AccessView {
+                account,
+                effective_status: state.memos.get(&account).and_then(AccessMemo::effective),
+                grants: Vec::new(),
+                pending: Vec::new(),
+            };
+            (account, view)
+        })
+        .collect();
+    for g in state.grants.values() {
+        if let Some(v) = views.get_mut(&g.account) {
+            v.grants.push(g.clone());
+        }
+    }
+    for s in state.suggestions.values() {
+        if let Some(v) = views.get_mut(&s.account) {
+            v.pending.push(s.clone());
+        }
+    }
+    views
+}
+
 pub fn access_view(state: &DoorState, account: AccountId) -> AccessView {
     AccessView {
         account,

@@ -303,6 +303,12 @@ fn check_access(
             );
         }
     }
+    // The one-pass views the people list uses agree with the per-account view.
+    let views = epms_engine::access::access_views(state, state.accounts.keys().copied());
+    prop_assert_eq!(views.len(), state.accounts.len());
+    for (account, view) in &views {
+        prop_assert_eq!(view, &epms_engine::access::access_view(state, *account));
+    }
     Ok(())
 }
 

@@ -11,8 +11,9 @@
 pub mod secret_box;
 pub mod tables;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use epms_engine::{AuditEntry, DoorState, FeedEvent, Plan, Settings, Suggestion, SyncCounts};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -215,6 +216,10 @@ fn key_str<T: Serialize>(k: &T) -> String {
 pub struct Store {
     db: Database,
     secrets: SecretBox,
+    /// The last state read per property, for API reads: valid while the property's
+    /// version (bumped by every non-empty plan, the only writer of state rows) and
+    /// creation time are unchanged.
+    read_cache: Mutex<HashMap<String, Arc<DoorState>>>,
 }
 
 impl Store {
@@ -257,7 +262,11 @@ impl Store {
             txn.open_table(TOKENS)?;
         }
         txn.commit()?;
-        Ok(Store { db, secrets })
+        Ok(Store {
+            db,
+            secrets,
+            read_cache: Mutex::default(),
+        })
     }
 
     // ---- properties -------------------------------------------------------
@@ -401,33 +410,25 @@ impl Store {
     /// One property's DOOR state, as the engine plans against it.
     pub fn load_state(&self, property: &str) -> Result<DoorState, StoreError> {
         let txn = self.db.begin_read()?;
-        let p: PropertyRecord = {
-            let t = txn.open_table(PROPERTIES)?;
-            let v = t
-                .get(property)?
-                .ok_or_else(|| StoreError::NoSuchProperty(property.to_owned()))?;
-            dec(v.value())?
-        };
-        let mut state = DoorState {
-            version: p.version,
-            next_account_id: p.next_account_id,
-            next_alert_id: p.next_alert_id,
-            next_door_unit_id: p.next_door_unit_id,
-            next_grant_id: p.next_grant_id,
-            next_suggestion_id: p.next_suggestion_id,
-            ..DoorState::default()
-        };
-        state.grants = rows(&txn, GRANTS, property)?;
-        state.suggestions = rows(&txn, SUGGESTIONS, property)?;
-        state.memos = rows(&txn, MEMOS, property)?;
-        state.accounts = rows(&txn, ACCOUNTS, property)?;
-        state.door_units = rows(&txn, DOOR_UNITS, property)?;
-        state.alerts = rows(&txn, ALERTS, property)?;
-        state.links = keyed_rows(&txn, LINKS, property)?;
-        state.mappings = keyed_rows(&txn, MAPPINGS, property)?;
-        if let Some(v) = txn.open_table(PMS_UNITS)?.get(property)? {
-            state.pms_units = dec(v.value())?;
+        let p = read_property(&txn, property)?;
+        state_of(&txn, &p)
+    }
+
+    /// The property's current state, shared: the cached copy when nothing has been
+    /// applied since it was read (reads in the API do not decode the whole state
+    /// each time).
+    pub fn state(&self, property: &str) -> Result<Arc<DoorState>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let p = read_property(&txn, property)?;
+        let cache_key = format!("{}@{}", p.created_at, p.id);
+        let mut cache = self.read_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = cache.get(&cache_key)
+            && hit.version == p.version
+        {
+            return Ok(hit.clone());
         }
+        let state = Arc::new(state_of(&txn, &p)?);
+        cache.insert(cache_key, state.clone());
         Ok(state)
     }
 
@@ -697,6 +698,43 @@ impl Store {
 }
 
 /// A property's rows of an id-keyed table, decoded.
+fn read_property(
+    txn: &redb::ReadTransaction,
+    property: &str,
+) -> Result<PropertyRecord, StoreError> {
+    let t = txn.open_table(PROPERTIES)?;
+    let v = t
+        .get(property)?
+        .ok_or_else(|| StoreError::NoSuchProperty(property.to_owned()))?;
+    dec(v.value())
+}
+
+/// A property's whole state, read in one transaction.
+fn state_of(txn: &redb::ReadTransaction, p: &PropertyRecord) -> Result<DoorState, StoreError> {
+    let property = p.id.as_str();
+    let mut state = DoorState {
+        version: p.version,
+        next_account_id: p.next_account_id,
+        next_alert_id: p.next_alert_id,
+        next_door_unit_id: p.next_door_unit_id,
+        next_grant_id: p.next_grant_id,
+        next_suggestion_id: p.next_suggestion_id,
+        ..DoorState::default()
+    };
+    state.grants = rows(txn, GRANTS, property)?;
+    state.suggestions = rows(txn, SUGGESTIONS, property)?;
+    state.memos = rows(txn, MEMOS, property)?;
+    state.accounts = rows(txn, ACCOUNTS, property)?;
+    state.door_units = rows(txn, DOOR_UNITS, property)?;
+    state.alerts = rows(txn, ALERTS, property)?;
+    state.links = keyed_rows(txn, LINKS, property)?;
+    state.mappings = keyed_rows(txn, MAPPINGS, property)?;
+    if let Some(v) = txn.open_table(PMS_UNITS)?.get(property)? {
+        state.pms_units = dec(v.value())?;
+    }
+    Ok(state)
+}
+
 fn rows<T: DeserializeOwned>(
     txn: &redb::ReadTransaction,
     table: TableDefinition<(&str, u64), &[u8]>,

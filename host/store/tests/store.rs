@@ -289,6 +289,43 @@ fn a_plan_made_against_an_older_state_is_refused_and_changes_nothing() {
 }
 
 #[test]
+fn the_shared_read_state_is_reused_until_a_plan_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    store
+        .create_property(&PropertyRecord::new("door-1", "B", NOW))
+        .unwrap();
+    let first = store.state("door-1").unwrap();
+    assert!(std::sync::Arc::ptr_eq(
+        &first,
+        &store.state("door-1").unwrap()
+    ));
+    let snap = snapshot(vec![person(
+        "t1",
+        "Ann",
+        "Lee",
+        Some("ann@x.com"),
+        "101",
+        LeaseStatus::Current,
+    )]);
+    let plan = plan_sync(&snap, &first, &Settings::default(), NOW).plan;
+    store.apply("door-1", &plan, None).unwrap();
+    let after = store.state("door-1").unwrap();
+    assert_eq!(after.accounts.len(), 1);
+    assert_eq!(*after, store.load_state("door-1").unwrap());
+    // An empty plan changes nothing, and the shared copy stays.
+    store.apply("door-1", &Plan::empty(&after), None).unwrap();
+    assert!(std::sync::Arc::ptr_eq(
+        &after,
+        &store.state("door-1").unwrap()
+    ));
+    assert!(matches!(
+        store.state("door-2"),
+        Err(StoreError::NoSuchProperty(_))
+    ));
+}
+
+#[test]
 fn a_database_written_by_a_newer_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("epms.redb");

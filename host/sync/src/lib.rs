@@ -155,19 +155,24 @@ pub async fn sync_once(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let state = store.load_state(property)?;
-        let out = plan_sync(&snapshot, &state, &record.settings, now);
-        let run = SyncRun {
-            started_at: now,
-            finished_at: now,
-            outcome: RunOutcome::Succeeded,
-            counts: out.counts.clone(),
-            error_code: None,
-            error: None,
-            input_fingerprint: Some(fingerprint),
-        };
-        match store.apply(property, &out.plan, Some(&run)) {
-            Ok(()) => {
+        let applied = off_the_async_workers(|| {
+            let state = store.state(property)?;
+            let out = plan_sync(&snapshot, &state, &record.settings, now);
+            let run = SyncRun {
+                started_at: now,
+                finished_at: now,
+                outcome: RunOutcome::Succeeded,
+                counts: out.counts.clone(),
+                error_code: None,
+                error: None,
+                input_fingerprint: Some(fingerprint),
+            };
+            store
+                .apply(property, &out.plan, Some(&run))
+                .map(|()| (out, run))
+        });
+        match applied {
+            Ok((out, run)) => {
                 let p = &out.plan;
                 return Ok(SyncReport {
                     run,
@@ -188,5 +193,19 @@ pub async fn sync_once(
             Err(StoreError::Stale { .. }) if attempts < 3 => continue,
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// Planning and the write transaction are CPU and disk work of tens of
+/// milliseconds on a large property: on a multi-threaded runtime they run with
+/// `block_in_place`, so the tasks queued behind them (API requests) move to another
+/// worker instead of waiting.
+fn off_the_async_workers<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }

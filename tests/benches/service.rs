@@ -1,0 +1,279 @@
+//! Service benchmarks.
+//!
+//! 1. API reads under load: `GET people` and `GET alerts` at 500 requests/s over real
+//!    loopback HTTP (keep-alive connections) while the five vendor properties are
+//!    synced back to back through their connectors. Target p99 ≤ 10 ms.
+//! 2. Portfolio: 200 properties × 300 units (40 per vendor, all five vendors), each
+//!    synced once end to end through its connector and the simulator, eight at a
+//!    time (the scheduler's default). Target ≤ 60 s.
+//!
+//! Run: `cargo bench -p epms-e2e --bench service`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use epms_api::{AppState, new_token, token_hash};
+use epms_e2e::{guests, loopback_runtime};
+use epms_runtime::{LoadedConnector, Runtime, SandboxLimits};
+use epms_store::{PropertyRecord, Role, SecretBox, Store, TokenRecord};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use pms_sim::Simulator;
+use pms_sim::dataset::Spec;
+
+const CONNECTORS: [(&str, &str); 5] = [
+    ("yardi", guests::EPMS_CONNECTOR_YARDI),
+    ("realpage", guests::EPMS_CONNECTOR_REALPAGE),
+    ("entrata", guests::EPMS_CONNECTOR_ENTRATA),
+    ("mri", guests::EPMS_CONNECTOR_MRI),
+    ("appfolio", guests::EPMS_CONNECTOR_APPFOLIO),
+];
+
+/// A PMS property id in each vendor's style.
+fn pms_id(vendor: &str, n: usize) -> String {
+    match vendor {
+        "yardi" => format!("rnttrk{n:02}"),
+        "realpage" => format!("{}", 3400 + n),
+        "entrata" => format!("{}", 100 + n),
+        "mri" => format!("{}", 500 + n),
+        _ => format!("AF{n}"),
+    }
+}
+
+struct Host {
+    state: AppState,
+    sim: Simulator,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+/// The simulator with `per_vendor` properties of `units` units per vendor, the
+/// connectors loaded, one credential per vendor, one DOOR property per PMS property.
+async fn host(per_vendor: usize, units: usize) -> Host {
+    let mut properties = Vec::new();
+    for (vendor, _) in CONNECTORS {
+        for n in 1..=per_vendor {
+            properties.push((vendor.to_owned(), pms_id(vendor, n), units));
+        }
+    }
+    let sim = Simulator::generate(Spec {
+        seed: 7,
+        properties,
+    })
+    .await
+    .unwrap();
+    sim.state.set_rate_limit("appfolio", false);
+    let cache = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let runtime: Arc<Runtime> = Arc::new(loopback_runtime(cache.path(), SandboxLimits::default()));
+    let mut connectors: HashMap<String, Arc<LoadedConnector>> = HashMap::new();
+    for (vendor, wasm) in CONNECTORS {
+        connectors.insert(
+            vendor.to_owned(),
+            Arc::new(runtime.load_file(wasm.as_ref()).await.unwrap()),
+        );
+    }
+    let store =
+        Arc::new(Store::open(&data.path().join("epms.redb"), SecretBox::new([9; 32])).unwrap());
+    for (vendor, connector) in &connectors {
+        let mut fields: BTreeMap<String, String> = sim.state.read(|p| {
+            p.credential(vendor)
+                .unwrap()
+                .fields
+                .iter()
+                .cloned()
+                .collect()
+        });
+        fields.insert("base-url".into(), sim.base_url(vendor).unwrap());
+        let (secret, plain): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            fields.into_iter().partition(|(k, _)| {
+                connector
+                    .info()
+                    .config_fields
+                    .iter()
+                    .any(|f| &f.name == k && f.secret)
+            });
+        store
+            .put_credential(vendor, vendor, plain, &secret)
+            .unwrap();
+        for n in 1..=per_vendor {
+            let mut p = PropertyRecord::new(&format!("door-{vendor}-{n}"), vendor, 0);
+            p.credential_id = Some(vendor.clone());
+            p.pms_property_ids = vec![pms_id(vendor, n)];
+            p.settings.access.enabled = true;
+            store.create_property(&p).unwrap();
+        }
+    }
+    Host {
+        state: AppState::new(store, runtime, connectors),
+        sim,
+        _dirs: (cache, data),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+async fn api_reads_under_load() {
+    let h = host(1, 500).await;
+    let token = new_token();
+    h.state
+        .store
+        .put_token(
+            &token_hash(&token),
+            &TokenRecord {
+                name: "bench".into(),
+                role: Role::Admin,
+                properties: Vec::new(),
+                created_at: 0,
+            },
+        )
+        .unwrap();
+    let ids: Vec<String> = CONNECTORS
+        .iter()
+        .map(|(v, _)| format!("door-{v}-1"))
+        .collect();
+    // A first sync of each, so that people and alerts have content to read.
+    for id in &ids {
+        epms_api::sync_property(&h.state, id).await.unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = epms_api::app(h.state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    // Syncs run back to back for the whole measurement (each is a full re-read).
+    let stop = Arc::new(AtomicBool::new(false));
+    let syncing = {
+        let stop = stop.clone();
+        let state = h.state.clone();
+        let ids = ids.clone();
+        tokio::spawn(async move {
+            let mut n = 0;
+            // EPMS_BENCH_QUIET=1 measures the reads alone, for comparison.
+            let quiet = std::env::var_os("EPMS_BENCH_QUIET").is_some();
+            while !quiet && !stop.load(Ordering::Relaxed) {
+                for id in &ids {
+                    state
+                        .store
+                        .update_property(id, |p| p.settled = None)
+                        .unwrap();
+                    epms_api::sync_property(&state, id).await.unwrap();
+                    n += 1;
+                }
+            }
+            n
+        })
+    };
+
+    const RATE: u64 = 500;
+    const CONNECTIONS: u64 = 10;
+    const SECONDS: u64 = 10;
+    let mut clients = Vec::new();
+    for c in 0..CONNECTIONS {
+        let token = token.clone();
+        let ids = ids.clone();
+        clients.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+                    .await
+                    .unwrap();
+            tokio::spawn(conn);
+            let mut ticker =
+                tokio::time::interval(Duration::from_micros(1_000_000 * CONNECTIONS / RATE));
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut latencies = Vec::new();
+            for i in 0..(RATE * SECONDS / CONNECTIONS) {
+                ticker.tick().await;
+                let id = &ids[((c + i) as usize) % ids.len()];
+                let what = if i % 2 == 0 { "people" } else { "alerts" };
+                let req = hyper::Request::get(format!("/api/v1/properties/{id}/{what}"))
+                    .header("host", "bench")
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(Empty::new())
+                    .unwrap();
+                let started = Instant::now();
+                let resp = sender.send_request(req).await.unwrap();
+                assert!(resp.status().is_success(), "{}", resp.status());
+                resp.into_body().collect().await.unwrap();
+                latencies.push(started.elapsed());
+            }
+            latencies
+        }));
+    }
+    let started = Instant::now();
+    let mut all = Vec::new();
+    for c in clients {
+        all.extend(c.await.unwrap());
+    }
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let syncs = syncing.await.unwrap();
+    all.sort();
+    println!(
+        "API reads (people, alerts; 5 properties × 500 units) at {RATE}/s for {:.1} s while {syncs} syncs ran: {} requests, {:.0}/s achieved, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (target p99 ≤ 10 ms)",
+        took.as_secs_f64(),
+        all.len(),
+        all.len() as f64 / took.as_secs_f64(),
+        ms(percentile(&all, 0.5)),
+        ms(percentile(&all, 0.99)),
+        ms(*all.last().unwrap()),
+    );
+    drop(h.sim);
+}
+
+async fn portfolio() {
+    let h = host(40, 300).await;
+    let ids: Vec<String> = h
+        .state
+        .store
+        .properties()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    let slots = Arc::new(tokio::sync::Semaphore::new(8));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in ids.clone() {
+        let state = h.state.clone();
+        let slots = slots.clone();
+        tasks.spawn(async move {
+            let _slot = slots.acquire().await.unwrap();
+            epms_api::sync_property(&state, &id)
+                .await
+                .map_err(|f| format!("{id}: {}", f.error))
+        });
+    }
+    let mut residents = 0;
+    while let Some(done) = tasks.join_next().await {
+        let report = done.unwrap().unwrap();
+        residents += report["accounts_created"].as_u64().unwrap();
+    }
+    let took = started.elapsed();
+    println!(
+        "portfolio: {} properties × 300 units (5 vendors), {residents} residents created, synced end to end in {:.1} s, 8 at a time (target ≤ 60 s)",
+        ids.len(),
+        took.as_secs_f64()
+    );
+    drop(h.sim);
+}
+
+fn main() {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio.block_on(api_reads_under_load());
+    tokio.block_on(portfolio());
+}
