@@ -732,3 +732,89 @@ async fn openapi_documents_every_route_and_the_access_it_declares_holds() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_applies_nothing_and_an_empty_pms_answer_revokes_nobody() {
+    let h = host().await;
+    let property = h.set_up("mri", "500").await;
+    let base = format!("/api/v1/properties/{property}");
+    // Automatic mode, keys at once: the first sync grants the common keys.
+    let p = h.admin("GET", &base, None).await;
+    let mut settings = p["settings"].clone();
+    settings["access"]["mode"] = json!("automatic");
+    settings["access"]["grant_delay_secs"] = json!(0);
+    h.admin(
+        "PUT",
+        &format!("{base}/integration"),
+        Some(json!({"credential_id": p["credential_id"], "pms_property_ids": p["pms_property_ids"], "settings": settings})),
+    )
+    .await;
+    let first = h.admin("POST", &format!("{base}/sync"), None).await;
+    assert!(first["grants_added"].as_u64().unwrap() > 0, "{first}");
+    let good = h.admin("GET", &base, None).await["last_sync_ok"].clone();
+    let people = h
+        .admin("GET", &format!("{base}/people?limit=1"), None)
+        .await["total"]
+        .clone();
+    let feed_len = |v: &Value| v["events"].as_array().unwrap().len();
+    let events = feed_len(&h.admin("GET", "/api/v1/feed?limit=5000", None).await);
+    assert!(events > 0);
+
+    // A PMS failing: a typed problem, nothing applied, the last good sync time kept.
+    h.sim.state.add_fault(Fault {
+        vendor: "mri".into(),
+        endpoint: String::new(),
+        kind: FaultKind::ServerError { status: 503 },
+        times: None,
+    });
+    let (status, ctype, problem) = h
+        .call("POST", &format!("{base}/sync"), Some(&h.admin), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{problem}");
+    assert_eq!(ctype, "application/problem+json");
+    assert_eq!(problem["code"], "sync-failed");
+    let history = h.admin("GET", &format!("{base}/syncs"), None).await;
+    assert_eq!(history["runs"][0]["outcome"], "failed");
+    assert_eq!(history["runs"][0]["error_code"], "transient");
+    assert_eq!(history["last_sync_ok"], good);
+    h.sim.state.clear_faults();
+
+    // The PMS answering "nobody lives here": nobody loses access, nobody is removed;
+    // once they have been missing long enough, people get Missing From PMS alerts.
+    h.sim.state.add_fault(Fault {
+        vendor: "mri".into(),
+        endpoint: String::new(),
+        kind: FaultKind::Empty,
+        times: None,
+    });
+    for _ in 0..3 {
+        let r = h.admin("POST", &format!("{base}/sync"), None).await;
+        assert_eq!(r["grants_removed"], 0, "{r}");
+    }
+    assert_eq!(
+        h.admin("GET", &format!("{base}/people?limit=1"), None)
+            .await["total"],
+        people
+    );
+    assert_eq!(
+        feed_len(&h.admin("GET", "/api/v1/feed?limit=5000", None).await),
+        events,
+        "no access event"
+    );
+    let alerts = h.admin("GET", &format!("{base}/alerts"), None).await;
+    let missing = alerts["groups"]["missing-from-pms"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(missing > 0, "{alerts}");
+
+    // The PMS back: the next sync clears those alerts.
+    h.sim.state.clear_faults();
+    h.admin("POST", &format!("{base}/sync"), None).await;
+    let alerts = h.admin("GET", &format!("{base}/alerts"), None).await;
+    assert!(
+        alerts["groups"]["missing-from-pms"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{alerts}"
+    );
+}
