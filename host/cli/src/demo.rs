@@ -295,6 +295,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         data_dir,
         ..Default::default()
     };
+    let listener = crate::service::bind(&config).await?;
     let state = epms_api::AppState::new(Arc::new(store), Arc::new(runtime), connectors);
     let base = format!("http://{}", args.listen);
     let first = properties
@@ -312,5 +313,5 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     println!(
         "  curl -s -X POST -H 'Authorization: Bearer {token}' {base}/api/v1/properties/{first}/sync"
     );
-    crate::service::serve(state, &config).await
+    crate::service::serve(listener, state, &config).await
 }

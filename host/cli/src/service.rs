@@ -170,11 +170,20 @@ pub async fn load_connectors(
     Ok((Arc::new(runtime), connectors))
 }
 
-/// Serves the API and runs the scheduler until Ctrl-C; then lets running syncs end.
-pub async fn serve(state: AppState, config: &Config) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&config.listen)
+/// Binds the API's address (before anything tells a user it is there).
+pub async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(&config.listen)
         .await
-        .with_context(|| format!("listening on {}", config.listen))?;
+        .with_context(|| format!("listening on {}", config.listen))
+}
+
+/// Serves the API on `listener` and runs the scheduler until Ctrl-C; then lets
+/// running syncs end.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    config: &Config,
+) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = config.scheduler.enabled.then(|| {
         tokio::spawn(epms_api::scheduler::run(

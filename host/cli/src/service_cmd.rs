@@ -8,7 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use epms_api::{AppState, new_token, token_hash};
 use epms_store::{Role, TokenRecord};
 
-use crate::service::{Config, load_config, load_connectors, open_store, serve as serve_api};
+use crate::service::{Config, bind, load_config, load_connectors, open_store, serve as serve_api};
 
 #[derive(Args)]
 pub struct ConfigArg {
@@ -84,13 +84,14 @@ pub async fn serve(args: ConfigArg) -> ExitCode {
             let store = std::sync::Arc::new(open_store(&config.data_dir)?);
             let (runtime, connectors) =
                 load_connectors(config.cache_dir.clone(), config.allow_loopback).await?;
+            let listener = bind(&config).await?;
             eprintln!(
                 "epms: API on http://{}, data in {}, {} connectors",
                 config.listen,
                 config.data_dir.display(),
                 connectors.len()
             );
-            serve_api(AppState::new(store, runtime, connectors), &config).await
+            serve_api(listener, AppState::new(store, runtime, connectors), &config).await
         }
         .await,
     )
