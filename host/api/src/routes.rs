@@ -1,5 +1,6 @@
-//! The routes. Handlers check the caller, call the engine (pure) and the store, and
-//! answer JSON; everything they can fail with is an `ApiError`.
+//! The routes. Who may call a route is declared once, in [`endpoints`], and enforced
+//! by the router; handlers call the engine (pure) and the store and answer JSON;
+//! everything they can fail with is an `ApiError`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -449,7 +450,7 @@ fn plan_summary(plan: &Plan) -> Value {
 
 // ---- connectors and credentials ----------------------------------------------
 
-async fn connectors(State(state): State<AppState>, _caller: Caller) -> ApiResult {
+async fn connectors(State(state): State<AppState>) -> ApiResult {
     let mut list: Vec<Value> = state
         .connectors_snapshot()
         .values()
@@ -468,10 +469,8 @@ struct NewCredential {
 
 async fn create_credential(
     State(state): State<AppState>,
-    caller: Caller,
     ApiJson(body): ApiJson<NewCredential>,
 ) -> ApiResult {
-    caller.require_admin("creating credentials")?;
     if body.id.trim().is_empty() {
         return Err(ApiError::invalid("id", "must not be empty"));
     }
@@ -504,8 +503,7 @@ fn credential_view(c: &epms_store::CredentialRecord) -> Value {
     json!({"id": c.id, "vendor": c.vendor, "settings": c.settings, "secrets": c.sealed_secrets.keys().collect::<Vec<_>>()})
 }
 
-async fn list_credentials(State(state): State<AppState>, caller: Caller) -> ApiResult {
-    caller.require_admin("listing credentials")?;
+async fn list_credentials(State(state): State<AppState>) -> ApiResult {
     let list: Vec<Value> = state
         .store
         .credentials()?
@@ -550,23 +548,13 @@ fn call_error(e: epms_runtime::CallError) -> ApiError {
     ApiError::bad_gateway(code, e.to_string())
 }
 
-async fn check_credential(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult {
-    caller.require_admin("checking credentials")?;
+async fn check_credential(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let mut session = open_session(&state, &id).await?;
     session.check().await.map_err(call_error)?;
     ok(json!({"id": id, "ok": true}))
 }
 
-async fn pms_properties(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult {
-    caller.require_admin("listing PMS properties")?;
+async fn pms_properties(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let mut session = open_session(&state, &id).await?;
     let props = session.list_properties().await.map_err(call_error)?;
     ok(json!({ "properties": props }))
@@ -582,10 +570,8 @@ struct NewProperty {
 
 async fn create_property(
     State(state): State<AppState>,
-    caller: Caller,
     ApiJson(body): ApiJson<NewProperty>,
 ) -> ApiResult {
-    caller.require_admin("creating properties")?;
     if body.id.trim().is_empty() || body.id.contains('/') {
         return Err(ApiError::invalid(
             "id",
@@ -621,12 +607,7 @@ async fn list_properties(State(state): State<AppState>, caller: Caller) -> ApiRe
     ok(json!({ "properties": list }))
 }
 
-async fn get_property(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult {
-    caller.check_property(&id)?;
+async fn get_property(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let p = state.store.property(&id)?;
     let door = state.store.state(&id)?;
     ok(property_view(&p, Some(&door)))
@@ -644,11 +625,9 @@ struct Integration {
 
 async fn set_integration(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Integration>,
 ) -> ApiResult {
-    caller.require_admin("changing the integration")?;
     if let Some(c) = &body.credential_id {
         let cred = state
             .store
@@ -711,11 +690,9 @@ struct Page {
 /// People, in account order, a page at a time (default 100, at most 1,000).
 async fn people(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
     Query(page): Query<Page>,
 ) -> ApiResult {
-    caller.check_property(&id)?;
     let limit = page.limit.unwrap_or(100);
     if !(1..=1_000).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
@@ -761,7 +738,6 @@ async fn manual_status(
     Path((id, account)): Path<(String, u64)>,
     ApiJson(body): ApiJson<StatusChange>,
 ) -> ApiResult {
-    caller.check_property(&id)?;
     let settings = state.store.property(&id)?.settings;
     let now = state.now();
     let plan = mutate(&state, &id, |door| {
@@ -783,7 +759,6 @@ async fn delete_account(
     caller: Caller,
     Path((id, account)): Path<(String, u64)>,
 ) -> ApiResult {
-    caller.check_property(&id)?;
     let now = state.now();
     let plan = mutate(&state, &id, |door| {
         resolve::delete_account(door, account, &actor(&caller), now).map_err(resolve_error)
@@ -793,12 +768,7 @@ async fn delete_account(
 
 // ---- alerts ---------------------------------------------------------------------
 
-async fn alerts(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult {
-    caller.check_property(&id)?;
+async fn alerts(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let door = state.store.state(&id)?;
     let mut groups: BTreeMap<&'static str, Vec<&epms_engine::Alert>> = BTreeMap::new();
     for a in door.alerts.values() {
@@ -839,7 +809,6 @@ async fn resolve_one(
     Path((id, alert)): Path<(String, u64)>,
     ApiJson(body): ApiJson<ResolveBody>,
 ) -> ApiResult {
-    caller.check_property(&id)?;
     let now = state.now();
     let plan = mutate(&state, &id, |door| {
         resolve::resolve(door, alert, &body.resolution, &actor(&caller), now).map_err(resolve_error)
@@ -864,7 +833,6 @@ async fn resolve_many(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<BulkBody>,
 ) -> ApiResult {
-    caller.check_property(&id)?;
     let now = state.now();
     let items: Vec<(u64, Resolution)> = body
         .items
@@ -889,12 +857,7 @@ fn access_error(e: AccessError) -> ApiError {
     }
 }
 
-async fn suggestions(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult {
-    caller.check_property(&id)?;
+async fn suggestions(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let door = state.store.state(&id)?;
     let list: Vec<&epms_engine::Suggestion> = door.suggestions.values().collect();
     ok(json!({ "suggestions": list }))
@@ -911,7 +874,6 @@ async fn approve(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ApproveBody>,
 ) -> ApiResult {
-    caller.check_property(&id)?;
     let now = state.now();
     let plan = mutate(&state, &id, |door| {
         access::approve(door, &body.ids, &actor(&caller), now).map_err(access_error)
@@ -924,7 +886,6 @@ async fn discard(
     caller: Caller,
     Path((id, sid)): Path<(String, u64)>,
 ) -> ApiResult {
-    caller.check_property(&id)?;
     let now = state.now();
     let plan = mutate(&state, &id, |door| {
         access::discard(door, sid, &actor(&caller), now).map_err(access_error)
@@ -956,7 +917,6 @@ async fn create_door_unit(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NewDoorUnit>,
 ) -> ApiResult {
-    caller.check_property(&id)?;
     let now = state.now();
     let plan = mutate(&state, &id, |door| {
         units_csv::plan_create_units(door, std::slice::from_ref(&body), &actor(&caller), now)
@@ -975,7 +935,6 @@ async fn door_units_csv(
     Path(id): Path<String>,
     body: String,
 ) -> ApiResult {
-    caller.check_property(&id)?;
     let now = state.now();
     let plan = mutate(&state, &id, |door| {
         let units = units_csv::parse_csv(&body, door).map_err(unit_error)?;
@@ -988,12 +947,7 @@ async fn door_units_csv(
         .into_response())
 }
 
-async fn pms_units(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult {
-    caller.check_property(&id)?;
+async fn pms_units(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let door = state.store.state(&id)?;
     let list: Vec<Value> = door
         .pms_units
@@ -1015,7 +969,6 @@ async fn map_unit(
     Path((id, pms, unit)): Path<(String, String, String)>,
     ApiJson(body): ApiJson<MapBody>,
 ) -> ApiResult {
-    caller.check_property(&id)?;
     let now = state.now();
     let key = PmsUnitKey {
         property: pms,
@@ -1033,7 +986,6 @@ async fn unmap_unit(
     caller: Caller,
     Path((id, pms, unit)): Path<(String, String, String)>,
 ) -> ApiResult {
-    caller.check_property(&id)?;
     let now = state.now();
     let key = PmsUnitKey {
         property: pms,
@@ -1047,12 +999,7 @@ async fn unmap_unit(
 
 // ---- syncs, audit, feed -------------------------------------------------------------
 
-async fn sync_now(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult {
-    caller.check_property(&id)?;
+async fn sync_now(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
     state.store.property(&id)?;
     let report = crate::scheduler::sync_property(&state, &id)
         .await
@@ -1069,11 +1016,9 @@ struct Window {
 
 async fn sync_history(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
     Query(w): Query<Window>,
 ) -> ApiResult {
-    caller.check_property(&id)?;
     let p = state.store.property(&id)?;
     let runs = state.store.sync_runs(&id, w.limit.unwrap_or(50).min(500))?;
     ok(json!({ "last_sync_ok": p.last_sync_ok, "runs": runs }))
@@ -1081,11 +1026,9 @@ async fn sync_history(
 
 async fn audit(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
     Query(w): Query<Window>,
 ) -> ApiResult {
-    caller.check_property(&id)?;
     state.store.property(&id)?;
     let entries: Vec<Value> = state
         .store
@@ -1096,8 +1039,7 @@ async fn audit(
     ok(json!({ "entries": entries }))
 }
 
-async fn feed(State(state): State<AppState>, caller: Caller, Query(w): Query<Window>) -> ApiResult {
-    caller.require_admin("reading the access feed")?;
+async fn feed(State(state): State<AppState>, Query(w): Query<Window>) -> ApiResult {
     let events: Vec<Value> = state
         .store
         .feed(w.cursor.unwrap_or(0), w.limit.unwrap_or(500).min(5_000))?
@@ -1110,8 +1052,7 @@ async fn feed(State(state): State<AppState>, caller: Caller, Query(w): Query<Win
 
 /// Prometheus text. Admin only: the labels name properties (Prometheus sends the
 /// token with `authorization: {credentials: …}`).
-async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    caller.require_admin("reading metrics")?;
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let body = crate::metrics::render(&state)?;
     Ok((
         [(
