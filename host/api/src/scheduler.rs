@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::AppState;
@@ -216,6 +216,17 @@ pub async fn sync_property(state: &AppState, property: &str) -> Result<Value, Sy
     outcome
 }
 
+/// A sync's concurrency slots. The vendor's first: a task waiting for its vendor
+/// must not hold one of the overall slots that other vendors' syncs could use.
+async fn slots(
+    vendor: &Arc<Semaphore>,
+    overall: &Arc<Semaphore>,
+) -> Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)> {
+    let one = vendor.clone().acquire_owned().await.ok()?;
+    let all = overall.clone().acquire_owned().await.ok()?;
+    Some((one, all))
+}
+
 /// One scheduled sync with its retries; returns the property id.
 async fn scheduled_sync(
     state: AppState,
@@ -228,8 +239,8 @@ async fn scheduled_sync(
     let mut attempt = 1;
     loop {
         let outcome = {
-            let (Ok(_all), Ok(_one)) = (overall.acquire().await, vendor.acquire().await) else {
-                return property; // semaphores are never closed; nothing to do if they were
+            let Some(_slots) = slots(&vendor, &overall).await else {
+                return property; // semaphores are never closed
             };
             sync_property(&state, &property).await
         };
@@ -353,6 +364,22 @@ mod tests {
             Some(Duration::from_secs(42))
         );
         assert_eq!(c.backoff(1, Some(Duration::from_secs(7200)), hour), None);
+    }
+
+    #[tokio::test]
+    async fn a_sync_waiting_for_its_vendor_leaves_the_overall_slots_to_other_vendors() {
+        let overall = Arc::new(Semaphore::new(2));
+        let (yardi, mri) = (Arc::new(Semaphore::new(1)), Arc::new(Semaphore::new(1)));
+        let running = slots(&yardi, &overall).await.unwrap();
+        let waiting = tokio::spawn({
+            let (yardi, overall) = (yardi.clone(), overall.clone());
+            async move { slots(&yardi, &overall).await.map(drop) }
+        });
+        tokio::task::yield_now().await;
+        let other = tokio::time::timeout(Duration::from_secs(5), slots(&mri, &overall)).await;
+        assert!(other.is_ok(), "another vendor's sync was starved");
+        drop((running, other));
+        assert!(waiting.await.unwrap().is_some());
     }
 
     #[test]
