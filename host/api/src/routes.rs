@@ -340,13 +340,20 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn any_token(_caller: Caller, req: Request, next: Next) -> Response {
+// The access middlewares leave the caller in the request's extensions, so the
+// handler's own `Caller` costs no second token lookup.
+
+async fn any_token(caller: Caller, mut req: Request, next: Next) -> Response {
+    req.extensions_mut().insert(caller);
     next.run(req).await
 }
 
-async fn admin_only(caller: Caller, req: Request, next: Next) -> Response {
+async fn admin_only(caller: Caller, mut req: Request, next: Next) -> Response {
     match caller.require_admin("this route") {
-        Ok(()) => next.run(req).await,
+        Ok(()) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -356,11 +363,14 @@ async fn admin_only(caller: Caller, req: Request, next: Next) -> Response {
 async fn property_scoped(
     caller: Caller,
     Path(params): Path<HashMap<String, String>>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
     match params.get("id").map(|id| caller.check_property(id)) {
-        Some(Ok(())) => next.run(req).await,
+        Some(Ok(())) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
         Some(Err(e)) => e.into_response(),
         None => ApiError::internal("property route without {id}").into_response(),
     }
