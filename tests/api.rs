@@ -65,6 +65,20 @@ async fn host() -> Host {
     sim.state.set_rate_limit("appfolio", false);
     let cache = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
+    let store =
+        Arc::new(Store::open(&data.path().join("epms.redb"), SecretBox::new([4; 32])).unwrap());
+    let admin = token(&store, Role::Admin, &[]);
+    start(sim, (cache, data), store, admin).await
+}
+
+/// A host over an existing simulator, directories and store (a restart reuses them).
+async fn start(
+    sim: Simulator,
+    dirs: (tempfile::TempDir, tempfile::TempDir),
+    store: Arc<Store>,
+    admin: String,
+) -> Host {
+    let cache = &dirs.0;
     let runtime = Arc::new(loopback_runtime(cache.path(), SandboxLimits::default()));
     let mut connectors = HashMap::new();
     for (vendor, _, wasm) in VENDORS {
@@ -73,9 +87,6 @@ async fn host() -> Host {
             Arc::new(runtime.load_file(wasm.as_ref()).await.unwrap()),
         );
     }
-    let store =
-        Arc::new(Store::open(&data.path().join("epms.redb"), SecretBox::new([4; 32])).unwrap());
-    let admin = token(&store, Role::Admin, &[]);
     let state = AppState::new(store.clone(), runtime, connectors);
     let app = app(state.clone());
     Host {
@@ -84,7 +95,7 @@ async fn host() -> Host {
         store,
         sim,
         admin,
-        _dirs: (cache, data),
+        _dirs: dirs,
     }
 }
 
@@ -816,5 +827,98 @@ async fn a_fault_applies_nothing_and_an_empty_pms_answer_revokes_nobody() {
             .as_array()
             .is_none_or(Vec::is_empty),
         "{alerts}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_in_the_middle_of_a_sync_loses_nothing_and_keeps_the_feed_cursor() {
+    let h = host().await;
+    let property = h.set_up("entrata", "100").await;
+    let base = format!("/api/v1/properties/{property}");
+    let p = h.admin("GET", &base, None).await;
+    let mut settings = p["settings"].clone();
+    settings["access"]["mode"] = json!("automatic");
+    settings["access"]["grant_delay_secs"] = json!(0);
+    h.admin(
+        "PUT",
+        &format!("{base}/integration"),
+        Some(json!({"credential_id": p["credential_id"], "pms_property_ids": p["pms_property_ids"], "settings": settings})),
+    )
+    .await;
+    h.admin("POST", &format!("{base}/sync"), None).await;
+    let feed = h.admin("GET", "/api/v1/feed?limit=5000", None).await;
+    let cursor = feed["cursor"].as_u64().unwrap();
+    let people = h
+        .admin("GET", &format!("{base}/people?limit=1"), None)
+        .await["total"]
+        .clone();
+
+    // A move-out lands in the PMS; the host goes down while the next sync runs.
+    let moved_out = h.sim.state.read(|p| {
+        p.properties
+            .iter()
+            .find(|p| p.vendor == "entrata")
+            .unwrap()
+            .leases
+            .iter()
+            .find(|l| l.status == epms_model::LeaseStatus::Current)
+            .map(|l| l.id.clone())
+            .unwrap()
+    });
+    h.sim
+        .state
+        .write(|p| {
+            p.apply(&pms_sim::dataset::Mutation::MoveOut {
+                vendor: "entrata".into(),
+                property: "100".into(),
+                lease: moved_out,
+            })
+        })
+        .unwrap();
+    let running = {
+        let state = h.state.clone();
+        let property = property.clone();
+        tokio::spawn(async move { epms_api::sync_property(&state, &property).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    running.abort();
+    let _ = running.await;
+    let Host {
+        app,
+        state,
+        store,
+        sim,
+        admin,
+        _dirs: dirs,
+    } = h;
+    drop((app, state, store));
+    let store =
+        Arc::new(Store::open(&dirs.1.path().join("epms.redb"), SecretBox::new([4; 32])).unwrap());
+    let h = start(sim, dirs, store, admin).await;
+
+    // The old token and the old data are there; the sync, run again, finishes the move-out.
+    assert_eq!(
+        h.admin("GET", &format!("{base}/people?limit=1"), None)
+            .await["total"],
+        people
+    );
+    h.admin("POST", &format!("{base}/sync"), None).await;
+    let after = h
+        .admin(
+            "GET",
+            &format!("/api/v1/feed?cursor={cursor}&limit=5000"),
+            None,
+        )
+        .await;
+    let events = after["events"].as_array().unwrap();
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.iter().all(|s| *s > cursor), "{seqs:?}");
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "no gaps: {seqs:?}"
+    );
+    assert!(
+        events.iter().any(|e| e.to_string().contains("revoked")),
+        "the move-out revoked keys: {after}"
     );
 }
