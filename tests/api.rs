@@ -137,8 +137,8 @@ impl Host {
         v
     }
 
-    /// The setup flow of the seed article, through the API.
-    async fn set_up(&self, vendor: &str, pms_id: &str) -> String {
+    /// The fields of a working credential for `vendor` on the simulator.
+    fn credential_fields(&self, vendor: &str) -> serde_json::Map<String, Value> {
         let mut fields: serde_json::Map<String, Value> = self.sim.state.read(|p| {
             p.credential(vendor)
                 .unwrap()
@@ -148,6 +148,27 @@ impl Host {
                 .collect()
         });
         fields.insert("base-url".into(), json!(self.sim.base_url(vendor).unwrap()));
+        fields
+    }
+
+    /// Switches a set-up property to Automatic access with no grant delay.
+    async fn automatic_access(&self, property: &str) {
+        let base = format!("/api/v1/properties/{property}");
+        let p = self.admin("GET", &base, None).await;
+        let mut settings = p["settings"].clone();
+        settings["access"]["mode"] = json!("automatic");
+        settings["access"]["grant_delay_secs"] = json!(0);
+        self.admin(
+            "PUT",
+            &format!("{base}/integration"),
+            Some(json!({"credential_id": p["credential_id"], "pms_property_ids": p["pms_property_ids"], "settings": settings})),
+        )
+        .await;
+    }
+
+    /// The setup flow of the seed article, through the API.
+    async fn set_up(&self, vendor: &str, pms_id: &str) -> String {
+        let fields = self.credential_fields(vendor);
         let cred = format!("{vendor}-cred");
         let created = self
             .admin(
@@ -381,15 +402,7 @@ async fn bad_requests_are_problems_naming_the_field() {
     );
     let mut settings = serde_json::to_value(epms_engine::Settings::default()).unwrap();
     settings["excluded_statuses"] = json!(["Not A Yardi Status"]);
-    let mut fields: serde_json::Map<String, Value> = h.sim.state.read(|p| {
-        p.credential("yardi")
-            .unwrap()
-            .fields
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect()
-    });
-    fields.insert("base-url".into(), json!(h.sim.base_url("yardi").unwrap()));
+    let fields = h.credential_fields("yardi");
     h.admin(
         "POST",
         "/api/v1/credentials",
@@ -637,9 +650,6 @@ async fn the_scheduler_syncs_a_due_property_and_retries_after_the_pms_retry_afte
     assert_eq!(none["runs"], json!([]));
 
     // Metrics count both attempts; a manager may not read them.
-    let (status, ctype, _) = h.call("GET", "/metrics", Some(&h.admin), None).await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(ctype.starts_with("text/plain"), "{ctype}");
     let resp = h
         .app
         .clone()
@@ -652,15 +662,11 @@ async fn the_scheduler_syncs_a_due_property_and_retries_after_the_pms_retry_afte
         )
         .await
         .unwrap();
-    let text = String::from_utf8(
-        resp.into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let ctype = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(ctype.starts_with("text/plain"), "{ctype}");
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
     assert!(
         text.contains("epms_syncs_total{outcome=\"failed\",code=\"rate-limited\"} 1"),
         "{text}"
@@ -750,16 +756,7 @@ async fn a_fault_applies_nothing_and_an_empty_pms_answer_revokes_nobody() {
     let property = h.set_up("mri", "500").await;
     let base = format!("/api/v1/properties/{property}");
     // Automatic mode, keys at once: the first sync grants the common keys.
-    let p = h.admin("GET", &base, None).await;
-    let mut settings = p["settings"].clone();
-    settings["access"]["mode"] = json!("automatic");
-    settings["access"]["grant_delay_secs"] = json!(0);
-    h.admin(
-        "PUT",
-        &format!("{base}/integration"),
-        Some(json!({"credential_id": p["credential_id"], "pms_property_ids": p["pms_property_ids"], "settings": settings})),
-    )
-    .await;
+    h.automatic_access(&property).await;
     let first = h.admin("POST", &format!("{base}/sync"), None).await;
     assert!(first["grants_added"].as_u64().unwrap() > 0, "{first}");
     let good = h.admin("GET", &base, None).await["last_sync_ok"].clone();
@@ -835,16 +832,7 @@ async fn a_restart_in_the_middle_of_a_sync_loses_nothing_and_keeps_the_feed_curs
     let h = host().await;
     let property = h.set_up("entrata", "100").await;
     let base = format!("/api/v1/properties/{property}");
-    let p = h.admin("GET", &base, None).await;
-    let mut settings = p["settings"].clone();
-    settings["access"]["mode"] = json!("automatic");
-    settings["access"]["grant_delay_secs"] = json!(0);
-    h.admin(
-        "PUT",
-        &format!("{base}/integration"),
-        Some(json!({"credential_id": p["credential_id"], "pms_property_ids": p["pms_property_ids"], "settings": settings})),
-    )
-    .await;
+    h.automatic_access(&property).await;
     h.admin("POST", &format!("{base}/sync"), None).await;
     let feed = h.admin("GET", "/api/v1/feed?limit=5000", None).await;
     let cursor = feed["cursor"].as_u64().unwrap();

@@ -87,14 +87,7 @@ async fn host(per_vendor: usize, units: usize) -> Host {
                 .collect()
         });
         fields.insert("base-url".into(), sim.base_url(vendor).unwrap());
-        let (secret, plain): (BTreeMap<_, _>, BTreeMap<_, _>) =
-            fields.into_iter().partition(|(k, _)| {
-                connector
-                    .info()
-                    .config_fields
-                    .iter()
-                    .any(|f| &f.name == k && f.secret)
-            });
+        let (plain, secret) = connector.info().split_secrets(fields);
         store
             .put_credential(vendor, vendor, plain, &secret)
             .unwrap();

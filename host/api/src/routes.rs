@@ -493,15 +493,7 @@ async fn create_credential(
     // Validate against the connector's declared fields before storing anything.
     Credential::from_fields(connector.info(), body.fields.clone())
         .map_err(|e| ApiError::invalid("fields", e.to_string()))?;
-    let secret_names: Vec<&str> = connector
-        .info()
-        .secret_fields()
-        .map(|f| f.name.as_str())
-        .collect();
-    let (secrets, settings): (BTreeMap<_, _>, BTreeMap<_, _>) = body
-        .fields
-        .into_iter()
-        .partition(|(k, _)| secret_names.contains(&k.as_str()));
+    let (settings, secrets) = connector.info().split_secrets(body.fields);
     let record = state
         .store
         .put_credential(&body.id, &body.vendor, settings, &secrets)?;

@@ -141,14 +141,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         let mut session = runtime.session(connector, &credential).await?;
         session.check().await.context("checking the credential")?;
         let pms = session.list_properties().await?;
-        let (secret, plain): (BTreeMap<_, _>, BTreeMap<_, _>) =
-            fields.into_iter().partition(|(k, _)| {
-                connector
-                    .info()
-                    .config_fields
-                    .iter()
-                    .any(|f| &f.name == k && f.secret)
-            });
+        let (plain, secret) = connector.info().split_secrets(fields);
         let cred_id = format!("{vendor}-credential");
         store.put_credential(&cred_id, vendor, plain, &secret)?;
         let id = format!("door-{vendor}");

@@ -36,6 +36,20 @@ impl ConnectorInfo {
     pub fn secret_fields(&self) -> impl Iterator<Item = &ConfigField> {
         self.config_fields.iter().filter(|f| f.secret)
     }
+
+    /// Splits credential fields into (settings, secrets) by the declared fields: what
+    /// the store keeps in the clear and what it seals.
+    pub fn split_secrets(
+        &self,
+        fields: std::collections::BTreeMap<String, String>,
+    ) -> (
+        std::collections::BTreeMap<String, String>,
+        std::collections::BTreeMap<String, String>,
+    ) {
+        fields
+            .into_iter()
+            .partition(|(k, _)| !self.secret_fields().any(|f| &f.name == k))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +230,31 @@ impl ConnectorError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credential_fields_split_by_the_declared_secret_flag() {
+        let field = |name: &str, secret| ConfigField {
+            name: name.into(),
+            label: name.into(),
+            description: String::new(),
+            secret,
+            required: true,
+        };
+        let info = ConnectorInfo {
+            vendor: "v".into(),
+            display_name: "V".into(),
+            version: "1".into(),
+            contract_version: "1.0.0".into(),
+            config_fields: vec![field("base-url", false), field("password", true)],
+            status_vocabulary: Vec::new(),
+        };
+        let fields = [("base-url", "http://x"), ("password", "p"), ("extra", "e")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
+        let (settings, secrets) = info.split_secrets(fields);
+        assert_eq!(settings.keys().collect::<Vec<_>>(), ["base-url", "extra"]);
+        assert_eq!(secrets.keys().collect::<Vec<_>>(), ["password"]);
+    }
 
     #[test]
     fn door_status_follows_the_domain_table() {

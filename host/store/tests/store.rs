@@ -7,73 +7,16 @@ use std::time::Duration;
 use epms_engine::resolve::{Resolution, delete_account, resolve};
 use epms_engine::units_csv::{NewDoorUnit, plan_create_units, plan_map_unit, plan_unmap_unit};
 use epms_engine::*;
-use epms_model::{HouseholdRole, Lease, LeaseStatus, Resident, Unit};
+use epms_model::LeaseStatus;
 use epms_store::*;
 
-const NOW: i64 = 1_800_000_000;
+// The engine's own test harness builds the PMS snapshots.
+#[path = "../../engine/tests/common/mod.rs"]
+mod common;
+use common::{NOW, rec as person, snapshot};
 
 fn store(dir: &tempfile::TempDir) -> Store {
     Store::open(&dir.path().join("epms.redb"), SecretBox::new([42; 32])).unwrap()
-}
-
-fn person(
-    id: &str,
-    first: &str,
-    last: &str,
-    email: Option<&str>,
-    unit: &str,
-    status: LeaseStatus,
-) -> (Resident, Lease) {
-    (
-        Resident {
-            id: id.into(),
-            lease_id: Some(format!("L{id}")),
-            unit_id: Some(unit.into()),
-            first_name: first.into(),
-            last_name: last.into(),
-            email: email.map(Into::into),
-            phone: None,
-            role: HouseholdRole::Primary,
-            warnings: vec![],
-        },
-        Lease {
-            id: format!("L{id}"),
-            unit_id: Some(unit.into()),
-            resident_ids: vec![id.into()],
-            raw_status: format!("{status:?}"),
-            status,
-            start_date: Some("2025-01-01".into()),
-            end_date: None,
-            move_in_date: None,
-            move_out_date: None,
-            warnings: vec![],
-        },
-    )
-}
-
-fn snapshot(people: Vec<(Resident, Lease)>) -> PmsSnapshot {
-    let mut units: Vec<String> = people.iter().filter_map(|p| p.1.unit_id.clone()).collect();
-    units.sort();
-    units.dedup();
-    PmsSnapshot {
-        vendor: "yardi".into(),
-        properties: vec![PmsPropertyData {
-            id: "P1".into(),
-            units: units
-                .into_iter()
-                .map(|u| Unit {
-                    id: u.clone(),
-                    number: u,
-                    building: None,
-                    floorplan: None,
-                    vacant: None,
-                    warnings: vec![],
-                })
-                .collect(),
-            residents: people.iter().map(|p| p.0.clone()).collect(),
-            leases: people.into_iter().map(|p| p.1).collect(),
-        }],
-    }
 }
 
 /// Applies a plan to the store and to the in-memory reference, and checks they agree.
