@@ -1,225 +1,17 @@
-//! The admin API over real connectors and the simulator: the setup flow of the seed
-//! article for every vendor, auth (a manager probing another property gets 404),
-//! problem+json errors, alerts resolved through the API, access approved.
+//! The admin API over real HTTP on loopback, real connectors and the simulator: the
+//! setup flow of the seed article for every vendor, auth (a manager probing another
+//! property gets 404), problem+json errors, alerts resolved through the API, access
+//! approved, the scheduler, OpenAPI, faults and a restart.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use epms_api::{AppState, SchedulerConfig, app, new_token, token_hash};
-use epms_e2e::{guests, loopback_runtime};
-use epms_runtime::SandboxLimits;
-use epms_store::{Role, SecretBox, Store, TokenRecord};
-use http_body_util::BodyExt;
-use pms_sim::Simulator;
-use pms_sim::dataset::Spec;
+use axum::http::StatusCode;
+use epms_api::SchedulerConfig;
+use epms_e2e::api_host::{Host, VENDORS, token};
+use epms_store::Role;
 use pms_sim::faults::{Fault, FaultKind};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-const VENDORS: [(&str, &str, &str); 5] = [
-    ("yardi", "rnttrk01", guests::EPMS_CONNECTOR_YARDI),
-    ("realpage", "3401", guests::EPMS_CONNECTOR_REALPAGE),
-    ("entrata", "100", guests::EPMS_CONNECTOR_ENTRATA),
-    ("mri", "500", guests::EPMS_CONNECTOR_MRI),
-    ("appfolio", "AF1", guests::EPMS_CONNECTOR_APPFOLIO),
-];
-
-struct Host {
-    app: Router,
-    state: AppState,
-    store: Arc<Store>,
-    sim: Simulator,
-    admin: String,
-    _dirs: (tempfile::TempDir, tempfile::TempDir),
-}
-
-fn token(store: &Store, role: Role, properties: &[&str]) -> String {
-    let t = new_token();
-    store
-        .put_token(
-            &token_hash(&t),
-            &TokenRecord {
-                name: format!("{role:?}"),
-                role,
-                properties: properties.iter().map(|p| (*p).to_owned()).collect(),
-                created_at: 0,
-            },
-        )
-        .unwrap();
-    t
-}
 
 async fn host() -> Host {
-    let sim = Simulator::generate(Spec {
-        seed: 31,
-        properties: VENDORS
-            .iter()
-            .map(|(v, id, _)| ((*v).to_owned(), (*id).to_owned(), 40))
-            .collect(),
-    })
-    .await
-    .unwrap();
-    sim.state.set_rate_limit("appfolio", false);
-    let cache = tempfile::tempdir().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let store =
-        Arc::new(Store::open(&data.path().join("epms.redb"), SecretBox::new([4; 32])).unwrap());
-    let admin = token(&store, Role::Admin, &[]);
-    start(sim, (cache, data), store, admin).await
-}
-
-/// A host over an existing simulator, directories and store (a restart reuses them).
-async fn start(
-    sim: Simulator,
-    dirs: (tempfile::TempDir, tempfile::TempDir),
-    store: Arc<Store>,
-    admin: String,
-) -> Host {
-    let cache = &dirs.0;
-    let runtime = Arc::new(loopback_runtime(cache.path(), SandboxLimits::default()));
-    let mut connectors = HashMap::new();
-    for (vendor, _, wasm) in VENDORS {
-        connectors.insert(
-            vendor.to_owned(),
-            Arc::new(runtime.load_file(wasm.as_ref()).await.unwrap()),
-        );
-    }
-    let state = AppState::new(store.clone(), runtime, connectors);
-    let app = app(state.clone());
-    Host {
-        app,
-        state,
-        store,
-        sim,
-        admin,
-        _dirs: dirs,
-    }
-}
-
-impl Host {
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, String, Value) {
-        let mut req = Request::builder().method(method).uri(path);
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let req = match body {
-            Some(b) => req
-                .header("content-type", "application/json")
-                .body(Body::from(b.to_string()))
-                .unwrap(),
-            None => req.body(Body::empty()).unwrap(),
-        };
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let ctype = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (status, ctype, v)
-    }
-
-    async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let (status, _, v) = self.call(method, path, Some(&self.admin), body).await;
-        assert!(status.is_success(), "{method} {path}: {status} {v}");
-        v
-    }
-
-    /// The fields of a working credential for `vendor` on the simulator.
-    fn credential_fields(&self, vendor: &str) -> serde_json::Map<String, Value> {
-        let mut fields: serde_json::Map<String, Value> = self.sim.state.read(|p| {
-            p.credential(vendor)
-                .unwrap()
-                .fields
-                .iter()
-                .map(|(k, v)| (k.clone(), json!(v)))
-                .collect()
-        });
-        fields.insert("base-url".into(), json!(self.sim.base_url(vendor).unwrap()));
-        fields
-    }
-
-    /// Switches a set-up property to Automatic access with no grant delay.
-    async fn automatic_access(&self, property: &str) {
-        let base = format!("/api/v1/properties/{property}");
-        let p = self.admin("GET", &base, None).await;
-        let mut settings = p["settings"].clone();
-        settings["access"]["mode"] = json!("automatic");
-        settings["access"]["grant_delay_secs"] = json!(0);
-        self.admin(
-            "PUT",
-            &format!("{base}/integration"),
-            Some(json!({"credential_id": p["credential_id"], "pms_property_ids": p["pms_property_ids"], "settings": settings})),
-        )
-        .await;
-    }
-
-    /// The setup flow of the seed article, through the API.
-    async fn set_up(&self, vendor: &str, pms_id: &str) -> String {
-        let fields = self.credential_fields(vendor);
-        let cred = format!("{vendor}-cred");
-        let created = self
-            .admin(
-                "POST",
-                "/api/v1/credentials",
-                Some(json!({"id": cred, "vendor": vendor, "fields": fields})),
-            )
-            .await;
-        assert!(
-            created
-                .to_string()
-                .find("pass")
-                .is_none_or(|_| !created["settings"].to_string().contains("-pass")),
-            "no secret values shown"
-        );
-        self.admin("POST", &format!("/api/v1/credentials/{cred}/check"), None)
-            .await;
-        let pms = self
-            .admin(
-                "GET",
-                &format!("/api/v1/credentials/{cred}/pms-properties"),
-                None,
-            )
-            .await;
-        assert!(
-            pms["properties"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|p| p["id"] == pms_id),
-            "{vendor}: {pms}"
-        );
-        let property = format!("door-{vendor}");
-        self.admin(
-            "POST",
-            "/api/v1/properties",
-            Some(json!({"id": property, "name": format!("{vendor} tower")})),
-        )
-        .await;
-        let mut settings = serde_json::to_value(epms_engine::Settings::default()).unwrap();
-        settings["access"]["enabled"] = json!(true);
-        self.admin(
-            "PUT",
-            &format!("/api/v1/properties/{property}/integration"),
-            Some(
-                json!({"credential_id": cred, "pms_property_ids": [pms_id], "settings": settings}),
-            ),
-        )
-        .await;
-        property
-    }
+    Host::start(31, 40).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -470,20 +262,18 @@ async fn alerts_are_resolved_and_access_approved_through_the_api() {
     let h = host().await;
     let property = h.set_up("entrata", "100").await;
     // Door units by CSV: a bad row rejects the file, a good file creates them.
-    let csv = |body: &str| {
-        Request::post(format!("/api/v1/properties/{property}/door-units/csv"))
-            .header("authorization", format!("Bearer {}", h.admin))
-            .header("content-type", "text/csv")
-            .body(Body::from(body.to_owned()))
-            .unwrap()
+    let csv_path = format!("/api/v1/properties/{property}/door-units/csv");
+    let csv = |body: &'static str| {
+        h.request(
+            "POST",
+            &csv_path,
+            Some(&h.admin),
+            Some("text/csv"),
+            body.as_bytes().to_vec(),
+        )
     };
-    let resp = h
-        .app
-        .clone()
-        .oneshot(csv("name\nA1\n\nA1\n"))
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _, _) = csv("name\nA1\n\nA1\n").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     h.admin("POST", &format!("/api/v1/properties/{property}/sync"), None)
         .await;
     let units = h
@@ -494,13 +284,8 @@ async fn alerts_are_resolved_and_access_approved_through_the_api() {
         )
         .await;
     let first = &units["units"][0];
-    let resp = h
-        .app
-        .clone()
-        .oneshot(csv("name,building\nTower 1,T\n"))
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
+    let (status, _, _) = csv("name,building\nTower 1,T\n").await;
+    assert_eq!(status, StatusCode::CREATED);
     let (pms, unit) = (
         first["pms_property"].as_str().unwrap(),
         first["unit"]["id"].as_str().unwrap(),
@@ -650,22 +435,11 @@ async fn the_scheduler_syncs_a_due_property_and_retries_after_the_pms_retry_afte
     assert_eq!(none["runs"], json!([]));
 
     // Metrics count both attempts; a manager may not read them.
-    let resp = h
-        .app
-        .clone()
-        .oneshot(
-            Request::builder()
-                .uri("/metrics")
-                .header("authorization", format!("Bearer {}", h.admin))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let ctype = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    let (status, ctype, bytes) = h
+        .request("GET", "/metrics", Some(&h.admin), None, Vec::new())
+        .await;
+    assert_eq!(status, StatusCode::OK);
     assert!(ctype.starts_with("text/plain"), "{ctype}");
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8(bytes.to_vec()).unwrap();
     assert!(
         text.contains("epms_syncs_total{outcome=\"failed\",code=\"rate-limited\"} 1"),
@@ -871,18 +645,7 @@ async fn a_restart_in_the_middle_of_a_sync_loses_nothing_and_keeps_the_feed_curs
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     running.abort();
     let _ = running.await;
-    let Host {
-        app,
-        state,
-        store,
-        sim,
-        admin,
-        _dirs: dirs,
-    } = h;
-    drop((app, state, store));
-    let store =
-        Arc::new(Store::open(&dirs.1.path().join("epms.redb"), SecretBox::new([4; 32])).unwrap());
-    let h = start(sim, dirs, store, admin).await;
+    let h = h.restart().await;
 
     // The old token and the old data are there; the sync, run again, finishes the move-out.
     assert_eq!(

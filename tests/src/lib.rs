@@ -11,6 +11,8 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use epms_runtime::{NetworkAccess, Runtime, RuntimeConfig, SandboxLimits};
 
+pub mod api_host;
+
 /// Paths of the components built by this crate's build script.
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));

@@ -1,0 +1,330 @@
+//! A whole host for API tests: the simulator, the five compiled connectors, a redb
+//! store, and the admin API served on a loopback port, spoken to over real HTTP.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use epms_api::{AppState, app, new_token, token_hash};
+use epms_runtime::SandboxLimits;
+use epms_store::{Role, SecretBox, Store, TokenRecord};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use pms_sim::Simulator;
+use pms_sim::dataset::Spec;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::{guests, loopback_runtime};
+
+/// The five vendors: name, the simulator's PMS property id, the compiled connector.
+pub const VENDORS: [(&str, &str, &str); 5] = [
+    ("yardi", "rnttrk01", guests::EPMS_CONNECTOR_YARDI),
+    ("realpage", "3401", guests::EPMS_CONNECTOR_REALPAGE),
+    ("entrata", "100", guests::EPMS_CONNECTOR_ENTRATA),
+    ("mri", "500", guests::EPMS_CONNECTOR_MRI),
+    ("appfolio", "AF1", guests::EPMS_CONNECTOR_APPFOLIO),
+];
+
+/// The key the test stores' secrets are sealed with.
+const STORE_KEY: [u8; 32] = [4; 32];
+
+/// An answer: status, content type, and the body as JSON (`Null` when it is not).
+pub type Answer = (StatusCode, String, Value);
+
+pub struct Host {
+    pub state: AppState,
+    pub store: Arc<Store>,
+    pub sim: Simulator,
+    pub admin: String,
+    pub addr: SocketAddr,
+    dirs: (tempfile::TempDir, tempfile::TempDir),
+    server: JoinHandle<()>,
+    stop: oneshot::Sender<()>,
+}
+
+/// Stores a new token and returns it.
+pub fn token(store: &Store, role: Role, properties: &[&str]) -> String {
+    let t = new_token();
+    store
+        .put_token(
+            &token_hash(&t),
+            &TokenRecord {
+                name: format!("{role:?}"),
+                role,
+                properties: properties.iter().map(|p| (*p).to_owned()).collect(),
+                created_at: 0,
+            },
+        )
+        .expect("the token is stored");
+    t
+}
+
+impl Host {
+    /// A fresh host over a simulator holding one property of `units` units per vendor.
+    pub async fn start(seed: u64, units: usize) -> Host {
+        let sim = Simulator::generate(Spec {
+            seed,
+            properties: VENDORS
+                .iter()
+                .map(|(v, id, _)| ((*v).to_owned(), (*id).to_owned(), units))
+                .collect(),
+        })
+        .await
+        .expect("the simulator starts");
+        sim.state.set_rate_limit("appfolio", false);
+        let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let store = Arc::new(open_store(&dirs.1));
+        let admin = token(&store, Role::Admin, &[]);
+        Host::serve(sim, dirs, store, admin).await
+    }
+
+    async fn serve(
+        sim: Simulator,
+        dirs: (tempfile::TempDir, tempfile::TempDir),
+        store: Arc<Store>,
+        admin: String,
+    ) -> Host {
+        let runtime = Arc::new(loopback_runtime(dirs.0.path(), SandboxLimits::default()));
+        let mut connectors = HashMap::new();
+        for (vendor, _, wasm) in VENDORS {
+            let loaded = runtime
+                .load_file(wasm.as_ref())
+                .await
+                .expect("the connector loads");
+            connectors.insert(vendor.to_owned(), Arc::new(loaded));
+        }
+        let state = AppState::new(store.clone(), runtime, connectors);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let router = app(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("the API serves");
+        });
+        Host {
+            state,
+            store,
+            sim,
+            admin,
+            addr,
+            dirs,
+            server,
+            stop,
+        }
+    }
+
+    /// Stops the host (server, store) and starts a new one on the same data
+    /// directory, compile cache and simulator: a restart.
+    pub async fn restart(self) -> Host {
+        let Host {
+            state,
+            store,
+            sim,
+            admin,
+            dirs,
+            server,
+            stop,
+            ..
+        } = self;
+        let _ = stop.send(());
+        server.await.expect("the server stops cleanly");
+        drop((state, store));
+        let store = Arc::new(open_store(&dirs.1));
+        Host::serve(sim, dirs, store, admin).await
+    }
+
+    /// One HTTP request on a new loopback connection.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, String, Bytes) {
+        let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string());
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(c) = content_type {
+            req = req.header("content-type", c);
+        }
+        let resp = sender
+            .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let ctype = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, ctype, bytes)
+    }
+
+    /// A JSON request (`body` sent as `application/json` when given).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let (ctype, bytes) = match body {
+            Some(b) => (Some("application/json"), b.to_string().into_bytes()),
+            None => (None, Vec::new()),
+        };
+        let (status, ctype_out, bytes) = self.request(method, path, token, ctype, bytes).await;
+        let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, ctype_out, v)
+    }
+
+    /// A request as the admin that must succeed; its JSON answer.
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, _, v) = self.call(method, path, Some(&self.admin), body).await;
+        assert!(status.is_success(), "{method} {path}: {status} {v}");
+        v
+    }
+
+    /// The fields of a working credential for `vendor` on the simulator.
+    pub fn credential_fields(&self, vendor: &str) -> serde_json::Map<String, Value> {
+        let mut fields: serde_json::Map<String, Value> = self.sim.state.read(|p| {
+            p.credential(vendor)
+                .expect("the simulator serves the vendor")
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect()
+        });
+        fields.insert("base-url".into(), json!(self.sim.base_url(vendor).unwrap()));
+        fields
+    }
+
+    /// Changes a set-up property's settings with `change`, through the API.
+    pub async fn change_settings(&self, property: &str, change: impl FnOnce(&mut Value)) {
+        let base = format!("/api/v1/properties/{property}");
+        let p = self.admin("GET", &base, None).await;
+        let mut settings = p["settings"].clone();
+        change(&mut settings);
+        self.admin(
+            "PUT",
+            &format!("{base}/integration"),
+            Some(json!({"credential_id": p["credential_id"], "pms_property_ids": p["pms_property_ids"], "settings": settings})),
+        )
+        .await;
+    }
+
+    /// Switches a set-up property to Automatic access with no grant delay.
+    pub async fn automatic_access(&self, property: &str) {
+        self.change_settings(property, |s| {
+            s["access"]["mode"] = json!("automatic");
+            s["access"]["grant_delay_secs"] = json!(0);
+        })
+        .await;
+    }
+
+    /// The setup flow of the seed article, through the API: credential (checked, its
+    /// PMS properties listed), DOOR property, integration with access enabled.
+    /// Returns the DOOR property id, `door-<vendor>`.
+    pub async fn set_up(&self, vendor: &str, pms_id: &str) -> String {
+        let fields = self.credential_fields(vendor);
+        let cred = format!("{vendor}-cred");
+        let created = self
+            .admin(
+                "POST",
+                "/api/v1/credentials",
+                Some(json!({"id": cred, "vendor": vendor, "fields": fields})),
+            )
+            .await;
+        let listed = self.admin("GET", "/api/v1/credentials", None).await;
+        let secret_names = created["secrets"].as_array().cloned().unwrap_or_default();
+        assert!(!secret_names.is_empty(), "{vendor}: {created}");
+        let shown = format!("{created}{listed}");
+        for name in secret_names {
+            let value = fields[name.as_str().unwrap()].as_str().unwrap();
+            assert!(
+                !shown.contains(value),
+                "{vendor}: the secret {name} came back: {shown}"
+            );
+        }
+        self.admin("POST", &format!("/api/v1/credentials/{cred}/check"), None)
+            .await;
+        let pms = self
+            .admin(
+                "GET",
+                &format!("/api/v1/credentials/{cred}/pms-properties"),
+                None,
+            )
+            .await;
+        assert!(
+            pms["properties"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["id"] == pms_id),
+            "{vendor}: {pms}"
+        );
+        let property = format!("door-{vendor}");
+        self.admin(
+            "POST",
+            "/api/v1/properties",
+            Some(json!({"id": property, "name": format!("{vendor} tower")})),
+        )
+        .await;
+        let mut settings = serde_json::to_value(epms_engine::Settings::default()).unwrap();
+        settings["access"]["enabled"] = json!(true);
+        self.admin(
+            "PUT",
+            &format!("/api/v1/properties/{property}/integration"),
+            Some(
+                json!({"credential_id": cred, "pms_property_ids": [pms_id], "settings": settings}),
+            ),
+        )
+        .await;
+        property
+    }
+
+    /// Sync Now through the API; the sync's report.
+    pub async fn sync(&self, property: &str) -> Value {
+        self.admin("POST", &format!("/api/v1/properties/{property}/sync"), None)
+            .await
+    }
+
+    /// The open alerts of `alert_type` on a property.
+    pub async fn alerts_of(&self, property: &str, alert_type: &str) -> Vec<Value> {
+        let alerts = self
+            .admin(
+                "GET",
+                &format!("/api/v1/properties/{property}/alerts"),
+                None,
+            )
+            .await;
+        alerts["groups"][alert_type]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn open_store(data: &tempfile::TempDir) -> Store {
+    Store::open(&data.path().join("epms.redb"), SecretBox::new(STORE_KEY)).expect("the store opens")
+}
