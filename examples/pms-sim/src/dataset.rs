@@ -291,7 +291,7 @@ impl Portfolio {
                 }
                 let n = p.residents.len() + p.leases.len() + 1;
                 let lease = format!("{}-MI{n:05}", p.id);
-                let rid = format!("{}-MR{n:05}", p.id);
+                let rid = primary_id(p, &lease, format!("{}-MR{n:05}", p.id));
                 p.residents.push(Resident {
                     id: rid.clone(),
                     lease_id: Some(lease.clone()),
@@ -347,7 +347,7 @@ impl Portfolio {
                 }
                 let n = p.residents.len() + p.leases.len() + 1;
                 let lease = format!("{}-TL{n:05}", p.id);
-                let rid = format!("{}-TR{n:05}", p.id);
+                let rid = primary_id(p, &lease, format!("{}-TR{n:05}", p.id));
                 if let Some(wire) = p.wire_emails.get(&old.id).cloned() {
                     p.wire_emails.insert(rid.clone(), wire);
                 }
@@ -765,6 +765,16 @@ pub fn add_data_problems(rng: &mut Rng, p: &mut SimProperty) {
     }
 }
 
+/// The id of a new household's primary: on Yardi the lease's tenant code (as
+/// [`yardi_codes`] gives generated households), elsewhere `own`.
+fn primary_id(p: &SimProperty, lease: &str, own: String) -> String {
+    if p.vendor == "yardi" {
+        lease.to_owned()
+    } else {
+        own
+    }
+}
+
 /// Yardi's keys: a lease is its primary's tenant code (`t0000001`), the other
 /// members have roommate codes (`r0000002`).
 pub fn yardi_codes(p: &mut SimProperty) {
@@ -889,6 +899,42 @@ mod tests {
             }
             assert!(!lease.raw_status.is_empty());
         }
+    }
+
+    #[test]
+    fn a_yardi_household_moved_in_or_transferred_is_keyed_by_its_tenant_code() {
+        let mut portfolio = generate(&Spec {
+            seed: 1,
+            properties: vec![("yardi".into(), "Y".into(), 5)],
+        });
+        let unit = portfolio.properties[0].units[0].id.clone();
+        portfolio
+            .apply(&Mutation::MoveIn {
+                vendor: "yardi".into(),
+                property: "Y".into(),
+                unit: unit.clone(),
+                first_name: "Ana".into(),
+                last_name: "Diaz".into(),
+                email: None,
+            })
+            .unwrap();
+        let r = portfolio.properties[0].residents.last().unwrap().clone();
+        assert_eq!(
+            r.lease_id.as_ref(),
+            Some(&r.id),
+            "the primary is the lease's tCode"
+        );
+        portfolio
+            .apply(&Mutation::Transfer {
+                vendor: "yardi".into(),
+                property: "Y".into(),
+                resident: r.id.clone(),
+                to_unit: unit,
+            })
+            .unwrap();
+        let t = portfolio.properties[0].residents.last().unwrap();
+        assert_ne!(t.id, r.id);
+        assert_eq!(t.lease_id.as_ref(), Some(&t.id));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
 use axum::{Json, Router};
 use epms_engine::access::{self, AccessError};
+use epms_engine::accounts;
 use epms_engine::resolve::{self, Resolution, ResolveError};
 use epms_engine::units_csv::{self, NewDoorUnit, UnitError};
 use epms_engine::{Actor, DoorState, Plan, PmsUnitKey, Settings};
@@ -189,6 +190,13 @@ pub fn endpoints() -> Vec<Endpoint> {
             "Change a person's status by hand",
             Property,
             post(manual_status),
+        ),
+        endpoint(
+            "post",
+            "/api/v1/properties/{id}/accounts",
+            "Create a DOOR account by hand (matched against PMS residents by the next sync)",
+            Property,
+            post(create_account),
         ),
         endpoint(
             "delete",
@@ -754,6 +762,28 @@ async fn manual_status(
         .map_err(access_error)
     })?;
     ok(plan_summary(&plan))
+}
+
+async fn create_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<accounts::NewAccount>,
+) -> ApiResult {
+    let now = state.now();
+    let plan = mutate(&state, &id, |door| {
+        accounts::plan_create_account(door, &body, &actor(&caller), now).map_err(|e| match e {
+            accounts::AccountError::EmailTaken { .. } => {
+                ApiError::conflict("email-taken", e.to_string())
+            }
+            _ => ApiError::invalid(e.field(), e.to_string()),
+        })
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"account": plan.accounts_created.first()})),
+    )
+        .into_response())
 }
 
 async fn delete_account(

@@ -6,6 +6,7 @@
 //! for the definitions and invariants.
 
 pub mod access;
+pub mod accounts;
 pub mod normalize;
 pub mod plan;
 pub mod resolve;
