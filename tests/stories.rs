@@ -667,8 +667,30 @@ async fn move_in_transfer_move_out(vendor: &'static str, automatic: bool) {
         s.create_door_unit("Flat A").await,
         s.create_door_unit("Flat B").await,
     );
-    s.map(&units[4], d1).await;
-    s.map(&units[5], d2).await;
+    // Both at once, through the bulk call (a bad item refuses the whole call).
+    let bulk = |door: u64| {
+        json!({"mappings": [
+            {"pms_property": s.pms_id, "unit": units[4], "door_unit": d1},
+            {"pms_property": s.pms_id, "unit": units[5], "door_unit": door},
+        ]})
+    };
+    let (status, _, problem) =
+        s.h.call(
+            "POST",
+            &s.path("/mappings"),
+            Some(&s.h.admin),
+            Some(bulk(999)),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 422, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("row 2"),
+        "{problem}"
+    );
+    let mapped =
+        s.h.admin("POST", &s.path("/mappings"), Some(bulk(d2)))
+            .await;
+    assert_eq!(mapped["mapped"], 2);
     let common = ["Resident Amenities", "Resident Entrances"];
     let with = |unit: u64| {
         let mut keys: Vec<String> = common.iter().map(|c| (*c).to_owned()).collect();

@@ -269,6 +269,13 @@ pub fn endpoints() -> Vec<Endpoint> {
             put(map_unit),
         ),
         endpoint(
+            "post",
+            "/api/v1/properties/{id}/mappings",
+            "Map many PMS units at once (all or none)",
+            Property,
+            post(map_units),
+        ),
+        endpoint(
             "delete",
             "/api/v1/properties/{id}/pms-units/{pms}/{unit}/mapping",
             "Unmap a PMS unit (assignments kept)",
@@ -930,7 +937,7 @@ async fn discard(
 fn unit_error(e: UnitError) -> ApiError {
     match e {
         UnitError::Rows(rows) => {
-            let mut err = ApiError::invalid("rows", "the file has errors; nothing was imported");
+            let mut err = ApiError::invalid("rows", "some rows have errors; nothing was applied");
             err.detail = rows
                 .iter()
                 .map(ToString::to_string)
@@ -1011,6 +1018,58 @@ async fn map_unit(
             .map_err(unit_error)
     })?;
     ok(json!({"mapped": !plan.mappings_set.is_empty() || plan.is_empty()}))
+}
+
+/// Most mappings one bulk call may set.
+const MAX_BULK_MAPPINGS: usize = 5_000;
+
+#[derive(Deserialize)]
+struct BulkMapping {
+    pms_property: String,
+    unit: String,
+    door_unit: u64,
+}
+
+#[derive(Deserialize)]
+struct BulkMapBody {
+    mappings: Vec<BulkMapping>,
+}
+
+async fn map_units(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<BulkMapBody>,
+) -> ApiResult {
+    if body.mappings.len() > MAX_BULK_MAPPINGS {
+        return Err(ApiError::invalid(
+            "mappings",
+            format!(
+                "at most {MAX_BULK_MAPPINGS} mappings per call ({} given)",
+                body.mappings.len()
+            ),
+        ));
+    }
+    let items: Vec<(PmsUnitKey, u64)> = body
+        .mappings
+        .into_iter()
+        .map(|m| {
+            (
+                PmsUnitKey {
+                    property: m.pms_property,
+                    unit: m.unit,
+                },
+                m.door_unit,
+            )
+        })
+        .collect();
+    let now = state.now();
+    let plan = mutate(&state, &id, |door| {
+        units_csv::plan_map_units(door, &items, &actor(&caller), now).map_err(unit_error)
+    })?;
+    ok(
+        json!({"mapped": plan.mappings_set.len(), "unchanged": items.len() - plan.mappings_set.len()}),
+    )
 }
 
 async fn unmap_unit(

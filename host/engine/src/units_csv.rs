@@ -32,7 +32,7 @@ pub struct RowError {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnitError {
-    #[error("the file has errors; nothing was imported")]
+    #[error("some rows have errors; nothing was applied")]
     Rows(Vec<RowError>),
     #[error("DOOR unit {0} does not exist")]
     NoSuchDoorUnit(DoorUnitId),
@@ -204,15 +204,57 @@ pub fn plan_map_unit(
     if !state.pms_units.iter().any(|u| &u.key == pms) {
         return Err(UnitError::NoSuchPmsUnit(pms.clone()));
     }
+    plan_map_units(state, &[(pms.clone(), door)], actor, now)
+}
+
+/// Maps many PMS units at once: all or none, with an error per bad item (1-based
+/// `row`). Mapping a unit to the DOOR unit it already has is no change.
+pub fn plan_map_units(
+    state: &DoorState,
+    mappings: &[(PmsUnitKey, DoorUnitId)],
+    actor: &Actor,
+    now: i64,
+) -> Result<Plan, UnitError> {
+    let listed: HashSet<&PmsUnitKey> = state.pms_units.iter().map(|u| &u.key).collect();
+    let mut seen = HashSet::new();
+    let mut errors = Vec::new();
+    for (i, (pms, door)) in mappings.iter().enumerate() {
+        let message = if !state.door_units.contains_key(door) {
+            Some(format!("DOOR unit {door} does not exist"))
+        } else if !listed.contains(pms) {
+            Some(format!(
+                "PMS unit {}/{} was not reported by the last sync",
+                pms.property, pms.unit
+            ))
+        } else if !seen.insert(pms) {
+            Some(format!(
+                "PMS unit {}/{} appears more than once",
+                pms.property, pms.unit
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = message {
+            errors.push(RowError {
+                row: i + 1,
+                message,
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(UnitError::Rows(errors));
+    }
     let mut plan = Plan::empty(state);
-    if state.mappings.get(pms) != Some(&door) {
-        plan.mappings_set.push((pms.clone(), door));
-        plan.audit.push(audit(
-            actor,
-            now,
-            "mapping.set",
-            format!("PMS unit {}/{} → DOOR unit {door}", pms.property, pms.unit),
-        ));
+    for (pms, door) in mappings {
+        if state.mappings.get(pms) != Some(door) {
+            plan.mappings_set.push((pms.clone(), *door));
+            plan.audit.push(audit(
+                actor,
+                now,
+                "mapping.set",
+                format!("PMS unit {}/{} → DOOR unit {door}", pms.property, pms.unit),
+            ));
+        }
     }
     Ok(plan)
 }

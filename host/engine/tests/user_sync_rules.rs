@@ -5,7 +5,8 @@ mod common;
 use common::*;
 use epms_engine::resolve::{Resolution, ResolveError, delete_account, resolve, resolve_many};
 use epms_engine::units_csv::{
-    NewDoorUnit, UnitError, parse_csv, plan_create_units, plan_map_unit, plan_unmap_unit,
+    NewDoorUnit, UnitError, parse_csv, plan_create_units, plan_map_unit, plan_map_units,
+    plan_unmap_unit,
 };
 use epms_engine::*;
 use epms_model::{DoorStatus, HouseholdRole, LeaseStatus};
@@ -733,6 +734,50 @@ fn unit_sync_lists_every_pms_unit_with_its_mapping_state() {
         plan_map_unit(&state, &unit_key("102"), 999, &manager(), NOW),
         Err(UnitError::NoSuchDoorUnit(999))
     ));
+}
+
+#[test]
+fn many_units_are_mapped_at_once_or_none_with_an_error_per_bad_item() {
+    let mut state = DoorState::default();
+    let snap = snapshot(vec![
+        current("t1", "Ann", "Lee", "ann@x.com", "101"),
+        current("t2", "Bo", "Ng", "bo@x.com", "102"),
+    ]);
+    sync_default(&mut state, &snap);
+    let (a, b) = (door_unit(&mut state, "A"), door_unit(&mut state, "B"));
+    let bad = plan_map_units(
+        &state,
+        &[
+            (unit_key("101"), a),
+            (unit_key("999"), b),
+            (unit_key("101"), b),
+            (unit_key("102"), 77),
+        ],
+        &manager(),
+        NOW,
+    );
+    let Err(UnitError::Rows(rows)) = bad else {
+        panic!("refused: {bad:?}")
+    };
+    assert_eq!(
+        rows.iter().map(|r| r.row).collect::<Vec<_>>(),
+        vec![2, 3, 4]
+    );
+    let plan = plan_map_units(
+        &state,
+        &[(unit_key("101"), a), (unit_key("102"), b)],
+        &manager(),
+        NOW,
+    )
+    .unwrap();
+    state.apply(&plan).unwrap();
+    assert_eq!(state.mappings.len(), 2);
+    assert!(
+        plan_map_units(&state, &[(unit_key("101"), a)], &manager(), NOW)
+            .unwrap()
+            .is_empty(),
+        "mapping again is no change"
+    );
 }
 
 #[test]
