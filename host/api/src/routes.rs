@@ -981,7 +981,7 @@ async fn door_units_csv(
     })?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"created": plan.door_units_created.len()})),
+        Json(json!({"created": plan.door_units_created.len(), "door_units": plan.door_units_created})),
     )
         .into_response())
 }
