@@ -673,3 +673,43 @@ async fn a_restart_in_the_middle_of_a_sync_loses_nothing_and_keeps_the_feed_curs
         "the move-out revoked keys: {after}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_now_whose_caller_hangs_up_still_finishes_and_the_next_one_runs() {
+    let h = host().await;
+    let property = h.set_up("mri", "500").await;
+    let base = format!("/api/v1/properties/{property}");
+    // The PMS is slow; the caller gives up after 50 ms and closes its connection.
+    h.sim.state.add_fault(Fault {
+        vendor: "mri".into(),
+        endpoint: String::new(),
+        kind: FaultKind::Latency { millis: 400 },
+        times: Some(1),
+    });
+    let path = format!("{base}/sync");
+    let gave_up = tokio::time::timeout(
+        std::time::Duration::from_millis(50),
+        h.call("POST", &path, Some(&h.admin), None),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the sync outlasts the caller's patience");
+    // The sync carries on and is recorded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let runs = h.admin("GET", &format!("{base}/syncs"), None).await;
+        if runs["runs"].as_array().unwrap().len() == 1 {
+            assert_eq!(runs["runs"][0]["outcome"], "succeeded", "{runs}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sync finished: {runs}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Sync Now works again: the property is not stuck behind the abandoned call.
+    let report = h.admin("POST", &path, None).await;
+    assert_eq!(report["run"]["outcome"], "succeeded", "{report}");
+    let runs = h.admin("GET", &format!("{base}/syncs"), None).await;
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 2);
+}

@@ -138,7 +138,18 @@ impl Host {
         let _ = stop.send(());
         server.await.expect("the server stops cleanly");
         drop((state, store));
-        let store = Arc::new(open_store(&dirs.1));
+        // A sync still running holds the database until its pool has shut down,
+        // which the pool's own thread does right after the last state is dropped.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let store = loop {
+            match Store::open(&dirs.1.path().join("epms.redb"), SecretBox::new(STORE_KEY)) {
+                Ok(store) => break Arc::new(store),
+                Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("the store reopens after a restart: {e}"),
+            }
+        };
         Host::serve(sim, dirs, store, admin).await
     }
 

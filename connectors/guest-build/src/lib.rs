@@ -30,11 +30,19 @@ impl Guest {
 }
 
 fn workspace_root() -> PathBuf {
-    // This crate lives at <root>/connectors/guest-build.
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // Up from the calling package (its build script's environment) to the manifest
+    // that declares the workspace. Not this crate's compile-time location: a build
+    // of this crate cached in a shared target directory may come from a checkout
+    // elsewhere.
+    let caller =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("called from a build script"));
+    caller
         .ancestors()
-        .nth(2)
-        .expect("guest-build is two levels below the workspace root")
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|manifest| manifest.lines().any(|l| l.trim() == "[workspace]"))
+        })
+        .expect("the calling package is inside the workspace")
         .to_owned()
 }
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod metrics;
 mod routes;
 pub mod scheduler;
+pub mod sync_pool;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -37,6 +38,9 @@ pub struct AppState {
     /// Syncs running now, by property: Sync Now during a sync waits for that one.
     pub(crate) running: Arc<Mutex<HashMap<String, scheduler::RunningSync>>>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Where syncs run, apart from the API's workers (`None`: threads could not be
+    /// started; syncs then run on the caller's runtime).
+    pub sync_pool: Option<Arc<sync_pool::SyncPool>>,
     /// Unix seconds (injectable for tests).
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
 }
@@ -53,6 +57,7 @@ impl AppState {
             connectors: Arc::new(RwLock::new(connectors)),
             running: Arc::default(),
             metrics: Arc::default(),
+            sync_pool: start_sync_pool(),
             clock: Arc::new(|| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -79,6 +84,17 @@ impl AppState {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+}
+
+fn start_sync_pool() -> Option<Arc<sync_pool::SyncPool>> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    match sync_pool::SyncPool::new(threads) {
+        Ok(pool) => Some(Arc::new(pool)),
+        Err(e) => {
+            tracing::warn!("sync threads could not start ({e}); syncs share the API's");
+            None
+        }
     }
 }
 

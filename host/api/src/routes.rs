@@ -726,22 +726,42 @@ async fn people(
         }
     }
     let mut views = access::access_views(&door, accounts.iter().map(|a| a.id));
-    let list: Vec<Value> = accounts
+    let people: Vec<PersonView> = accounts
         .into_iter()
         .map(|a| {
-            let keys = keys.remove(&a.id).unwrap_or_default();
-            json!({
-                "account": a, "linked": !keys.is_empty(), "pms_keys": keys,
-                "access": views.remove(&a.id),
-            })
+            let pms_keys = keys.remove(&a.id).unwrap_or_default();
+            PersonView {
+                account: a,
+                linked: !pms_keys.is_empty(),
+                pms_keys,
+                access: views.remove(&a.id),
+            }
         })
         .collect();
-    let next = offset + list.len();
-    ok(json!({
-        "people": list,
-        "total": door.accounts.len(),
-        "next_offset": (next < door.accounts.len()).then_some(next),
-    }))
+    let next = offset + people.len();
+    // Serialised straight from the state (no JSON tree in between): the people page
+    // is the API's most read and largest answer.
+    Ok(Json(PeoplePage {
+        total: door.accounts.len(),
+        next_offset: (next < door.accounts.len()).then_some(next),
+        people,
+    })
+    .into_response())
+}
+
+#[derive(serde::Serialize)]
+struct PersonView<'a> {
+    account: &'a epms_engine::Account,
+    linked: bool,
+    pms_keys: Vec<String>,
+    access: Option<access::AccessView<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct PeoplePage<'a> {
+    people: Vec<PersonView<'a>>,
+    total: usize,
+    next_offset: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -813,12 +833,20 @@ async fn alerts(State(state): State<AppState>, Path(id): Path<String>) -> ApiRes
     for a in door.alerts.values() {
         groups.entry(a.alert_type.as_str()).or_default().push(a);
     }
-    ok(json!({
-        "badge": door.badge(),
-        "open": door.open_alerts(),
-        "pending_suggestions": door.suggestions.len(),
-        "groups": groups,
-    }))
+    #[derive(serde::Serialize)]
+    struct AlertsPage<'a> {
+        badge: usize,
+        open: usize,
+        pending_suggestions: usize,
+        groups: BTreeMap<&'static str, Vec<&'a epms_engine::Alert>>,
+    }
+    Ok(Json(AlertsPage {
+        badge: door.badge(),
+        open: door.open_alerts(),
+        pending_suggestions: door.suggestions.len(),
+        groups,
+    })
+    .into_response())
 }
 
 fn resolve_error(e: ResolveError) -> ApiError {
@@ -898,8 +926,14 @@ fn access_error(e: AccessError) -> ApiError {
 
 async fn suggestions(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let door = state.store.state(&id)?;
-    let list: Vec<&epms_engine::Suggestion> = door.suggestions.values().collect();
-    ok(json!({ "suggestions": list }))
+    #[derive(serde::Serialize)]
+    struct Suggestions<'a> {
+        suggestions: Vec<&'a epms_engine::Suggestion>,
+    }
+    Ok(Json(Suggestions {
+        suggestions: door.suggestions.values().collect(),
+    })
+    .into_response())
 }
 
 #[derive(Deserialize)]

@@ -171,49 +171,85 @@ fn failure(e: epms_sync::SyncError) -> SyncFailure {
 }
 
 /// Runs one sync of `property`, or joins the one already running.
+///
+/// The sync itself is a task of its own (on the sync pool): a caller that goes
+/// away (an HTTP client hanging up on Sync Now) does not cancel it, and the next
+/// caller never joins a sync that nobody runs.
 pub async fn sync_property(state: &AppState, property: &str) -> Result<Value, SyncFailure> {
-    let (joined, sender) = {
+    let mut outcome = {
         let mut running = state.running.lock().unwrap_or_else(|p| p.into_inner());
         match running.get(property) {
-            Some(rx) => (Some(rx.clone()), None),
+            Some(rx) => rx.clone(),
             None => {
                 let (tx, rx) = watch::channel(None);
-                running.insert(property.to_owned(), rx);
-                (None, Some(tx))
+                running.insert(property.to_owned(), rx.clone());
+                start_sync(state, property, tx);
+                rx
             }
         }
     };
-    if let Some(mut rx) = joined {
-        let vanished = || SyncFailure {
-            error: ApiError::internal("the running sync ended without an outcome"),
-            retryable: true,
-            retry_after: None,
-        };
-        let outcome = rx.wait_for(Option::is_some).await.map_err(|_| vanished())?;
-        return outcome.clone().unwrap_or_else(|| Err(vanished()));
+    let vanished = || SyncFailure {
+        error: ApiError::internal("the sync stopped without an outcome (see the host's log)"),
+        retryable: true,
+        retry_after: None,
+    };
+    let done = outcome
+        .wait_for(Option::is_some)
+        .await
+        .map_err(|_| vanished())?;
+    done.clone().unwrap_or_else(|| Err(vanished()))
+}
+
+/// Takes a property off the running list when its sync task ends, however it ends
+/// (a panic included): the next Sync Now starts afresh.
+struct RunningEntry {
+    running: Arc<std::sync::Mutex<HashMap<String, RunningSync>>>,
+    property: String,
+}
+
+impl Drop for RunningEntry {
+    fn drop(&mut self) {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.property);
     }
-    let started = Instant::now();
+}
+
+fn start_sync(
+    state: &AppState,
+    property: &str,
+    outcome: watch::Sender<Option<Result<Value, SyncFailure>>>,
+) {
+    let entry = RunningEntry {
+        running: state.running.clone(),
+        property: property.to_owned(),
+    };
+    let (runtime, store, metrics) = (
+        state.runtime.clone(),
+        state.store.clone(),
+        state.metrics.clone(),
+    );
     let connectors = state.connectors_snapshot();
-    let outcome = epms_sync::sync_once(
-        &state.runtime,
-        &state.store,
-        &connectors,
-        property,
-        state.now(),
-    )
-    .await;
-    state.metrics.record_sync(&outcome, started.elapsed());
-    let outcome = outcome.map(|r| report_view(&r)).map_err(failure);
-    state
-        .running
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(property);
-    if let Some(tx) = sender {
-        // Nobody joined: no receiver is fine.
-        let _ = tx.send(Some(outcome.clone()));
+    let now = state.now();
+    let work = async move {
+        let started = Instant::now();
+        let result =
+            epms_sync::sync_once(&runtime, &store, &connectors, &entry.property, now).await;
+        metrics.record_sync(&result, started.elapsed());
+        if let Err(e) = &result {
+            tracing::warn!(property = %entry.property, code = e.code(), "sync failed: {e}");
+        }
+        // Off the running list first: a caller arriving now starts a new sync.
+        drop(entry);
+        let _ = outcome.send(Some(result.map(|r| report_view(&r)).map_err(failure)));
+    };
+    match &state.sync_pool {
+        Some(pool) => pool.spawn(work),
+        None => {
+            tokio::spawn(work);
+        }
     }
-    outcome
 }
 
 /// A sync's concurrency slots. The vendor's first: a task waiting for its vendor

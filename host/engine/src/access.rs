@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use epms_model::DoorStatus;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::plan::{Actor, AuditEntry, Plan};
 use crate::state::{
@@ -624,13 +624,14 @@ pub fn replay(feed: &[FeedEvent]) -> BTreeMap<GrantId, (AccountId, KeyRef)> {
     grants
 }
 
-/// A summary of access for an account, for views.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccessView {
+/// A summary of access for an account, for views: borrowed from the state, so a
+/// page of people is serialised without copying anyone's grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessView<'a> {
     pub account: AccountId,
     pub effective_status: Option<DoorStatus>,
-    pub grants: Vec<Grant>,
-    pub pending: Vec<Suggestion>,
+    pub grants: Vec<&'a Grant>,
+    pub pending: Vec<&'a Suggestion>,
 }
 
 /// [`access_view`] of each of `accounts`, in one pass over grants and suggestions (a
@@ -638,7 +639,7 @@ pub struct AccessView {
 pub fn access_views(
     state: &DoorState,
     accounts: impl IntoIterator<Item = AccountId>,
-) -> BTreeMap<AccountId, AccessView> {
+) -> BTreeMap<AccountId, AccessView<'_>> {
     let mut views: BTreeMap<AccountId, AccessView> = accounts
         .into_iter()
         .map(|account| {
@@ -653,18 +654,18 @@ pub fn access_views(
         .collect();
     for g in state.grants.values() {
         if let Some(v) = views.get_mut(&g.account) {
-            v.grants.push(g.clone());
+            v.grants.push(g);
         }
     }
     for s in state.suggestions.values() {
         if let Some(v) = views.get_mut(&s.account) {
-            v.pending.push(s.clone());
+            v.pending.push(s);
         }
     }
     views
 }
 
-pub fn access_view(state: &DoorState, account: AccountId) -> AccessView {
+pub fn access_view(state: &DoorState, account: AccountId) -> AccessView<'_> {
     AccessView {
         account,
         effective_status: state.memos.get(&account).and_then(AccessMemo::effective),
@@ -672,13 +673,11 @@ pub fn access_view(state: &DoorState, account: AccountId) -> AccessView {
             .grants
             .values()
             .filter(|g| g.account == account)
-            .cloned()
             .collect(),
         pending: state
             .suggestions
             .values()
             .filter(|s| s.account == account)
-            .cloned()
             .collect(),
     }
 }

@@ -420,16 +420,54 @@ impl Store {
     pub fn state(&self, property: &str) -> Result<Arc<DoorState>, StoreError> {
         let txn = self.db.begin_read()?;
         let p = read_property(&txn, property)?;
-        let cache_key = format!("{}@{}", p.created_at, p.id);
-        let mut cache = self.read_cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(hit) = cache.get(&cache_key)
+        let cache_key = Self::cache_key(&p);
+        if let Some(hit) = self.cached(&cache_key)
             && hit.version == p.version
         {
-            return Ok(hit.clone());
+            return Ok(hit);
         }
+        // Decoded outside the lock: readers of other properties do not wait for it.
         let state = Arc::new(state_of(&txn, &p)?);
-        cache.insert(cache_key, state.clone());
+        self.cache_newer(cache_key, state.clone());
         Ok(state)
+    }
+
+    /// A property's cache key: a property deleted and created again is another one.
+    fn cache_key(p: &PropertyRecord) -> String {
+        format!("{}@{}", p.created_at, p.id)
+    }
+
+    fn cached(&self, key: &str) -> Option<Arc<DoorState>> {
+        let cache = self.read_cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.get(key).cloned()
+    }
+
+    /// Caches `state` unless a newer version is there already.
+    fn cache_newer(&self, key: String, state: Arc<DoorState>) {
+        let mut cache = self.read_cache.lock().unwrap_or_else(|e| e.into_inner());
+        match cache.get(&key) {
+            Some(old) if old.version > state.version => {}
+            _ => {
+                cache.insert(key, state);
+            }
+        }
+    }
+
+    /// After a committed plan: the cached state at the plan's base version becomes
+    /// the next one by the plan's in-memory meaning ([`DoorState::apply`], which the
+    /// transaction follows), so the first read after a sync does not decode the
+    /// whole property again. The writer pays the copy, not a reader.
+    fn advance_cache(&self, key: String, plan: &Plan) {
+        let Some(hit) = self.cached(&key) else {
+            return;
+        };
+        if hit.version != plan.base_version || plan.is_empty() {
+            return;
+        }
+        let mut next = (*hit).clone();
+        if next.apply(plan).is_ok() {
+            self.cache_newer(key, Arc::new(next));
+        }
     }
 
     /// Applies a plan (and records the sync run, if given) in one write transaction.
@@ -441,6 +479,7 @@ impl Store {
         run: Option<&SyncRun>,
     ) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
+        let cache_key;
         {
             let mut props = txn.open_table(PROPERTIES)?;
             let mut p: PropertyRecord = dec(props
@@ -582,8 +621,10 @@ impl Store {
             p.next_grant_id = plan.next_grant_id;
             p.next_suggestion_id = plan.next_suggestion_id;
             props.insert(property, enc(&p).as_slice())?;
+            cache_key = Self::cache_key(&p);
         }
         txn.commit()?;
+        self.advance_cache(cache_key, plan);
         Ok(())
     }
 

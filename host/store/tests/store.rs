@@ -22,12 +22,19 @@ fn store(dir: &tempfile::TempDir) -> Store {
 /// Applies a plan to the store and to the in-memory reference, and checks they agree.
 fn step(store: &Store, model: &mut DoorState, make: impl FnOnce(&DoorState) -> Plan) {
     let plan = make(model);
+    // Warm the shared read state, so that applying advances it in memory.
+    let _ = store.state("door-1").unwrap();
     store.apply("door-1", &plan, None).unwrap();
     model.apply(&plan).unwrap();
     assert_eq!(
         &store.load_state("door-1").unwrap(),
         model,
         "store and engine disagree after a plan"
+    );
+    assert_eq!(
+        &*store.state("door-1").unwrap(),
+        model,
+        "the shared read state, advanced in memory, disagrees with the store"
     );
 }
 
