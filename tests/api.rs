@@ -458,6 +458,18 @@ async fn the_scheduler_syncs_a_due_property_and_retries_after_the_pms_retry_afte
         "{text}"
     );
     assert!(!text.contains("epms_outbound_requests_total 0\n"), "{text}");
+    // The connector's own costs, by vendor and version.
+    let calls = text
+        .lines()
+        .find(|l| l.starts_with("epms_plugin_calls_total{vendor=\"yardi\""))
+        .unwrap_or_else(|| panic!("yardi's calls: {text}"));
+    assert!(!calls.ends_with(" 0"), "{calls}");
+    let memory = text
+        .lines()
+        .find(|l| l.starts_with("epms_plugin_memory_peak_bytes{vendor=\"yardi\""))
+        .unwrap_or_else(|| panic!("yardi's memory: {text}"));
+    let bytes: f64 = memory.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(bytes >= 65536.0, "at least one wasm page: {memory}");
     let manager = token(&h.store, Role::PropertyManager, &[&property]);
     let (status, _, _) = h.call("GET", "/metrics", Some(&manager), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);

@@ -93,6 +93,15 @@ async fn an_infinite_loop_is_stopped_by_the_cpu_budget() {
         "{result:?}"
     );
     assert!(elapsed < STOP_BOUND, "took {elapsed:?}");
+    // The runtime's usage shows the fault and the CPU burnt, for /metrics.
+    let usage = f.runtime.plugin_usage();
+    let hostile = usage
+        .iter()
+        .find(|(k, _)| k.vendor == "hostile")
+        .map(|(_, u)| *u)
+        .unwrap_or_else(|| panic!("usage of the hostile guest: {usage:?}"));
+    assert_eq!(hostile.faults, 1, "{hostile:?}");
+    assert!(hostile.cpu_time >= limits().cpu_budget, "{hostile:?}");
     // The instance is unusable after a trap; the runtime says so instead of re-entering it.
     assert!(matches!(
         session.read_units("panic", None).await,

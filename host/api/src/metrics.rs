@@ -57,6 +57,58 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// Per connector (vendor, version): calls, faults, wall time, guest CPU, peak memory.
+fn render_plugins(
+    out: &mut String,
+    usage: &BTreeMap<epms_runtime::PluginKey, epms_runtime::PluginUsage>,
+) {
+    type Value = fn(&epms_runtime::PluginUsage) -> f64;
+    let families: [(&str, &str, &str, Value); 5] = [
+        (
+            "epms_plugin_calls_total",
+            "counter",
+            "Calls into connectors.",
+            |u| u.calls as f64,
+        ),
+        (
+            "epms_plugin_faults_total",
+            "counter",
+            "Connector calls ended by a trap, a deadline or an exhausted budget.",
+            |u| u.faults as f64,
+        ),
+        (
+            "epms_plugin_call_seconds_total",
+            "counter",
+            "Wall time of connector calls, waits on the PMS included.",
+            |u| u.call_time.as_secs_f64(),
+        ),
+        (
+            "epms_plugin_cpu_seconds_total",
+            "counter",
+            "Guest CPU time of connector calls (counted in 10 ms epoch ticks).",
+            |u| u.cpu_time.as_secs_f64(),
+        ),
+        (
+            "epms_plugin_memory_peak_bytes",
+            "gauge",
+            "The largest linear memory one connector instance reached.",
+            |u| u.peak_memory_bytes as f64,
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (key, u) in usage {
+            let _ = writeln!(
+                out,
+                "{name}{{vendor=\"{}\",version=\"{}\"}} {}",
+                escape(&key.vendor),
+                escape(&key.version),
+                value(u)
+            );
+        }
+    }
+}
+
 /// The whole exposition.
 pub fn render(state: &AppState) -> Result<String, epms_store::StoreError> {
     let mut out = String::new();
@@ -166,5 +218,6 @@ pub fn render(state: &AppState) -> Result<String, epms_store::StoreError> {
         "# HELP epms_outbound_seconds_total Time answered requests spent in the gate.\n# TYPE epms_outbound_seconds_total counter\nepms_outbound_seconds_total {}",
         o.nanos as f64 / 1e9
     );
+    render_plugins(&mut out, &state.runtime.plugin_usage());
     Ok(out)
 }

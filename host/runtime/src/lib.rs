@@ -18,6 +18,7 @@ pub mod limits;
 pub mod policy;
 pub mod secrets;
 mod state;
+pub mod usage;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ pub use error::{CallError, LoadError};
 pub use gate::{OutboundCounts, OutboundStats};
 pub use limits::{EPOCH_TICK, SandboxLimits};
 pub use policy::NetworkAccess;
+pub use usage::{PluginKey, PluginUsage};
 
 use contract::v1;
 use gate::OutboundGate;
@@ -74,6 +76,7 @@ pub struct Runtime {
     cache: cache::ArtefactCache,
     config: RuntimeConfig,
     stats: Arc<OutboundStats>,
+    usage: Arc<usage::UsageStats>,
     pooling: bool,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -148,6 +151,7 @@ impl Runtime {
             cache,
             config,
             stats: Arc::new(OutboundStats::default()),
+            usage: Arc::default(),
             pooling,
             ticker_stop,
         })
@@ -169,6 +173,11 @@ impl Runtime {
     /// Outbound HTTP counters across every session so far.
     pub fn outbound(&self) -> OutboundCounts {
         self.stats.snapshot()
+    }
+
+    /// Calls, faults, time, CPU and peak memory per connector, across every session.
+    pub fn plugin_usage(&self) -> BTreeMap<PluginKey, PluginUsage> {
+        self.usage.snapshot()
     }
 
     /// Loads one component from a file.
@@ -340,6 +349,12 @@ impl Runtime {
             limits,
             poisoned: false,
             instantiate_time: started.elapsed(),
+            usage: self.usage.clone(),
+            plugin: PluginKey {
+                vendor: connector.info.vendor.clone(),
+                version: connector.info.version.clone(),
+            },
+            call_started: started,
         })
     }
 }
@@ -391,6 +406,9 @@ pub struct ConnectorSession {
     limits: SandboxLimits,
     poisoned: bool,
     instantiate_time: Duration,
+    usage: Arc<usage::UsageStats>,
+    plugin: PluginKey,
+    call_started: Instant,
 }
 
 /// Most pages one read may take: a connector whose cursor never ends is broken.
@@ -420,6 +438,7 @@ impl ConnectorSession {
         cpu.ticks = 0;
         cpu.exceeded = false;
         self.store.set_epoch_deadline(1);
+        self.call_started = Instant::now();
         Ok(())
     }
 
@@ -427,6 +446,14 @@ impl ConnectorSession {
         &mut self,
         outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
     ) -> Result<T, CallError> {
+        let data = self.store.data();
+        self.usage.record(
+            &self.plugin,
+            !matches!(outcome, Ok(Ok(_))),
+            self.call_started.elapsed(),
+            EPOCH_TICK.saturating_mul(u32::try_from(data.cpu.ticks).unwrap_or(u32::MAX)),
+            data.memory.peak as u64,
+        );
         match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => {
