@@ -725,3 +725,93 @@ async fn a_sync_now_whose_caller_hangs_up_still_finishes_and_the_next_one_runs()
     let runs = h.admin("GET", &format!("{base}/syncs"), None).await;
     assert_eq!(runs["runs"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_created_listed_and_revoked_through_the_api_and_audited() {
+    let h = host().await;
+    for id in ["door-a", "door-b"] {
+        h.admin(
+            "POST",
+            "/api/v1/properties",
+            Some(json!({"id": id, "name": id})),
+        )
+        .await;
+    }
+    // A manager of door-a only; bad requests name their field.
+    let (status, _, problem) = h
+        .call(
+            "POST",
+            "/api/v1/tokens",
+            Some(&h.admin),
+            Some(json!({"name": "m", "role": "property-manager"})),
+        )
+        .await;
+    assert_eq!(
+        (status, &problem["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("properties"))
+    );
+    let created = h
+        .admin(
+            "POST",
+            "/api/v1/tokens",
+            Some(json!({"name": "Mia (manager)", "role": "property-manager", "properties": ["door-a"]})),
+        )
+        .await;
+    let manager = created["token"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, _, _) = h
+        .call("GET", "/api/v1/properties/door-a", Some(&manager), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = h
+        .call("GET", "/api/v1/properties/door-b", Some(&manager), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = h.call("GET", "/api/v1/tokens", Some(&manager), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Listed by id, never by value.
+    let listed = h.admin("GET", "/api/v1/tokens", None).await;
+    assert!(!listed.to_string().contains(&manager));
+    assert!(!listed.to_string().contains(&h.admin));
+    assert!(
+        listed["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == id.as_str())
+    );
+
+    // Revoked: refused from the next request on.
+    let (status, _, _) = h
+        .call(
+            "DELETE",
+            &format!("/api/v1/tokens/{id}"),
+            Some(&h.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = h
+        .call("GET", "/api/v1/properties/door-a", Some(&manager), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = h
+        .call(
+            "DELETE",
+            &format!("/api/v1/tokens/{id}"),
+            Some(&h.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let audit = h.admin("GET", "/api/v1/audit", None).await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["entry"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["token.created", "token.revoked"]);
+}

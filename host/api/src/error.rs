@@ -90,6 +90,8 @@ impl From<epms_store::StoreError> for ApiError {
             S::PropertyExists(p) => {
                 ApiError::conflict("exists", format!("property {p:?} already exists"))
             }
+            S::NoSuchToken(t) => ApiError::not_found(format!("token {t:?}")),
+            S::EmptyPropertyId => ApiError::invalid("id", "must not be empty"),
             S::Stale { .. } => {
                 ApiError::conflict("busy", "the property changed meanwhile; try again")
             }

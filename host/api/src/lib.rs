@@ -10,6 +10,7 @@ pub mod metrics;
 mod routes;
 pub mod scheduler;
 pub mod sync_pool;
+pub mod tokens;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

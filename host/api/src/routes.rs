@@ -40,9 +40,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-type ApiResult = Result<Response, ApiError>;
+pub(crate) type ApiResult = Result<Response, ApiError>;
 
-fn ok(v: Value) -> ApiResult {
+pub(crate) fn ok(v: Value) -> ApiResult {
     Ok(Json(v).into_response())
 }
 
@@ -71,7 +71,7 @@ pub struct Endpoint {
     handler: MethodRouter<AppState>,
 }
 
-fn endpoint(
+pub(crate) fn endpoint(
     method: &'static str,
     path: &'static str,
     summary: &'static str,
@@ -320,6 +320,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     );
     csv.body = Some("text/csv");
     list.push(csv);
+    list.extend(crate::tokens::endpoints());
     list
 }
 
@@ -327,10 +328,12 @@ pub fn router(state: AppState) -> Router {
     // One `MethodRouter` per path: axum refuses a path routed twice.
     let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
     for e in endpoints() {
-        let handler = if e.body == Some("text/csv") {
-            e.handler
-        } else {
-            e.handler.layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        // JSON bodies share one limit; other media types set their own.
+        let handler = match e.body {
+            None | Some("application/json") => {
+                e.handler.layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+            }
+            Some(_) => e.handler,
         };
         // The declared access is enforced here, before the body is read: a caller
         // without the right learns nothing from validation errors.
@@ -457,7 +460,7 @@ fn mutate(
     ))
 }
 
-fn actor(caller: &Caller) -> Actor {
+pub(crate) fn actor(caller: &Caller) -> Actor {
     Actor::Manager(caller.0.name.clone())
 }
 

@@ -27,6 +27,14 @@ impl ConfigArg {
 pub enum TokenCommand {
     /// Creates a token and prints it once (only its hash is stored).
     Create(TokenArgs),
+    /// Lists tokens: id, role, properties, name (never the tokens themselves).
+    List(ConfigArg),
+    /// Revokes the token with this id (from `token list`).
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -97,8 +105,49 @@ pub async fn serve(args: ConfigArg) -> ExitCode {
     )
 }
 
+/// An entry of the service's audit log, for what the CLI does offline.
+fn cli_event(action: &str, detail: String) -> epms_engine::AuditEntry {
+    epms_engine::AuditEntry {
+        at: now(),
+        actor: epms_engine::Actor::Manager("cli".into()),
+        action: action.to_owned(),
+        rule: "cli".into(),
+        account: None,
+        pms_key: None,
+        detail,
+    }
+}
+
 pub fn token(cmd: TokenCommand) -> ExitCode {
-    let TokenCommand::Create(args) = cmd;
+    let args = match cmd {
+        TokenCommand::Create(args) => args,
+        TokenCommand::List(config) => {
+            return report((|| {
+                let store = open_store(&config.load()?.data_dir)?;
+                for (id, t) in store.tokens()? {
+                    println!(
+                        "{id}  {:<16}  {:<30}  {}",
+                        format!("{:?}", t.role),
+                        t.properties.join(","),
+                        t.name
+                    );
+                }
+                Ok(())
+            })());
+        }
+        TokenCommand::Revoke { id, config } => {
+            return report((|| {
+                let store = open_store(&config.load()?.data_dir)?;
+                let t = store.revoke_token(&id)?;
+                store.record_service_event(&cli_event(
+                    "token.revoked",
+                    format!("token {id} ({:?}, {:?})", t.name, t.role),
+                ))?;
+                eprintln!("token {id} ({}) revoked", t.name);
+                Ok(())
+            })());
+        }
+    };
     report((|| {
         let config = args.config.load()?;
         let role = match args.role {
@@ -124,8 +173,10 @@ pub fn token(cmd: TokenCommand) -> ExitCode {
             }
         }
         let token = new_token();
+        let hash = token_hash(&token);
+        let role_name = format!("{role:?}");
         store.put_token(
-            &token_hash(&token),
+            &hash,
             &TokenRecord {
                 name: args.name.clone(),
                 role,
@@ -133,6 +184,15 @@ pub fn token(cmd: TokenCommand) -> ExitCode {
                 created_at: now(),
             },
         )?;
+        store.record_service_event(&cli_event(
+            "token.created",
+            format!(
+                "token {} ({:?}, {:?})",
+                epms_store::token_id(&hash),
+                args.name,
+                role_name
+            ),
+        ))?;
         eprintln!("token created; it is shown once, store it now:");
         println!("{token}");
         Ok(())

@@ -265,4 +265,34 @@ fn tokens_survive_a_restart_of_the_service_configured_by_the_environment() {
         let status = child.wait().unwrap();
         assert!(status.success(), "round {round}: {status}");
     }
+
+    // Offline: the token is listed by id (never by value) and revoked.
+    let mut list = epms(cache.path());
+    with_env(&mut list);
+    let out = list.args(["token", "list"]).output().unwrap();
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert!(!listed.contains(&token), "{listed}");
+    let id = listed
+        .split_whitespace()
+        .next()
+        .expect("one token")
+        .to_owned();
+    assert!(listed.contains("Admin"), "{listed}");
+    let mut revoke = epms(cache.path());
+    with_env(&mut revoke);
+    assert!(
+        revoke
+            .args(["token", "revoke", &id])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut list = epms(cache.path());
+    with_env(&mut list);
+    let out = list.args(["token", "list"]).output().unwrap();
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -41,6 +41,10 @@ pub enum StoreError {
     PropertyExists(String),
     #[error("credential {0:?} does not exist")]
     NoSuchCredential(String),
+    #[error("a property id must not be empty")]
+    EmptyPropertyId,
+    #[error("no token has the id {0:?}")]
+    NoSuchToken(String),
     #[error("the plan was made against state version {plan}, but the property is at {current}")]
     Stale { plan: u64, current: u64 },
     #[error("stored value is unreadable: {0}")]
@@ -65,6 +69,15 @@ db_err!(
     redb::StorageError,
     redb::CommitError
 );
+
+/// The audit scope of the service itself; no property may have this id.
+pub const SERVICE_SCOPE: &str = "";
+
+/// A token's public id: the first 16 hex digits of its hash (enough to name it, of
+/// no use to authenticate).
+pub fn token_id(hash: &str) -> &str {
+    hash.get(..16).unwrap_or(hash)
+}
 
 /// A DOOR property and its integration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -272,6 +285,10 @@ impl Store {
     // ---- properties -------------------------------------------------------
 
     pub fn create_property(&self, record: &PropertyRecord) -> Result<(), StoreError> {
+        // The empty scope is the service's own audit log (see [`SERVICE_SCOPE`]).
+        if record.id.trim().is_empty() {
+            return Err(StoreError::EmptyPropertyId);
+        }
         let txn = self.db.begin_write()?;
         {
             let mut t = txn.open_table(PROPERTIES)?;
@@ -352,6 +369,56 @@ impl Store {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(TOKENS)?;
         t.get(hash)?.map(|v| dec(v.value())).transpose()
+    }
+
+    /// Every token: its public id ([`token_id`]) and record, never the hash itself.
+    pub fn tokens(&self) -> Result<Vec<(String, TokenRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(TOKENS)?;
+        let mut out = Vec::new();
+        for e in t.iter()? {
+            let (k, v) = e?;
+            out.push((token_id(k.value()).to_owned(), dec(v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Deletes the token with this public id; it is refused from the next request on.
+    pub fn revoke_token(&self, id: &str) -> Result<TokenRecord, StoreError> {
+        let txn = self.db.begin_write()?;
+        let record = {
+            let mut t = txn.open_table(TOKENS)?;
+            let hash = t
+                .iter()?
+                .map_while(Result::ok)
+                .map(|(k, _)| k.value().to_owned())
+                .find(|hash| !id.is_empty() && token_id(hash) == id)
+                .ok_or_else(|| StoreError::NoSuchToken(id.to_owned()))?;
+            let removed = t.remove(hash.as_str())?.map(|v| dec(v.value()));
+            removed.ok_or_else(|| StoreError::NoSuchToken(id.to_owned()))??
+        };
+        txn.commit()?;
+        Ok(record)
+    }
+
+    // ---- the service's own audit log -------------------------------------------
+
+    /// Appends an entry to the service's audit log (tokens, connectors: what belongs
+    /// to no one property).
+    pub fn record_service_event(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        append(&txn, AUDIT, SERVICE_SCOPE, std::iter::once(enc(entry)))?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The service's audit log after sequence `after`, oldest first.
+    pub fn service_audit(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
+        self.audit(SERVICE_SCOPE, after, limit)
     }
 
     // ---- credentials ------------------------------------------------------
