@@ -815,3 +815,41 @@ async fn tokens_are_created_listed_and_revoked_through_the_api_and_audited() {
         .collect();
     assert_eq!(actions, ["token.created", "token.revoked"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_sync_shows_its_progress_in_the_sync_history() {
+    let h = host().await;
+    let property = h.set_up("entrata", "100").await;
+    let base = format!("/api/v1/properties/{property}");
+    h.sim.state.add_fault(Fault {
+        vendor: "entrata".into(),
+        endpoint: String::new(),
+        kind: FaultKind::Latency { millis: 150 },
+        times: None,
+    });
+    let sync = {
+        let state = h.state.clone();
+        let property = property.clone();
+        tokio::spawn(async move { epms_api::sync_property(&state, &property).await })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let seen = loop {
+        let runs = h.admin("GET", &format!("{base}/syncs"), None).await;
+        if runs["running"]["progress"]["pages"].as_u64().unwrap_or(0) > 0 {
+            break runs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "progress shown: {runs}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(
+        seen["running"]["progress"]["records"].as_u64().unwrap() > 0,
+        "{seen}"
+    );
+    assert!(seen["running"]["started_at"].is_i64(), "{seen}");
+    sync.await.unwrap().map_err(|f| f.error).unwrap();
+    let after = h.admin("GET", &format!("{base}/syncs"), None).await;
+    assert_eq!(after["running"], Value::Null, "{after}");
+}

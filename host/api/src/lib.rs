@@ -80,6 +80,15 @@ impl AppState {
             .cloned()
     }
 
+    /// Where the running sync of `property` is, and when it started; `None` when no
+    /// sync of it runs.
+    pub fn sync_progress(&self, property: &str) -> Option<(epms_sync::ProgressSnapshot, i64)> {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        running
+            .get(property)
+            .map(|s| (s.progress.snapshot(), s.started_at))
+    }
+
     pub fn connectors_snapshot(&self) -> HashMap<String, Arc<LoadedConnector>> {
         self.connectors
             .read()

@@ -1149,7 +1149,10 @@ async fn sync_history(
 ) -> ApiResult {
     let p = state.store.property(&id)?;
     let runs = state.store.sync_runs(&id, w.limit.unwrap_or(50).min(500))?;
-    ok(json!({ "last_sync_ok": p.last_sync_ok, "runs": runs }))
+    let running = state
+        .sync_progress(&id)
+        .map(|(progress, started_at)| json!({"started_at": started_at, "progress": progress}));
+    ok(json!({ "last_sync_ok": p.last_sync_ok, "running": running, "runs": runs }))
 }
 
 async fn audit(

@@ -139,8 +139,14 @@ pub struct SyncFailure {
     pub retry_after: Option<Duration>,
 }
 
-/// A sync in progress: later callers wait on its outcome.
-pub(crate) type RunningSync = watch::Receiver<Option<Result<Value, SyncFailure>>>;
+/// A sync in progress: later callers wait on its outcome; its progress shows in the
+/// sync history and in `epms sync`.
+#[derive(Clone)]
+pub(crate) struct RunningSync {
+    outcome: watch::Receiver<Option<Result<Value, SyncFailure>>>,
+    pub(crate) progress: Arc<epms_sync::Progress>,
+    pub(crate) started_at: i64,
+}
 
 fn report_view(r: &epms_sync::SyncReport) -> Value {
     json!({
@@ -179,11 +185,19 @@ pub async fn sync_property(state: &AppState, property: &str) -> Result<Value, Sy
     let mut outcome = {
         let mut running = state.running.lock().unwrap_or_else(|p| p.into_inner());
         match running.get(property) {
-            Some(rx) => rx.clone(),
+            Some(sync) => sync.outcome.clone(),
             None => {
                 let (tx, rx) = watch::channel(None);
-                running.insert(property.to_owned(), rx.clone());
-                start_sync(state, property, tx);
+                let progress = Arc::new(epms_sync::Progress::default());
+                running.insert(
+                    property.to_owned(),
+                    RunningSync {
+                        outcome: rx.clone(),
+                        progress: progress.clone(),
+                        started_at: state.now(),
+                    },
+                );
+                start_sync(state, property, tx, progress);
                 rx
             }
         }
@@ -220,6 +234,7 @@ fn start_sync(
     state: &AppState,
     property: &str,
     outcome: watch::Sender<Option<Result<Value, SyncFailure>>>,
+    progress: Arc<epms_sync::Progress>,
 ) {
     let entry = RunningEntry {
         running: state.running.clone(),
@@ -234,8 +249,15 @@ fn start_sync(
     let now = state.now();
     let work = async move {
         let started = Instant::now();
-        let result =
-            epms_sync::sync_once(&runtime, &store, &connectors, &entry.property, now).await;
+        let result = epms_sync::sync_once_observed(
+            &runtime,
+            &store,
+            &connectors,
+            &entry.property,
+            now,
+            &progress,
+        )
+        .await;
         metrics.record_sync(&result, started.elapsed());
         if let Err(e) = &result {
             tracing::warn!(property = %entry.property, code = e.code(), "sync failed: {e}");

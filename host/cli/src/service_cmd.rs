@@ -209,14 +209,25 @@ pub async fn sync(args: SyncArgs) -> ExitCode {
                 load_connectors(config.cache_dir.clone(), config.allow_loopback).await?;
             let state = AppState::new(store, runtime, connectors);
             let started = Instant::now();
-            let progress = tokio::spawn(async move {
-                // The sync reports nothing until it ends: show that it is alive.
-                let mut ticker = tokio::time::interval(std::time::Duration::from_millis(500));
-                loop {
-                    ticker.tick().await;
-                    eprint!("\rsyncing… {:.1} s", started.elapsed().as_secs_f64());
-                }
-            });
+            let progress = {
+                let (state, property) = (state.clone(), args.property.clone());
+                tokio::spawn(async move {
+                    let mut ticker = tokio::time::interval(std::time::Duration::from_millis(200));
+                    loop {
+                        ticker.tick().await;
+                        if let Some((p, _)) = state.sync_progress(&property) {
+                            let phase = serde_json::to_value(p.phase).unwrap_or_default();
+                            eprint!(
+                                "\r{property}: {:<10} {:>5} pages {:>8} records {:>6.1} s ",
+                                phase.as_str().unwrap_or_default(),
+                                p.pages,
+                                p.records,
+                                started.elapsed().as_secs_f64()
+                            );
+                        }
+                    }
+                })
+            };
             let outcome = epms_api::sync_property(&state, &args.property).await;
             progress.abort();
             eprintln!(

@@ -355,6 +355,7 @@ impl Runtime {
                 version: connector.info.version.clone(),
             },
             call_started: started,
+            on_page: None,
         })
     }
 }
@@ -409,7 +410,11 @@ pub struct ConnectorSession {
     usage: Arc<usage::UsageStats>,
     plugin: PluginKey,
     call_started: Instant,
+    on_page: Option<PageObserver>,
 }
+
+/// Told of every page an `all_*` read takes: its kind and how many records it held.
+pub type PageObserver = Box<dyn Fn(epms_model::RecordKind, usize) + Send + Sync>;
 
 /// Most pages one read may take: a connector whose cursor never ends is broken.
 pub const MAX_PAGES: usize = 100_000;
@@ -423,6 +428,18 @@ impl ConnectorSession {
     /// Peak linear memory the guest asked for, in bytes.
     pub fn peak_memory(&self) -> usize {
         self.store.data().memory.peak
+    }
+
+    /// Calls `observer` after every page `all_units`, `all_residents` and
+    /// `all_leases` read (for progress displays).
+    pub fn observe_pages(&mut self, observer: PageObserver) {
+        self.on_page = Some(observer);
+    }
+
+    fn page_read(&self, kind: epms_model::RecordKind, records: usize) {
+        if let Some(f) = &self.on_page {
+            f(kind, records);
+        }
     }
 
     /// Why the last outbound request was denied, if any was.
@@ -580,6 +597,7 @@ impl ConnectorSession {
         let mut pager = Pager::default();
         while let Some(cursor) = pager.next_cursor() {
             let page = self.read_units(property, cursor.as_deref()).await?;
+            self.page_read(epms_model::RecordKind::Units, page.records.len());
             out.extend(page.records);
             pager.advance(page.next)?;
         }
@@ -592,6 +610,7 @@ impl ConnectorSession {
         let mut pager = Pager::default();
         while let Some(cursor) = pager.next_cursor() {
             let page = self.read_residents(property, cursor.as_deref()).await?;
+            self.page_read(epms_model::RecordKind::Residents, page.records.len());
             out.extend(page.records);
             pager.advance(page.next)?;
         }
@@ -604,6 +623,7 @@ impl ConnectorSession {
         let mut pager = Pager::default();
         while let Some(cursor) = pager.next_cursor() {
             let page = self.read_leases(property, cursor.as_deref()).await?;
+            self.page_read(epms_model::RecordKind::Leases, page.records.len());
             out.extend(page.records);
             pager.advance(page.next)?;
         }

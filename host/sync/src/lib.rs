@@ -11,10 +11,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use epms_engine::{PmsPropertyData, PmsSnapshot, SyncCounts, input_fingerprint, plan_sync};
+use epms_engine::{
+    PmsPropertyData, PmsSnapshot, SyncCounts, SyncOutcome, input_fingerprint, plan_sync,
+};
+use epms_model::RecordKind;
 use epms_runtime::{CallError, Credential, LoadedConnector, Runtime};
-use epms_store::{RunOutcome, Store, StoreError, SyncRun};
+use epms_store::{PropertyRecord, RunOutcome, Store, StoreError, SyncRun};
+use serde::Serialize;
 
 /// Why a sync applied nothing.
 #[derive(Debug, thiserror::Error)]
@@ -57,14 +62,76 @@ pub struct SyncReport {
     pub suggestions_added: usize,
 }
 
-/// Reads one whole PMS property through a connector session.
+/// Where a running sync is, for progress displays (`epms sync`, the sync history).
+#[derive(Debug, Default)]
+pub struct Progress {
+    phase: AtomicU8,
+    pages: AtomicU64,
+    records: AtomicU64,
+}
+
+/// The steps of a sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Starting,
+    Units,
+    Residents,
+    Leases,
+    Planning,
+}
+
+/// A copy of [`Progress`] at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ProgressSnapshot {
+    pub phase: Phase,
+    /// Pages read so far, all record kinds.
+    pub pages: u64,
+    pub records: u64,
+}
+
+impl Progress {
+    pub fn snapshot(&self) -> ProgressSnapshot {
+        let phase = match self.phase.load(Ordering::Relaxed) {
+            1 => Phase::Units,
+            2 => Phase::Residents,
+            3 => Phase::Leases,
+            4 => Phase::Planning,
+            _ => Phase::Starting,
+        };
+        ProgressSnapshot {
+            phase,
+            pages: self.pages.load(Ordering::Relaxed),
+            records: self.records.load(Ordering::Relaxed),
+        }
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Relaxed);
+    }
+
+    fn page(&self, kind: RecordKind, records: usize) {
+        self.set_phase(match kind {
+            RecordKind::Units => Phase::Units,
+            RecordKind::Residents => Phase::Residents,
+            RecordKind::Leases => Phase::Leases,
+        });
+        self.pages.fetch_add(1, Ordering::Relaxed);
+        self.records.fetch_add(records as u64, Ordering::Relaxed);
+    }
+}
+
+/// Reads every attached PMS property whole through a connector session.
 async fn fetch(
     runtime: &Runtime,
     connector: &LoadedConnector,
     credential: &Credential,
     pms_ids: &[String],
+    progress: &Arc<Progress>,
 ) -> Result<PmsSnapshot, CallError> {
     let mut session = runtime.session(connector, credential).await?;
+    let observer = progress.clone();
+    session.observe_pages(Box::new(move |kind, n| observer.page(kind, n)));
     let mut properties = Vec::new();
     for id in pms_ids {
         properties.push(PmsPropertyData {
@@ -80,6 +147,75 @@ async fn fetch(
     })
 }
 
+/// The property's credential, opened for `connector` (its settings and secrets).
+fn credential_for(
+    store: &Store,
+    record: &PropertyRecord,
+    connector: &LoadedConnector,
+) -> Result<Credential, SyncError> {
+    let cred_id = record
+        .credential_id
+        .clone()
+        .ok_or_else(|| SyncError::NotSetUp("no credential attached".into()))?;
+    if record.pms_property_ids.is_empty() {
+        return Err(SyncError::NotSetUp("no PMS property attached".into()));
+    }
+    let cred = store.credential(&cred_id)?;
+    if cred.vendor != connector.info().vendor {
+        return Err(SyncError::NotSetUp(format!(
+            "credential {cred_id} is for {}, the connector for {}",
+            cred.vendor,
+            connector.info().vendor
+        )));
+    }
+    let mut fields: BTreeMap<String, String> = cred.settings.clone();
+    fields.extend(store.credential_secrets(&cred_id)?);
+    Credential::from_fields(connector.info(), fields)
+        .map_err(|e| SyncError::NotSetUp(format!("credential {cred_id}: {e}")))
+}
+
+/// The connector of the property's credential's vendor.
+fn connector_for(
+    store: &Store,
+    record: &PropertyRecord,
+    connectors: &HashMap<String, Arc<LoadedConnector>>,
+) -> Result<Arc<LoadedConnector>, SyncError> {
+    let cred_id = record
+        .credential_id
+        .as_deref()
+        .ok_or_else(|| SyncError::NotSetUp("no credential attached".into()))?;
+    let vendor = store.credential(cred_id)?.vendor;
+    connectors
+        .get(&vendor)
+        .cloned()
+        .ok_or(SyncError::NoConnector(vendor))
+}
+
+/// What a sync with `connector` would plan now, applying nothing and recording
+/// nothing: the dry run of a candidate connector version.
+pub async fn dry_run(
+    runtime: &Runtime,
+    store: &Store,
+    connector: &LoadedConnector,
+    property: &str,
+    now: i64,
+) -> Result<SyncOutcome, SyncError> {
+    let record = store.property(property)?;
+    let credential = credential_for(store, &record, connector)?;
+    let snapshot = fetch(
+        runtime,
+        connector,
+        &credential,
+        &record.pms_property_ids,
+        &Arc::default(),
+    )
+    .await?;
+    let state = store.state(property)?;
+    Ok(off_the_async_workers(|| {
+        plan_sync(&snapshot, &state, &record.settings, now)
+    }))
+}
+
 /// Runs one sync of `property` at `now` (unix seconds).
 pub async fn sync_once(
     runtime: &Runtime,
@@ -87,6 +223,18 @@ pub async fn sync_once(
     connectors: &HashMap<String, Arc<LoadedConnector>>,
     property: &str,
     now: i64,
+) -> Result<SyncReport, SyncError> {
+    sync_once_observed(runtime, store, connectors, property, now, &Arc::default()).await
+}
+
+/// [`sync_once`], telling `progress` where it is.
+pub async fn sync_once_observed(
+    runtime: &Runtime,
+    store: &Store,
+    connectors: &HashMap<String, Arc<LoadedConnector>>,
+    property: &str,
+    now: i64,
+    progress: &Arc<Progress>,
 ) -> Result<SyncReport, SyncError> {
     let record = store.property(property)?;
     let failed = |e: &SyncError| SyncRun {
@@ -99,24 +247,18 @@ pub async fn sync_once(
         input_fingerprint: None,
     };
     let prepared = async {
-        let cred_id = record
-            .credential_id
-            .clone()
-            .ok_or_else(|| SyncError::NotSetUp("no credential attached".into()))?;
-        if record.pms_property_ids.is_empty() {
-            return Err(SyncError::NotSetUp("no PMS property attached".into()));
-        }
-        let cred = store.credential(&cred_id)?;
-        let connector = connectors
-            .get(&cred.vendor)
-            .cloned()
-            .ok_or_else(|| SyncError::NoConnector(cred.vendor.clone()))?;
-        let mut fields: BTreeMap<String, String> = cred.settings.clone();
-        fields.extend(store.credential_secrets(&cred_id)?);
-        let credential = Credential::from_fields(connector.info(), fields)
-            .map_err(|e| SyncError::NotSetUp(format!("credential {cred_id}: {e}")))?;
-        let snapshot = fetch(runtime, &connector, &credential, &record.pms_property_ids).await?;
-        Ok(snapshot)
+        let connector = connector_for(store, &record, connectors)?;
+        let credential = credential_for(store, &record, &connector)?;
+        let snapshot = fetch(
+            runtime,
+            &connector,
+            &credential,
+            &record.pms_property_ids,
+            progress,
+        )
+        .await?;
+        progress.set_phase(Phase::Planning);
+        Ok::<_, SyncError>(snapshot)
     };
     let snapshot = match prepared.await {
         Ok(s) => s,
