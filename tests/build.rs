@@ -13,6 +13,7 @@ fn main() {
             "epms-test-bench",
             "epms-test-old-contract",
             "epms-test-incomplete-contract",
+            "epms-test-acme-next",
         ],
         &["connectors", "examples/connector-template", "tests/guests"],
     );
