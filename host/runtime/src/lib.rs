@@ -17,6 +17,7 @@ pub mod gate;
 pub mod limits;
 pub mod policy;
 pub mod secrets;
+pub mod signing;
 mod state;
 pub mod usage;
 

@@ -8,6 +8,7 @@
 //! Schema: the `meta` table holds the schema version; a database written by a newer
 //! version is refused with [`StoreError::NewerSchema`] rather than misread.
 
+mod plugins;
 pub mod secret_box;
 pub mod tables;
 
@@ -20,6 +21,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use plugins::{PluginRecord, VendorDefault};
 pub use secret_box::{SecretBox, SecretError};
 use tables::*;
 
@@ -45,6 +47,8 @@ pub enum StoreError {
     EmptyPropertyId,
     #[error("no token has the id {0:?}")]
     NoSuchToken(String),
+    #[error("vendor {0:?} has no earlier version to roll back to")]
+    NothingToRollBack(String),
     #[error("the plan was made against state version {plan}, but the property is at {current}")]
     Stale { plan: u64, current: u64 },
     #[error("stored value is unreadable: {0}")]
@@ -273,6 +277,10 @@ impl Store {
             txn.open_table(MEMOS)?;
             txn.open_table(FEED)?;
             txn.open_table(TOKENS)?;
+            txn.open_table(PLUGINS)?;
+            txn.open_table(PLUGIN_BLOBS)?;
+            txn.open_table(PLUGIN_DEFAULTS)?;
+            txn.open_table(PLUGIN_PINS)?;
         }
         txn.commit()?;
         Ok(Store {

@@ -43,3 +43,11 @@ pub const MEMOS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("acc
 pub const FEED: TableDefinition<u64, &[u8]> = TableDefinition::new("access_feed");
 /// sha-256 (hex) of an API token → JSON [`crate::TokenRecord`]. Tokens are never stored.
 pub const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
+/// Connector versions installed through the API, by hex sha-256: their records…
+pub const PLUGINS: TableDefinition<&str, &[u8]> = TableDefinition::new("plugins");
+/// …and their bytes (content-addressed: the key is the hash of the value).
+pub const PLUGIN_BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("plugin_blobs");
+/// Per vendor: the active version and the ones before it (for rollback).
+pub const PLUGIN_DEFAULTS: TableDefinition<&str, &[u8]> = TableDefinition::new("plugin_defaults");
+/// Per property: a version pinned for it (a canary), by hash.
+pub const PLUGIN_PINS: TableDefinition<&str, &str> = TableDefinition::new("plugin_pins");

@@ -662,3 +662,93 @@ fn access_plans_match_the_engine_and_the_feed_survives_a_restart() {
     assert_eq!(rest.len(), all.len() - 5);
     assert_eq!(rest[0].0, cursor + 1);
 }
+
+#[test]
+fn connector_versions_are_installed_once_activated_rolled_back_and_pinned_with_audit() {
+    use epms_store::PluginRecord;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    store
+        .create_property(&PropertyRecord::new("door-1", "B", NOW))
+        .unwrap();
+    let event = |action: &str| epms_engine::AuditEntry {
+        at: NOW,
+        actor: epms_engine::Actor::Manager("admin".into()),
+        action: action.into(),
+        rule: "test".into(),
+        account: None,
+        pms_key: None,
+        detail: action.into(),
+    };
+    let record = |sha: &str, version: &str| PluginRecord {
+        sha256: sha.into(),
+        vendor: "acme".into(),
+        version: version.into(),
+        contract_version: "1.0.0".into(),
+        size: 3,
+        installed_at: NOW,
+        installed_by: "admin".into(),
+        provenance: "signed by key k".into(),
+    };
+    assert!(
+        store
+            .install_plugin(&record("h2", "0.2.0"), b"v2", &event("install"))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .install_plugin(&record("h2", "0.2.0"), b"v2", &event("install"))
+            .unwrap(),
+        "the same bytes again: nothing new"
+    );
+    assert_eq!(
+        store.plugin_bytes("h2").unwrap().as_deref(),
+        Some(&b"v2"[..])
+    );
+    assert_eq!(store.plugins().unwrap().len(), 1);
+
+    // bundled h1 → h2 → h3, then back twice, then nothing left to roll back to.
+    store
+        .activate_plugin("acme", "h2", Some("h1"), &event("activate"))
+        .unwrap();
+    store
+        .activate_plugin("acme", "h3", Some("h2"), &event("activate"))
+        .unwrap();
+    assert_eq!(store.plugin_defaults().unwrap()["acme"].active, "h3");
+    assert_eq!(
+        store.rollback_plugin("acme", &event("rollback")).unwrap(),
+        "h2"
+    );
+    assert_eq!(
+        store.rollback_plugin("acme", &event("rollback")).unwrap(),
+        "h1"
+    );
+    assert!(matches!(
+        store.rollback_plugin("acme", &event("rollback")),
+        Err(StoreError::NothingToRollBack(_))
+    ));
+
+    store
+        .pin_plugin("door-1", Some("h2"), &event("pin"))
+        .unwrap();
+    assert_eq!(store.plugin_pin("door-1").unwrap().as_deref(), Some("h2"));
+    store.pin_plugin("door-1", None, &event("unpin")).unwrap();
+    assert!(store.plugin_pins().unwrap().is_empty());
+    assert!(matches!(
+        store.pin_plugin("door-9", Some("h2"), &event("pin")),
+        Err(StoreError::NoSuchProperty(_))
+    ));
+
+    let actions: Vec<String> = store
+        .service_audit(0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "install", "activate", "activate", "rollback", "rollback", "pin", "unpin"
+        ]
+    );
+}
