@@ -90,6 +90,7 @@ fn sync(
         error_code: None,
         error: None,
         input_fingerprint: Some(input_fingerprint(snap, &Settings::default())),
+        connector: None,
     };
     store.apply(property, &out.plan, Some(&run)).unwrap();
     (

@@ -20,13 +20,15 @@ use tokio::task::JoinHandle;
 
 use crate::{guests, loopback_runtime};
 
-/// The five vendors: name, the simulator's PMS property id, the compiled connector.
-pub const VENDORS: [(&str, &str, &str); 5] = [
+/// The five vendors and the template's made-up one: name, the simulator's PMS property
+/// id, the compiled connector.
+pub const VENDORS: [(&str, &str, &str); 6] = [
     ("yardi", "rnttrk01", guests::EPMS_CONNECTOR_YARDI),
     ("realpage", "3401", guests::EPMS_CONNECTOR_REALPAGE),
     ("entrata", "100", guests::EPMS_CONNECTOR_ENTRATA),
     ("mri", "500", guests::EPMS_CONNECTOR_MRI),
     ("appfolio", "AF1", guests::EPMS_CONNECTOR_APPFOLIO),
+    ("acme", "ACME-1", guests::EPMS_CONNECTOR_TEMPLATE),
 ];
 
 /// The key the test stores' secrets are sealed with.
@@ -98,6 +100,10 @@ impl Host {
             connectors.insert(vendor.to_owned(), Arc::new(loaded));
         }
         let state = AppState::new(store.clone(), runtime, connectors);
+        let problems = epms_api::plugins::restore(&state)
+            .await
+            .expect("installed connector versions load");
+        assert!(problems.is_empty(), "{problems:?}");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -162,6 +168,23 @@ impl Host {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> (StatusCode, String, Bytes) {
+        let headers: Vec<(&str, &str)> = content_type
+            .map(|c| ("content-type", c))
+            .into_iter()
+            .collect();
+        self.request_with_headers(method, path, token, &headers, body)
+            .await
+    }
+
+    /// One HTTP request with extra headers, on a new loopback connection.
+    pub async fn request_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (StatusCode, String, Bytes) {
         let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -174,8 +197,8 @@ impl Host {
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
-        if let Some(c) = content_type {
-            req = req.header("content-type", c);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         let resp = sender
             .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
@@ -190,6 +213,11 @@ impl Host {
             .to_owned();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         (status, ctype, bytes)
+    }
+
+    /// Where the host keeps its redb file.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dirs.1.path()
     }
 
     /// A JSON request (`body` sent as `application/json` when given).

@@ -49,6 +49,13 @@ impl ApiError {
             ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail)
         }
     }
+    /// A request understood but refused, with its own code (a signature, a component).
+    pub fn unprocessable(code: &'static str, field: &str, detail: impl Into<String>) -> Self {
+        ApiError {
+            field: Some(field.to_owned()),
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+        }
+    }
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
@@ -91,6 +98,10 @@ impl From<epms_store::StoreError> for ApiError {
                 ApiError::conflict("exists", format!("property {p:?} already exists"))
             }
             S::NoSuchToken(t) => ApiError::not_found(format!("token {t:?}")),
+            S::NothingToRollBack(v) => ApiError::conflict(
+                "nothing-to-roll-back",
+                format!("{v} has no earlier version"),
+            ),
             S::EmptyPropertyId => ApiError::invalid("id", "must not be empty"),
             S::Stale { .. } => {
                 ApiError::conflict("busy", "the property changed meanwhile; try again")

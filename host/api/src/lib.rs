@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod error;
 pub mod metrics;
+pub mod plugins;
 mod routes;
 pub mod scheduler;
 pub mod sync_pool;
@@ -34,8 +35,13 @@ pub const CSV_BODY_LIMIT: usize = 4 << 20;
 pub struct AppState {
     pub store: Arc<Store>,
     pub runtime: Arc<Runtime>,
-    /// Loaded connectors by vendor.
+    /// Each vendor's active connector version (bundled, or activated through the API).
     pub connectors: Arc<RwLock<HashMap<String, Arc<LoadedConnector>>>>,
+    /// Every loaded version, bundled and installed, by the hex SHA-256 of its bytes
+    /// (what pins and activations refer to).
+    pub versions: Arc<RwLock<HashMap<String, Arc<LoadedConnector>>>>,
+    /// Which signatures an uploaded connector must carry.
+    pub trust: Arc<RwLock<epms_runtime::signing::TrustedKeys>>,
     /// Syncs running now, by property: Sync Now during a sync waits for that one.
     pub(crate) running: Arc<Mutex<HashMap<String, scheduler::RunningSync>>>,
     pub metrics: Arc<metrics::Metrics>,
@@ -52,10 +58,16 @@ impl AppState {
         runtime: Arc<Runtime>,
         connectors: HashMap<String, Arc<LoadedConnector>>,
     ) -> Self {
+        let versions = connectors
+            .values()
+            .map(|c| (c.sha256().to_owned(), c.clone()))
+            .collect();
         AppState {
             store,
             runtime,
             connectors: Arc::new(RwLock::new(connectors)),
+            versions: Arc::new(RwLock::new(versions)),
+            trust: Arc::default(),
             running: Arc::default(),
             metrics: Arc::default(),
             sync_pool: start_sync_pool(),
@@ -87,6 +99,32 @@ impl AppState {
         running
             .get(property)
             .map(|s| (s.progress.snapshot(), s.started_at))
+    }
+
+    /// The connectors a sync of `property` uses: each vendor's active version, or the
+    /// version pinned for this property (a canary).
+    pub fn connectors_for(&self, property: &str) -> HashMap<String, Arc<LoadedConnector>> {
+        let mut map = self.connectors_snapshot();
+        match self.store.plugin_pin(property) {
+            Ok(Some(sha)) => match self.version(&sha) {
+                Some(pinned) => {
+                    map.insert(pinned.info().vendor.clone(), pinned);
+                }
+                None => tracing::warn!(property, sha, "pinned connector version is not loaded"),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::warn!(property, "pins unreadable: {e}"),
+        }
+        map
+    }
+
+    /// A loaded connector version by its hash.
+    pub fn version(&self, sha256: &str) -> Option<Arc<LoadedConnector>> {
+        self.versions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sha256)
+            .cloned()
     }
 
     pub fn connectors_snapshot(&self) -> HashMap<String, Arc<LoadedConnector>> {

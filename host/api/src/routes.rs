@@ -321,6 +321,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     csv.body = Some("text/csv");
     list.push(csv);
     list.extend(crate::tokens::endpoints());
+    list.extend(crate::plugins::endpoints());
     list
 }
 

@@ -245,7 +245,7 @@ fn start_sync(
         state.store.clone(),
         state.metrics.clone(),
     );
-    let connectors = state.connectors_snapshot();
+    let connectors = state.connectors_for(property);
     let now = state.now();
     let work = async move {
         let started = Instant::now();

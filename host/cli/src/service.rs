@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use epms_api::{AppState, SchedulerConfig};
+use epms_runtime::signing::{PublicKey, TrustedKeys};
 use epms_runtime::{LoadedConnector, NetworkAccess, Runtime, RuntimeConfig};
 use epms_store::{SecretBox, Store};
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,35 @@ pub struct Config {
     /// Let connectors reach loopback addresses (a PMS simulator); off in production.
     pub allow_loopback: bool,
     pub scheduler: SchedulerConfig,
+    pub connectors: ConnectorsConfig,
+}
+
+/// Which uploaded connectors the host accepts (`[connectors]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectorsConfig {
+    /// Public keys (`epms-ed25519-public …`, as `epms connector keygen` writes them)
+    /// whose signatures are accepted. In the environment: comma-separated.
+    pub trusted_keys: Vec<String>,
+    /// Development only: accept unsigned components.
+    pub allow_unsigned: bool,
+}
+
+impl ConnectorsConfig {
+    pub fn trust(&self) -> anyhow::Result<TrustedKeys> {
+        let keys = self
+            .trusted_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                PublicKey::parse(k).with_context(|| format!("connectors.trusted_keys[{i}]"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(TrustedKeys {
+            keys,
+            allow_unsigned: self.allow_unsigned,
+        })
+    }
 }
 
 impl Default for Config {
@@ -45,6 +75,7 @@ impl Default for Config {
             cache_dir: None,
             allow_loopback: false,
             scheduler: SchedulerConfig::default(),
+            connectors: ConnectorsConfig::default(),
         }
     }
 }
@@ -73,6 +104,7 @@ pub fn load_config(
         .scheduler
         .validate()
         .map_err(|e| anyhow::anyhow!("scheduler: {e}"))?;
+    config.connectors.trust()?;
     Ok(config)
 }
 
@@ -106,6 +138,13 @@ fn apply_env(
                 raw.parse::<u64>()
                     .with_context(|| format!("{name}={raw:?}: expected a whole number"))?
                     .into(),
+            ),
+            Value::Array(_) => Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Value::String(s.to_owned()))
+                    .collect(),
             ),
             _ => Value::String(raw),
         };
@@ -145,6 +184,23 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(text.as_bytes())?;
     Ok(())
+}
+
+/// The host's shared state: the bundled connectors, then the versions installed
+/// through the API (and their activations), with the configured trust.
+pub async fn app_state(
+    store: Arc<Store>,
+    runtime: Arc<Runtime>,
+    connectors: HashMap<String, Arc<LoadedConnector>>,
+    config: &Config,
+) -> anyhow::Result<AppState> {
+    let state = AppState::new(store, runtime, connectors);
+    *state.trust.write().unwrap_or_else(|p| p.into_inner()) = config.connectors.trust()?;
+    let problems = epms_api::plugins::restore(&state).await?;
+    for p in problems {
+        eprintln!("epms: warning: {p}");
+    }
+    Ok(state)
 }
 
 /// The sandbox runtime and every connector built into this binary, by vendor.

@@ -5,10 +5,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Subcommand, ValueEnum};
-use epms_api::{AppState, new_token, token_hash};
+use epms_api::{new_token, token_hash};
 use epms_store::{Role, TokenRecord};
 
-use crate::service::{Config, bind, load_config, load_connectors, open_store, serve as serve_api};
+use crate::service::{
+    Config, app_state, bind, load_config, load_connectors, open_store, serve as serve_api,
+};
 
 #[derive(Args)]
 pub struct ConfigArg {
@@ -99,7 +101,8 @@ pub async fn serve(args: ConfigArg) -> ExitCode {
                 config.data_dir.display(),
                 connectors.len()
             );
-            serve_api(listener, AppState::new(store, runtime, connectors), &config).await
+            let state = app_state(store, runtime, connectors, &config).await?;
+            serve_api(listener, state, &config).await
         }
         .await,
     )
@@ -207,7 +210,7 @@ pub async fn sync(args: SyncArgs) -> ExitCode {
             store.property(&args.property)?;
             let (runtime, connectors) =
                 load_connectors(config.cache_dir.clone(), config.allow_loopback).await?;
-            let state = AppState::new(store, runtime, connectors);
+            let state = app_state(store, runtime, connectors, &config).await?;
             let started = Instant::now();
             let progress = {
                 let (state, property) = (state.clone(), args.property.clone());

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod compare;
 pub mod normalize;
 pub mod plan;
 pub mod resolve;

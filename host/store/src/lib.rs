@@ -215,6 +215,17 @@ pub struct SyncRun {
     /// The engine's input fingerprint of a sync that ran the planner.
     #[serde(default)]
     pub input_fingerprint: Option<u64>,
+    /// The connector version that fetched (absent when none was reached).
+    #[serde(default)]
+    pub connector: Option<ConnectorUsed>,
+}
+
+/// Which connector version a sync ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorUsed {
+    pub vendor: String,
+    pub version: String,
+    pub sha256: String,
 }
 
 fn enc<T: Serialize>(v: &T) -> Vec<u8> {

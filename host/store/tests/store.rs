@@ -340,6 +340,7 @@ fn sync_runs_are_recorded_and_a_failure_keeps_the_last_good_time() {
         error_code: None,
         error: None,
         input_fingerprint: None,
+        connector: None,
     };
     store.apply("door-1", &out.plan, Some(&ok)).unwrap();
     let failed = SyncRun {
@@ -350,6 +351,7 @@ fn sync_runs_are_recorded_and_a_failure_keeps_the_last_good_time() {
         error_code: Some("auth".into()),
         error: Some("Login failed.".into()),
         input_fingerprint: None,
+        connector: None,
     };
     store.record_sync_run("door-1", &failed).unwrap();
     assert_eq!(
@@ -491,6 +493,7 @@ fn a_settled_input_is_recognised_until_the_state_or_the_input_changes() {
         error_code: None,
         error: None,
         input_fingerprint: Some(fp),
+        connector: None,
     };
     let sync = |store: &Store| {
         let state = store.load_state("door-1").unwrap();

@@ -12,13 +12,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::Instant;
 
 use epms_engine::{
     PmsPropertyData, PmsSnapshot, SyncCounts, SyncOutcome, input_fingerprint, plan_sync,
 };
 use epms_model::RecordKind;
 use epms_runtime::{CallError, Credential, LoadedConnector, Runtime};
-use epms_store::{PropertyRecord, RunOutcome, Store, StoreError, SyncRun};
+use epms_store::{ConnectorUsed, PropertyRecord, RunOutcome, Store, StoreError, SyncRun};
 use serde::Serialize;
 
 /// Why a sync applied nothing.
@@ -237,17 +238,26 @@ pub async fn sync_once_observed(
     progress: &Arc<Progress>,
 ) -> Result<SyncReport, SyncError> {
     let record = store.property(property)?;
+    let started = Instant::now();
+    let finished = || now + started.elapsed().as_secs() as i64;
+    let connector = connector_for(store, &record, connectors);
+    let used = connector.as_ref().ok().map(|c| ConnectorUsed {
+        vendor: c.info().vendor.clone(),
+        version: c.info().version.clone(),
+        sha256: c.sha256().to_owned(),
+    });
     let failed = |e: &SyncError| SyncRun {
         started_at: now,
-        finished_at: now,
+        finished_at: finished(),
         outcome: RunOutcome::Failed,
         counts: SyncCounts::default(),
         error_code: Some(e.code().to_owned()),
         error: Some(e.to_string()),
         input_fingerprint: None,
+        connector: used.clone(),
     };
     let prepared = async {
-        let connector = connector_for(store, &record, connectors)?;
+        let connector = connector?;
         let credential = credential_for(store, &record, &connector)?;
         let snapshot = fetch(
             runtime,
@@ -273,12 +283,13 @@ pub async fn sync_once_observed(
     if store.is_settled(property, fingerprint)? {
         let run = SyncRun {
             started_at: now,
-            finished_at: now,
+            finished_at: finished(),
             outcome: RunOutcome::Succeeded,
             counts: SyncCounts::default(),
             error_code: None,
             error: None,
             input_fingerprint: Some(fingerprint),
+            connector: used.clone(),
         };
         store.record_sync_run(property, &run)?;
         return Ok(SyncReport {
@@ -302,12 +313,13 @@ pub async fn sync_once_observed(
             let out = plan_sync(&snapshot, &state, &record.settings, now);
             let run = SyncRun {
                 started_at: now,
-                finished_at: now,
+                finished_at: finished(),
                 outcome: RunOutcome::Succeeded,
                 counts: out.counts.clone(),
                 error_code: None,
                 error: None,
                 input_fingerprint: Some(fingerprint),
+                connector: used.clone(),
             };
             store
                 .apply(property, &out.plan, Some(&run))

@@ -1,0 +1,504 @@
+//! Shipping connectors to a running host (admin only): upload a signed component
+//! (validated, precompiled, stored by its hash), list versions per vendor, activate
+//! one as its vendor's default, roll back, pin one for chosen properties (canary),
+//! and dry-run a candidate against a property's PMS without writing anything.
+//!
+//! A sync takes its connectors when it starts, so one already running finishes on
+//! the version it started with; the next one uses whatever is active (or pinned)
+//! then. Nothing needs a restart: the tables of active versions are swapped under a
+//! lock, and installed versions are loaded again from the store when the host starts
+//! ([`restore`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post, put};
+use epms_engine::AuditEntry;
+use epms_engine::compare;
+use epms_runtime::signing::{Provenance, SignatureError};
+use epms_runtime::{LoadError, LoadedConnector};
+use epms_store::PluginRecord;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::routes::{Access, ApiJson, ApiResult, Endpoint, actor, endpoint, ok};
+
+/// The header that carries a component's signature line.
+pub const SIGNATURE_HEADER: &str = "x-epms-signature";
+/// Largest component an upload may carry.
+pub const COMPONENT_BODY_LIMIT: usize = 32 << 20;
+
+pub(crate) fn endpoints() -> Vec<Endpoint> {
+    let mut upload = endpoint(
+        "post",
+        "/api/v1/connectors/versions",
+        "Install a connector version: the component's bytes, its signature in X-Epms-Signature",
+        Access::Admin,
+        post(install).layer(DefaultBodyLimit::max(COMPONENT_BODY_LIMIT)),
+    );
+    upload.body = Some("application/wasm");
+    vec![
+        upload,
+        endpoint(
+            "get",
+            "/api/v1/connectors/versions",
+            "Connector versions per vendor: active, earlier, installed, pinned",
+            Access::Admin,
+            get(list),
+        ),
+        endpoint(
+            "post",
+            "/api/v1/connectors/{vendor}/activate",
+            "Make a version its vendor's default (the next syncs use it)",
+            Access::Admin,
+            post(activate),
+        ),
+        endpoint(
+            "post",
+            "/api/v1/connectors/{vendor}/rollback",
+            "Return a vendor to the version active before",
+            Access::Admin,
+            post(rollback),
+        ),
+        endpoint(
+            "put",
+            "/api/v1/properties/{id}/connector",
+            "Pin a connector version for this property (canary)",
+            Access::Admin,
+            put(pin),
+        ),
+        endpoint(
+            "delete",
+            "/api/v1/properties/{id}/connector",
+            "Unpin: the property follows its vendor's default again",
+            Access::Admin,
+            delete(unpin),
+        ),
+        endpoint(
+            "post",
+            "/api/v1/properties/{id}/dry-run",
+            "What a candidate version would plan for this property, against the active one (writes nothing)",
+            Access::Admin,
+            post(dry_run),
+        ),
+    ]
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn audit(state: &AppState, caller: &Caller, action: &str, detail: String) -> AuditEntry {
+    AuditEntry {
+        at: state.now(),
+        actor: actor(caller),
+        action: action.to_owned(),
+        rule: "connectors".into(),
+        account: None,
+        pms_key: None,
+        detail,
+    }
+}
+
+fn signature_error(e: SignatureError) -> ApiError {
+    let code = match e {
+        SignatureError::Unsigned => "unsigned",
+        SignatureError::Malformed(_) => "signature-malformed",
+        SignatureError::UntrustedKey(_) => "untrusted-key",
+        SignatureError::Mismatch(_) => "signature-mismatch",
+    };
+    ApiError::unprocessable(code, SIGNATURE_HEADER, e.to_string())
+}
+
+fn load_error(e: LoadError) -> ApiError {
+    let code = match e {
+        LoadError::NotAComponent(_) => "not-a-component",
+        LoadError::Compile(_) => "does-not-compile",
+        LoadError::MissingContract { .. } => "no-connector-contract",
+        LoadError::WrongContract { .. } => "wrong-contract",
+        LoadError::MissingExport { .. } => "incomplete-contract",
+        LoadError::UnsatisfiedImport(_) => "unsatisfied-import",
+        LoadError::InvalidInfo(_) | LoadError::Info(_) => "invalid-info",
+        _ => "invalid-component",
+    };
+    ApiError::unprocessable(code, "body", e.to_string())
+}
+
+fn record_view(r: &PluginRecord) -> Value {
+    json!({
+        "sha256": r.sha256, "vendor": r.vendor, "version": r.version,
+        "contract_version": r.contract_version, "size": r.size, "installed_at": r.installed_at,
+        "installed_by": r.installed_by, "provenance": r.provenance,
+    })
+}
+
+async fn install(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let sha256 = hex_sha256(&body);
+    if let Some(existing) = state
+        .store
+        .plugins()?
+        .into_iter()
+        .find(|p| p.sha256 == sha256)
+    {
+        return ok(json!({"installed": false, "version": record_view(&existing)}));
+    }
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| ApiError::invalid(SIGNATURE_HEADER, "not text"))
+        })
+        .transpose()?;
+    let provenance = {
+        let trust = state.trust.read().unwrap_or_else(|p| p.into_inner());
+        trust.verify(&body, signature).map_err(signature_error)?
+    };
+    // Validation (contract, exports, info) and precompilation, into the compile cache.
+    let loaded = state
+        .runtime
+        .load_bytes(&body, &format!("upload {}", &sha256[..12]))
+        .await
+        .map_err(load_error)?;
+    let info = loaded.info().clone();
+    let record = PluginRecord {
+        sha256: sha256.clone(),
+        vendor: info.vendor.clone(),
+        version: info.version.clone(),
+        contract_version: info.contract_version.clone(),
+        size: body.len() as u64,
+        installed_at: state.now(),
+        installed_by: caller.0.name.clone(),
+        provenance: match provenance {
+            Provenance::Signed { key_id } => format!("signed by key {key_id}"),
+            Provenance::Unsigned => "unsigned (development mode)".into(),
+        },
+    };
+    let event = audit(
+        &state,
+        &caller,
+        "connector.installed",
+        format!(
+            "{} {} ({}), {}",
+            record.vendor, record.version, record.sha256, record.provenance
+        ),
+    );
+    state.store.install_plugin(&record, &body, &event)?;
+    state
+        .versions
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(sha256, Arc::new(loaded));
+    tracing::info!(vendor = %record.vendor, version = %record.version, sha256 = %record.sha256, "connector installed");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"installed": true, "version": record_view(&record)})),
+    )
+        .into_response())
+}
+
+async fn list(State(state): State<AppState>) -> ApiResult {
+    let installed: BTreeMap<String, PluginRecord> = state
+        .store
+        .plugins()?
+        .into_iter()
+        .map(|p| (p.sha256.clone(), p))
+        .collect();
+    let defaults = state.store.plugin_defaults()?;
+    let pins = state.store.plugin_pins()?;
+    let active = state.connectors_snapshot();
+    let versions: Vec<Arc<LoadedConnector>> = state
+        .versions
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .cloned()
+        .collect();
+    let mut vendors: BTreeMap<String, Value> = BTreeMap::new();
+    for c in versions {
+        let vendor = c.info().vendor.clone();
+        let sha = c.sha256().to_owned();
+        let pinned_for: Vec<&String> = pins
+            .iter()
+            .filter(|(_, s)| **s == sha)
+            .map(|(p, _)| p)
+            .collect();
+        let mut view = match installed.get(&sha) {
+            Some(r) => record_view(r),
+            None => json!({"sha256": sha, "vendor": vendor, "version": c.info().version,
+                "contract_version": c.info().contract_version, "provenance": "bundled with the host"}),
+        };
+        view["active"] = json!(active.get(&vendor).is_some_and(|a| a.sha256() == sha));
+        view["pinned_for"] = json!(pinned_for);
+        let entry = vendors.entry(vendor.clone()).or_insert_with(|| {
+            json!({
+                "active": active.get(&vendor).map(|a| a.sha256()),
+                "previous": defaults.get(&vendor).map(|d| d.previous.clone()).unwrap_or_default(),
+                "versions": [],
+            })
+        });
+        if let Some(list) = entry["versions"].as_array_mut() {
+            list.push(view);
+        }
+    }
+    ok(json!({ "vendors": vendors }))
+}
+
+#[derive(Deserialize)]
+struct VersionRef {
+    sha256: String,
+}
+
+/// A loaded version of `vendor` by hash, or the reason it cannot be used.
+fn version_of(
+    state: &AppState,
+    vendor: &str,
+    sha256: &str,
+) -> Result<Arc<LoadedConnector>, ApiError> {
+    let c = state
+        .version(sha256)
+        .ok_or_else(|| ApiError::not_found(format!("connector version {sha256}")))?;
+    if c.info().vendor != vendor {
+        return Err(ApiError::invalid(
+            "sha256",
+            format!(
+                "version {sha256} is a {} connector, not {vendor}",
+                c.info().vendor
+            ),
+        ));
+    }
+    Ok(c)
+}
+
+fn set_active(state: &AppState, connector: Arc<LoadedConnector>) {
+    state
+        .connectors
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(connector.info().vendor.clone(), connector);
+}
+
+async fn activate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(vendor): Path<String>,
+    ApiJson(body): ApiJson<VersionRef>,
+) -> ApiResult {
+    let connector = version_of(&state, &vendor, &body.sha256)?;
+    let replacing = state.connector(&vendor).map(|c| c.sha256().to_owned());
+    let event = audit(
+        &state,
+        &caller,
+        "connector.activated",
+        format!(
+            "{vendor} {} ({}) replaces {}",
+            connector.info().version,
+            body.sha256,
+            replacing.as_deref().unwrap_or("nothing")
+        ),
+    );
+    state
+        .store
+        .activate_plugin(&vendor, &body.sha256, replacing.as_deref(), &event)?;
+    set_active(&state, connector.clone());
+    ok(json!({"vendor": vendor, "active": body.sha256, "version": connector.info().version}))
+}
+
+async fn rollback(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(vendor): Path<String>,
+) -> ApiResult {
+    // The version to return to must be loadable before the store moves.
+    let previous = state
+        .store
+        .plugin_defaults()?
+        .get(&vendor)
+        .and_then(|d| d.previous.last().cloned())
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "nothing-to-roll-back",
+                format!("{vendor} has no earlier version"),
+            )
+        })?;
+    let connector = version_of(&state, &vendor, &previous).map_err(|_| {
+        ApiError::conflict(
+            "version-gone",
+            format!("the earlier version {previous} of {vendor} is no longer available"),
+        )
+    })?;
+    let current = state.connector(&vendor).map(|c| c.sha256().to_owned());
+    let event = audit(
+        &state,
+        &caller,
+        "connector.rolled-back",
+        format!("{vendor} {}", current.as_deref().unwrap_or("nothing")),
+    );
+    let back = state.store.rollback_plugin(&vendor, &event)?;
+    set_active(&state, connector.clone());
+    ok(json!({"vendor": vendor, "active": back, "version": connector.info().version}))
+}
+
+/// The vendor of the property's credential.
+fn property_vendor(state: &AppState, property: &str) -> Result<String, ApiError> {
+    let p = state.store.property(property)?;
+    let cred = p.credential_id.ok_or_else(|| {
+        ApiError::conflict(
+            "not-set-up",
+            format!("property {property:?} has no credential yet"),
+        )
+    })?;
+    Ok(state.store.credential(&cred)?.vendor)
+}
+
+async fn pin(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<VersionRef>,
+) -> ApiResult {
+    let vendor = property_vendor(&state, &id)?;
+    let connector = version_of(&state, &vendor, &body.sha256)?;
+    let event = audit(
+        &state,
+        &caller,
+        "connector.pinned",
+        format!(
+            "{id}: {vendor} {} ({})",
+            connector.info().version,
+            body.sha256
+        ),
+    );
+    state.store.pin_plugin(&id, Some(&body.sha256), &event)?;
+    ok(json!({"property": id, "pinned": body.sha256, "version": connector.info().version}))
+}
+
+async fn unpin(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let was = state
+        .store
+        .plugin_pin(&id)?
+        .ok_or_else(|| ApiError::not_found(format!("a connector pin for property {id:?}")))?;
+    let event = audit(
+        &state,
+        &caller,
+        "connector.unpinned",
+        format!("{id}: was {was}"),
+    );
+    state.store.pin_plugin(&id, None, &event)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn dry_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<VersionRef>,
+) -> ApiResult {
+    let vendor = property_vendor(&state, &id)?;
+    let candidate = version_of(&state, &vendor, &body.sha256)?;
+    let active = state.connectors_for(&id).remove(&vendor).ok_or_else(|| {
+        ApiError::conflict("no-connector", format!("no active {vendor} connector"))
+    })?;
+    let now = state.now();
+    let run = |c: Arc<LoadedConnector>| {
+        let (runtime, store, id) = (state.runtime.clone(), state.store.clone(), id.clone());
+        async move { epms_sync::dry_run(&runtime, &store, &c, &id, now).await }
+    };
+    let fail = |which: &str, e: epms_sync::SyncError| {
+        ApiError::bad_gateway(
+            "dry-run-failed",
+            format!(
+                "the {which} version could not read the PMS: {e} ({})",
+                e.code()
+            ),
+        )
+    };
+    // Both against the same state: read it once, before either plan.
+    let door = state.store.state(&id)?;
+    let (with_active, with_candidate) = tokio::join!(run(active.clone()), run(candidate.clone()));
+    let with_active = with_active.map_err(|e| fail("active", e))?;
+    let with_candidate = with_candidate.map_err(|e| fail("candidate", e))?;
+    if door.version != state.store.state(&id)?.version {
+        return Err(ApiError::conflict(
+            "busy",
+            "the property changed during the dry run; run it again",
+        ));
+    }
+    let difference = compare::compare(&door, &with_active.plan, &with_candidate.plan);
+    let side = |c: &LoadedConnector, counts: &epms_engine::SyncCounts, plan: &epms_engine::Plan| {
+        json!({
+            "sha256": c.sha256(), "version": c.info().version, "counts": counts,
+            "accounts_created": plan.accounts_created.len(), "accounts_updated": plan.accounts_updated.len(),
+            "alerts_opened": plan.alerts_opened.len(), "grants_added": plan.grants_added.len(),
+            "grants_removed": plan.grants_removed.len(), "suggestions_added": plan.suggestions_added.len(),
+        })
+    };
+    ok(json!({
+        "property": id,
+        "identical": difference.is_empty(),
+        "active": side(&active, &with_active.counts, &with_active.plan),
+        "candidate": side(&candidate, &with_candidate.counts, &with_candidate.plan),
+        "difference": difference,
+    }))
+}
+
+/// Loads every installed version from the store and makes the activated ones their
+/// vendor's default: what a host does when it starts. Versions that no longer load
+/// (an older host build) are reported, not fatal.
+pub async fn restore(state: &AppState) -> Result<Vec<String>, epms_store::StoreError> {
+    let mut problems = Vec::new();
+    for record in state.store.plugins()? {
+        if state.version(&record.sha256).is_some() {
+            continue;
+        }
+        let Some(bytes) = state.store.plugin_bytes(&record.sha256)? else {
+            problems.push(format!("{}: bytes missing", record.sha256));
+            continue;
+        };
+        match state
+            .runtime
+            .load_bytes(&bytes, &format!("installed {}", &record.sha256[..12]))
+            .await
+        {
+            Ok(loaded) => {
+                state
+                    .versions
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(record.sha256.clone(), Arc::new(loaded));
+            }
+            Err(e) => problems.push(format!(
+                "{} {} ({}): {e}",
+                record.vendor, record.version, record.sha256
+            )),
+        }
+    }
+    for (vendor, default) in state.store.plugin_defaults()? {
+        match state.version(&default.active) {
+            Some(c) => set_active(state, c),
+            None => problems.push(format!(
+                "{vendor}: the active version {} is not loaded; the bundled one stays",
+                default.active
+            )),
+        }
+    }
+    for p in &problems {
+        tracing::warn!("connector versions: {p}");
+    }
+    Ok(problems)
+}
