@@ -1,5 +1,6 @@
 //! `epms connector inspect|fetch`: load one component and look at it, or read one PMS
-//! property through it, exactly as the host would.
+//! property through it, exactly as the host would. The shipping commands (keygen,
+//! sign, install, activate, …) live in `shipping_cmd`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,8 @@ pub enum ConnectorCommand {
         #[command(flatten)]
         common: CommonArgs,
     },
+    #[command(flatten)]
+    Shipping(crate::shipping_cmd::ShippingCommand),
 }
 
 #[derive(Args)]
@@ -85,6 +88,9 @@ pub async fn run(cmd: ConnectorCommand) -> ExitCode {
             what,
             common,
         } => fetch(&file, &config, &property, what, &common).await,
+        ConnectorCommand::Shipping(cmd) => {
+            crate::shipping_cmd::run(cmd).await.map_err(Failure::Load)
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

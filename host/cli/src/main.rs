@@ -4,6 +4,7 @@ mod connector_cmd;
 mod demo;
 mod service;
 mod service_cmd;
+mod shipping_cmd;
 
 use std::path::PathBuf;
 

@@ -173,7 +173,8 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
     Store::open(&db, secrets).with_context(|| format!("opening {}", db.display()))
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+/// Creates `path` for `text`, readable by its owner only (keys).
+pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

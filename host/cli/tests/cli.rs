@@ -1,5 +1,6 @@
-//! `epms connector inspect|fetch` as a connector author runs them: the real binary,
-//! the bundled template component, the simulator on loopback.
+//! The `epms` binary as its users run it: `connector inspect|fetch` (an author), the demo,
+//! the service with its tokens, and shipping a signed connector to a running host.
+//! With the bundled template component and the simulator on loopback.
 
 use std::process::Command;
 
@@ -295,4 +296,127 @@ fn tokens_survive_a_restart_of_the_service_configured_by_the_environment() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+#[test]
+fn an_author_signs_a_connector_and_an_admin_installs_and_activates_it_from_the_cli() {
+    let cache = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let author = keys.path().join("author");
+    let out = epms(cache.path())
+        .args(["connector", "keygen", "--out"])
+        .arg(&author)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let public = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(public.starts_with("epms-ed25519-public "), "{public}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(keys.path().join("author.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the secret key is private: {mode:o}");
+    }
+    let signature = keys.path().join("template.sig");
+    let signed = epms(cache.path())
+        .args(["connector", "sign", TEMPLATE, "--key"])
+        .arg(keys.path().join("author.key"))
+        .arg("--out")
+        .arg(&signature)
+        .status()
+        .unwrap();
+    assert!(signed.success());
+
+    let with_env = |cmd: &mut Command| {
+        cmd.env("EPMS_DATA_DIR", data.path())
+            .env("EPMS_SCHEDULER__ENABLED", "false")
+            .env("EPMS_CONNECTORS__TRUSTED_KEYS", &public);
+    };
+    let mut create = epms(cache.path());
+    with_env(&mut create);
+    let out = create
+        .args(["token", "create", "--role", "admin"])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut serve = epms(cache.path());
+    with_env(&mut serve);
+    let mut child = serve
+        .env("EPMS_LISTEN", &addr)
+        .arg("serve")
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while get(&addr, "/healthz", None).is_err() {
+        assert!(std::time::Instant::now() < deadline, "no API");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let remote = |args: &[&str]| {
+        let mut cmd = epms(cache.path());
+        cmd.args(["connector"])
+            .args(args)
+            .env("EPMS_URL", format!("http://{addr}"))
+            .env("EPMS_TOKEN", &token);
+        cmd.output().unwrap()
+    };
+
+    // A signature for other bytes is refused, with the API's own code.
+    let other = keys.path().join("other.sig");
+    std::fs::write(&other, "epms-ed25519 0000000000000000 AAAA\n").unwrap();
+    let refused = remote(&["install", TEMPLATE, "--signature", other.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("signature"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let installed = remote(&[
+        "install",
+        TEMPLATE,
+        "--signature",
+        signature.to_str().unwrap(),
+    ]);
+    assert!(
+        installed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&installed.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&installed.stdout).unwrap();
+    let sha = answer["version"]["sha256"].as_str().unwrap().to_owned();
+    assert!(
+        answer["version"]["provenance"]
+            .as_str()
+            .unwrap()
+            .starts_with("signed by key")
+    );
+    let activated = remote(&["activate", "acme", &sha]);
+    assert!(
+        activated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&activated.stderr)
+    );
+    let versions = remote(&["versions"]);
+    let listed: serde_json::Value = serde_json::from_slice(&versions.stdout).unwrap();
+    assert_eq!(
+        listed["vendors"]["acme"]["active"],
+        sha.as_str(),
+        "{listed}"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(child.wait().unwrap().success());
 }
