@@ -92,9 +92,10 @@ pub struct Remote {
 }
 
 pub async fn run(cmd: ShippingCommand) -> anyhow::Result<()> {
-    match cmd {
-        ShippingCommand::Keygen { out } => keygen(&out),
-        ShippingCommand::Sign { file, key, out } => sign(&file, &key, out),
+    // The remote commands are one API call each: which, then the same sending.
+    let (remote, method, path, body) = match cmd {
+        ShippingCommand::Keygen { out } => return keygen(&out),
+        ShippingCommand::Sign { file, key, out } => return sign(&file, &key, out),
         ShippingCommand::Install {
             file,
             signature,
@@ -108,91 +109,71 @@ pub async fn run(cmd: ShippingCommand) -> anyhow::Result<()> {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => return Err(e).with_context(|| format!("reading {}", sig_path.display())),
             };
-            let answer = remote
-                .send(
-                    "POST",
-                    "/api/v1/connectors/versions",
-                    Body::Wasm(wasm, signature),
-                )
-                .await?;
-            print_json(&answer)
+            let path = "/api/v1/connectors/versions".to_owned();
+            (remote, "POST", path, Body::Wasm(wasm, signature))
         }
-        ShippingCommand::Versions { remote } => print_json(
-            &remote
-                .send("GET", "/api/v1/connectors/versions", Body::None)
-                .await?,
+        ShippingCommand::Versions { remote } => (
+            remote,
+            "GET",
+            "/api/v1/connectors/versions".to_owned(),
+            Body::None,
         ),
         ShippingCommand::Activate {
             vendor,
             sha256,
             remote,
-        } => print_json(
-            &remote
-                .send(
-                    "POST",
-                    &format!("/api/v1/connectors/{vendor}/activate"),
-                    Body::Json(json!({ "sha256": sha256 })),
-                )
-                .await?,
+        } => (
+            remote,
+            "POST",
+            format!("/api/v1/connectors/{vendor}/activate"),
+            Body::Json(json!({ "sha256": sha256 })),
         ),
-        ShippingCommand::Rollback { vendor, remote } => print_json(
-            &remote
-                .send(
-                    "POST",
-                    &format!("/api/v1/connectors/{vendor}/rollback"),
-                    Body::None,
-                )
-                .await?,
+        ShippingCommand::Rollback { vendor, remote } => (
+            remote,
+            "POST",
+            format!("/api/v1/connectors/{vendor}/rollback"),
+            Body::None,
         ),
         ShippingCommand::Pin {
             property,
             sha256,
             remote,
-        } => print_json(
-            &remote
-                .send(
-                    "PUT",
-                    &format!("/api/v1/properties/{property}/connector"),
-                    Body::Json(json!({ "sha256": sha256 })),
-                )
-                .await?,
+        } => (
+            remote,
+            "PUT",
+            format!("/api/v1/properties/{property}/connector"),
+            Body::Json(json!({ "sha256": sha256 })),
         ),
-        ShippingCommand::Unpin { property, remote } => {
-            remote
-                .send(
-                    "DELETE",
-                    &format!("/api/v1/properties/{property}/connector"),
-                    Body::None,
-                )
-                .await?;
-            eprintln!("{property} follows its vendor's default again");
-            Ok(())
-        }
+        ShippingCommand::Unpin { property, remote } => (
+            remote,
+            "DELETE",
+            format!("/api/v1/properties/{property}/connector"),
+            Body::None,
+        ),
         ShippingCommand::DryRun {
             property,
             sha256,
             remote,
-        } => print_json(
-            &remote
-                .send(
-                    "POST",
-                    &format!("/api/v1/properties/{property}/dry-run"),
-                    Body::Json(json!({ "sha256": sha256 })),
-                )
-                .await?,
+        } => (
+            remote,
+            "POST",
+            format!("/api/v1/properties/{property}/dry-run"),
+            Body::Json(json!({ "sha256": sha256 })),
         ),
+    };
+    let answer = remote.send(method, &path, body).await?;
+    if answer.is_null() {
+        eprintln!("{method} {path}: done");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
     }
+    Ok(())
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)
-}
-
-fn print_json(v: &Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
 }
 
 fn keygen(out: &Path) -> anyhow::Result<()> {

@@ -193,6 +193,36 @@ fn get(addr: &str, path: &str, token: Option<&str>) -> std::io::Result<(String, 
     ))
 }
 
+/// `epms serve` on a free port, configured by `configure`; returns once `/healthz`
+/// answers, with the address.
+fn serve(
+    cache: &std::path::Path,
+    configure: impl Fn(&mut Command),
+) -> (std::process::Child, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut cmd = epms(cache);
+    configure(&mut cmd);
+    let mut child = cmd.env("EPMS_LISTEN", &addr).arg("serve").spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while get(&addr, "/healthz", None).is_err() {
+        assert!(std::time::Instant::now() < deadline, "no API on {addr}");
+        assert!(child.try_wait().unwrap().is_none(), "serve exited");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    (child, addr)
+}
+
+/// Ctrl-C: a graceful stop, the redb file released.
+fn interrupt(mut child: std::process::Child) {
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -233,38 +263,12 @@ fn tokens_survive_a_restart_of_the_service_configured_by_the_environment() {
     assert!(token.starts_with("epms_"), "{token}");
 
     for round in 0..2 {
-        let addr = format!("127.0.0.1:{}", free_port());
-        let mut serve = epms(cache.path());
-        with_env(&mut serve);
-        let mut child = serve
-            .env("EPMS_LISTEN", &addr)
-            .arg("serve")
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        while get(&addr, "/healthz", None).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "round {round}: no API"
-            );
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "round {round}: serve exited"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        let (child, addr) = serve(cache.path(), with_env);
         let (status, body) = get(&addr, "/api/v1/properties", Some(&token)).unwrap();
         assert!(status.contains("200"), "round {round}: {status} {body}");
         let (status, _) = get(&addr, "/api/v1/properties", Some("epms_wrong")).unwrap();
         assert!(status.contains("401"), "round {round}: {status}");
-        // Ctrl-C: a graceful stop, the redb file released for the next round.
-        let killed = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        let status = child.wait().unwrap();
-        assert!(status.success(), "round {round}: {status}");
+        interrupt(child);
     }
 
     // Offline: the token is listed by id (never by value) and revoked.
@@ -347,19 +351,7 @@ fn an_author_signs_a_connector_and_an_admin_installs_and_activates_it_from_the_c
         .output()
         .unwrap();
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut serve = epms(cache.path());
-    with_env(&mut serve);
-    let mut child = serve
-        .env("EPMS_LISTEN", &addr)
-        .arg("serve")
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while get(&addr, "/healthz", None).is_err() {
-        assert!(std::time::Instant::now() < deadline, "no API");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let (child, addr) = serve(cache.path(), with_env);
     let remote = |args: &[&str]| {
         let mut cmd = epms(cache.path());
         cmd.args(["connector"])
@@ -413,10 +405,5 @@ fn an_author_signs_a_connector_and_an_admin_installs_and_activates_it_from_the_c
         "{listed}"
     );
 
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert!(child.wait().unwrap().success());
+    interrupt(child);
 }
