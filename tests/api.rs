@@ -505,6 +505,24 @@ async fn openapi_documents_every_route_and_the_access_it_declares_holds() {
             e.method,
             e.path
         );
+        // A JSON body is described by its type's schema, its references resolved.
+        if e.body == Some("application/json") {
+            let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+            let name = schema["$ref"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                .unwrap_or_else(|| panic!("{} {}: {schema}", e.method, e.path));
+            let resolved = &doc["components"]["schemas"][name];
+            assert_eq!(resolved["type"], "object", "{name}: {resolved}");
+            for r in resolved.to_string().split("\"$ref\":\"").skip(1) {
+                let target = r.split('"').next().unwrap();
+                let key = target.trim_start_matches("#/components/schemas/");
+                assert!(
+                    doc["components"]["schemas"][key].is_object(),
+                    "{name} refers to {target}"
+                );
+            }
+        }
         let uri = e
             .path
             .replace("{id}", "door-b")

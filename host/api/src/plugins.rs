@@ -61,7 +61,8 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             "Make a version its vendor's default (the next syncs use it)",
             Access::Admin,
             post(activate),
-        ),
+        )
+        .json_body::<VersionRef>(),
         endpoint(
             "post",
             "/api/v1/connectors/{vendor}/rollback",
@@ -75,7 +76,8 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             "Pin a connector version for this property (canary)",
             Access::Admin,
             put(pin),
-        ),
+        )
+        .json_body::<VersionRef>(),
         endpoint(
             "delete",
             "/api/v1/properties/{id}/connector",
@@ -89,7 +91,8 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             "What a candidate version would plan for this property, against the active one (writes nothing)",
             Access::Admin,
             post(dry_run),
-        ),
+        )
+        .json_body::<VersionRef>(),
     ]
 }
 
@@ -260,7 +263,7 @@ async fn list(State(state): State<AppState>) -> ApiResult {
     ok(json!({ "vendors": vendors }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct VersionRef {
     sha256: String,
 }

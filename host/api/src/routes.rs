@@ -68,7 +68,26 @@ pub struct Endpoint {
     pub access: Access,
     /// The request body's media type, when it takes one.
     pub body: Option<&'static str>,
+    /// The JSON body's schema, for `/openapi.json`.
+    schema: Option<BodySchema>,
     handler: MethodRouter<AppState>,
+}
+
+type BodySchema = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+fn schema_of<T: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
+    generator.subschema_for::<T>()
+}
+
+impl Endpoint {
+    /// The route takes a JSON body of type `T` (what its handler's `ApiJson<T>` reads).
+    pub(crate) fn json_body<T: schemars::JsonSchema>(mut self) -> Self {
+        self.body = Some("application/json");
+        self.schema = Some(schema_of::<T>);
+        self
+    }
 }
 
 pub(crate) fn endpoint(
@@ -78,13 +97,13 @@ pub(crate) fn endpoint(
     access: Access,
     handler: MethodRouter<AppState>,
 ) -> Endpoint {
-    let body = matches!(method, "post" | "put").then_some("application/json");
     Endpoint {
         method,
         path,
         summary,
         access,
-        body,
+        body: None,
+        schema: None,
         handler,
     }
 }
@@ -127,7 +146,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "Create a vendor credential (secrets write-only)",
             Admin,
             post(create_credential),
-        ),
+        )
+        .json_body::<NewCredential>(),
         endpoint(
             "get",
             "/api/v1/credentials",
@@ -155,7 +175,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "Create a DOOR property",
             Admin,
             post(create_property),
-        ),
+        )
+        .json_body::<NewProperty>(),
         endpoint(
             "get",
             "/api/v1/properties",
@@ -176,7 +197,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "Set the integration: credential, PMS ids, settings, sync interval",
             Admin,
             put(set_integration),
-        ),
+        )
+        .json_body::<Integration>(),
         endpoint(
             "get",
             "/api/v1/properties/{id}/people",
@@ -190,14 +212,16 @@ pub fn endpoints() -> Vec<Endpoint> {
             "Change a person's status by hand",
             Property,
             post(manual_status),
-        ),
+        )
+        .json_body::<StatusChange>(),
         endpoint(
             "post",
             "/api/v1/properties/{id}/accounts",
             "Create a DOOR account by hand (matched against PMS residents by the next sync)",
             Property,
             post(create_account),
-        ),
+        )
+        .json_body::<accounts::NewAccount>(),
         endpoint(
             "delete",
             "/api/v1/properties/{id}/accounts/{account}",
@@ -218,14 +242,16 @@ pub fn endpoints() -> Vec<Endpoint> {
             "Resolve alerts in bulk",
             Property,
             post(resolve_many),
-        ),
+        )
+        .json_body::<BulkBody>(),
         endpoint(
             "post",
             "/api/v1/properties/{id}/alerts/{alert}/resolve",
             "Resolve one alert",
             Property,
             post(resolve_one),
-        ),
+        )
+        .json_body::<ResolveBody>(),
         endpoint(
             "get",
             "/api/v1/properties/{id}/suggestions",
@@ -239,7 +265,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "Approve up to 50 suggestions",
             Property,
             post(approve),
-        ),
+        )
+        .json_body::<ApproveBody>(),
         endpoint(
             "delete",
             "/api/v1/properties/{id}/suggestions/{sid}",
@@ -253,7 +280,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "Create one DOOR unit",
             Property,
             post(create_door_unit),
-        ),
+        )
+        .json_body::<NewDoorUnit>(),
         endpoint(
             "get",
             "/api/v1/properties/{id}/pms-units",
@@ -267,14 +295,16 @@ pub fn endpoints() -> Vec<Endpoint> {
             "Map a PMS unit to a DOOR unit",
             Property,
             put(map_unit),
-        ),
+        )
+        .json_body::<MapBody>(),
         endpoint(
             "post",
             "/api/v1/properties/{id}/mappings",
             "Map many PMS units at once (all or none)",
             Property,
             post(map_units),
-        ),
+        )
+        .json_body::<BulkMapBody>(),
         endpoint(
             "delete",
             "/api/v1/properties/{id}/pms-units/{pms}/{unit}/mapping",
@@ -399,6 +429,10 @@ async fn property_scoped(
 pub fn openapi_document() -> Value {
     let problem = json!({"description": "A problem (RFC 9457) with a stable `code`", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
     let mut paths = serde_json::Map::new();
+    // Body types' schemas go to components.schemas, referred to from each operation.
+    let mut schemas = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "#/components/schemas".into())
+        .into_generator();
     for e in endpoints() {
         let params: Vec<Value> = e
             .path
@@ -417,21 +451,36 @@ pub fn openapi_document() -> Value {
             op["security"] = json!([{"bearer": []}]);
         }
         if let Some(media) = e.body {
-            op["requestBody"] = json!({"required": true, "content": {media: {}}});
+            let schema = match e.schema {
+                Some(schema_of) => {
+                    serde_json::to_value(schema_of(&mut schemas)).unwrap_or_default()
+                }
+                None if media == "text/csv" || media == "application/wasm" => {
+                    json!({"type": "string", "format": "binary"})
+                }
+                None => json!({}),
+            };
+            op["requestBody"] = json!({"required": true, "content": {media: {"schema": schema}}});
         }
         let path = paths.entry(e.path.to_owned()).or_insert_with(|| json!({}));
         path[e.method] = op;
     }
+    let mut components = serde_json::Map::new();
+    components.extend(schemas.take_definitions(true));
+    components.insert(
+        "Problem".to_owned(),
+        json!({"type": "object", "required": ["type", "title", "status", "code", "detail"], "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+            "code": {"type": "string"}, "detail": {"type": "string"}, "field": {"type": "string"}
+        }}),
+    );
     json!({
         "openapi": "3.1.0",
         "info": {"title": "ePMS admin API", "version": env!("CARGO_PKG_VERSION")},
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Problem": {"type": "object", "required": ["type", "title", "status", "code", "detail"], "properties": {
-                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                "code": {"type": "string"}, "detail": {"type": "string"}, "field": {"type": "string"}
-            }}}
+            "schemas": components,
         }
     })
 }
@@ -489,7 +538,7 @@ async fn connectors(State(state): State<AppState>) -> ApiResult {
     ok(json!({ "connectors": list }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct NewCredential {
     id: String,
     vendor: String,
@@ -583,7 +632,7 @@ async fn pms_properties(State(state): State<AppState>, Path(id): Path<String>) -
 
 // ---- properties ---------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct NewProperty {
     id: String,
     name: String,
@@ -634,7 +683,7 @@ async fn get_property(State(state): State<AppState>, Path(id): Path<String>) -> 
     ok(property_view(&p, Some(&door)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct Integration {
     credential_id: Option<String>,
     pms_property_ids: Vec<String>,
@@ -768,7 +817,7 @@ struct PeoplePage<'a> {
     next_offset: Option<usize>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct StatusChange {
     status: DoorStatus,
 }
@@ -869,7 +918,7 @@ fn resolve_error(e: ResolveError) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ResolveBody {
     resolution: Resolution,
 }
@@ -887,13 +936,13 @@ async fn resolve_one(
     ok(plan_summary(&plan))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct BulkItem {
     alert: u64,
     resolution: Resolution,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct BulkBody {
     items: Vec<BulkItem>,
 }
@@ -940,7 +989,7 @@ async fn suggestions(State(state): State<AppState>, Path(id): Path<String>) -> A
     .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ApproveBody {
     ids: Vec<u64>,
 }
@@ -1035,7 +1084,7 @@ async fn pms_units(State(state): State<AppState>, Path(id): Path<String>) -> Api
     ok(json!({ "units": list, "unmapped": unmapped }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct MapBody {
     door_unit: u64,
 }
@@ -1061,14 +1110,14 @@ async fn map_unit(
 /// Most mappings one bulk call may set.
 const MAX_BULK_MAPPINGS: usize = 5_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct BulkMapping {
     pms_property: String,
     unit: String,
     door_unit: u64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct BulkMapBody {
     mappings: Vec<BulkMapping>,
 }

@@ -26,7 +26,8 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             "Create an API token (shown once; only its hash is kept)",
             Access::Admin,
             post(create),
-        ),
+        )
+        .json_body::<NewToken>(),
         endpoint(
             "get",
             "/api/v1/tokens",
@@ -51,7 +52,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct NewToken {
     name: String,
     role: Role,

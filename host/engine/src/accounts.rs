@@ -12,6 +12,7 @@ use crate::state::{Account, AccountId, AccountSource, DoorState, DoorUnitId};
 /// Longest first or last name accepted.
 pub const MAX_NAME: usize = 100;
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewAccount {
     pub first_name: String,

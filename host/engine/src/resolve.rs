@@ -18,6 +18,7 @@ use crate::user_sync::{assign_unit, fingerprint};
 pub const MAX_BULK: usize = 50;
 
 /// What a person decided about an alert.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Resolution {

@@ -156,6 +156,7 @@ pub struct Alert {
 }
 
 /// A property's integration settings that the sync rules read.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     /// Raw vendor lease statuses whose leases are never pulled.
@@ -180,6 +181,7 @@ impl Default for Settings {
 }
 
 /// How access changes are applied.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AccessMode {
@@ -190,6 +192,7 @@ pub enum AccessMode {
 }
 
 /// A common-area key every current resident gets.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommonKey {
     pub name: String,
@@ -198,6 +201,7 @@ pub struct CommonKey {
 }
 
 /// Automated Access settings (DOMAIN.md, "Automated Access" and "Safety").
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessSettings {
     /// Automated Access is on (it also needs User Sync).

@@ -16,6 +16,7 @@ pub const MAX_NAME: usize = 100;
 /// Most rows one upload may hold.
 pub const MAX_ROWS: usize = 10_000;
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewDoorUnit {
     pub name: String,

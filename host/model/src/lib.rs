@@ -114,6 +114,7 @@ pub enum LeaseStatus {
 }
 
 /// The DOOR resident status a canonical lease status syncs as.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DoorStatus {
