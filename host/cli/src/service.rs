@@ -234,13 +234,38 @@ pub async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
         .with_context(|| format!("listening on {}", config.listen))
 }
 
-/// Serves the API on `listener` and runs the scheduler until Ctrl-C; then lets
-/// running syncs end.
+/// Resolves on Ctrl-C, and on Unix on SIGTERM too (what service managers send). The
+/// handlers are registered by this call, not when the future is first polled.
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
+/// Serves the API on `listener` and runs the scheduler until Ctrl-C or SIGTERM;
+/// then lets running syncs end.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     config: &Config,
 ) -> anyhow::Result<()> {
+    // Before anything serves: a signal arriving as soon as the port answers is not lost.
+    let stop_requested = stop_signal().context("installing the signal handlers")?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = config.scheduler.enabled.then(|| {
         tokio::spawn(epms_api::scheduler::run(
@@ -258,9 +283,7 @@ pub async fn serve(
             .with_graceful_shutdown(shutdown)
             .into_future(),
     );
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    stop_requested.await;
     eprintln!("stopping: letting running syncs finish");
     let _ = stop.send(true);
     server.await??;

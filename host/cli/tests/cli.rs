@@ -212,10 +212,11 @@ fn serve(
     (child, addr)
 }
 
-/// Ctrl-C: a graceful stop, the redb file released.
-fn interrupt(mut child: std::process::Child) {
+/// Ctrl-C (`INT`) or a service manager's `TERM`: a graceful stop, the redb file
+/// released.
+fn stop(mut child: std::process::Child, signal: &str) {
     let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -268,7 +269,7 @@ fn tokens_survive_a_restart_of_the_service_configured_by_the_environment() {
         assert!(status.contains("200"), "round {round}: {status} {body}");
         let (status, _) = get(&addr, "/api/v1/properties", Some("epms_wrong")).unwrap();
         assert!(status.contains("401"), "round {round}: {status}");
-        interrupt(child);
+        stop(child, "INT");
     }
 
     // Offline: the token is listed by id (never by value) and revoked.
@@ -405,5 +406,5 @@ fn an_author_signs_a_connector_and_an_admin_installs_and_activates_it_from_the_c
         "{listed}"
     );
 
-    interrupt(child);
+    stop(child, "TERM");
 }
