@@ -1,7 +1,8 @@
 //! The stories of the seed articles, told through the admin API over real HTTP, with
 //! the compiled connectors reading the simulator: each alert type raised and resolved
-//! each documented way (and the next sync clearing it), a mapping removed, and
-//! move-in, transfer and move-out in Approval Required and in Automatic mode.
+//! each documented way (and the next sync clearing it), a mapping removed,
+//! move-in, transfer and move-out in Approval Required and in Automatic mode, and a
+//! mass move-out held by the guard until a manager approves it.
 //!
 //! Each story moves its own people into the simulated PMS, so that what it checks does
 //! not depend on the generated portfolio; the vendors take turns telling them.
@@ -771,4 +772,72 @@ async fn move_in_transfer_and_move_out_wait_for_approval_in_approval_mode() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn move_in_transfer_and_move_out_apply_at_once_in_automatic_mode() {
     move_in_transfer_move_out("yardi", true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mass_move_out_is_held_for_approval_even_in_automatic_mode_and_the_alert_clears() {
+    let s = story("realpage").await;
+    s.h.change_settings(&s.property, |settings| {
+        settings["access"]["mode"] = json!("automatic");
+        settings["access"]["grant_delay_secs"] = json!(0);
+        // Hold any sync that would take keys from more than 3 residents.
+        settings["access"]["guard_min_residents"] = json!(3);
+        settings["access"]["guard_percent"] = json!(1);
+    })
+    .await;
+    s.sync().await;
+    // Six households move out at once.
+    let leases: Vec<String> = s.h.sim.state.read(|p| {
+        p.property("realpage", s.pms_id)
+            .unwrap()
+            .leases
+            .iter()
+            .filter(|l| l.status == epms_model::LeaseStatus::Current)
+            .take(6)
+            .map(|l| l.id.clone())
+            .collect()
+    });
+    assert_eq!(leases.len(), 6);
+    let cursor = s.feed_cursor().await;
+    for lease in leases {
+        s.mutate(Mutation::MoveOut {
+            vendor: "realpage".into(),
+            property: s.pms_id.into(),
+            lease,
+        });
+    }
+    let report = s.sync().await;
+    assert_eq!(report["grants_removed"], 0, "held: {report}");
+    let held = s.h.alerts_of(&s.property, "sync-held").await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    let accounts: Vec<u64> = held[0]["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_u64().unwrap())
+        .collect();
+    assert!(accounts.len() > 3, "{held:?}");
+    for a in &accounts {
+        assert!(
+            !s.keys_of(*a).await.is_empty(),
+            "account {a} keeps its keys"
+        );
+        assert!(s.feed_of(*a, cursor).await.is_empty());
+    }
+
+    // A manager approves the held revokes; the next sync holds nothing and clears it.
+    for a in &accounts {
+        assert!(s.approve_all_of(*a).await > 0);
+        assert!(s.keys_of(*a).await.is_empty());
+        assert!(
+            s.feed_of(*a, cursor)
+                .await
+                .iter()
+                .all(|(e, _)| e == "revoked"),
+            "revoked through the feed"
+        );
+    }
+    s.sync().await;
+    let left = s.h.alerts_of(&s.property, "sync-held").await;
+    assert!(left.is_empty(), "cleared: {left:?}");
 }
