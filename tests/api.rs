@@ -871,3 +871,133 @@ async fn a_running_sync_shows_its_progress_in_the_sync_history() {
     let after = h.admin("GET", &format!("{base}/syncs"), None).await;
     assert_eq!(after["running"], Value::Null, "{after}");
 }
+
+/// A small deterministic generator of awkward JSON: deep nesting, wrong types, huge
+/// and negative numbers, control characters, the shapes the API expects with the
+/// wrong contents.
+struct Awkward(u64);
+
+impl Awkward {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[(self.next() % from.len() as u64) as usize]
+    }
+
+    fn value(&mut self, depth: u32) -> Value {
+        const KEYS: [&str; 16] = [
+            "id",
+            "name",
+            "vendor",
+            "fields",
+            "settings",
+            "credential_id",
+            "pms_property_ids",
+            "resolution",
+            "kind",
+            "account",
+            "items",
+            "ids",
+            "door_unit",
+            "mappings",
+            "status",
+            "sha256",
+        ];
+        const TEXT: [&str; 8] = [
+            "",
+            " ",
+            "door-a",
+            "\u{0}\u{1f}\u{202e}",
+            "../../etc/passwd",
+            "ÿ̸̛",
+            "merge",
+            "current",
+        ];
+        match self.next() % if depth > 3 { 5 } else { 8 } {
+            0 => Value::Null,
+            1 => json!(self.next() % 2 == 0),
+            2 => json!(self.next() as i64),
+            3 => json!(-1.5e300),
+            4 => json!(self.pick(&TEXT)),
+            5 => Value::Array(
+                (0..self.next() % 4)
+                    .map(|_| self.value(depth + 1))
+                    .collect(),
+            ),
+            _ => {
+                let mut map = serde_json::Map::new();
+                for _ in 0..self.next() % 5 {
+                    let key = self.pick(&KEYS).to_owned();
+                    map.insert(key, self.value(depth + 1));
+                }
+                Value::Object(map)
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awkward_bodies_on_every_route_get_a_problem_never_a_server_error() {
+    let h = host().await;
+    let property = h.set_up("entrata", "100").await;
+    h.sync(&property).await;
+    let mut awkward = Awkward(0x5eed_1234_abcd_0042);
+    for e in epms_api::endpoints().iter().filter(|e| e.body.is_some()) {
+        let uri = e
+            .path
+            .replace("{id}", &property)
+            .replace("{pms}", "100")
+            .replace("{vendor}", "entrata")
+            .replace(['{', '}'], "");
+        let method = e.method.to_uppercase();
+        for round in 0..40 {
+            let body = awkward.value(0);
+            let bytes = if round % 10 == 9 {
+                // Not JSON at all, cut mid-way.
+                body.to_string().into_bytes().into_iter().take(7).collect()
+            } else {
+                body.to_string().into_bytes()
+            };
+            let (status, ctype, answer) = h
+                .request(&method, &uri, Some(&h.admin), e.body, bytes)
+                .await;
+            assert!(
+                !status.is_server_error(),
+                "{method} {uri} with {body}: {status} {}",
+                String::from_utf8_lossy(&answer)
+            );
+            if !status.is_success() {
+                assert!(
+                    ctype.starts_with("application/problem+json"),
+                    "{method} {uri}: {status} {ctype}"
+                );
+            }
+        }
+    }
+    // Query strings of the wrong types, on every read.
+    for e in epms_api::endpoints().iter().filter(|e| e.method == "get") {
+        let uri = format!(
+            "{}?limit=abc&offset=-1&cursor=%FF&after=1e99",
+            e.path.replace("{id}", &property).replace(['{', '}'], "")
+        );
+        let (status, ctype, _) = h
+            .request("GET", &uri, Some(&h.admin), None, Vec::new())
+            .await;
+        assert!(!status.is_server_error(), "GET {uri}: {status}");
+        if !status.is_success() {
+            assert!(
+                ctype.starts_with("application/problem+json"),
+                "GET {uri}: {status} {ctype}"
+            );
+        }
+    }
+    // The host still answers.
+    let (status, _, _) = h.call("GET", "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::{Access, ApiJson, ApiResult, Endpoint, actor, endpoint, ok};
+use crate::routes::{Access, ApiJson, ApiPath, ApiResult, Endpoint, actor, endpoint, ok};
 
 /// The header that carries a component's signature line.
 pub const SIGNATURE_HEADER: &str = "x-epms-signature";
@@ -300,7 +300,7 @@ fn set_active(state: &AppState, connector: Arc<LoadedConnector>) {
 async fn activate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(vendor): Path<String>,
+    ApiPath(vendor): ApiPath<String>,
     ApiJson(body): ApiJson<VersionRef>,
 ) -> ApiResult {
     let connector = version_of(&state, &vendor, &body.sha256)?;
@@ -326,7 +326,7 @@ async fn activate(
 async fn rollback(
     State(state): State<AppState>,
     caller: Caller,
-    Path(vendor): Path<String>,
+    ApiPath(vendor): ApiPath<String>,
 ) -> ApiResult {
     // The version to return to must be loadable before the store moves.
     let previous = state
@@ -373,7 +373,7 @@ fn property_vendor(state: &AppState, property: &str) -> Result<String, ApiError>
 async fn pin(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<VersionRef>,
 ) -> ApiResult {
     let vendor = property_vendor(&state, &id)?;
@@ -392,7 +392,11 @@ async fn pin(
     ok(json!({"property": id, "pinned": body.sha256, "version": connector.info().version}))
 }
 
-async fn unpin(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+async fn unpin(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult {
     let was = state
         .store
         .plugin_pin(&id)?
@@ -409,7 +413,7 @@ async fn unpin(State(state): State<AppState>, caller: Caller, Path(id): Path<Str
 
 async fn dry_run(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<VersionRef>,
 ) -> ApiResult {
     let vendor = property_vendor(&state, &id)?;

@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
@@ -25,6 +26,35 @@ use serde_json::{Value, json};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::{AppState, CSV_BODY_LIMIT, JSON_BODY_LIMIT};
+
+/// Path parameters whose rejections (a non-numeric id, bad percent-encoding) are
+/// problems too.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(ApiPath(v)),
+            Err(rejection) => Err(ApiError::invalid("path", rejection.body_text())),
+        }
+    }
+}
+
+/// A query string whose rejections are problems too.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(ApiQuery(v)),
+            Err(rejection) => Err(ApiError::invalid("query", rejection.body_text())),
+        }
+    }
+}
 
 /// A JSON body whose rejections are problems too.
 pub struct ApiJson<T>(pub T);
@@ -411,7 +441,7 @@ async fn admin_only(caller: Caller, mut req: Request, next: Next) -> Response {
 /// does not exist.
 async fn property_scoped(
     caller: Caller,
-    Path(params): Path<HashMap<String, String>>,
+    ApiPath(params): ApiPath<HashMap<String, String>>,
     mut req: Request,
     next: Next,
 ) -> Response {
@@ -618,13 +648,16 @@ fn call_error(e: epms_runtime::CallError) -> ApiError {
     ApiError::bad_gateway(code, e.to_string())
 }
 
-async fn check_credential(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn check_credential(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult {
     let mut session = open_session(&state, &id).await?;
     session.check().await.map_err(call_error)?;
     ok(json!({"id": id, "ok": true}))
 }
 
-async fn pms_properties(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn pms_properties(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let mut session = open_session(&state, &id).await?;
     let props = session.list_properties().await.map_err(call_error)?;
     ok(json!({ "properties": props }))
@@ -677,7 +710,7 @@ async fn list_properties(State(state): State<AppState>, caller: Caller) -> ApiRe
     ok(json!({ "properties": list }))
 }
 
-async fn get_property(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn get_property(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let p = state.store.property(&id)?;
     let door = state.store.state(&id)?;
     ok(property_view(&p, Some(&door)))
@@ -695,7 +728,7 @@ struct Integration {
 
 async fn set_integration(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Integration>,
 ) -> ApiResult {
     if let Some(c) = &body.credential_id {
@@ -760,8 +793,8 @@ struct Page {
 /// People, in account order, a page at a time (default 100, at most 1,000).
 async fn people(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(page): Query<Page>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult {
     let limit = page.limit.unwrap_or(100);
     if !(1..=1_000).contains(&limit) {
@@ -825,7 +858,7 @@ struct StatusChange {
 async fn manual_status(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, account)): Path<(String, u64)>,
+    ApiPath((id, account)): ApiPath<(String, u64)>,
     ApiJson(body): ApiJson<StatusChange>,
 ) -> ApiResult {
     let settings = state.store.property(&id)?.settings;
@@ -847,7 +880,7 @@ async fn manual_status(
 async fn create_account(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<accounts::NewAccount>,
 ) -> ApiResult {
     let now = state.now();
@@ -869,7 +902,7 @@ async fn create_account(
 async fn delete_account(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, account)): Path<(String, u64)>,
+    ApiPath((id, account)): ApiPath<(String, u64)>,
 ) -> ApiResult {
     let now = state.now();
     let plan = mutate(&state, &id, |door| {
@@ -880,7 +913,7 @@ async fn delete_account(
 
 // ---- alerts ---------------------------------------------------------------------
 
-async fn alerts(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn alerts(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let door = state.store.state(&id)?;
     let mut groups: BTreeMap<&'static str, Vec<&epms_engine::Alert>> = BTreeMap::new();
     for a in door.alerts.values() {
@@ -926,7 +959,7 @@ struct ResolveBody {
 async fn resolve_one(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, alert)): Path<(String, u64)>,
+    ApiPath((id, alert)): ApiPath<(String, u64)>,
     ApiJson(body): ApiJson<ResolveBody>,
 ) -> ApiResult {
     let now = state.now();
@@ -950,7 +983,7 @@ struct BulkBody {
 async fn resolve_many(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<BulkBody>,
 ) -> ApiResult {
     let now = state.now();
@@ -977,7 +1010,7 @@ fn access_error(e: AccessError) -> ApiError {
     }
 }
 
-async fn suggestions(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn suggestions(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let door = state.store.state(&id)?;
     #[derive(serde::Serialize)]
     struct Suggestions<'a> {
@@ -997,7 +1030,7 @@ struct ApproveBody {
 async fn approve(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ApproveBody>,
 ) -> ApiResult {
     let now = state.now();
@@ -1010,7 +1043,7 @@ async fn approve(
 async fn discard(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, sid)): Path<(String, u64)>,
+    ApiPath((id, sid)): ApiPath<(String, u64)>,
 ) -> ApiResult {
     let now = state.now();
     let plan = mutate(&state, &id, |door| {
@@ -1040,7 +1073,7 @@ fn unit_error(e: UnitError) -> ApiError {
 async fn create_door_unit(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<NewDoorUnit>,
 ) -> ApiResult {
     let now = state.now();
@@ -1058,7 +1091,7 @@ async fn create_door_unit(
 async fn door_units_csv(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: String,
 ) -> ApiResult {
     let now = state.now();
@@ -1073,7 +1106,7 @@ async fn door_units_csv(
         .into_response())
 }
 
-async fn pms_units(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn pms_units(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let door = state.store.state(&id)?;
     let list: Vec<Value> = door
         .pms_units
@@ -1092,7 +1125,7 @@ struct MapBody {
 async fn map_unit(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, pms, unit)): Path<(String, String, String)>,
+    ApiPath((id, pms, unit)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<MapBody>,
 ) -> ApiResult {
     let now = state.now();
@@ -1125,7 +1158,7 @@ struct BulkMapBody {
 async fn map_units(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<BulkMapBody>,
 ) -> ApiResult {
     if body.mappings.len() > MAX_BULK_MAPPINGS {
@@ -1162,7 +1195,7 @@ async fn map_units(
 async fn unmap_unit(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, pms, unit)): Path<(String, String, String)>,
+    ApiPath((id, pms, unit)): ApiPath<(String, String, String)>,
 ) -> ApiResult {
     let now = state.now();
     let key = PmsUnitKey {
@@ -1177,7 +1210,7 @@ async fn unmap_unit(
 
 // ---- syncs, audit, feed -------------------------------------------------------------
 
-async fn sync_now(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn sync_now(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
     state.store.property(&id)?;
     let report = crate::scheduler::sync_property(&state, &id)
         .await
@@ -1194,8 +1227,8 @@ struct Window {
 
 async fn sync_history(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(w): Query<Window>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(w): ApiQuery<Window>,
 ) -> ApiResult {
     let p = state.store.property(&id)?;
     let runs = state.store.sync_runs(&id, w.limit.unwrap_or(50).min(500))?;
@@ -1207,8 +1240,8 @@ async fn sync_history(
 
 async fn audit(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(w): Query<Window>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(w): ApiQuery<Window>,
 ) -> ApiResult {
     state.store.property(&id)?;
     let entries: Vec<Value> = state
@@ -1220,7 +1253,7 @@ async fn audit(
     ok(json!({ "entries": entries }))
 }
 
-async fn feed(State(state): State<AppState>, Query(w): Query<Window>) -> ApiResult {
+async fn feed(State(state): State<AppState>, ApiQuery(w): ApiQuery<Window>) -> ApiResult {
     let events: Vec<Value> = state
         .store
         .feed(w.cursor.unwrap_or(0), w.limit.unwrap_or(500).min(5_000))?

@@ -4,7 +4,7 @@
 //! admin token of a new installation.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::auth::{Caller, new_token, token_hash};
 use crate::error::ApiError;
-use crate::routes::{Access, ApiJson, ApiResult, Endpoint, actor, endpoint, ok};
+use crate::routes::{Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, actor, endpoint, ok};
 
 pub(crate) fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -146,7 +146,7 @@ async fn list(State(state): State<AppState>) -> ApiResult {
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     let record = state.store.revoke_token(&id)?;
     audit(
@@ -164,7 +164,7 @@ struct Window {
     limit: Option<usize>,
 }
 
-async fn service_audit(State(state): State<AppState>, Query(w): Query<Window>) -> ApiResult {
+async fn service_audit(State(state): State<AppState>, ApiQuery(w): ApiQuery<Window>) -> ApiResult {
     let entries: Vec<_> = state
         .store
         .service_audit(w.after.unwrap_or(0), w.limit.unwrap_or(100).min(1000))?
