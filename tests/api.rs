@@ -921,7 +921,7 @@ impl Awkward {
         ];
         match self.next() % if depth > 3 { 5 } else { 8 } {
             0 => Value::Null,
-            1 => json!(self.next() % 2 == 0),
+            1 => json!(self.next().is_multiple_of(2)),
             2 => json!(self.next() as i64),
             3 => json!(-1.5e300),
             4 => json!(self.pick(&TEXT)),
