@@ -409,10 +409,18 @@ impl Planner<'_> {
         // Suggestions: keep what this sync would suggest again, supersede the rest.
         let mut kept: BTreeSet<SuggestionId> = BTreeSet::new();
         let mut fresh: Vec<Change> = Vec::new();
+        // Pending suggestions by account, in id order: matching each wanted change
+        // against every pending suggestion was quadratic (seconds on a 5,000-unit
+        // property with its first suggestions still pending).
+        let mut pending_of: BTreeMap<AccountId, Vec<&Suggestion>> = BTreeMap::new();
+        for s in state.suggestions.values() {
+            pending_of.entry(s.account).or_default().push(s);
+        }
         for c in wanted {
-            match state
-                .suggestions
-                .values()
+            match pending_of
+                .get(&c.account)
+                .into_iter()
+                .flatten()
                 .find(|s| !kept.contains(&s.id) && c.same_as(s))
             {
                 Some(s) => {

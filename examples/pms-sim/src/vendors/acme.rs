@@ -106,31 +106,41 @@ async fn records(
     let per_page = q.per_page.unwrap_or(DEFAULT_PER_PAGE).clamp(1, 1000);
     let body = state.read(|p| {
         let prop = p.property("acme", &id)?;
-        let items: Vec<Value> = match what.as_str() {
-            "units" => prop
-                .units
-                .iter()
-                .map(|u| json!({"id": u.id, "number": u.number, "building": u.building, "floorplan": u.floorplan, "vacant": u.vacant}))
-                .collect(),
-            "residents" => prop
-                .residents
-                .iter()
-                .map(|r| json!({"id": r.id, "lease_id": r.lease_id, "unit_id": r.unit_id, "first_name": r.first_name,
-                    "last_name": r.last_name, "email": prop.wire_email(r), "phone": r.phone, "role": role(r.role)}))
-                .collect(),
-            "leases" => prop
-                .leases
-                .iter()
-                .map(|l| json!({"id": l.id, "unit_id": l.unit_id, "resident_ids": l.resident_ids, "status": l.raw_status,
-                    "start_date": l.start_date, "end_date": l.end_date, "move_in": l.move_in_date, "move_out": l.move_out_date}))
-                .collect(),
+        // Only the page's records become JSON: a whole-property conversion per page
+        // made reading a large property quadratic.
+        fn window<T>(all: &[T], page: usize, per_page: usize) -> (&[T], bool) {
+            let start = ((page - 1) * per_page).min(all.len());
+            let end = (start + per_page).min(all.len());
+            (&all[start..end], end < all.len())
+        }
+        let (items, more): (Vec<Value>, bool) = match what.as_str() {
+            "units" => {
+                let (units, more) = window(&prop.units, page, per_page);
+                (units
+                    .iter()
+                    .map(|u| json!({"id": u.id, "number": u.number, "building": u.building, "floorplan": u.floorplan, "vacant": u.vacant}))
+                    .collect(), more)
+            }
+            "residents" => {
+                let (residents, more) = window(&prop.residents, page, per_page);
+                (residents
+                    .iter()
+                    .map(|r| json!({"id": r.id, "lease_id": r.lease_id, "unit_id": r.unit_id, "first_name": r.first_name,
+                        "last_name": r.last_name, "email": prop.wire_email(r), "phone": r.phone, "role": role(r.role)}))
+                    .collect(), more)
+            }
+            "leases" => {
+                let (leases, more) = window(&prop.leases, page, per_page);
+                (leases
+                    .iter()
+                    .map(|l| json!({"id": l.id, "unit_id": l.unit_id, "resident_ids": l.resident_ids, "status": l.raw_status,
+                        "start_date": l.start_date, "end_date": l.end_date, "move_in": l.move_in_date, "move_out": l.move_out_date}))
+                    .collect(), more)
+            }
             _ => return None,
         };
-        let start = (page - 1) * per_page;
-        let end = (start + per_page).min(items.len());
-        let slice = items.get(start..end).map(<[Value]>::to_vec).unwrap_or_default();
-        let next = (end < items.len()).then_some(page + 1);
-        Some(json!({ what.as_str(): slice, "next_page": next }))
+        let next = more.then_some(page + 1);
+        Some(json!({ what.as_str(): items, "next_page": next }))
     });
     match body {
         Some(b) => Json(b).into_response(),
