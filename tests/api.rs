@@ -1001,3 +1001,52 @@ async fn awkward_bodies_on_every_route_get_a_problem_never_a_server_error() {
     let (status, _, _) = h.call("GET", "/healthz", None, None).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_over_their_routes_limit_are_refused_as_too_large_problems() {
+    let h = host().await;
+    let property = h.set_up("entrata", "100").await;
+    let over = |limit: usize| vec![b' '; limit + 1];
+    for (path, ctype, body) in [
+        (
+            "/api/v1/properties".to_owned(),
+            "application/json",
+            over(epms_api::JSON_BODY_LIMIT),
+        ),
+        (
+            format!("/api/v1/properties/{property}/door-units/csv"),
+            "text/csv",
+            over(epms_api::CSV_BODY_LIMIT),
+        ),
+        (
+            "/api/v1/connectors/versions".to_owned(),
+            "application/wasm",
+            over(epms_api::plugins::COMPONENT_BODY_LIMIT),
+        ),
+    ] {
+        let (status, got, answer) = h
+            .request("POST", &path, Some(&h.admin), Some(ctype), body)
+            .await;
+        let problem: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::PAYLOAD_TOO_LARGE, Some("too-large")),
+            "{path}: {got} {problem}"
+        );
+    }
+    // A CSV that is not text names the body.
+    let (status, _, answer) = h
+        .request(
+            "POST",
+            &format!("/api/v1/properties/{property}/door-units/csv"),
+            Some(&h.admin),
+            Some("text/csv"),
+            b"name\n\xff\xfe\n".to_vec(),
+        )
+        .await;
+    let problem: Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(
+        (status, &problem["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("body"))
+    );
+}

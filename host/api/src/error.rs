@@ -56,6 +56,10 @@ impl ApiError {
             ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
         }
     }
+    /// A body over its route's limit.
+    pub fn too_large(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", detail)
+    }
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, detail)
     }

@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -30,7 +29,7 @@ use sha2::{Digest, Sha256};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::{Access, ApiJson, ApiPath, ApiResult, Endpoint, actor, endpoint, ok};
+use crate::routes::{Access, ApiBytes, ApiJson, ApiPath, ApiResult, Endpoint, actor, endpoint, ok};
 
 /// The header that carries a component's signature line.
 pub const SIGNATURE_HEADER: &str = "x-epms-signature";
@@ -151,7 +150,7 @@ async fn install(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult {
     let sha256 = hex_sha256(&body);
     if let Some(existing) = state

@@ -65,6 +65,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::too_large(rejection.body_text()))
+            }
+            Err(rejection) => Err(ApiError::invalid("body", rejection.body_text())),
+        }
+    }
+}
+
+/// A raw body (CSV, a component) whose rejections, a body over the route's limit
+/// first, are problems too.
+pub struct ApiBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(ApiBytes(bytes)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::too_large(rejection.body_text()))
+            }
             Err(rejection) => Err(ApiError::invalid("body", rejection.body_text())),
         }
     }
@@ -1092,11 +1113,13 @@ async fn door_units_csv(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-    body: String,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult {
+    let body = std::str::from_utf8(&body)
+        .map_err(|e| ApiError::invalid("body", format!("the file is not UTF-8 text: {e}")))?;
     let now = state.now();
     let plan = mutate(&state, &id, |door| {
-        let units = units_csv::parse_csv(&body, door).map_err(unit_error)?;
+        let units = units_csv::parse_csv(body, door).map_err(unit_error)?;
         units_csv::plan_create_units(door, &units, &actor(&caller), now).map_err(unit_error)
     })?;
     Ok((
