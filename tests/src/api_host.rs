@@ -79,7 +79,7 @@ impl Host {
         .expect("the simulator starts");
         sim.state.set_rate_limit("appfolio", false);
         let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let store = Arc::new(open_store(&dirs.1));
+        let store = Arc::new(open_store(&dirs.1).expect("the store opens"));
         let admin = token(&store, Role::Admin, &[]);
         Host::serve(sim, dirs, store, admin).await
     }
@@ -148,7 +148,7 @@ impl Host {
         // which the pool's own thread does right after the last state is dropped.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let store = loop {
-            match Store::open(&dirs.1.path().join("epms.redb"), SecretBox::new(STORE_KEY)) {
+            match open_store(&dirs.1) {
                 Ok(store) => break Arc::new(store),
                 Err(_) if std::time::Instant::now() < deadline => {
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -364,6 +364,6 @@ impl Host {
     }
 }
 
-fn open_store(data: &tempfile::TempDir) -> Store {
-    Store::open(&data.path().join("epms.redb"), SecretBox::new(STORE_KEY)).expect("the store opens")
+fn open_store(data: &tempfile::TempDir) -> Result<Store, epms_store::StoreError> {
+    Store::open(&data.path().join("epms.redb"), SecretBox::new(STORE_KEY))
 }

@@ -153,12 +153,7 @@ async fn install(
     ApiBytes(body): ApiBytes,
 ) -> ApiResult {
     let sha256 = hex_sha256(&body);
-    if let Some(existing) = state
-        .store
-        .plugins()?
-        .into_iter()
-        .find(|p| p.sha256 == sha256)
-    {
+    if let Some(existing) = state.store.plugin(&sha256)? {
         return ok(json!({"installed": false, "version": record_view(&existing)}));
     }
     let signature = headers

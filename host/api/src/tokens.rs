@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use epms_engine::AuditEntry;
-use epms_store::{Role, TokenRecord, token_id};
+use epms_store::{Role, StoreError, TokenRecord, token_id};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -60,31 +60,28 @@ struct NewToken {
     properties: Vec<String>,
 }
 
-/// A role and its properties make sense together (as `epms token create` checks).
+/// A role and its properties make sense together, and the properties exist.
 fn check_token_request(
     state: &AppState,
     role: &Role,
     properties: &[String],
 ) -> Result<(), ApiError> {
-    match role {
-        Role::Admin if !properties.is_empty() => Err(ApiError::invalid(
-            "properties",
-            "an admin token sees every property: leave properties empty",
-        )),
-        Role::PropertyManager if properties.is_empty() => Err(ApiError::invalid(
-            "properties",
-            "a property-manager token needs at least one property",
-        )),
-        _ => {
-            for p in properties {
-                state
-                    .store
-                    .property(p)
-                    .map_err(|_| ApiError::invalid("properties", format!("no property {p:?}")))?;
+    if let Some(problem) = role.scope_problem(properties) {
+        return Err(ApiError::invalid("properties", problem));
+    }
+    for p in properties {
+        match state.store.property(p) {
+            Ok(_) => {}
+            Err(StoreError::NoSuchProperty(_)) => {
+                return Err(ApiError::invalid(
+                    "properties",
+                    format!("no property {p:?}"),
+                ));
             }
-            Ok(())
+            Err(e) => return Err(e.into()),
         }
     }
+    Ok(())
 }
 
 fn audit(state: &AppState, caller: &Caller, action: &str, detail: String) -> Result<(), ApiError> {

@@ -33,6 +33,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request};
 use clap::Args;
+use epms_engine::normalize;
 use epms_model::{HouseholdRole, LeaseStatus, Resident};
 use epms_runtime::{NetworkAccess, Runtime, RuntimeConfig};
 use epms_store::{Role, SecretBox, Store, TokenRecord};
@@ -177,15 +178,16 @@ impl Scene {
                 .filter(|l| l.status == LeaseStatus::Current)
                 .flat_map(|l| l.resident_ids.iter().map(String::as_str))
                 .collect();
+            // Compared as the engine compares them.
+            let email = |r: &Resident| r.email.as_deref().and_then(normalize::email);
+            let name = |r: &Resident| normalize::name(&r.first_name, &r.last_name);
             let mut emails: HashMap<String, usize> = HashMap::new();
             let mut names: HashMap<String, usize> = HashMap::new();
             for r in &p.residents {
-                if let Some(e) = &r.email {
-                    *emails.entry(e.trim().to_lowercase()).or_default() += 1;
+                if let Some(e) = email(r) {
+                    *emails.entry(e).or_default() += 1;
                 }
-                *names
-                    .entry(format!("{} {}", r.first_name, r.last_name).to_lowercase())
-                    .or_default() += 1;
+                *names.entry(name(r)).or_default() += 1;
             }
             p.residents
                 .iter()
@@ -194,10 +196,8 @@ impl Scene {
                         && current.contains(r.id.as_str())
                         && r.warnings.is_empty()
                         && !p.wire_emails.contains_key(&r.id)
-                        && r.email
-                            .as_ref()
-                            .is_some_and(|e| emails[&e.trim().to_lowercase()] == 1)
-                        && names[&format!("{} {}", r.first_name, r.last_name).to_lowercase()] == 1
+                        && email(r).is_some_and(|e| emails[&e] == 1)
+                        && names[&name(r)] == 1
                 })
                 .cloned()
                 .collect()

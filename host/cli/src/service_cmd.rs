@@ -154,21 +154,12 @@ pub fn token(cmd: TokenCommand) -> ExitCode {
     report((|| {
         let config = args.config.load()?;
         let role = match args.role {
-            RoleArg::Admin => {
-                anyhow::ensure!(
-                    args.properties.is_empty(),
-                    "an admin token sees every property: drop --property"
-                );
-                Role::Admin
-            }
-            RoleArg::PropertyManager => {
-                anyhow::ensure!(
-                    !args.properties.is_empty(),
-                    "a property-manager token needs at least one --property"
-                );
-                Role::PropertyManager
-            }
+            RoleArg::Admin => Role::Admin,
+            RoleArg::PropertyManager => Role::PropertyManager,
         };
+        if let Some(problem) = role.scope_problem(&args.properties) {
+            anyhow::bail!("{problem} (--property)");
+        }
         let store = open_store(&config.data_dir)?;
         for p in &args.properties {
             if let Err(e) = store.property(p) {

@@ -160,10 +160,10 @@ pub fn describe(state: &DoorState, plan: &Plan) -> BTreeSet<Change> {
         add(Area::Access, what);
     }
     for s in &plan.suggestions_added {
-        let key = s.key.as_ref().map(ToString::to_string).unwrap_or_default();
+        let key = s.key.as_ref().map(|k| format!(" {k}")).unwrap_or_default();
         add(
             Area::Access,
-            format!("suggest {:?} {key} for {}", s.kind, labels.of(s.account)).replace("  ", " "),
+            format!("suggest {:?}{key} for {}", s.kind, labels.of(s.account)),
         );
     }
     for (id, why) in &plan.suggestions_closed {

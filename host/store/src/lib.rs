@@ -129,6 +129,23 @@ pub enum Role {
     PropertyManager,
 }
 
+impl Role {
+    /// Why a token of this role cannot list these properties, if it cannot: an admin
+    /// sees every property, a property manager at least one. (Whether they exist is
+    /// the caller's check, against the store.)
+    pub fn scope_problem(&self, properties: &[String]) -> Option<&'static str> {
+        match self {
+            Role::Admin if !properties.is_empty() => {
+                Some("an admin token sees every property: give it none")
+            }
+            Role::PropertyManager if properties.is_empty() => {
+                Some("a property-manager token needs at least one property")
+            }
+            _ => None,
+        }
+    }
+}
+
 /// An API token as stored: its hash is the key; the token itself is shown once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {

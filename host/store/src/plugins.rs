@@ -63,6 +63,13 @@ impl Store {
         Ok(new)
     }
 
+    /// The installed version with this hash, if any.
+    pub fn plugin(&self, sha256: &str) -> Result<Option<PluginRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(PLUGINS)?;
+        t.get(sha256)?.map(|v| dec(v.value())).transpose()
+    }
+
     /// Every installed version, oldest first.
     pub fn plugins(&self) -> Result<Vec<PluginRecord>, StoreError> {
         let txn = self.db.begin_read()?;

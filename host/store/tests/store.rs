@@ -755,3 +755,12 @@ fn connector_versions_are_installed_once_activated_rolled_back_and_pinned_with_a
         ]
     );
 }
+
+#[test]
+fn a_token_role_fits_its_properties() {
+    let some = vec!["door-1".to_owned()];
+    assert!(Role::Admin.scope_problem(&[]).is_none());
+    assert!(Role::Admin.scope_problem(&some).is_some());
+    assert!(Role::PropertyManager.scope_problem(&some).is_none());
+    assert!(Role::PropertyManager.scope_problem(&[]).is_some());
+}
