@@ -1,59 +1,96 @@
 //! MRI connector: the OData-style `api.asp` REST API (see README.md for the APIs, the
 //! field and status mappings and every assumption).
 
-use std::cell::RefCell;
-
-use epms_connector_sdk::http::{Request, join};
+use epms_connector_sdk::http::{self, Request};
 use epms_connector_sdk::json::{self, Value};
 use epms_connector_sdk::record::Warnings;
+use epms_connector_sdk::session::Memo;
 use epms_connector_sdk::status::{self, Vocabulary};
 use epms_connector_sdk::{
     Config, Connector, ConnectorError, ConnectorInfo, HouseholdRole, Lease, LeasePage, LeaseStatus,
-    PmsProperty, Resident, ResidentPage, Unit, UnitPage, export_connector, field, paging, secret,
+    PmsProperty, Resident, ResidentPage, Unit, UnitPage, dates, export_connector, field, log,
+    paging, secret,
 };
 
-/// A lease's raw status is its primary's `ResidentStatus`. `Current` with a
-/// `LeaseMoveOut` date is a notice (see `canonical`).
+/// The lease holder's `ResidentStatus` (other members' rows say `Co-Resident` or
+/// `Other Resident`), and `New` on `PendingMoveIns` rows. `Current` is refined by
+/// `IsCurrent` and `LeaseMoveOut` (see [`canonical`]).
 pub const STATUSES: Vocabulary = &[
     ("Current", LeaseStatus::Current),
     ("Old", LeaseStatus::Past),
-    ("Pending", LeaseStatus::Future),
+    ("New", LeaseStatus::Future),
 ];
 
 /// Rows per page asked of MRI.
 pub const TOP: usize = 500;
 
-pub struct Mri {
-    base_url: String,
-    user: String,
-}
-
-thread_local! {
-    /// Every lease of the last property read in this instance. MRI pages rows (one
-    /// per person and lease), not leases: a lease may straddle two pages, so all rows
-    /// are read and merged first, then handed out in pages.
-    static LEASES: RefCell<Option<(String, Vec<Lease>)>> = const { RefCell::new(None) };
-}
-
 /// Leases handed to the host per page.
 pub const LEASES_PER_PAGE: usize = 1_000;
 
-/// The canonical status of a lease row: `IsCurrent` Y with a move-out date is notice.
-pub fn canonical(raw: &str, is_current: bool, move_out: bool) -> LeaseStatus {
+const LEASE_DETAILS: &str = "ResidentLeaseDetailsByPropertyID";
+const RESIDENTS: &str = "ResidentsByPropertyID";
+const PENDING: &str = "PendingMoveIns";
+
+/// The cursor that starts the pending move-ins after the last resident page.
+const PENDING_START: &str = "pending-move-ins";
+
+pub struct Mri {
+    base_url: String,
+    user: String,
+    /// Every lease of the last property read. MRI pages rows (one per person and
+    /// lease), not leases: a lease may straddle two pages, so all rows are read and
+    /// merged first, then handed out in pages.
+    leases: Memo<String, Vec<Lease>>,
+}
+
+/// MRI numbers leases per unit (lease 1, 2, … of each unit): a lease is known by its
+/// building, unit and number together.
+pub fn lease_key(building: Option<&str>, unit: Option<&str>, lease: &str) -> String {
+    format!(
+        "{}/{}/{lease}",
+        building.unwrap_or_default(),
+        unit.unwrap_or_default()
+    )
+}
+
+/// The canonical status of a lease from its holder's `ResidentStatus` and `IsCurrent`.
+/// `Current` with a `LeaseMoveOut` is a notice while that date is today or later; once
+/// it has passed, the resident has moved out and MRI has not closed the lease yet: past,
+/// with a warning saying so.
+pub fn canonical(
+    raw: &str,
+    is_current: bool,
+    move_out: Option<&str>,
+    today: &str,
+    w: &mut Warnings,
+) -> LeaseStatus {
     match status::canonical(STATUSES, raw) {
         LeaseStatus::Current if !is_current => LeaseStatus::Past,
-        LeaseStatus::Current if move_out => LeaseStatus::Notice,
+        LeaseStatus::Current => match move_out {
+            Some(d) if d < today => {
+                w.push(
+                    "status",
+                    format!("MRI says Current, but the move-out date {d} has passed: read as past"),
+                );
+                LeaseStatus::Past
+            }
+            Some(_) => LeaseStatus::Notice,
+            None => LeaseStatus::Current,
+        },
         other => other,
     }
 }
 
+/// `ResidentType` of `ResidentsByPropertyID`: real answers carry one-letter codes
+/// (`R` on every household member of the recording, so it does not tell the holder from
+/// the others), older ones whole words.
 fn role(raw: Option<String>, w: &mut Warnings) -> HouseholdRole {
     match raw.as_deref() {
         Some("Resident") => HouseholdRole::Primary,
-        Some("Co-Resident") => HouseholdRole::CoResident,
-        Some("Occupant") => HouseholdRole::Occupant,
-        Some("Guarantor") => HouseholdRole::Guarantor,
-        None => HouseholdRole::Other,
+        Some("R") | None => HouseholdRole::Other,
+        Some("Co-Resident") | Some("C") => HouseholdRole::CoResident,
+        Some("Occupant") | Some("O") => HouseholdRole::Occupant,
+        Some("Guarantor") | Some("G") => HouseholdRole::Guarantor,
         Some(other) => {
             w.push("role", format!("unknown ResidentType {other:?}"));
             HouseholdRole::Other
@@ -67,12 +104,7 @@ pub fn page_of(doc: &Value) -> Result<(Vec<&Value>, Option<String>), ConnectorEr
         .get("value")
         .and_then(Value::as_array)
         .ok_or_else(|| ConnectorError::Protocol("answer without value".into()))?;
-    Ok((
-        rows.iter().collect(),
-        doc.get("nextLink")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-    ))
+    Ok((rows.iter().collect(), json::text(doc, "nextLink")))
 }
 
 fn required(row: &Value, key: &str) -> Result<String, ConnectorError> {
@@ -98,14 +130,18 @@ pub fn parse_units(rows: &[&Value]) -> Result<Vec<Unit>, ConnectorError> {
         .collect()
 }
 
+/// Residents from `ResidentsByPropertyID` rows.
 pub fn parse_residents(rows: &[&Value]) -> Result<Vec<Resident>, ConnectorError> {
     rows.iter()
         .map(|r| {
             let mut w = Warnings::new();
+            let unit = json::text(r, "UNITID");
+            let building = json::text(r, "RMBLDGID");
             Ok(Resident {
                 id: required(r, "ResidentNameID")?,
-                lease_id: json::text(r, "RMLEASEID"),
-                unit_id: json::text(r, "UNITID"),
+                lease_id: json::text(r, "RMLEASEID")
+                    .map(|l| lease_key(building.as_deref(), unit.as_deref(), &l)),
+                unit_id: unit,
                 first_name: json::text(r, "FirstName").unwrap_or_default(),
                 last_name: json::text(r, "LastName").unwrap_or_default(),
                 email: w.email("email", json::text(r, "Email").as_deref()),
@@ -117,57 +153,122 @@ pub fn parse_residents(rows: &[&Value]) -> Result<Vec<Resident>, ConnectorError>
         .collect()
 }
 
-/// Leases from lease-detail rows (one row per person and lease), in first-seen order.
-pub fn parse_leases(rows: &[&Value]) -> Result<Vec<Lease>, ConnectorError> {
+/// Future residents from `PendingMoveIns` rows: `ResidentID` (not `ResidentNameID`),
+/// the lease holder of a lease not yet started.
+pub fn parse_pending_residents(rows: &[&Value]) -> Result<Vec<Resident>, ConnectorError> {
+    rows.iter()
+        .map(|r| {
+            let mut w = Warnings::new();
+            let unit = json::text(r, "UnitID");
+            let building = json::text(r, "BuildingID");
+            Ok(Resident {
+                id: required(r, "ResidentID")?,
+                lease_id: json::text(r, "LeaseID")
+                    .map(|l| lease_key(building.as_deref(), unit.as_deref(), &l)),
+                unit_id: unit,
+                first_name: json::text(r, "FirstName").unwrap_or_default(),
+                last_name: json::text(r, "LastName").unwrap_or_default(),
+                email: w.email("email", json::text(r, "Email").as_deref()),
+                phone: json::text(r, "Phone"),
+                role: HouseholdRole::Primary,
+                warnings: w.into_vec(),
+            })
+        })
+        .collect()
+}
+
+/// Is this lease-detail row the lease holder's (rather than a co-resident's)?
+fn is_holder(row: &Value) -> bool {
+    matches!(
+        json::text(row, "ResidentStatus").as_deref(),
+        Some("Current") | Some("Old") | Some("New")
+    )
+}
+
+/// Leases from lease-detail rows (one per person and lease) and pending move-in rows
+/// (one per future lease holder), in first-seen order. The holder's row carries the
+/// lease's status and dates; a guarantor's row (`Guarantor: Y`) adds nobody to the
+/// lease, since a guarantor does not live there.
+pub fn parse_leases(rows: &[&Value], today: &str) -> Result<Vec<Lease>, ConnectorError> {
     let mut out: Vec<Lease> = Vec::new();
+    let mut holder_seen: Vec<bool> = Vec::new();
     let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for row in rows {
-        let id = required(row, "LeaseID")?;
-        let person = required(row, "ResidentNameID")?;
-        let i = match at.get(&id) {
-            Some(&i) => i,
-            None => {
-                at.insert(id.clone(), out.len());
-                out.push(Lease {
-                    id: id.clone(),
-                    unit_id: json::text(row, "UnitID"),
-                    resident_ids: vec![],
-                    raw_status: String::new(),
-                    status: LeaseStatus::Other,
-                    start_date: None,
-                    end_date: None,
-                    move_in_date: None,
-                    move_out_date: None,
-                    warnings: vec![],
-                });
-                out.len() - 1
-            }
+        let pending = row.get("ResidentID").is_some() && row.get("ResidentNameID").is_none();
+        let person = if pending {
+            required(row, "ResidentID")?
+        } else {
+            required(row, "ResidentNameID")?
         };
+        let unit = json::text(row, "UnitID");
+        let id = lease_key(
+            json::text(row, "BuildingID").as_deref(),
+            unit.as_deref(),
+            &required(row, "LeaseID")?,
+        );
+        let i = *at.entry(id.clone()).or_insert_with(|| {
+            out.push(Lease {
+                id,
+                unit_id: unit,
+                resident_ids: vec![],
+                raw_status: String::new(),
+                status: LeaseStatus::Other,
+                start_date: None,
+                end_date: None,
+                move_in_date: None,
+                move_out_date: None,
+                warnings: vec![],
+            });
+            holder_seen.push(false);
+            out.len() - 1
+        });
         let lease = &mut out[i];
-        lease.resident_ids.push(person);
-        // The primary's row carries the lease's status and dates.
-        if json::text(row, "ResidentType").as_deref() == Some("Resident")
-            || lease.raw_status.is_empty()
-        {
-            let mut w = Warnings::new();
-            let raw = json::text(row, "ResidentStatus").unwrap_or_default();
+        let guarantor = json::text(row, "Guarantor").as_deref() == Some("Y");
+        if !guarantor && !lease.resident_ids.contains(&person) {
+            lease.resident_ids.push(person);
+        }
+        if holder_seen[i] || !(is_holder(row) || lease.raw_status.is_empty()) {
+            continue;
+        }
+        holder_seen[i] = is_holder(row);
+        let mut w = Warnings::new();
+        if pending {
+            lease.raw_status = json::text(row, "ResidentStatus").unwrap_or_default();
+            lease.status = status::canonical(STATUSES, &lease.raw_status);
+            lease.move_in_date = w.date(
+                "move-in-date",
+                json::text(row, "ScheduledMoveInDate").as_deref(),
+            );
+        } else {
+            let is_current = json::text(row, "IsCurrent").as_deref() == Some("Y");
+            // A lease seen only through its members' rows: IsCurrent alone tells.
+            let raw = match json::text(row, "ResidentStatus") {
+                Some(s) if is_holder(row) => s,
+                _ if is_current => "Current".to_owned(),
+                _ => "Old".to_owned(),
+            };
             lease.start_date = w.date("start-date", json::text(row, "LeaseStart").as_deref());
             lease.end_date = w.date("end-date", json::text(row, "LeaseEnd").as_deref());
             lease.move_in_date = w.date("move-in-date", json::text(row, "OccupyDate").as_deref());
             lease.move_out_date =
                 w.date("move-out-date", json::text(row, "LeaseMoveOut").as_deref());
-            let is_current = json::text(row, "IsCurrent").as_deref() == Some("Y");
-            lease.status = canonical(&raw, is_current, lease.move_out_date.is_some());
+            lease.status = canonical(
+                &raw,
+                is_current,
+                lease.move_out_date.as_deref(),
+                today,
+                &mut w,
+            );
             lease.raw_status = raw;
-            lease.warnings = w.into_vec();
         }
+        lease.warnings = w.into_vec();
     }
     Ok(out)
 }
 
 impl Mri {
-    fn get(&self, url: &str) -> Result<Value, ConnectorError> {
-        let resp = Request::get(url)
+    fn get(&self, url: &str) -> Result<http::Response, ConnectorError> {
+        Ok(Request::get(url)
             .header(
                 "authorization",
                 secret::basic_auth(
@@ -176,58 +277,107 @@ impl Mri {
                 ),
             )
             .header("accept", "application/json")
-            .send()?;
+            .send()?)
+    }
+
+    fn error_of(resp: &http::Response) -> ConnectorError {
+        let message = json::parse(resp.text().unwrap_or_default())
+            .ok()
+            .and_then(|d| {
+                json::path(&d, &["error", "message"])
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        resp.status_error(&message)
+    }
+
+    /// The URL of a first page, or of the page a `nextLink` names. Links are followed
+    /// as MRI wrote them (absolute and `%24`-encoded, `$top`/`$skip` or an opaque
+    /// `_next` cursor, any case), on the credential's own host.
+    fn url(&self, api: &str, params: &[(&str, &str)], link: Option<&str>) -> Result<String, ConnectorError> {
+        if let Some(link) = link {
+            // A recorded PendingMoveIns link asks for `$format=xml` although the first
+            // page was JSON; this connector reads JSON only.
+            let link = link
+                .replace("%24format=xml", "%24format=json")
+                .replace("$format=xml", "$format=json");
+            return Ok(http::rebase(&self.base_url, &link)?);
+        }
+        let api = format!("MRI_S-PMRM_{api}");
+        let top = TOP.to_string();
+        let mut pairs = vec![("$api", api.as_str()), ("$format", "json")];
+        pairs.extend_from_slice(params);
+        pairs.push(("$top", &top));
+        Ok(format!(
+            "{}/mriapiservices/api.asp?{}",
+            self.base_url,
+            http::query(&pairs)
+        ))
+    }
+
+    /// One page of an API.
+    fn page(
+        &self,
+        api: &str,
+        params: &[(&str, &str)],
+        link: Option<&str>,
+    ) -> Result<Value, ConnectorError> {
+        let resp = self.get(&self.url(api, params, link)?)?;
         if !resp.is_success() {
-            let message = json::parse(resp.text().unwrap_or_default())
-                .ok()
-                .and_then(|d| {
-                    json::path(&d, &["error", "message"])
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                })
-                .unwrap_or_default();
-            return Err(resp.status_error(&message));
+            return Err(Self::error_of(&resp));
         }
         json::parse(resp.text()?)
     }
 
-    fn api(&self, api: &str, params: &str, cursor: Option<&str>) -> Result<Value, ConnectorError> {
-        let url = match cursor {
-            Some(link) if link.starts_with("/mriapiservices/") => join(&self.base_url, link),
-            Some(other) => {
-                return Err(ConnectorError::Protocol(format!(
-                    "cursor {other:?} is not an MRI link"
-                )));
+    /// One page of pending move-ins. A partner not licensed for this one API gets
+    /// HTTP 400: then there are no future residents to read, which is logged, and the
+    /// rest of the sync goes on.
+    fn pending_page(&self, property: &str, link: Option<&str>) -> Result<Option<Value>, ConnectorError> {
+        let resp = self.get(&self.url(PENDING, &[("PropertyID", property)], link)?)?;
+        if resp.status == 400 {
+            log::warn(&format!(
+                "MRI refused PendingMoveIns ({}): future residents are not read",
+                Self::error_of(&resp)
+            ));
+            return Ok(None);
+        }
+        if !resp.is_success() {
+            return Err(Self::error_of(&resp));
+        }
+        json::parse(resp.text()?).map(Some)
+    }
+
+    /// Every row of an API, all pages, into `rows`.
+    fn all_rows(
+        &self,
+        mut page: impl FnMut(Option<&str>) -> Result<Option<Value>, ConnectorError>,
+        rows: &mut Vec<Value>,
+    ) -> Result<(), ConnectorError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut link: Option<String> = None;
+        while let Some(doc) = page(link.as_deref())? {
+            let (page_rows, next) = page_of(&doc)?;
+            rows.extend(page_rows.into_iter().cloned());
+            match next {
+                Some(n) if seen.insert(n.clone()) => link = Some(n),
+                Some(n) => return Err(ConnectorError::Protocol(format!("nextLink {n:?} repeats"))),
+                None => break,
             }
-            None => format!(
-                "{}/mriapiservices/api.asp?$api=MRI_S-PMRM_{api}&$format=json{params}&$top={TOP}",
-                self.base_url
-            ),
-        };
-        self.get(&url)
+        }
+        Ok(())
     }
 
     /// Every lease of a property: lease details, then pending move-ins, all pages.
     fn all_leases(&self, property: &str) -> Result<Vec<Lease>, ConnectorError> {
-        let params = format!("&RMPROPID={property}");
         let mut rows = Vec::new();
-        for api in ["ResidentLeaseDetailsByPropertyID", "PendingMoveIns"] {
-            let mut link: Option<String> = None;
-            loop {
-                let doc = self.api(api, &params, link.as_deref())?;
-                let (page, next) = page_of(&doc)?;
-                rows.extend(page.into_iter().cloned());
-                match next {
-                    Some(n) if Some(&n) != link.as_ref() => link = Some(n),
-                    Some(n) => {
-                        return Err(ConnectorError::Protocol(format!("nextLink {n:?} repeats")));
-                    }
-                    None => break,
-                }
-            }
-        }
+        self.all_rows(
+            |link| self.page(LEASE_DETAILS, &[("RMPROPID", property)], link).map(Some),
+            &mut rows,
+        )?;
+        self.all_rows(|link| self.pending_page(property, link), &mut rows)?;
         let refs: Vec<&Value> = rows.iter().collect();
-        parse_leases(&refs)
+        parse_leases(&refs, &dates::today())
     }
 }
 
@@ -271,12 +421,13 @@ impl Connector for Mri {
         Ok(Mri {
             base_url: config.base_url()?.to_owned(),
             user,
+            leases: Memo::default(),
         })
     }
 
     fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
-        let doc = self.api("PropertyList", "", None)?;
-        let (rows, _) = page_of(&doc)?;
+        let mut rows = Vec::new();
+        self.all_rows(|link| self.page("PropertyList", &[], link).map(Some), &mut rows)?;
         Ok(rows
             .iter()
             .filter_map(|p| {
@@ -293,9 +444,9 @@ impl Connector for Mri {
         property: &str,
         cursor: Option<String>,
     ) -> Result<UnitPage, ConnectorError> {
-        let doc = self.api(
+        let doc = self.page(
             "UnitVacancyInformation",
-            &format!("&PROPERTYID={property}"),
+            &[("PROPERTYID", property)],
             cursor.as_deref(),
         )?;
         let (rows, next) = page_of(&doc)?;
@@ -305,20 +456,33 @@ impl Connector for Mri {
         })
     }
 
+    /// `ResidentsByPropertyID`, then `PendingMoveIns` (future residents appear in no
+    /// resident list of their own).
     fn read_residents(
         &self,
         property: &str,
         cursor: Option<String>,
     ) -> Result<ResidentPage, ConnectorError> {
-        let doc = self.api(
-            "ResidentsByPropertyID",
-            &format!("&RMPROPID={property}"),
-            cursor.as_deref(),
-        )?;
+        let pending_link = match cursor.as_deref() {
+            Some(PENDING_START) => Some(None),
+            Some(link) if link.contains(PENDING) => Some(Some(link)),
+            _ => None,
+        };
+        if let Some(link) = pending_link {
+            let Some(doc) = self.pending_page(property, link)? else {
+                return Ok(ResidentPage { records: vec![], next: None });
+            };
+            let (rows, next) = page_of(&doc)?;
+            return Ok(ResidentPage {
+                records: parse_pending_residents(&rows)?,
+                next,
+            });
+        }
+        let doc = self.page(RESIDENTS, &[("RMPROPID", property)], cursor.as_deref())?;
         let (rows, next) = page_of(&doc)?;
         Ok(ResidentPage {
             records: parse_residents(&rows)?,
-            next,
+            next: next.or_else(|| Some(PENDING_START.to_owned())),
         })
     }
 
@@ -327,20 +491,13 @@ impl Connector for Mri {
         property: &str,
         cursor: Option<String>,
     ) -> Result<LeasePage, ConnectorError> {
-        let cached = LEASES.with(|c| {
-            c.borrow()
-                .as_ref()
-                .filter(|(p, _)| p == property)
-                .map(|(_, l)| l.clone())
-        });
-        let leases = match (cached, &cursor) {
-            (Some(leases), Some(_)) => leases,
-            _ => {
-                let leases = self.all_leases(property)?;
-                LEASES.with(|c| *c.borrow_mut() = Some((property.to_owned(), leases.clone())));
-                leases
-            }
-        };
+        if cursor.is_none() {
+            // A new read: never hand out a list read before.
+            self.leases.clear();
+        }
+        let leases = self
+            .leases
+            .get_or_try(&property.to_owned(), || self.all_leases(property))?;
         let (records, next) = paging::slice(&leases, cursor.as_deref(), LEASES_PER_PAGE)?;
         Ok(LeasePage { records, next })
     }
@@ -350,17 +507,28 @@ export_connector!(Mri);
 
 #[cfg(test)]
 mod tests {
+    //! Every recorded MRI answer of an API this connector calls, parsed and checked
+    //! against what the recording says (tests/fixtures/real/mri, README there).
     use super::*;
     use epms_connector_sdk::xml;
 
-    /// The recorded XML answer (`$format=xml`) as rows like the JSON ones.
-    fn recorded_rows() -> Vec<Value> {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/real/mri/ResidentLeaseDetailsByPropertyID.xml"
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/../../tests/fixtures/real/mri/{name}",
+            env!("CARGO_MANIFEST_DIR")
         ))
-        .unwrap();
-        let root = xml::parse(&text).unwrap();
+        .unwrap()
+    }
+
+    fn json_rows(name: &str) -> (Vec<Value>, Option<String>) {
+        let doc = json::parse(&fixture(name)).unwrap();
+        let (rows, next) = page_of(&doc).unwrap();
+        (rows.into_iter().cloned().collect(), next)
+    }
+
+    /// The recorded XML answer (`$format=xml`) as rows like the JSON ones.
+    fn xml_rows() -> Vec<Value> {
+        let root = xml::parse(&fixture("ResidentLeaseDetailsByPropertyID.xml")).unwrap();
         root.children("entry")
             .map(|e| {
                 let mut row = json::Map::new();
@@ -369,68 +537,175 @@ mod tests {
                         row.insert(c.name.clone(), Value::String(t.to_owned()));
                     }
                 }
-                // The recording predates ResidentType: its first person per lease is the primary.
                 Value::Object(row)
             })
             .collect()
     }
 
+    const TODAY: &str = "2026-12-01";
+
+    fn lease<'a>(leases: &'a [Lease], id: &str) -> &'a Lease {
+        leases.iter().find(|l| l.id == id).unwrap_or_else(|| panic!("no lease {id}"))
+    }
+
+    /// Regression: leases were grouped by LeaseID alone, but MRI numbers them per
+    /// unit, so lease "1" held 19 people on 15 units.
     #[test]
-    fn the_recorded_answer_parses_with_its_quirks() {
-        let rows = recorded_rows();
+    fn recorded_lease_details_are_keyed_per_unit() {
+        let rows = xml_rows();
         let refs: Vec<&Value> = rows.iter().collect();
-        let leases = parse_leases(&refs).unwrap();
-        assert!(!leases.is_empty());
-        // Dates with seven fractional digits; empty elements are missing values.
-        assert!(
-            leases
-                .iter()
-                .any(|l| l.move_out_date.as_deref().is_some_and(|d| d.len() == 10))
-        );
-        assert!(leases.iter().any(|l| l.start_date.is_none()));
-        // Old + IsCurrent N is past; Current + IsCurrent Y with a past move-out is a notice.
-        assert!(
-            leases
-                .iter()
-                .any(|l| l.raw_status == "Old" && matches!(l.status, LeaseStatus::Past))
-        );
-        assert!(
-            leases.iter().all(|l| l.warnings.is_empty()),
-            "every recorded date reads"
+        let leases = parse_leases(&refs, TODAY).unwrap();
+        assert_eq!(rows.len(), 24);
+        assert_eq!(leases.len(), 18, "one lease per (building, unit, LeaseID)");
+        for l in &leases {
+            let unit = l.unit_id.as_deref().unwrap();
+            assert!(l.id.contains(&format!("/{unit}/")), "{} on {unit}", l.id);
+        }
+        let old = lease(&leases, "01/101/1");
+        assert_eq!(old.resident_ids, ["0000000001"]);
+        assert_eq!((old.raw_status.as_str(), old.status), ("Old", LeaseStatus::Past));
+        assert_eq!(old.move_out_date.as_deref(), Some("2007-10-31"), "seven fractional digits");
+        assert_eq!(old.start_date, None, "empty <LeaseStart />");
+        let current = lease(&leases, "01/101/2");
+        assert_eq!(current.resident_ids, ["0000000091", "WF00000422"]);
+        assert_eq!(current.status, LeaseStatus::Current);
+        assert_eq!(current.end_date.as_deref(), Some("2025-02-19"));
+        // A co-resident's row does not make the lease: Baby Brady ("Other Resident").
+        let brady = lease(&leases, "02/202/1");
+        assert_eq!(brady.resident_ids, ["0000000012", "0000000013"]);
+        assert_eq!(brady.raw_status, "Current");
+    }
+
+    /// Regression: the same person's old and current leases (a transfer: Marsha
+    /// Smith, Old on 103, Current on 108) swapped statuses.
+    #[test]
+    fn a_transfer_keeps_each_lease_its_own_status() {
+        let rows = xml_rows();
+        let refs: Vec<&Value> = rows.iter().collect();
+        let leases = parse_leases(&refs, "2008-03-01").unwrap();
+        let old = lease(&leases, "01/103/2");
+        assert_eq!(old.resident_ids, ["0000000004"]);
+        assert_eq!(old.status, LeaseStatus::Past);
+        let new = lease(&leases, "01/108/1");
+        assert_eq!(new.resident_ids, ["WF00000095"]);
+        assert_eq!(new.status, LeaseStatus::Notice, "move-out 2008-04-30 is ahead on 2008-03-01");
+        assert!(new.warnings.is_empty());
+    }
+
+    /// Regression: `Current` with a move-out date long past was read as notice.
+    #[test]
+    fn a_current_lease_whose_move_out_has_passed_is_past_with_a_warning() {
+        let rows = xml_rows();
+        let refs: Vec<&Value> = rows.iter().collect();
+        let leases = parse_leases(&refs, TODAY).unwrap();
+        let l = lease(&leases, "01/108/1");
+        assert_eq!((l.raw_status.as_str(), l.status), ("Current", LeaseStatus::Past));
+        assert_eq!(l.warnings[0].field, "status");
+        assert!(l.warnings[0].message.contains("2008-04-30"));
+        let today_is_move_out = parse_leases(&refs, "2008-04-30").unwrap();
+        assert_eq!(lease(&today_is_move_out, "01/108/1").status, LeaseStatus::Notice);
+    }
+
+    #[test]
+    fn the_recorded_json_page_keys_members_and_links_absolutely() {
+        let (rows, next) = json_rows("ResidentLeaseDetailsByPropertyID.page1.json");
+        let refs: Vec<&Value> = rows.iter().collect();
+        let leases = parse_leases(&refs, TODAY).unwrap();
+        assert_eq!(leases.len(), 1);
+        let l = &leases[0];
+        assert_eq!(l.id, "01/101/1");
+        assert_eq!(l.resident_ids, ["0000000001", "0000000002"], "the Other Resident shares lease 1");
+        assert_eq!((l.raw_status.as_str(), l.status), ("Old", LeaseStatus::Past));
+        assert_eq!(l.start_date.as_deref(), Some("2019-05-01"));
+        assert_eq!(l.move_out_date.as_deref(), Some("2020-01-01"));
+        let next = next.unwrap();
+        assert!(next.starts_with("https://") && next.contains("%24skip=301"));
+        assert_eq!(
+            http::rebase("http://127.0.0.1:1/", &next).unwrap(),
+            "http://127.0.0.1:1/mriapiservices/api.asp?%24api=MRI_S-PMRM_ResidentLeaseDetailsByPropertyID&RMPROPID=GCNS01&%24format=json&%24top=300&%24skip=301"
         );
     }
 
     #[test]
-    fn notice_is_current_with_a_move_out_date() {
-        assert!(matches!(
-            canonical("Current", true, true),
-            LeaseStatus::Notice
-        ));
-        assert!(matches!(
-            canonical("Current", true, false),
-            LeaseStatus::Current
-        ));
-        assert!(matches!(
-            canonical("Current", false, false),
-            LeaseStatus::Past
-        ));
-        assert!(matches!(
-            canonical("Pending", false, false),
-            LeaseStatus::Future
-        ));
-        assert!(matches!(
-            canonical("Co-Resident", true, false),
-            LeaseStatus::Other
-        ));
+    fn the_recorded_resident_page_reads_one_letter_codes() {
+        let (rows, next) = json_rows("ResidentsByPropertyID.page1.json");
+        let refs: Vec<&Value> = rows.iter().collect();
+        let residents = parse_residents(&refs).unwrap();
+        assert_eq!(residents.len(), 2);
+        let r = &residents[0];
+        assert_eq!(r.id, "0000000001");
+        assert_eq!(r.lease_id.as_deref(), Some("01/101/1"), "the same key as the lease");
+        assert_eq!(r.unit_id.as_deref(), Some("101"));
+        assert_eq!((r.first_name.as_str(), r.last_name.as_str()), ("S.A. DE C.V.", "CJ LOGISTICS MEXICO"));
+        assert_eq!(r.email, None, "null, not a string");
+        assert_eq!(r.role, HouseholdRole::Other);
+        assert!(residents.iter().all(|r| r.warnings.is_empty()), "R is a known code");
+        assert!(next.unwrap().contains("%24skip=301"));
+    }
+
+    /// Regression: PendingMoveIns rows carry ResidentID and status New; one such row
+    /// aborted the whole lease read, and the person was in no resident list.
+    #[test]
+    fn recorded_pending_move_ins_are_future_residents_and_leases() {
+        let (rows, next) = json_rows("PendingMoveIns.array-address.json");
+        let refs: Vec<&Value> = rows.iter().collect();
+        let residents = parse_pending_residents(&refs).unwrap();
+        assert_eq!(residents.len(), 1);
+        let r = &residents[0];
+        assert_eq!(r.id, "00S0009003");
+        assert_eq!(r.lease_id.as_deref(), Some("01/0809/2"));
+        assert_eq!(r.email.as_deref(), Some("user001@example.com"));
+        assert_eq!(r.role, HouseholdRole::Primary);
+        let leases = parse_leases(&refs, TODAY).unwrap();
+        let l = &leases[0];
+        assert_eq!(l.id, "01/0809/2");
+        assert_eq!(l.resident_ids, ["00S0009003"]);
+        assert_eq!((l.raw_status.as_str(), l.status), ("New", LeaseStatus::Future));
+        assert_eq!(l.move_in_date.as_deref(), Some("2025-06-18"));
+        assert!(next.unwrap().contains("PropertyID=GCCH02"), "the parameter is PropertyID");
+    }
+
+    #[test]
+    fn both_recorded_paging_styles_are_followed_as_given() {
+        for name in ["nextLink.cursor.json", "nextLink.top-skip.json"] {
+            let (_, next) = json_rows(name);
+            let url = http::rebase("https://pms.test", &next.unwrap()).unwrap();
+            assert!(url.starts_with("https://pms.test/mriapiservices/api.asp?%24api="), "{url}");
+        }
+        let (_, cursor) = json_rows("nextLink.cursor.json");
+        assert!(cursor.unwrap().ends_with("_next=ae4940b2ae3c4f29"));
+    }
+
+    #[test]
+    fn a_guarantor_row_adds_nobody_to_the_lease() {
+        let rows = [
+            json::json!({"ResidentNameID": "1", "BuildingID": "01", "UnitID": "7", "LeaseID": "1", "ResidentStatus": "Current", "IsCurrent": "Y", "Guarantor": "N"}),
+            json::json!({"ResidentNameID": "2", "BuildingID": "01", "UnitID": "7", "LeaseID": "1", "ResidentStatus": "Other Resident", "IsCurrent": "Y", "Guarantor": "Y"}),
+        ];
+        let refs: Vec<&Value> = rows.iter().collect();
+        assert_eq!(parse_leases(&refs, TODAY).unwrap()[0].resident_ids, ["1"]);
+    }
+
+    #[test]
+    fn statuses_follow_is_current_and_the_move_out_date() {
+        let mut w = Warnings::new();
+        let c = |raw, cur, out| canonical(raw, cur, out, TODAY, &mut Warnings::new());
+        assert_eq!(c("Current", true, Some("2027-01-31")), LeaseStatus::Notice);
+        assert_eq!(c("Current", true, None), LeaseStatus::Current);
+        assert_eq!(c("Current", false, None), LeaseStatus::Past);
+        assert_eq!(c("New", false, None), LeaseStatus::Future);
+        assert_eq!(c("Co-Resident", true, None), LeaseStatus::Other);
+        assert_eq!(canonical("Current", true, Some("2026-11-30"), TODAY, &mut w), LeaseStatus::Past);
+        assert_eq!(w.into_vec().len(), 1);
     }
 
     #[test]
     fn residents_read_type_and_a_malformed_email() {
         let doc = json::json!({"value": [
-            {"ResidentNameID": "WF0001", "RMLEASEID": "1", "UNITID": "101", "ResidentType": "Co-Resident", "FirstName": "Ann", "LastName": "Lee", "Email": "ann at x"}
-        ], "nextLink": "/mriapiservices/api.asp?$api=X&$skip=500"});
+            {"ResidentNameID": "WF0001", "RMLEASEID": "1", "RMBLDGID": "01", "UNITID": "101", "ResidentType": "Co-Resident", "FirstName": "Ann", "LastName": "Lee", "Email": "ann at x"}
+        ]});
         let (rows, next) = page_of(&doc).unwrap();
-        assert!(next.is_some());
+        assert!(next.is_none());
         let r = &parse_residents(&rows).unwrap()[0];
         assert!(matches!(r.role, HouseholdRole::CoResident));
         assert_eq!(r.email, None);

@@ -71,14 +71,52 @@ pub fn parse(raw: &str) -> Result<Option<String>, DateError> {
     if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
         return Err(err());
     }
-    if y <= 1 || (y == 1900 && m == 1 && d == 1) {
+    // Placeholders vendors write for "no date": 0001-01-01 (Yardi, RealPage),
+    // 1900-01-01, and the Unix epoch 1970-01-01 (AppFolio's move-in of a company tenant).
+    if y <= 1 || (m == 1 && d == 1 && (y == 1900 || y == 1970)) {
         return Ok(None);
     }
     Ok(Some(format!("{y:04}-{m:02}-{d:02}")))
 }
 
+/// Today's date (UTC) as `YYYY-MM-DD`, from the host's wall clock.
+pub fn today() -> String {
+    from_days(days_since_epoch_today())
+}
+
+/// Whole days from 1970-01-01 to today (UTC).
+pub fn days_since_epoch_today() -> i64 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    (secs / 86_400) as i64
+}
+
+/// The civil date `days` days after 1970-01-01 (Howard Hinnant's algorithm).
+pub fn from_days(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn days_become_civil_dates() {
+        assert_eq!(super::from_days(0), "1970-01-01");
+        assert_eq!(super::from_days(19_783), "2024-03-01");
+        assert_eq!(super::from_days(-1), "1969-12-31");
+        assert!(super::today().as_str() > "2025-01-01");
+    }
+
     use super::*;
 
     #[test]
@@ -98,6 +136,8 @@ mod tests {
             ("0001-01-01", None),
             ("0001-01-01T00:00:00", None),
             ("01/01/1900", None),
+            ("1970-01-01", None),
+            ("1970-01-02", Some("1970-01-02")),
         ];
         for (raw, expected) in cases {
             assert_eq!(parse(raw).unwrap().as_deref(), expected, "{raw:?}");

@@ -227,6 +227,51 @@ pub fn join(base_url: &str, path: &str) -> String {
     }
 }
 
+/// A link a PMS returned (absolute, or relative to its own host), sent to the
+/// credential's own origin: its path and query on `base_url`'s scheme, host and port.
+/// Paging links are followed as given, never recomputed, but a link naming another host
+/// cannot move the connector off its PMS.
+pub fn rebase(base_url: &str, link: &str) -> Result<String, HttpError> {
+    let base = split_url(base_url.trim_end_matches('/'))?;
+    let origin = format!(
+        "{}://{}",
+        if base.https { "https" } else { "http" },
+        base.authority
+    );
+    if link.starts_with("http://") || link.starts_with("https://") {
+        return Ok(format!("{origin}{}", split_url(link)?.path_and_query));
+    }
+    if link.contains("://") {
+        return Err(HttpError::InvalidRequest(format!("not an http(s) link: {link:?}")));
+    }
+    Ok(join(base_url, link))
+}
+
+/// `name=value` pairs as a URL query string (without the `?`), each part
+/// percent-encoded except the unreserved characters of RFC 3986 (and `$`, which
+/// OData names carry as they are).
+pub fn query(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Percent-encodes one query component (UTF-8 bytes; `$` kept).
+pub fn encode_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'$' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 const READ_CHUNK: u64 = 64 * 1024;
 const WRITE_CHUNK: usize = 4096;
 
@@ -274,26 +319,26 @@ pub fn send(req: &Request) -> Result<Response, HttpError> {
         .body()
         .map_err(|_| HttpError::Other("request body taken twice".into()))?;
     let future = outgoing_handler::handle(request, Some(options)).map_err(from_error_code)?;
-    {
-        let stream = body
-            .write()
-            .map_err(|_| HttpError::Other("request body stream taken twice".into()))?;
-        for chunk in req.body.chunks(WRITE_CHUNK) {
-            stream
-                .blocking_write_and_flush(chunk)
-                .map_err(|e| HttpError::Connection(format!("writing request body: {e:?}")))?;
-        }
-    }
-    OutgoingBody::finish(body, None).map_err(from_error_code)?;
-
-    let response = loop {
+    let wait = || loop {
         if let Some(ready) = future.get() {
             break ready
                 .map_err(|_| HttpError::Other("response read twice".into()))?
-                .map_err(from_error_code)?;
+                .map_err(from_error_code);
         }
         future.subscribe().block();
     };
+    let written = write_body(&body, &req.body);
+    if let Err(write_error) = written {
+        // A request the host refused fails its body write first; the response says
+        // why (denied, too large), which is what the connector must report.
+        drop(body);
+        return match wait() {
+            Err(refusal) => Err(refusal),
+            Ok(_) => Err(write_error),
+        };
+    }
+    OutgoingBody::finish(body, None).map_err(from_error_code)?;
+    let response = wait()?;
 
     let status = response.status();
     let headers = response
@@ -312,6 +357,18 @@ pub fn send(req: &Request) -> Result<Response, HttpError> {
         headers,
         body,
     })
+}
+
+fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), HttpError> {
+    let stream = body
+        .write()
+        .map_err(|_| HttpError::Other("request body stream taken twice".into()))?;
+    for chunk in bytes.chunks(WRITE_CHUNK) {
+        stream
+            .blocking_write_and_flush(chunk)
+            .map_err(|e| HttpError::Connection(format!("writing request body: {e:?}")))?;
+    }
+    Ok(())
 }
 
 fn read_body(incoming: &IncomingBody) -> Result<Vec<u8>, HttpError> {
@@ -363,6 +420,28 @@ mod tests {
         );
         assert_eq!(join("http://h:1", "/api"), "http://h:1/api");
         assert_eq!(join("http://h:1/b", "https://other/x"), "https://other/x");
+    }
+
+    #[test]
+    fn links_are_rebased_onto_the_credential_origin() {
+        let link = "https://mrix5api.saas.mrisoftware.com/mriapiservices/api.asp?%24api=X&%24top=300&%24skip=301";
+        assert_eq!(
+            rebase("http://127.0.0.1:9000/", link).unwrap(),
+            "http://127.0.0.1:9000/mriapiservices/api.asp?%24api=X&%24top=300&%24skip=301"
+        );
+        assert_eq!(
+            rebase("https://pms.test/base", "/MRIAPIServices/api.asp?_next=ae49").unwrap(),
+            "https://pms.test/MRIAPIServices/api.asp?_next=ae49"
+        );
+        assert!(rebase("https://pms.test", "ftp://x/y").is_err());
+    }
+
+    #[test]
+    fn query_strings_are_percent_encoded() {
+        assert_eq!(
+            query(&[("$api", "MRI_S-PMRM_X"), ("PropertyID", "GC 01&x=é")]),
+            "$api=MRI_S-PMRM_X&PropertyID=GC%2001%26x%3D%C3%A9"
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod log;
 pub mod paging;
 pub mod record;
 pub mod secret;
+pub mod session;
 pub mod soap;
 pub mod status;
 pub mod xml;
@@ -82,10 +83,11 @@ impl Config {
 /// every read defaults to a clear "not supported" configuration error, and
 /// [`Connector::check`] defaults to listing properties.
 ///
-/// The host calls the connector once per operation, constructing it with
-/// [`Connector::new`] each time; one sync runs in one instance, so state worth
-/// keeping between calls of a sync (a whole-property response, say) can live in a
-/// `thread_local!`.
+/// One sync runs in one instance, and the host calls the connector once per page.
+/// The value [`Connector::new`] returns is kept for the whole session and reused by
+/// every later call with the same settings, so state worth keeping between calls (a
+/// session token, a whole-property answer) lives in the connector's own fields, behind
+/// a `RefCell` (see [`session::Memo`]). Settings that differ make a new value.
 pub trait Connector: Sized {
     /// What this connector is. Must not do I/O.
     fn info() -> ConnectorInfo;
@@ -139,35 +141,39 @@ fn unsupported(what: &str) -> ConnectorError {
 #[doc(hidden)]
 pub mod adapter {
     use super::*;
+    use std::rc::Rc;
 
-    pub fn check<C: Connector>(config: Vec<Setting>) -> Result<(), ConnectorError> {
-        C::new(Config::new(config))?.check()
+    /// The session's connector: made by [`Connector::new`] on the first call, kept
+    /// while the settings stay the same.
+    pub struct Instance<C> {
+        settings: Vec<(String, String)>,
+        connector: Rc<C>,
     }
-    pub fn list_properties<C: Connector>(
+
+    pub fn with<C: Connector, T>(
+        slot: &std::cell::RefCell<Option<Instance<C>>>,
         config: Vec<Setting>,
-    ) -> Result<Vec<PmsProperty>, ConnectorError> {
-        C::new(Config::new(config))?.list_properties()
-    }
-    pub fn read_units<C: Connector>(
-        config: Vec<Setting>,
-        property: String,
-        cursor: Option<String>,
-    ) -> Result<UnitPage, ConnectorError> {
-        C::new(Config::new(config))?.read_units(&property, cursor)
-    }
-    pub fn read_residents<C: Connector>(
-        config: Vec<Setting>,
-        property: String,
-        cursor: Option<String>,
-    ) -> Result<ResidentPage, ConnectorError> {
-        C::new(Config::new(config))?.read_residents(&property, cursor)
-    }
-    pub fn read_leases<C: Connector>(
-        config: Vec<Setting>,
-        property: String,
-        cursor: Option<String>,
-    ) -> Result<LeasePage, ConnectorError> {
-        C::new(Config::new(config))?.read_leases(&property, cursor)
+        f: impl FnOnce(&C) -> Result<T, ConnectorError>,
+    ) -> Result<T, ConnectorError> {
+        let settings: Vec<(String, String)> =
+            config.iter().map(|s| (s.name.clone(), s.value.clone())).collect();
+        let reuse = slot
+            .borrow()
+            .as_ref()
+            .filter(|i| i.settings == settings)
+            .map(|i| i.connector.clone());
+        let connector = match reuse {
+            Some(c) => c,
+            None => {
+                let c = Rc::new(C::new(Config::new(config))?);
+                *slot.borrow_mut() = Some(Instance {
+                    settings,
+                    connector: c.clone(),
+                });
+                c
+            }
+        };
+        f(&connector)
     }
 }
 
@@ -184,38 +190,43 @@ macro_rules! export_connector {
         #[doc(hidden)]
         pub struct __EpmsConnectorExport;
 
+        ::std::thread_local! {
+            static __EPMS_INSTANCE: ::std::cell::RefCell<::std::option::Option<$crate::adapter::Instance<$connector>>> =
+                const { ::std::cell::RefCell::new(::std::option::Option::None) };
+        }
+
         impl $crate::bindings::exports::door::connector::connector::Guest for __EpmsConnectorExport {
             fn info() -> $crate::ConnectorInfo {
                 <$connector as $crate::Connector>::info()
             }
             fn check(config: ::std::vec::Vec<$crate::Setting>) -> ::std::result::Result<(), $crate::ConnectorError> {
-                $crate::adapter::check::<$connector>(config)
+                __EPMS_INSTANCE.with(|slot| $crate::adapter::with::<$connector, _>(slot, config, |c| $crate::Connector::check(c)))
             }
             fn list_properties(
                 config: ::std::vec::Vec<$crate::Setting>,
             ) -> ::std::result::Result<::std::vec::Vec<$crate::PmsProperty>, $crate::ConnectorError> {
-                $crate::adapter::list_properties::<$connector>(config)
+                __EPMS_INSTANCE.with(|slot| $crate::adapter::with::<$connector, _>(slot, config, |c| $crate::Connector::list_properties(c)))
             }
             fn read_units(
                 config: ::std::vec::Vec<$crate::Setting>,
                 property_id: ::std::string::String,
                 cursor: ::std::option::Option<::std::string::String>,
             ) -> ::std::result::Result<$crate::UnitPage, $crate::ConnectorError> {
-                $crate::adapter::read_units::<$connector>(config, property_id, cursor)
+                __EPMS_INSTANCE.with(|slot| $crate::adapter::with::<$connector, _>(slot, config, |c| $crate::Connector::read_units(c, &property_id, cursor)))
             }
             fn read_residents(
                 config: ::std::vec::Vec<$crate::Setting>,
                 property_id: ::std::string::String,
                 cursor: ::std::option::Option<::std::string::String>,
             ) -> ::std::result::Result<$crate::ResidentPage, $crate::ConnectorError> {
-                $crate::adapter::read_residents::<$connector>(config, property_id, cursor)
+                __EPMS_INSTANCE.with(|slot| $crate::adapter::with::<$connector, _>(slot, config, |c| $crate::Connector::read_residents(c, &property_id, cursor)))
             }
             fn read_leases(
                 config: ::std::vec::Vec<$crate::Setting>,
                 property_id: ::std::string::String,
                 cursor: ::std::option::Option<::std::string::String>,
             ) -> ::std::result::Result<$crate::LeasePage, $crate::ConnectorError> {
-                $crate::adapter::read_leases::<$connector>(config, property_id, cursor)
+                __EPMS_INSTANCE.with(|slot| $crate::adapter::with::<$connector, _>(slot, config, |c| $crate::Connector::read_leases(c, &property_id, cursor)))
             }
         }
 

@@ -848,14 +848,7 @@ pub fn generate(spec: &Spec) -> Portfolio {
             yardi_codes(&mut p);
         }
         if vendor == "mri" {
-            // MRI shows a notice as a current lease with its planned move-out date.
-            for l in p
-                .leases
-                .iter_mut()
-                .filter(|l| l.status == LeaseStatus::Notice)
-            {
-                l.move_out_date = l.end_date.clone();
-            }
+            crate::vendors::mri::as_served(&mut p);
         }
         portfolio.properties.push(p);
         if portfolio.credential(vendor).is_none() {

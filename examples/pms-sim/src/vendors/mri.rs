@@ -1,4 +1,5 @@
-//! MRI: OData-style REST (VENDORS.md, "MRI").
+//! MRI: OData-style REST, in the shape of the recorded answers
+//! (`tests/fixtures/real/mri/`).
 //!
 //! - `GET {base}/mriapiservices/api.asp?$api=MRI_S-PMRM_{Name}&$format=json&…`,
 //!   HTTP Basic of `"{ClientID}/{Database}/{WebUser}/{PartnerKey}:{Password}"`.
@@ -6,19 +7,24 @@
 //!   `MRI_S-PMRM_UnitVacancyInformation&PROPERTYID=` (low): `PropertyID, BuildingID,
 //!   UnitID, UnitDescription, Vacant` (`Y`/`N`), plus `FloorplanName` (ours).
 //!   `MRI_S-PMRM_ResidentsByPropertyID&RMPROPID=`: a row per person with
-//!   `ResidentNameID, RMPROPID, RMBLDGID, UNITID, RMLEASEID, ResidentType, Status, …`.
+//!   `ResidentNameID, RMPROPID, RMBLDGID, UNITID, RMLEASEID, ResidentType, Status, …`;
+//!   one-letter codes as recorded (`ResidentType` `R`, `G` for a guarantor (ours);
+//!   `Status` `R`/`O`). Pending move-ins are in no resident list.
 //!   `MRI_S-PMRM_ResidentLeaseDetailsByPropertyID&RMPROPID=`: a row per person and
-//!   lease with `ResidentStatus, LeaseStart, LeaseEnd, OccupyDate, LeaseMoveOut,
-//!   IsCurrent`. Future residents are not there: `MRI_S-PMRM_PendingMoveIns&RMPROPID=`.
-//! - Paging: `$top`/`$skip`; `{"odata.metadata":…,"value":[…],"nextLink":"…"}`, the
-//!   link absent on the last page. Default page 500 rows.
-//! - Statuses (our reading of the medium-confidence vocabulary): a lease's raw status
-//!   is its primary's `ResidentStatus`: `Current` (`IsCurrent` Y; notice given when
-//!   `LeaseMoveOut` is set), `Old` (past, `IsCurrent` N), `Pending` (from
-//!   PendingMoveIns). Co-residents and occupants show `Co-Resident` / `Other Resident`.
-//!   MRI serves no applicants or cancelled leases; the dataset drops them for MRI.
-//! - `ResidentType` (ours, low): Resident, Co-Resident, Occupant, Guarantor.
-//! - Dates `2024-03-01T00:00:00`. Errors: non-200 with `{"error":{"code":…,"message":…}}`.
+//!   lease with `ResidentStatus` (`Current`/`Old` for the holder, `Co-Resident`/`Other
+//!   Resident` for the others), `LeaseStart, LeaseEnd, OccupyDate, LeaseMoveOut,
+//!   IsCurrent, Guarantor`. **Lease ids are numbered per unit** (1, 2, … on every unit).
+//!   `MRI_S-PMRM_PendingMoveIns&PropertyID=`: the future lease holders, `ResidentID,
+//!   ResidentStatus: New, ScheduledMoveInDate`, no lease dates.
+//! - Paging: `{"odata.metadata":…,"value":[…],"nextLink":"…"}`, the link **absolute
+//!   and `%24`-encoded**, absent on the last page. `$top`/`$skip` with the recorded
+//!   off-by-one (`$skip` = `$top` + 1: the 1-based row the next page starts at) on most
+//!   APIs, an opaque `_next=` cursor on UnitVacancyInformation. Default page 500 rows.
+//! - Dates `2024-03-01T00:00:00`, `ScheduledMoveInDate` with seven fractional digits.
+//!   Errors: non-200 with `{"error":{"code":…,"message":…}}`.
+//!
+//! [`as_served`] turns a generated property into what MRI's APIs can say about it:
+//! that is the ground truth a connector must read back.
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -57,7 +63,7 @@ pub fn raw_status(status: LeaseStatus) -> &'static str {
     match status {
         LeaseStatus::Current | LeaseStatus::Notice => "Current",
         LeaseStatus::Past => "Old",
-        LeaseStatus::Future => "Pending",
+        LeaseStatus::Future => "New",
         LeaseStatus::Applicant
         | LeaseStatus::Cancelled
         | LeaseStatus::Denied
@@ -72,14 +78,92 @@ pub fn serves(status: LeaseStatus) -> bool {
     )
 }
 
+/// What MRI's APIs carry of a generated property, rewritten in place:
+/// - leases numbered per unit: id `{BuildingID}/{UnitID}/{n}`, as a connector keys them;
+/// - `ResidentType` says only resident (`R`) or guarantor (`G`): other roles read as
+///   `other`; a guarantor is on no lease's member list;
+/// - a future lease is its holder's pending move-in: only the holder, only the
+///   scheduled move-in date; the rest of that household is in no API;
+/// - a notice is a current lease with a planned `LeaseMoveOut` still ahead (a date that
+///   has passed reads as past).
+pub fn as_served(p: &mut SimProperty) {
+    use std::collections::{HashMap, HashSet};
+    let buildings: HashMap<String, String> = p
+        .units
+        .iter()
+        .map(|u| (u.id.clone(), u.building.clone().unwrap_or_default()))
+        .collect();
+    let mut per_unit: HashMap<String, u32> = HashMap::new();
+    let mut rename: HashMap<String, String> = HashMap::new();
+    let today_days = epms_connector_sdk::dates::days_since_epoch_today();
+    let roles: HashMap<String, HouseholdRole> =
+        p.residents.iter().map(|r| (r.id.clone(), r.role)).collect();
+    let mut dropped: HashSet<String> = HashSet::new();
+    for (i, l) in p.leases.iter_mut().enumerate() {
+        let unit = l.unit_id.clone().unwrap_or_default();
+        let n = per_unit.entry(unit.clone()).or_insert(0);
+        *n += 1;
+        let id = format!(
+            "{}/{unit}/{n}",
+            buildings.get(&unit).cloned().unwrap_or_default()
+        );
+        rename.insert(l.id.clone(), id.clone());
+        l.id = id;
+        match l.status {
+            LeaseStatus::Future => {
+                l.move_in_date = l.start_date.take();
+                l.end_date = None;
+                for rid in &l.resident_ids {
+                    if roles.get(rid) != Some(&HouseholdRole::Primary) {
+                        dropped.insert(rid.clone());
+                    }
+                }
+            }
+            LeaseStatus::Notice => {
+                l.move_out_date = Some(epms_connector_sdk::dates::from_days(
+                    today_days + 30 + (i as i64 % 60),
+                ));
+            }
+            _ => {}
+        }
+        l.resident_ids.retain(|rid| {
+            !dropped.contains(rid) && roles.get(rid) != Some(&HouseholdRole::Guarantor)
+        });
+    }
+    p.residents.retain(|r| !dropped.contains(&r.id));
+    let future: HashSet<String> = p
+        .leases
+        .iter()
+        .filter(|l| l.status == LeaseStatus::Future)
+        .map(|l| l.id.clone())
+        .collect();
+    for r in &mut p.residents {
+        if let Some(new) = r.lease_id.as_ref().and_then(|l| rename.get(l)) {
+            r.lease_id = Some(new.clone());
+        }
+        let pending = r.lease_id.as_ref().is_some_and(|l| future.contains(l));
+        r.role = match r.role {
+            HouseholdRole::Guarantor => HouseholdRole::Guarantor,
+            _ if pending => HouseholdRole::Primary,
+            _ => HouseholdRole::Other,
+        };
+    }
+    p.invalidate();
+}
+
+/// `ResidentType`: the recorded one-letter codes.
 fn resident_type(role: HouseholdRole) -> &'static str {
     match role {
-        HouseholdRole::Primary => "Resident",
-        HouseholdRole::CoResident => "Co-Resident",
-        HouseholdRole::Occupant => "Occupant",
-        HouseholdRole::Guarantor => "Guarantor",
-        HouseholdRole::Other => "Other",
+        HouseholdRole::Guarantor => "G",
+        _ => "R",
     }
+}
+
+/// The parts of a lease id made by [`as_served`]: (BuildingID, LeaseID).
+fn lease_parts(id: &str) -> (&str, &str) {
+    let building = id.split('/').next().unwrap_or_default();
+    let number = id.rsplit('/').next().unwrap_or(id);
+    (building, number)
 }
 
 fn mri_date(iso: Option<&str>) -> Value {
@@ -159,10 +243,22 @@ async fn api(
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_TOP)
         .clamp(1, 5_000);
-    let skip: usize = get("$skip").and_then(|v| v.parse().ok()).unwrap_or(0);
+    // `$skip=k` starts at the k-th row, 1-based (MRI's links say `$skip` = `$top` + 1);
+    // `_next` is an opaque cursor (ours: the row offset in hex).
+    let skip: usize = match (get("$skip"), get("_next")) {
+        (_, Some(cursor)) => usize::from_str_radix(cursor, 16).unwrap_or(0),
+        (Some(k), None) => k.parse::<usize>().unwrap_or(0).saturating_sub(1),
+        (None, None) => 0,
+    };
     let property = get("RMPROPID")
         .or_else(|| get("PROPERTYID"))
+        .or_else(|| get("PropertyID"))
         .map(str::to_owned);
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost")
+        .to_owned();
     let empty = forced == Some(Forced::Empty);
     // Only the requested page is rendered: (total rows, rows of the page).
     let page = state.read(|portfolio| -> Result<(usize, Vec<Value>), (StatusCode, String)> {
@@ -197,22 +293,40 @@ async fn api(
                     "Vacant": match u.vacant { Some(true) => "Y", Some(false) => "N", None => "" },
                     "FloorplanName": u.floorplan})
             })),
-            "MRI_S-PMRM_ResidentsByPropertyID" => Ok(window(p.residents.iter(), skip, top, |r| {
-                json!({"ResidentNameID": r.id, "RMPROPID": p.id, "RMBLDGID": building_of(&idx, r), "UNITID": r.unit_id,
-                    "RMLEASEID": r.lease_id, "ResidentType": resident_type(r.role), "Status": person_status(&idx, r),
-                    "FirstName": r.first_name, "LastName": r.last_name, "Email": p.wire_email(r),
-                    "PhoneNumber": r.phone, "OccupantOccupyDate": mri_date(lease_of(&idx, r).and_then(|l| l.move_in_date.as_deref())),
-                    "VacateDate": mri_date(lease_of(&idx, r).and_then(|l| l.move_out_date.as_deref())),
-                    "LastUpdateDate": "2026-11-01T00:00:00"})
-            })),
-            "MRI_S-PMRM_ResidentLeaseDetailsByPropertyID" | "MRI_S-PMRM_PendingMoveIns" => {
-                let pending = api == "MRI_S-PMRM_PendingMoveIns";
+            "MRI_S-PMRM_ResidentsByPropertyID" => {
+                let rows = p.residents.iter().filter(|r| !is_pending(&idx, r));
+                Ok(window(rows, skip, top, |r| {
+                    let lease = lease_of(&idx, r);
+                    json!({"ResidentNameID": r.id, "RMPROPID": p.id, "RMBLDGID": building_of(&idx, r), "UNITID": r.unit_id,
+                        "RMLEASEID": r.lease_id.as_deref().map(|l| lease_parts(l).1), "ResidentType": resident_type(r.role),
+                        "Status": if lease.is_some_and(|l| l.status == LeaseStatus::Past) { "O" } else { "R" },
+                        "FirstName": r.first_name, "LastName": r.last_name, "Email": p.wire_email(r),
+                        "PhoneNumber": r.phone, "OccupantOccupyDate": mri_date(lease.and_then(|l| l.move_in_date.as_deref())),
+                        "VacateDate": mri_date(lease.and_then(|l| l.move_out_date.as_deref())),
+                        "LastUpdateDate": "2026-11-01T00:00:00", "Namegroup": r.lease_id})
+                }))
+            }
+            "MRI_S-PMRM_ResidentLeaseDetailsByPropertyID" => {
                 let rows = p
                     .residents
                     .iter()
                     .filter_map(|r| lease_of(&idx, r).map(|l| (r, l)))
-                    .filter(|(_, l)| (l.status == LeaseStatus::Future) == pending);
+                    .filter(|(_, l)| l.status != LeaseStatus::Future);
                 Ok(window(rows, skip, top, |(r, l)| lease_row(p, &idx, r, l)))
+            }
+            "MRI_S-PMRM_PendingMoveIns" => {
+                let rows = p
+                    .residents
+                    .iter()
+                    .filter_map(|r| lease_of(&idx, r).map(|l| (r, l)))
+                    .filter(|(_, l)| l.status == LeaseStatus::Future);
+                Ok(window(rows, skip, top, |(r, l)| json!({
+                    "ResidentID": r.id, "FirstName": r.first_name, "LastName": r.last_name, "PropertyID": p.id,
+                    "BuildingID": building_of(&idx, r), "UnitID": l.unit_id, "LeaseID": lease_parts(&l.id).1,
+                    "ResidentStatus": "New",
+                    "ScheduledMoveInDate": l.move_in_date.as_deref().map(|d| format!("{d}T00:00:00.0000000")),
+                    "Email": p.wire_email(r), "Phone": r.phone, "PreviousAddress": []
+                })))
             }
             _ => Err((StatusCode::NOT_FOUND, format!("Unknown API {api}."))),
         }
@@ -228,22 +342,37 @@ async fn api(
     let mut body = crate::vendors::object([
         (
             "odata.metadata",
-            json!(format!("mriapiservices/api.asp/$metadata#{api}")),
+            json!(format!(
+            "http://{host}/mriapiservices/api.asp?$api={api}&$metadata#MRI.{}-container/{}",
+            api.to_ascii_lowercase(),
+            api.to_ascii_lowercase()
+        )),
         ),
         ("value", Value::Array(value)),
     ]);
     if end < total {
+        let encode = |k: &str| k.replace('$', "%24");
         let rest: Vec<String> = q
             .iter()
-            .filter(|(k, _)| k != "$skip" && k != "$top")
-            .map(|(k, v)| format!("{k}={v}"))
+            .filter(|(k, _)| k != "$skip" && k != "$top" && k != "_next")
+            .map(|(k, v)| format!("{}={v}", encode(k)))
             .collect();
+        let position = if api == "MRI_S-PMRM_UnitVacancyInformation" {
+            format!("_next={end:x}")
+        } else {
+            format!("%24top={top}&%24skip={}", end + 1)
+        };
         body["nextLink"] = json!(format!(
-            "/mriapiservices/api.asp?{}&$top={top}&$skip={end}",
+            "http://{host}/mriapiservices/api.asp?{}&{position}",
             rest.join("&")
         ));
     }
     Json(body).into_response()
+}
+
+/// A future lease's holder: in PendingMoveIns only.
+fn is_pending(idx: &PropertyIndex<'_>, r: &Resident) -> bool {
+    lease_of(idx, r).is_some_and(|l| l.status == LeaseStatus::Future)
 }
 
 fn lease_of<'a>(idx: &PropertyIndex<'a>, r: &Resident) -> Option<&'a epms_model::Lease> {
@@ -255,18 +384,16 @@ fn building_of(idx: &PropertyIndex<'_>, r: &Resident) -> Option<String> {
         .and_then(|u| u.building.clone())
 }
 
-/// A person's `ResidentStatus`: the lease's for the primary, the role-ish words MRI
-/// uses for others while the lease is current.
+/// A person's `ResidentStatus`: the lease's for its holder (the first member), the
+/// words MRI uses for the other members.
 fn person_status(idx: &PropertyIndex<'_>, r: &Resident) -> String {
-    let raw = lease_of(idx, r)
-        .map(|l| l.raw_status.clone())
-        .unwrap_or_default();
-    match (r.role, raw.as_str()) {
-        (HouseholdRole::CoResident, "Current") => "Co-Resident".into(),
-        (HouseholdRole::Occupant | HouseholdRole::Guarantor | HouseholdRole::Other, "Current") => {
-            "Other Resident".into()
-        }
-        _ => raw,
+    let Some(lease) = lease_of(idx, r) else {
+        return String::new();
+    };
+    match lease.resident_ids.iter().position(|id| id == &r.id) {
+        Some(0) => lease.raw_status.clone(),
+        Some(1) => "Co-Resident".into(),
+        _ => "Other Resident".into(),
     }
 }
 
@@ -278,8 +405,10 @@ fn lease_row(
 ) -> Value {
     json!({
         "ResidentNameID": r.id, "PropertyID": p.id, "BuildingID": building_of(idx, r), "UnitID": l.unit_id,
-        "LeaseID": l.id, "FirstName": r.first_name, "LastName": r.last_name, "Email": p.wire_email(r),
-        "ResidentStatus": person_status(idx, r), "ResidentType": resident_type(r.role),
+        "LeaseID": lease_parts(&l.id).1, "FirstName": r.first_name, "LastName": r.last_name, "Email": p.wire_email(r),
+        "ResidentStatus": person_status(idx, r),
+        "Guarantor": if r.role == HouseholdRole::Guarantor { "Y" } else { "N" },
+        "Namegroup": l.id,
         "LeaseStart": mri_date(l.start_date.as_deref()), "LeaseEnd": mri_date(l.end_date.as_deref()),
         "OccupyDate": mri_date(l.move_in_date.as_deref()),
         "LeaseMoveOut": mri_date(l.move_out_date.as_deref()),
