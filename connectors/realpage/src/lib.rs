@@ -1,10 +1,9 @@
 //! RealPage OneSite connector, through the RPX gateway: SOAP 1.1 (WCF) (see
 //! README.md for the operations, the field and status mappings and every assumption).
 
-use std::cell::RefCell;
-
 use epms_connector_sdk::http::Request;
 use epms_connector_sdk::record::Warnings;
+use epms_connector_sdk::session::Memo;
 use epms_connector_sdk::soap;
 use epms_connector_sdk::status::{self, Vocabulary};
 use epms_connector_sdk::xml::Element;
@@ -27,13 +26,8 @@ pub struct RealPage {
     base_url: String,
     partner: String,
     pmc_id: String,
-}
-
-/// A property id with its residents and leases, read together.
-type PropertyRecords = (String, Vec<Resident>, Vec<Lease>);
-
-thread_local! {
-    static RESIDENTS: RefCell<Option<PropertyRecords>> = const { RefCell::new(None) };
+    /// Residents and leases come from one answer per site.
+    residents: Memo<String, (Vec<Resident>, Vec<Lease>)>,
 }
 
 pub fn canonical(raw: &str, notice_given: bool) -> LeaseStatus {
@@ -70,31 +64,41 @@ pub fn result_of(op: &str, text: &str) -> Result<Element, ConnectorError> {
         .ok_or_else(|| ConnectorError::Protocol(format!("answer without {op}Result")))
 }
 
+/// Units of `getunitlist` (id, number and building nested under `Address`) or of
+/// `getunitsbyproperty` (the same fields flat on the `UnitObject`): both recorded. The
+/// building is its name where given, else its id.
 pub fn parse_units(result: &Element) -> Result<Vec<Unit>, ConnectorError> {
-    let objects = result
+    let objects: Vec<&Element> = result
         .find("UnitObjects")
-        .map(|u| u.children("UnitObject").collect::<Vec<_>>())
-        .unwrap_or_default();
+        .map(|u| u.children("UnitObject").collect())
+        .or_else(|| {
+            result
+                .find("GetUnitsByProperty")
+                .map(|u| u.children("UnitObject").collect())
+        })
+        .ok_or_else(|| ConnectorError::Protocol("answer without UnitObjects".into()))?;
     objects
         .into_iter()
         .map(|o| {
-            let address = o
-                .child("Address")
-                .ok_or_else(|| ConnectorError::Protocol("UnitObject without Address".into()))?;
-            let id = address
+            let fields = o.child("Address").filter(|a| a.child("UnitID").is_some()).unwrap_or(o);
+            let id = fields
                 .child_text("UnitID")
                 .ok_or_else(|| ConnectorError::Protocol("UnitObject without UnitID".into()))?;
+            let availability = o.child("Availability").unwrap_or(o);
             Ok(Unit {
                 id: id.to_owned(),
-                number: address.child_text("UnitNumber").unwrap_or(id).to_owned(),
-                building: address.child_text("BuildingName").map(str::to_owned),
+                number: fields.child_text("UnitNumber").unwrap_or(id).to_owned(),
+                building: fields
+                    .child_text("BuildingName")
+                    .or(fields.child_text("BuildingID"))
+                    .map(str::to_owned),
                 floorplan: o
                     .child("FloorPlan")
                     .and_then(|f| f.child_text("FloorPlanName"))
+                    .or(o.child_text("FloorplanName"))
                     .map(str::to_owned),
-                vacant: o
-                    .child("Availability")
-                    .and_then(|a| a.child_text("VacantBit"))
+                vacant: availability
+                    .child_text("VacantBit")
                     .and_then(|v| v.parse().ok()),
                 warnings: vec![],
             })
@@ -185,20 +189,10 @@ impl RealPage {
     }
 
     fn residents(&self, site: &str) -> Result<(Vec<Resident>, Vec<Lease>), ConnectorError> {
-        let cached = RESIDENTS.with(|c| {
-            c.borrow()
-                .as_ref()
-                .filter(|(p, _, _)| p == site)
-                .map(|(_, r, l)| (r.clone(), l.clone()))
-        });
-        if let Some(both) = cached {
-            return Ok(both);
-        }
-        let extra = "<tem:getresidentlistinfo><tem:status>ALL</tem:status><tem:headofhousehold>0</tem:headofhousehold></tem:getresidentlistinfo>";
-        let both = parse_residents(&self.call("getresidentlistinfo", site, extra)?)?;
-        RESIDENTS
-            .with(|c| *c.borrow_mut() = Some((site.to_owned(), both.0.clone(), both.1.clone())));
-        Ok(both)
+        self.residents.get_or_try(&site.to_owned(), || {
+            let extra = "<tem:getresidentlistinfo><tem:status>ALL</tem:status><tem:headofhousehold>0</tem:headofhousehold></tem:getresidentlistinfo>";
+            parse_residents(&self.call("getresidentlistinfo", site, extra)?)
+        })
     }
 }
 
@@ -235,6 +229,7 @@ impl Connector for RealPage {
             base_url: config.base_url()?.to_owned(),
             partner: config.require("partner")?.to_owned(),
             pmc_id: config.require("pmc-id")?.to_owned(),
+            residents: Memo::default(),
         })
     }
 
@@ -294,18 +289,48 @@ export_connector!(RealPage);
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_recorded_unit_list_parses_with_nested_ids_and_padding() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/real/realpage/getunitlist.envelope.xml"
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/../../tests/fixtures/real/realpage/{name}",
+            env!("CARGO_MANIFEST_DIR")
         ))
-        .unwrap();
+        .unwrap()
+    }
+
+    /// Regression: the building was dropped when the unit carries only
+    /// `Address/BuildingID` (as recorded), not a `BuildingName`.
+    #[test]
+    fn the_recorded_unit_list_parses_with_nested_ids_and_its_building() {
+        let text = fixture("getunitlist.envelope.xml");
         let units = parse_units(&result_of("getunitlist", &text).unwrap()).unwrap();
-        assert!(!units.is_empty());
+        assert_eq!(units.len(), 1);
         assert_eq!(units[0].id, "2", "UnitID nested under Address");
         assert_eq!(units[0].number, "508");
+        assert_eq!(units[0].building.as_deref(), Some("1"));
         assert_eq!(units[0].vacant, Some(true));
+        assert!(units.iter().all(|u| u.warnings.is_empty()));
+    }
+
+    #[test]
+    fn the_recorded_flat_units_by_property_parse_too() {
+        let text = fixture("getunitsbyproperty.envelope.xml");
+        let units = parse_units(&result_of("getunitsbyproperty", &text).unwrap()).unwrap();
+        assert!(units.len() >= 2);
+        assert_eq!((units[0].id.as_str(), units[0].number.as_str()), ("1", "100"));
+        assert_eq!(units[0].building.as_deref(), Some("1"));
+        assert_eq!(units[0].vacant, Some(false));
+    }
+
+    #[test]
+    fn an_answer_without_unit_objects_is_a_protocol_error_not_no_units() {
+        let env = soap::envelope(
+            "<getunitlistResponse xmlns=\"http://tempuri.org/\"><getunitlistResult><GetUnitList/></getunitlistResult></getunitlistResponse>",
+            &[],
+        );
+        assert!(matches!(
+            parse_units(&result_of("getunitlist", &env).unwrap()),
+            Err(ConnectorError::Protocol(_))
+        ));
     }
 
     #[test]

@@ -1,10 +1,9 @@
 //! Yardi Voyager connector: SOAP 1.1, `ItfResidentData`, MITS XML (see README.md for
 //! the operations, the field and status mappings and every assumption).
 
-use std::cell::RefCell;
-
 use epms_connector_sdk::http::Request;
 use epms_connector_sdk::record::Warnings;
+use epms_connector_sdk::session::Memo;
 use epms_connector_sdk::soap;
 use epms_connector_sdk::status::{self, Vocabulary};
 use epms_connector_sdk::xml::Element;
@@ -37,14 +36,8 @@ pub struct Yardi {
     database: String,
     platform: String,
     entity: String,
-}
-
-/// A property id with its residents and leases, read together.
-type PropertyRecords = (String, Vec<Resident>, Vec<Lease>);
-
-thread_local! {
     /// The last GetResidents answer (residents and leases come from the same one).
-    static RESIDENTS: RefCell<Option<PropertyRecords>> = const { RefCell::new(None) };
+    residents: Memo<String, (Vec<Resident>, Vec<Lease>)>,
 }
 
 /// The `{op}Result` element of an answer, or the typed error it carries: a
@@ -190,27 +183,76 @@ pub fn parse_residents(mits: &Element) -> Result<(Vec<Resident>, Vec<Lease>), Co
     Ok((residents, leases))
 }
 
+/// Units of a unit answer. The recorded answer (`PhysicalProperty/Property/RT_Customer/
+/// RT_Unit`, fields under the `MITS:` prefix) lists a unit once per customer on it (four
+/// units of the recording twice), so each `UnitID` is kept once; the documented
+/// `UnitInformation/…/UnitInfo` shape reads too. An answer with neither is a protocol
+/// error, never "no units".
 pub fn parse_units(info: &Element) -> Result<Vec<Unit>, ConnectorError> {
+    let mut out: Vec<Unit> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let recorded: Vec<&Element> = info
+        .find("Property")
+        .map(|p| {
+            p.children("RT_Customer")
+                .filter_map(|c| c.child("RT_Unit"))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !recorded.is_empty() {
+        for u in recorded {
+            let id = u
+                .child_text("UnitID")
+                .ok_or_else(|| ConnectorError::Protocol("RT_Unit without UnitID".into()))?;
+            if !seen.insert(id.to_owned()) {
+                continue;
+            }
+            let i = u.path(&["Unit", "Information"]);
+            let text = |name: &str| i.and_then(|i| i.child_text(name)).map(str::to_owned);
+            let mut w = Warnings::new();
+            let vacant = match text("UnitEconomicStatusDescription") {
+                Some(d) if d.starts_with("Vacant") => Some(true),
+                Some(d) if d.starts_with("Occupied") || d.starts_with("Notice") => Some(false),
+                Some(d) => {
+                    w.push("vacant", format!("unknown UnitEconomicStatusDescription {d:?}"));
+                    None
+                }
+                None => None,
+            };
+            out.push(Unit {
+                id: id.to_owned(),
+                number: id.to_owned(),
+                building: text("BuildingID"),
+                floorplan: text("FloorplanName"),
+                vacant,
+                warnings: w.into_vec(),
+            });
+        }
+        return Ok(out);
+    }
     let units = info
         .find("Units")
         .map(|u| u.children("UnitInfo").collect::<Vec<_>>())
-        .unwrap_or_default();
-    units
-        .into_iter()
-        .map(|u| {
-            let id = u
-                .child_text("UnitID")
-                .ok_or_else(|| ConnectorError::Protocol("UnitInfo without UnitID".into()))?;
-            Ok(Unit {
-                id: id.to_owned(),
-                number: u.child_text("UnitNumber").unwrap_or(id).to_owned(),
-                building: u.child_text("BuildingName").map(str::to_owned),
-                floorplan: u.child_text("FloorplanName").map(str::to_owned),
-                vacant: u.child_text("Vacant").and_then(|v| v.parse().ok()),
-                warnings: vec![],
-            })
-        })
-        .collect()
+        .ok_or_else(|| {
+            ConnectorError::Protocol("unit answer without Property/RT_Customer or Units/UnitInfo".into())
+        })?;
+    for u in units {
+        let id = u
+            .child_text("UnitID")
+            .ok_or_else(|| ConnectorError::Protocol("UnitInfo without UnitID".into()))?;
+        if !seen.insert(id.to_owned()) {
+            continue;
+        }
+        out.push(Unit {
+            id: id.to_owned(),
+            number: u.child_text("UnitNumber").unwrap_or(id).to_owned(),
+            building: u.child_text("BuildingName").map(str::to_owned),
+            floorplan: u.child_text("FloorplanName").map(str::to_owned),
+            vacant: u.child_text("Vacant").and_then(|v| v.parse().ok()),
+            warnings: vec![],
+        });
+    }
+    Ok(out)
 }
 
 pub fn parse_properties(result: &Element) -> Vec<PmsProperty> {
@@ -256,21 +298,9 @@ impl Yardi {
     }
 
     fn residents(&self, property: &str) -> Result<(Vec<Resident>, Vec<Lease>), ConnectorError> {
-        let cached = RESIDENTS.with(|c| {
-            c.borrow()
-                .as_ref()
-                .filter(|(p, _, _)| p == property)
-                .map(|(_, r, l)| (r.clone(), l.clone()))
-        });
-        if let Some(both) = cached {
-            return Ok(both);
-        }
-        let result = self.call("GetResidents", property)?;
-        let both = parse_residents(&result)?;
-        RESIDENTS.with(|c| {
-            *c.borrow_mut() = Some((property.to_owned(), both.0.clone(), both.1.clone()))
-        });
-        Ok(both)
+        self.residents.get_or_try(&property.to_owned(), || {
+            parse_residents(&self.call("GetResidents", property)?)
+        })
     }
 }
 
@@ -332,6 +362,7 @@ impl Connector for Yardi {
             database: config.require("database")?.to_owned(),
             platform: config.get("platform").unwrap_or("SQL Server").to_owned(),
             entity: config.require("interface-entity")?.to_owned(),
+            residents: Memo::default(),
         })
     }
 
@@ -385,7 +416,7 @@ mod tests {
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!(
-            "{}/../../../shared/fixtures/real/yardi/{name}",
+            "{}/../../tests/fixtures/real/yardi/{name}",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()
@@ -412,6 +443,42 @@ mod tests {
         assert_eq!(residents[0].first_name, "Ronal");
         assert_eq!(residents[0].phone, None, "Phone elements without numbers");
         assert!(matches!(residents[0].role, HouseholdRole::Primary));
+    }
+
+    /// Regression: a unit answer without `Units/UnitInfo` read as "no units", silently.
+    #[test]
+    fn the_recorded_unit_information_parses_and_a_missing_list_is_an_error() {
+        let root = xml::parse(&fixture("GetUnitInformation_Login.result.xml")).unwrap();
+        let result = Element {
+            name: "Result".into(),
+            children: vec![root],
+            ..Element::default()
+        };
+        let units = parse_units(&result).unwrap();
+        assert_eq!(units.len(), 62, "66 rows, 4 units twice");
+        let u = units.iter().find(|u| u.id == "106").unwrap();
+        assert_eq!(u.number, "106");
+        assert_eq!(u.building, None, "<MITS:BuildingID/> is empty");
+        assert_eq!(u.floorplan.as_deref(), Some("1 bedroom, 1 bath"));
+        assert_eq!(u.vacant, Some(true), "Vacant Unrented Not Ready");
+        assert_eq!(units.iter().find(|u| u.id == "107").unwrap().vacant, Some(false));
+        let empty = Element {
+            name: "Result".into(),
+            children: vec![xml::parse("<UnitInformation/>").unwrap()],
+            ..Element::default()
+        };
+        assert!(matches!(parse_units(&empty), Err(ConnectorError::Protocol(_))));
+    }
+
+    #[test]
+    fn the_recorded_three_property_configurations_list_each() {
+        let root = xml::parse(&fixture("GetPropertyConfigurations.3-properties.result.xml")).unwrap();
+        let props = parse_properties(&Element {
+            name: "Result".into(),
+            children: vec![root],
+            ..Element::default()
+        });
+        assert_eq!(props.len(), 3);
     }
 
     #[test]

@@ -822,6 +822,21 @@ pub fn yardi_codes(p: &mut SimProperty) {
         .into_iter()
         .map(|(k, v)| (rename.get(&k).cloned().unwrap_or(k), v))
         .collect();
+    // A Yardi unit is known by its code, which is the number a person sees ("106").
+    let units: HashMap<String, String> = p
+        .units
+        .iter()
+        .map(|u| (u.id.clone(), u.number.clone()))
+        .collect();
+    for u in &mut p.units {
+        u.id = u.number.clone();
+    }
+    for l in &mut p.leases {
+        l.unit_id = l.unit_id.take().map(|u| units.get(&u).cloned().unwrap_or(u));
+    }
+    for r in &mut p.residents {
+        r.unit_id = r.unit_id.take().map(|u| units.get(&u).cloned().unwrap_or(u));
+    }
 }
 
 /// Generates a portfolio from a spec. Credentials are fixed per vendor.
@@ -849,6 +864,12 @@ pub fn generate(spec: &Spec) -> Portfolio {
         }
         if vendor == "mri" {
             crate::vendors::mri::as_served(&mut p);
+        }
+        if vendor == "realpage" {
+            // RealPage names a unit's building by id only.
+            for u in &mut p.units {
+                u.building = u.building.take().map(|b| b.replace("Building ", ""));
+            }
         }
         portfolio.properties.push(p);
         if portfolio.credential(vendor).is_none() {

@@ -172,11 +172,12 @@ impl Scene {
     /// nobody else has: people a story can be told about without side plots.
     fn plain_residents(&self, sim: &Simulator) -> Vec<Resident> {
         self.sim_property(sim, |p| {
+            // Lease holders (the first member: not every vendor names the role).
             let current: HashSet<&str> = p
                 .leases
                 .iter()
                 .filter(|l| l.status == LeaseStatus::Current)
-                .flat_map(|l| l.resident_ids.iter().map(String::as_str))
+                .filter_map(|l| l.resident_ids.first().map(String::as_str))
                 .collect();
             // Compared as the engine compares them.
             let email = |r: &Resident| r.email.as_deref().and_then(normalize::email);
@@ -192,7 +193,7 @@ impl Scene {
             p.residents
                 .iter()
                 .filter(|r| {
-                    r.role == HouseholdRole::Primary
+                    r.role != HouseholdRole::Guarantor
                         && current.contains(r.id.as_str())
                         && r.warnings.is_empty()
                         && !p.wire_emails.contains_key(&r.id)

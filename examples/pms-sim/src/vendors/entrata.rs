@@ -15,7 +15,8 @@
 //! - Rate-limit headers on every answer: `x-ratelimit-limit/-remaining/-reset` as
 //!   `day;hour;minute`.
 //! - Statuses: `leaseStatusTypeId` 1 Applicant, 2 Cancelled, 3 Future, 4 Current,
-//!   5 Notice, 6 Past, with the name in `leaseStatusType` (the raw status we keep).
+//!   5 Notice, 6 Past; as recorded, the id is a string (`"4"`) and the name appears only
+//!   as `leaseIntervalStatus` and each customer's `leaseCustomerStatus`.
 //!   `customerType`: Primary, Responsible (co-resident), Occupant, Guarantor.
 //!   Dates `MM/DD/YYYY`. Unit vacancy (our choice): `unitStatus` Vacant/Occupied.
 
@@ -363,12 +364,12 @@ fn records(p: &SimProperty, method: &str, range: std::ops::Range<usize>) -> Vec<
                     .collect();
                 let mut lease = json!({
                     "id": l.id,
-                    "leaseStatusTypeId": type_id,
-                    "leaseStatusType": type_name,
+                    // As recorded: the id as a string, the name only as the interval's status.
+                    "leaseStatusTypeId": type_id.to_string(),
                     "leaseIntervalStatus": type_name,
                     "propertyId": p.id,
                     "unitId": l.unit_id.clone().unwrap_or_default(),
-                    "unitSpaces": {"unitSpace": l.unit_id.iter().map(|u| json!({"unitSpaceId": u, "unitSpace": u})).collect::<Vec<_>>()},
+                    "unitSpaces": {"unitSpace": idx.unit(l.unit_id.as_deref()).iter().map(|u| json!({"unitSpaceId": u.id, "unitSpace": u.number})).collect::<Vec<_>>()},
                     "moveInDate": us_date(l.move_in_date.as_deref()),
                     "moveOutDate": us_date(l.move_out_date.as_deref()),
                     "leaseIntervals": {"leaseInterval": [{"startDate": us_date(l.start_date.as_deref()), "endDate": us_date(l.end_date.as_deref())}]},

@@ -8,7 +8,8 @@
 //! - `getunitlist` (also accepted as `unitlist`, the name client code uses) follows the recorded answer: `getunitlistResponse/getunitlistResult/
 //!   GetUnitList xmlns=""/UnitObjects/UnitObject` with `Address/{UnitID, UnitNumber,
 //!   BuildingID}`, `Availability/{VacantBit, VacantDate MM/DD/YYYY}`, `FloorPlan/
-//!   {FloorPlanID, FloorPlanName}`; (ours) `Address/BuildingName`.
+//!   {FloorPlanID, FloorPlanName}`; the building only by id (the dataset's building
+//!   names become ids: `Building A` → `A`).
 //! - `getresidentlistinfo` (lowercase tags): `getresidentlistinfoResponse/
 //!   getresidentlistinfoResult/residentlist/resident` with `residentid` (the lease /
 //!   household), `residentmemberid` (the person), `unitid, unitnumber, firstname,
@@ -185,17 +186,8 @@ fn units(p: &SimProperty, empty: bool) -> String {
             out.push_str("<Address>");
             out.push_str(&el("UnitID", &u.id));
             out.push_str(&el("UnitNumber", &u.number));
-            out.push_str(&el(
-                "BuildingID",
-                &u.building
-                    .as_deref()
-                    .map(|b| b.replace("Building ", ""))
-                    .unwrap_or_default(),
-            ));
-            out.push_str(&el(
-                "BuildingName",
-                u.building.as_deref().unwrap_or_default(),
-            ));
+            // As recorded: the building only as its id (no name).
+            out.push_str(&el("BuildingID", u.building.as_deref().unwrap_or_default()));
             out.push_str("</Address><Availability>");
             out.push_str(&el(
                 "VacantBit",

@@ -11,10 +11,9 @@
 //!   household as `OtherOccupants/OtherOccupant[@Code]`. The tenant code is the lease
 //!   key; roommate codes start with `r`. Low confidence, our choice: an occupant's
 //!   `Relationship` (Roommate, Occupant, Guarantor).
-//! - `GetUnitInformation(YardiPropertyId)`: `UnitInformation/Property/Units/UnitInfo`
-//!   with `UnitID[@UniqueID]` (the unit code residents refer to), `UnitNumber`,
-//!   `BuildingName`, `FloorplanName`, `UnitEconomicStatusDescription`, and (ours)
-//!   `Vacant` true/false.
+//! - `GetUnitInformation(YardiPropertyId)`: served in the shape of the only recorded Yardi
+//!   unit answer (`GetUnitInformation_Login`, see `units`), `UnitID` the unit code that
+//!   residents' `UnitCode` names (the dataset's unit numbers become the codes).
 //! - `GetPropertyConfigurations` (medium-low; served here on ItfResidentData):
 //!   `Properties/Property/{Code, MarketingName}` as recorded.
 //! - No pagination: a whole property per answer.
@@ -246,39 +245,48 @@ fn phone(number: &Option<String>) -> String {
     }
 }
 
+/// In the recorded shape (`GetUnitInformation_Login`): a unit per customer on it
+/// (`RT_Customer/{CustomerID, RT_Unit}`), the status text in `CustomerID` for a vacant
+/// unit, fields under the `MITS:` prefix, the vacancy in
+/// `UnitEconomicStatusDescription`; a unit with two leases appears twice.
 fn units(p: &SimProperty, empty: bool) -> String {
-    let mut out = format!(
-        "<UnitInformation xmlns=\"\"><Property>{}<Units>",
-        el("PropertyCode", &p.id)
+    let mut out = String::from(
+        "<PhysicalProperty xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:MITS=\"http://my-company.com/namespace\" xmlns=\"\"><Property>",
     );
     if !empty {
         for (i, u) in p.units.iter().enumerate() {
-            out.push_str(&format!(
-                "<UnitInfo><UnitID UniqueID=\"{}\">{}</UnitID>",
-                i + 1,
-                esc(&u.id)
-            ));
-            out.push_str(&el("UnitNumber", &u.number));
-            out.push_str(&el(
-                "BuildingName",
-                u.building.as_deref().unwrap_or_default(),
-            ));
-            out.push_str(&el(
-                "FloorplanName",
-                u.floorplan.as_deref().unwrap_or_default(),
-            ));
-            out.push_str(&el("UnitEconomicStatusDescription", "Residential"));
-            out.push_str(&el(
-                "Vacant",
-                match u.vacant {
-                    Some(true) => "true",
-                    Some(false) => "false",
-                    None => "",
-                },
-            ));
-            out.push_str("</UnitInfo>");
+            let customers: Vec<&str> = p
+                .leases
+                .iter()
+                .filter(|l| l.unit_id.as_deref() == Some(&u.id))
+                .map(|l| l.id.as_str())
+                .collect();
+            let status = match u.vacant {
+                Some(true) => "Vacant Unrented Not Ready",
+                Some(false) => "Occupied No Notice",
+                None => "Model",
+            };
+            let first = customers.first().copied().unwrap_or(status);
+            let mut rows = vec![first];
+            rows.extend(customers.iter().skip(1));
+            for customer in rows {
+                out.push_str("<RT_Customer>");
+                out.push_str(&el("CustomerID", customer));
+                out.push_str("<RT_Unit>");
+                out.push_str(&el("UnitID", &u.id));
+                out.push_str(&el("UnitIDValue", &(17_000 + i).to_string()));
+                out.push_str("<Unit><MITS:Information>");
+                out.push_str(&el("MITS:UnitID", &u.id));
+                out.push_str(&el("MITS:UnitEconomicStatus", "Residential"));
+                out.push_str(&el("MITS:UnitEconomicStatusDescription", status));
+                out.push_str(&el("MITS:FloorplanName", u.floorplan.as_deref().unwrap_or_default()));
+                out.push_str(&el("MITS:BuildingID", u.building.as_deref().unwrap_or_default()));
+                out.push_str("</MITS:Information>");
+                out.push_str(&el("MITS:PropertyPrimaryID", &p.id));
+                out.push_str("</Unit></RT_Unit></RT_Customer>");
+            }
         }
     }
-    out.push_str("</Units></Property></UnitInformation>");
+    out.push_str("</Property></PhysicalProperty>");
     out
 }
