@@ -3,8 +3,8 @@
 //! In order: the URI must be the credential's origin, the host name must resolve to
 //! addresses the host allows, the request body is bounded, secret placeholders are
 //! expanded, the guest's timeouts are clamped, the response body is read whole up
-//! to a cap (host memory, outside the guest's linear memory), and disclosed secret
-//! values are redacted from it before the guest sees it.
+//! to a cap (host memory, outside the guest's linear memory), and an answer holding a
+//! disclosed secret value is refused before the guest sees it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -69,6 +69,9 @@ struct GateInner {
     stats: Arc<OutboundStats>,
     /// The last denial, so the host can tell the operator why a call failed.
     last_denial: Mutex<Option<String>>,
+    /// Requests refused so far: a call during which this grew was refused something,
+    /// whatever the guest then made of it.
+    denials: AtomicU64,
 }
 
 impl OutboundGate {
@@ -87,6 +90,7 @@ impl OutboundGate {
                 limits,
                 stats,
                 last_denial: Mutex::new(None),
+                denials: AtomicU64::new(0),
             }),
         }
     }
@@ -94,6 +98,11 @@ impl OutboundGate {
     /// Why the last refused request was refused, if one was.
     pub fn last_denial(&self) -> Option<String> {
         self.inner.last_denial.lock().ok().and_then(|d| d.clone())
+    }
+
+    /// How many requests this gate has refused.
+    pub fn denials(&self) -> u64 {
+        self.inner.denials.load(Ordering::Relaxed)
     }
 }
 
@@ -127,6 +136,7 @@ impl GateInner {
     fn deny(&self, reason: String) -> HttpError {
         tracing::warn!(%reason, "outbound request denied");
         self.stats.denied.fetch_add(1, Ordering::Relaxed);
+        self.denials.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut d) = self.last_denial.lock() {
             *d = Some(reason);
         }
@@ -172,6 +182,7 @@ impl GateInner {
         let started = std::time::Instant::now();
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         self.check_destination(request.uri()).await?;
+        let uri = request.uri().clone();
 
         let (mut parts, body) = request.into_parts();
         let body = Limited::new(body, self.limits.request_body_bytes)
@@ -275,27 +286,20 @@ impl GateInner {
             .bytes_received
             .fetch_add(body.len() as u64, Ordering::Relaxed);
 
-        let body = {
+        {
             let redactor = self
                 .redactor
                 .lock()
                 .map_err(|_| HttpError::InternalError(Some("redactor poisoned".into())))?;
-            for value in parts.headers.values_mut() {
-                if let Some(clean) = redactor.redact(value.as_bytes()) {
-                    *value =
-                        HeaderValue::from_bytes(&clean).unwrap_or(HeaderValue::from_static(""));
-                }
+            if parts.headers.values().any(|v| redactor.found_in(v.as_bytes()))
+                || redactor.found_in(&body)
+            {
+                return Err(self.deny(format!(
+                    "{}: the answer contains a secret of this credential (echoed back, or a secret so short that ordinary data contains it); refused unread",
+                    strip_query(&uri)
+                )));
             }
-            match redactor.redact(&body) {
-                Some(clean) => {
-                    tracing::warn!(
-                        "a response echoed a secret; redacted before the connector saw it"
-                    );
-                    Bytes::from(clean)
-                }
-                None => body,
-            }
-        };
+        }
         parts.headers.remove(CONTENT_LENGTH);
         parts
             .headers

@@ -356,6 +356,7 @@ impl Runtime {
                 version: connector.info.version.clone(),
             },
             call_started: started,
+            denials_before: 0,
             on_page: None,
         })
     }
@@ -411,6 +412,8 @@ pub struct ConnectorSession {
     usage: Arc<usage::UsageStats>,
     plugin: PluginKey,
     call_started: Instant,
+    /// The gate's refusals before the current call began.
+    denials_before: u64,
     on_page: Option<PageObserver>,
 }
 
@@ -457,7 +460,24 @@ impl ConnectorSession {
         cpu.exceeded = false;
         self.store.set_epoch_deadline(1);
         self.call_started = Instant::now();
+        self.denials_before = self.store.data().gate.denials();
         Ok(())
+    }
+
+    /// The connector's error for the call just made. When the sandbox refused a request
+    /// during the call, that refusal is the error, whatever the guest reported (a body
+    /// write that failed first reads as a transport failure; a JavaScript `fetch()`
+    /// sees one opaque `NetworkError`): a bad base URL is a configuration problem, not
+    /// a PMS outage to retry.
+    fn pms_error(&self, e: v1::wit::ConnectorError) -> CallError {
+        let gate = &self.store.data().gate;
+        if gate.denials() > self.denials_before {
+            let reason = gate.last_denial().unwrap_or_default();
+            return CallError::Connector(epms_model::ConnectorError::Config {
+                message: format!("request refused by the sandbox: {reason}"),
+            });
+        }
+        CallError::Connector(e.into())
     }
 
     fn finish<T>(
@@ -505,7 +525,7 @@ impl ConnectorSession {
         )
         .await;
         self.finish(out)?
-            .map_err(|e| CallError::Connector(e.into()))
+            .map_err(|e| self.pms_error(e))
     }
 
     /// The PMS properties the credential sees.
@@ -519,7 +539,7 @@ impl ConnectorSession {
         .await;
         let props = self
             .finish(out)?
-            .map_err(|e| CallError::Connector(e.into()))?;
+            .map_err(|e| self.pms_error(e))?;
         Ok(props.into_iter().map(Into::into).collect())
     }
 
@@ -539,7 +559,7 @@ impl ConnectorSession {
         .await;
         let page = self
             .finish(out)?
-            .map_err(|e| CallError::Connector(e.into()))?;
+            .map_err(|e| self.pms_error(e))?;
         Ok(Page {
             records: page.records.into_iter().map(Into::into).collect(),
             next: page.next,
@@ -562,7 +582,7 @@ impl ConnectorSession {
         .await;
         let page = self
             .finish(out)?
-            .map_err(|e| CallError::Connector(e.into()))?;
+            .map_err(|e| self.pms_error(e))?;
         Ok(Page {
             records: page.records.into_iter().map(Into::into).collect(),
             next: page.next,
@@ -585,7 +605,7 @@ impl ConnectorSession {
         .await;
         let page = self
             .finish(out)?
-            .map_err(|e| CallError::Connector(e.into()))?;
+            .map_err(|e| self.pms_error(e))?;
         Ok(Page {
             records: page.records.into_iter().map(Into::into).collect(),
             next: page.next,

@@ -2,8 +2,8 @@
 //!
 //! A connector writes a placeholder where a secret belongs; the outbound gate calls
 //! [`Secrets::expand`] on the request's header values and body just before the
-//! request leaves, and [`Redactor::redact`] on what comes back so that a server
-//! echoing a request cannot hand the secret to the guest.
+//! request leaves, and [`Redactor::found_in`] on what comes back: a response holding a
+//! secret is refused, so a server echoing a request cannot hand the secret to the guest.
 //!
 //! Placeholders (see `wit/v1/connector.wit`):
 //! - `{{secret:NAME}}`: the value of secret field NAME, escaped for the body's format;
@@ -211,14 +211,14 @@ fn lossy_prefix(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).into_owned()
 }
 
-/// Removes disclosed secret values from what a server sends back.
+/// Finds disclosed secret values in what a server sends back. A response that holds
+/// one is refused whole, never altered: cutting a value out changes data (a 3-character
+/// license `lic` inside the status `Applicant` would read `App[redacted]ant`), and a
+/// response that echoes a secret is no answer to trust anyway.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     needles: Vec<Vec<u8>>,
 }
-
-/// What a redacted value becomes.
-pub const REDACTED: &[u8] = b"[redacted]";
 
 impl Redactor {
     /// Adds a value to look for. Empty values are ignored.
@@ -226,34 +226,14 @@ impl Redactor {
         let v = value.as_bytes();
         if !v.is_empty() && !self.needles.iter().any(|n| n == v) {
             self.needles.push(v.to_vec());
-            // Longest first, so a value that contains another is redacted whole.
-            self.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
         }
     }
 
-    /// `input` with every needle replaced by `[redacted]`; `None` if nothing matched.
-    pub fn redact(&self, input: &[u8]) -> Option<Vec<u8>> {
-        let mut current: Option<Vec<u8>> = None;
-        for needle in &self.needles {
-            let haystack = current.as_deref().unwrap_or(input);
-            let finder = memmem::Finder::new(needle);
-            if finder.find(haystack).is_none() {
-                continue;
-            }
-            let mut out = Vec::with_capacity(haystack.len());
-            let mut last = 0;
-            for at in finder.find_iter(haystack) {
-                if at < last {
-                    continue;
-                }
-                out.extend_from_slice(&haystack[last..at]);
-                out.extend_from_slice(REDACTED);
-                last = at + needle.len();
-            }
-            out.extend_from_slice(&haystack[last..]);
-            current = Some(out);
-        }
-        current
+    /// Whether `input` holds any of the values.
+    pub fn found_in(&self, input: &[u8]) -> bool {
+        self.needles
+            .iter()
+            .any(|needle| memmem::find(input, needle).is_some())
     }
 }
 
@@ -334,7 +314,7 @@ mod tests {
     }
 
     #[test]
-    fn every_inserted_value_is_redacted_from_responses() {
+    fn every_inserted_value_is_found_in_responses() {
         let s = secrets();
         let mut redactor = s.redactor();
         let e = s
@@ -344,10 +324,23 @@ mod tests {
             redactor.add(v);
         }
         let b64 = base64::engine::general_purpose::STANDARD.encode("u:LIC-123");
-        let echo = format!("auth={b64} lic=LIC-123 xml=p&lt;a&gt;ss&amp;&quot;word end");
-        let out = String::from_utf8(redactor.redact(echo.as_bytes()).unwrap()).unwrap();
-        assert_eq!(out, "auth=[redacted] lic=[redacted] xml=[redacted] end");
-        assert_eq!(redactor.redact(b"nothing secret here"), None);
+        for echo in [
+            format!("auth={b64}"),
+            "lic=LIC-123".to_owned(),
+            "xml=p&lt;a&gt;ss&amp;&quot;word".to_owned(),
+        ] {
+            assert!(redactor.found_in(echo.as_bytes()), "{echo}");
+        }
+        assert!(!redactor.found_in(b"nothing secret here"));
+    }
+
+    /// Regression: with a 3-character license, the recorded status `Applicant` reached
+    /// the guest as `App[redacted]ant`. The value is found, so the gate refuses the
+    /// answer with a reason instead of changing the data.
+    #[test]
+    fn a_short_secret_in_ordinary_data_is_found_not_cut_out() {
+        let s = Secrets::new([("interface-license".to_owned(), "lic".to_owned())]);
+        assert!(s.redactor().found_in(b"<Status>Applicant</Status>"));
     }
 
     #[test]

@@ -70,6 +70,18 @@ impl Connector for Hostile {
                     "the forbidden request went through".into(),
                 ))
             }
+            "forbidden-post" => {
+                // As a connector in another language sees a refusal: one opaque
+                // network error, reported as a transient failure.
+                match Request::post("http://127.0.0.1:1/steal", "text/plain", vec![b'x'; 64 << 10])
+                    .send()
+                {
+                    Ok(_) => Err(ConnectorError::Protocol(
+                        "the forbidden request went through".into(),
+                    )),
+                    Err(_) => Err(ConnectorError::Transient("NetworkError".into())),
+                }
+            }
             "metadata" => {
                 Request::get("http://169.254.169.254/latest/meta-data/").send()?;
                 Err(ConnectorError::Protocol(
@@ -92,7 +104,7 @@ impl Connector for Hostile {
             "read-secret" => {
                 // Every way a guest could try to see a secret: ask a server to echo it,
                 // look in the environment, look in files. Report what was seen.
-                let echo = Request::post(
+                let echo = match Request::post(
                     format!("{}/echo", self.base_url),
                     "text/plain",
                     format!("password={}", secret::placeholder("password")),
@@ -101,12 +113,16 @@ impl Connector for Hostile {
                     "authorization",
                     secret::basic_auth("user", &secret::placeholder("password")),
                 )
-                .send()?;
+                .send()
+                {
+                    Ok(answer) => String::from_utf8_lossy(&answer.body).into_owned(),
+                    Err(refused) => format!("refused: {refused}"),
+                };
                 let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
                 let file = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
                 Ok(UnitPage {
                     records: vec![
-                        unit("echo", String::from_utf8_lossy(&echo.body).into_owned()),
+                        unit("echo", echo),
                         unit("env", env.join(";")),
                         unit("file", file),
                     ],
