@@ -232,9 +232,15 @@ async fn a_guest_never_sees_a_secret() {
     let echo = seen("echo");
     // The server received the real secret (the placeholder was substituted) and
     // echoed it; the host refused that answer whole before the guest read a byte.
-    assert!(echo.starts_with("refused: request denied by the sandbox"), "{echo}");
     assert!(
-        session.last_denial().unwrap().contains("contains a secret of this credential"),
+        echo.starts_with("refused: request denied by the sandbox"),
+        "{echo}"
+    );
+    assert!(
+        session
+            .last_denial()
+            .unwrap()
+            .contains("contains a secret of this credential"),
         "{:?}",
         session.last_denial()
     );

@@ -283,6 +283,45 @@ export_connector!(AppFolio);
 mod tests {
     use super::*;
 
+    fn fixture(name: &str) -> Value {
+        let text = std::fs::read_to_string(format!(
+            "{}/../../tests/fixtures/real/appfolio/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        json::parse(&text).unwrap()
+    }
+
+    /// Regression: the `1970-01-01` move-in placeholder passed as a real date.
+    #[test]
+    fn the_recorded_rent_roll_row_reads_int_ids_and_drops_the_epoch_placeholder() {
+        let row = fixture("rent_roll.row.json");
+        let leases = parse_rent_roll(&[&row]).unwrap();
+        let l = &leases[0];
+        assert_eq!(l.id, "137", "occupancy_id is an int");
+        assert_eq!(l.unit_id.as_deref(), Some("157"));
+        assert_eq!(l.resident_ids, ["137"], "additional_tenant_ids: null");
+        assert_eq!(
+            (l.raw_status.as_str(), l.status),
+            ("Current", LeaseStatus::Current)
+        );
+        assert_eq!(l.start_date, None, "lease_from: null");
+        assert_eq!(l.end_date.as_deref(), Some("2026-10-31"));
+        assert_eq!(l.move_in_date, None, "1970-01-01 is AppFolio's 'no date'");
+        assert!(l.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_recorded_unit_directory_row_reads() {
+        let row = fixture("unit_directory.row.json");
+        let units = parse_units(&[&row]).unwrap();
+        assert_eq!(
+            (units[0].id.as_str(), units[0].number.as_str()),
+            ("342", "1")
+        );
+        assert_eq!(units[0].vacant, None);
+    }
+
     #[test]
     fn tenants_take_the_first_of_semicolon_separated_emails() {
         let doc = json!({"results": [

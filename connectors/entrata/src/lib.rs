@@ -41,7 +41,11 @@ pub struct Entrata {
 /// `leaseIntervalStatus`.
 pub fn lease_status(lease: &Value, w: &mut Warnings) -> String {
     if let Some(id) = json::text(lease, "leaseStatusTypeId") {
-        match id.parse::<usize>().ok().and_then(|i| STATUSES.get(i.wrapping_sub(1))) {
+        match id
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| STATUSES.get(i.wrapping_sub(1)))
+        {
             Some((name, _)) => return (*name).to_owned(),
             None => w.push("status", format!("unknown leaseStatusTypeId {id:?}")),
         }
@@ -190,7 +194,10 @@ fn lease_list(result: Option<&Value>) -> Vec<&Value> {
 /// `leaseCustomerStatus` differs from the lease's (a co-applicant who left a current
 /// lease is `Past`), a lease of their own, `{lease id}-c{customer id}`, with their status.
 fn lease_id_of(lease_id: &str, lease_status: &str, customer: &Value) -> String {
-    match (json::text(customer, "leaseCustomerStatus"), json::text(customer, "id")) {
+    match (
+        json::text(customer, "leaseCustomerStatus"),
+        json::text(customer, "id"),
+    ) {
         (Some(own), Some(c)) if !own.eq_ignore_ascii_case(lease_status) => {
             format!("{lease_id}-c{c}")
         }
@@ -540,17 +547,27 @@ mod tests {
         assert_eq!(leases.len(), 1, "lease 397346 five times is one lease");
         let l = &leases[0];
         assert_eq!(l.id, "397346");
-        assert_eq!((l.raw_status.as_str(), l.status), ("Current", LeaseStatus::Current));
+        assert_eq!(
+            (l.raw_status.as_str(), l.status),
+            ("Current", LeaseStatus::Current)
+        );
         assert_eq!(l.unit_id.as_deref(), Some("88816"));
         assert_eq!(l.resident_ids, ["528368"]);
-        assert_eq!(l.move_in_date.as_deref(), Some("2024-08-14"), "escaped 08\\/14\\/2024");
+        assert_eq!(
+            l.move_in_date.as_deref(),
+            Some("2024-08-14"),
+            "escaped 08\\/14\\/2024"
+        );
         assert_eq!(l.start_date.as_deref(), Some("2024-08-14"));
         assert_eq!(l.end_date.as_deref(), Some("2025-08-13"));
         assert!(l.warnings.is_empty());
         let residents = parse_residents(result).unwrap();
         assert_eq!(residents.len(), 1);
         let r = &residents[0];
-        assert_eq!((r.id.as_str(), r.first_name.as_str(), r.last_name.as_str()), ("528368", "First001", "Last001"));
+        assert_eq!(
+            (r.id.as_str(), r.first_name.as_str(), r.last_name.as_str()),
+            ("528368", "First001", "Last001")
+        );
         assert_eq!(r.lease_id.as_deref(), Some("397346"));
         assert_eq!(r.email.as_deref(), Some("user001@example.com"));
         assert_eq!(r.phone.as_deref(), Some("+1 5555550001"));
@@ -563,7 +580,10 @@ mod tests {
         let doc = fixture("getLeases.r2.shayyxi.json");
         let units = units_of_leases(result_of(&doc).unwrap());
         assert_eq!(units.len(), 1);
-        assert_eq!((units[0].id.as_str(), units[0].number.as_str()), ("88816", "111"));
+        assert_eq!(
+            (units[0].id.as_str(), units[0].number.as_str()),
+            ("88816", "111")
+        );
         assert_eq!(units[0].floorplan.as_deref(), Some("B1"));
     }
 
@@ -594,7 +614,10 @@ mod tests {
         let leases = parse_leases(result).unwrap();
         assert_eq!(leases[0].resident_ids, ["528368", "528370"]);
         let own = leases.iter().find(|l| l.id == "397346-c528369").unwrap();
-        assert_eq!((own.raw_status.as_str(), own.status), ("Past", LeaseStatus::Past));
+        assert_eq!(
+            (own.raw_status.as_str(), own.status),
+            ("Past", LeaseStatus::Past)
+        );
         assert_eq!(own.resident_ids, ["528369"]);
         assert_eq!(own.unit_id.as_deref(), Some("88816"));
         let residents = parse_residents(result).unwrap();
@@ -606,7 +629,10 @@ mod tests {
 
     #[test]
     fn recorded_empty_and_error_answers() {
-        for name in ["no-records-found.json", "no-records-found.string-result.json"] {
+        for name in [
+            "no-records-found.json",
+            "no-records-found.string-result.json",
+        ] {
             assert!(result_of(&fixture(name)).unwrap().is_none(), "{name}");
         }
         assert!(matches!(
@@ -628,7 +654,10 @@ mod tests {
         let doc = fixture("getProperties.recorded.json");
         let props = parse_properties(result_of(&doc).unwrap());
         assert_eq!(props.len(), 20);
-        assert_eq!((props[0].id.as_str(), props[0].name.as_str()), ("739076", "1008 S. 4th"));
+        assert_eq!(
+            (props[0].id.as_str(), props[0].name.as_str()),
+            ("739076", "1008 S. 4th")
+        );
     }
 
     #[test]

@@ -295,7 +295,12 @@ impl Mri {
     /// The URL of a first page, or of the page a `nextLink` names. Links are followed
     /// as MRI wrote them (absolute and `%24`-encoded, `$top`/`$skip` or an opaque
     /// `_next` cursor, any case), on the credential's own host.
-    fn url(&self, api: &str, params: &[(&str, &str)], link: Option<&str>) -> Result<String, ConnectorError> {
+    fn url(
+        &self,
+        api: &str,
+        params: &[(&str, &str)],
+        link: Option<&str>,
+    ) -> Result<String, ConnectorError> {
         if let Some(link) = link {
             // A recorded PendingMoveIns link asks for `$format=xml` although the first
             // page was JSON; this connector reads JSON only.
@@ -333,7 +338,11 @@ impl Mri {
     /// One page of pending move-ins. A partner not licensed for this one API gets
     /// HTTP 400: then there are no future residents to read, which is logged, and the
     /// rest of the sync goes on.
-    fn pending_page(&self, property: &str, link: Option<&str>) -> Result<Option<Value>, ConnectorError> {
+    fn pending_page(
+        &self,
+        property: &str,
+        link: Option<&str>,
+    ) -> Result<Option<Value>, ConnectorError> {
         let resp = self.get(&self.url(PENDING, &[("PropertyID", property)], link)?)?;
         if resp.status == 400 {
             log::warn(&format!(
@@ -372,7 +381,10 @@ impl Mri {
     fn all_leases(&self, property: &str) -> Result<Vec<Lease>, ConnectorError> {
         let mut rows = Vec::new();
         self.all_rows(
-            |link| self.page(LEASE_DETAILS, &[("RMPROPID", property)], link).map(Some),
+            |link| {
+                self.page(LEASE_DETAILS, &[("RMPROPID", property)], link)
+                    .map(Some)
+            },
             &mut rows,
         )?;
         self.all_rows(|link| self.pending_page(property, link), &mut rows)?;
@@ -427,7 +439,10 @@ impl Connector for Mri {
 
     fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
         let mut rows = Vec::new();
-        self.all_rows(|link| self.page("PropertyList", &[], link).map(Some), &mut rows)?;
+        self.all_rows(
+            |link| self.page("PropertyList", &[], link).map(Some),
+            &mut rows,
+        )?;
         Ok(rows
             .iter()
             .filter_map(|p| {
@@ -470,7 +485,10 @@ impl Connector for Mri {
         };
         if let Some(link) = pending_link {
             let Some(doc) = self.pending_page(property, link)? else {
-                return Ok(ResidentPage { records: vec![], next: None });
+                return Ok(ResidentPage {
+                    records: vec![],
+                    next: None,
+                });
             };
             let (rows, next) = page_of(&doc)?;
             return Ok(ResidentPage {
@@ -545,7 +563,10 @@ mod tests {
     const TODAY: &str = "2026-12-01";
 
     fn lease<'a>(leases: &'a [Lease], id: &str) -> &'a Lease {
-        leases.iter().find(|l| l.id == id).unwrap_or_else(|| panic!("no lease {id}"))
+        leases
+            .iter()
+            .find(|l| l.id == id)
+            .unwrap_or_else(|| panic!("no lease {id}"))
     }
 
     /// Regression: leases were grouped by LeaseID alone, but MRI numbers them per
@@ -563,8 +584,15 @@ mod tests {
         }
         let old = lease(&leases, "01/101/1");
         assert_eq!(old.resident_ids, ["0000000001"]);
-        assert_eq!((old.raw_status.as_str(), old.status), ("Old", LeaseStatus::Past));
-        assert_eq!(old.move_out_date.as_deref(), Some("2007-10-31"), "seven fractional digits");
+        assert_eq!(
+            (old.raw_status.as_str(), old.status),
+            ("Old", LeaseStatus::Past)
+        );
+        assert_eq!(
+            old.move_out_date.as_deref(),
+            Some("2007-10-31"),
+            "seven fractional digits"
+        );
         assert_eq!(old.start_date, None, "empty <LeaseStart />");
         let current = lease(&leases, "01/101/2");
         assert_eq!(current.resident_ids, ["0000000091", "WF00000422"]);
@@ -588,7 +616,11 @@ mod tests {
         assert_eq!(old.status, LeaseStatus::Past);
         let new = lease(&leases, "01/108/1");
         assert_eq!(new.resident_ids, ["WF00000095"]);
-        assert_eq!(new.status, LeaseStatus::Notice, "move-out 2008-04-30 is ahead on 2008-03-01");
+        assert_eq!(
+            new.status,
+            LeaseStatus::Notice,
+            "move-out 2008-04-30 is ahead on 2008-03-01"
+        );
         assert!(new.warnings.is_empty());
     }
 
@@ -599,11 +631,17 @@ mod tests {
         let refs: Vec<&Value> = rows.iter().collect();
         let leases = parse_leases(&refs, TODAY).unwrap();
         let l = lease(&leases, "01/108/1");
-        assert_eq!((l.raw_status.as_str(), l.status), ("Current", LeaseStatus::Past));
+        assert_eq!(
+            (l.raw_status.as_str(), l.status),
+            ("Current", LeaseStatus::Past)
+        );
         assert_eq!(l.warnings[0].field, "status");
         assert!(l.warnings[0].message.contains("2008-04-30"));
         let today_is_move_out = parse_leases(&refs, "2008-04-30").unwrap();
-        assert_eq!(lease(&today_is_move_out, "01/108/1").status, LeaseStatus::Notice);
+        assert_eq!(
+            lease(&today_is_move_out, "01/108/1").status,
+            LeaseStatus::Notice
+        );
     }
 
     #[test]
@@ -614,8 +652,15 @@ mod tests {
         assert_eq!(leases.len(), 1);
         let l = &leases[0];
         assert_eq!(l.id, "01/101/1");
-        assert_eq!(l.resident_ids, ["0000000001", "0000000002"], "the Other Resident shares lease 1");
-        assert_eq!((l.raw_status.as_str(), l.status), ("Old", LeaseStatus::Past));
+        assert_eq!(
+            l.resident_ids,
+            ["0000000001", "0000000002"],
+            "the Other Resident shares lease 1"
+        );
+        assert_eq!(
+            (l.raw_status.as_str(), l.status),
+            ("Old", LeaseStatus::Past)
+        );
         assert_eq!(l.start_date.as_deref(), Some("2019-05-01"));
         assert_eq!(l.move_out_date.as_deref(), Some("2020-01-01"));
         let next = next.unwrap();
@@ -634,12 +679,22 @@ mod tests {
         assert_eq!(residents.len(), 2);
         let r = &residents[0];
         assert_eq!(r.id, "0000000001");
-        assert_eq!(r.lease_id.as_deref(), Some("01/101/1"), "the same key as the lease");
+        assert_eq!(
+            r.lease_id.as_deref(),
+            Some("01/101/1"),
+            "the same key as the lease"
+        );
         assert_eq!(r.unit_id.as_deref(), Some("101"));
-        assert_eq!((r.first_name.as_str(), r.last_name.as_str()), ("S.A. DE C.V.", "CJ LOGISTICS MEXICO"));
+        assert_eq!(
+            (r.first_name.as_str(), r.last_name.as_str()),
+            ("S.A. DE C.V.", "CJ LOGISTICS MEXICO")
+        );
         assert_eq!(r.email, None, "null, not a string");
         assert_eq!(r.role, HouseholdRole::Other);
-        assert!(residents.iter().all(|r| r.warnings.is_empty()), "R is a known code");
+        assert!(
+            residents.iter().all(|r| r.warnings.is_empty()),
+            "R is a known code"
+        );
         assert!(next.unwrap().contains("%24skip=301"));
     }
 
@@ -660,9 +715,15 @@ mod tests {
         let l = &leases[0];
         assert_eq!(l.id, "01/0809/2");
         assert_eq!(l.resident_ids, ["00S0009003"]);
-        assert_eq!((l.raw_status.as_str(), l.status), ("New", LeaseStatus::Future));
+        assert_eq!(
+            (l.raw_status.as_str(), l.status),
+            ("New", LeaseStatus::Future)
+        );
         assert_eq!(l.move_in_date.as_deref(), Some("2025-06-18"));
-        assert!(next.unwrap().contains("PropertyID=GCCH02"), "the parameter is PropertyID");
+        assert!(
+            next.unwrap().contains("PropertyID=GCCH02"),
+            "the parameter is PropertyID"
+        );
     }
 
     #[test]
@@ -670,7 +731,10 @@ mod tests {
         for name in ["nextLink.cursor.json", "nextLink.top-skip.json"] {
             let (_, next) = json_rows(name);
             let url = http::rebase("https://pms.test", &next.unwrap()).unwrap();
-            assert!(url.starts_with("https://pms.test/mriapiservices/api.asp?%24api="), "{url}");
+            assert!(
+                url.starts_with("https://pms.test/mriapiservices/api.asp?%24api="),
+                "{url}"
+            );
         }
         let (_, cursor) = json_rows("nextLink.cursor.json");
         assert!(cursor.unwrap().ends_with("_next=ae4940b2ae3c4f29"));
@@ -695,7 +759,10 @@ mod tests {
         assert_eq!(c("Current", false, None), LeaseStatus::Past);
         assert_eq!(c("New", false, None), LeaseStatus::Future);
         assert_eq!(c("Co-Resident", true, None), LeaseStatus::Other);
-        assert_eq!(canonical("Current", true, Some("2026-11-30"), TODAY, &mut w), LeaseStatus::Past);
+        assert_eq!(
+            canonical("Current", true, Some("2026-11-30"), TODAY, &mut w),
+            LeaseStatus::Past
+        );
         assert_eq!(w.into_vec().len(), 1);
     }
 

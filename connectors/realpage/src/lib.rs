@@ -80,7 +80,10 @@ pub fn parse_units(result: &Element) -> Result<Vec<Unit>, ConnectorError> {
     objects
         .into_iter()
         .map(|o| {
-            let fields = o.child("Address").filter(|a| a.child("UnitID").is_some()).unwrap_or(o);
+            let fields = o
+                .child("Address")
+                .filter(|a| a.child("UnitID").is_some())
+                .unwrap_or(o);
             let id = fields
                 .child_text("UnitID")
                 .ok_or_else(|| ConnectorError::Protocol("UnitObject without UnitID".into()))?;
@@ -316,7 +319,10 @@ mod tests {
         let text = fixture("getunitsbyproperty.envelope.xml");
         let units = parse_units(&result_of("getunitsbyproperty", &text).unwrap()).unwrap();
         assert!(units.len() >= 2);
-        assert_eq!((units[0].id.as_str(), units[0].number.as_str()), ("1", "100"));
+        assert_eq!(
+            (units[0].id.as_str(), units[0].number.as_str()),
+            ("1", "100")
+        );
         assert_eq!(units[0].building.as_deref(), Some("1"));
         assert_eq!(units[0].vacant, Some(false));
     }

@@ -242,7 +242,9 @@ pub fn rebase(base_url: &str, link: &str) -> Result<String, HttpError> {
         return Ok(format!("{origin}{}", split_url(link)?.path_and_query));
     }
     if link.contains("://") {
-        return Err(HttpError::InvalidRequest(format!("not an http(s) link: {link:?}")));
+        return Err(HttpError::InvalidRequest(format!(
+            "not an http(s) link: {link:?}"
+        )));
     }
     Ok(join(base_url, link))
 }
@@ -430,7 +432,11 @@ mod tests {
             "http://127.0.0.1:9000/mriapiservices/api.asp?%24api=X&%24top=300&%24skip=301"
         );
         assert_eq!(
-            rebase("https://pms.test/base", "/MRIAPIServices/api.asp?_next=ae49").unwrap(),
+            rebase(
+                "https://pms.test/base",
+                "/MRIAPIServices/api.asp?_next=ae49"
+            )
+            .unwrap(),
             "https://pms.test/MRIAPIServices/api.asp?_next=ae49"
         );
         assert!(rebase("https://pms.test", "ftp://x/y").is_err());

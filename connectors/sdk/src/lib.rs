@@ -155,8 +155,10 @@ pub mod adapter {
         config: Vec<Setting>,
         f: impl FnOnce(&C) -> Result<T, ConnectorError>,
     ) -> Result<T, ConnectorError> {
-        let settings: Vec<(String, String)> =
-            config.iter().map(|s| (s.name.clone(), s.value.clone())).collect();
+        let settings: Vec<(String, String)> = config
+            .iter()
+            .map(|s| (s.name.clone(), s.value.clone()))
+            .collect();
         let reuse = slot
             .borrow()
             .as_ref()

@@ -59,7 +59,10 @@ mod tests {
         assert_eq!(get("b"), Ok(2));
         let failed: Result<u32, &str> = memo.get_or_try(&"c".to_owned(), || Err("no"));
         assert_eq!(failed, Err("no"));
-        assert_eq!(memo.get_or_try(&"b".to_owned(), || Err::<u32, ()>(())), Ok(2));
+        assert_eq!(
+            memo.get_or_try(&"b".to_owned(), || Err::<u32, ()>(())),
+            Ok(2)
+        );
         memo.clear();
         assert_eq!(memo.get_or_try(&"b".to_owned(), || Ok::<_, ()>(9)), Ok(9));
     }

@@ -214,7 +214,10 @@ pub fn parse_units(info: &Element) -> Result<Vec<Unit>, ConnectorError> {
                 Some(d) if d.starts_with("Vacant") => Some(true),
                 Some(d) if d.starts_with("Occupied") || d.starts_with("Notice") => Some(false),
                 Some(d) => {
-                    w.push("vacant", format!("unknown UnitEconomicStatusDescription {d:?}"));
+                    w.push(
+                        "vacant",
+                        format!("unknown UnitEconomicStatusDescription {d:?}"),
+                    );
                     None
                 }
                 None => None,
@@ -234,7 +237,9 @@ pub fn parse_units(info: &Element) -> Result<Vec<Unit>, ConnectorError> {
         .find("Units")
         .map(|u| u.children("UnitInfo").collect::<Vec<_>>())
         .ok_or_else(|| {
-            ConnectorError::Protocol("unit answer without Property/RT_Customer or Units/UnitInfo".into())
+            ConnectorError::Protocol(
+                "unit answer without Property/RT_Customer or Units/UnitInfo".into(),
+            )
         })?;
     for u in units {
         let id = u
@@ -461,18 +466,27 @@ mod tests {
         assert_eq!(u.building, None, "<MITS:BuildingID/> is empty");
         assert_eq!(u.floorplan.as_deref(), Some("1 bedroom, 1 bath"));
         assert_eq!(u.vacant, Some(true), "Vacant Unrented Not Ready");
-        assert_eq!(units.iter().find(|u| u.id == "107").unwrap().vacant, Some(false));
+        assert_eq!(
+            units.iter().find(|u| u.id == "107").unwrap().vacant,
+            Some(false)
+        );
         let empty = Element {
             name: "Result".into(),
             children: vec![xml::parse("<UnitInformation/>").unwrap()],
             ..Element::default()
         };
-        assert!(matches!(parse_units(&empty), Err(ConnectorError::Protocol(_))));
+        assert!(matches!(
+            parse_units(&empty),
+            Err(ConnectorError::Protocol(_))
+        ));
     }
 
     #[test]
     fn the_recorded_three_property_configurations_list_each() {
-        let root = xml::parse(&fixture("GetPropertyConfigurations.3-properties.result.xml")).unwrap();
+        let root = xml::parse(&fixture(
+            "GetPropertyConfigurations.3-properties.result.xml",
+        ))
+        .unwrap();
         let props = parse_properties(&Element {
             name: "Result".into(),
             children: vec![root],

@@ -832,10 +832,16 @@ pub fn yardi_codes(p: &mut SimProperty) {
         u.id = u.number.clone();
     }
     for l in &mut p.leases {
-        l.unit_id = l.unit_id.take().map(|u| units.get(&u).cloned().unwrap_or(u));
+        l.unit_id = l
+            .unit_id
+            .take()
+            .map(|u| units.get(&u).cloned().unwrap_or(u));
     }
     for r in &mut p.residents {
-        r.unit_id = r.unit_id.take().map(|u| units.get(&u).cloned().unwrap_or(u));
+        r.unit_id = r
+            .unit_id
+            .take()
+            .map(|u| units.get(&u).cloned().unwrap_or(u));
     }
 }
 

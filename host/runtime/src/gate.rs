@@ -291,7 +291,10 @@ impl GateInner {
                 .redactor
                 .lock()
                 .map_err(|_| HttpError::InternalError(Some("redactor poisoned".into())))?;
-            if parts.headers.values().any(|v| redactor.found_in(v.as_bytes()))
+            if parts
+                .headers
+                .values()
+                .any(|v| redactor.found_in(v.as_bytes()))
                 || redactor.found_in(&body)
             {
                 return Err(self.deny(format!(

@@ -524,8 +524,7 @@ impl ConnectorSession {
             api.call_check(&mut self.store, &self.config),
         )
         .await;
-        self.finish(out)?
-            .map_err(|e| self.pms_error(e))
+        self.finish(out)?.map_err(|e| self.pms_error(e))
     }
 
     /// The PMS properties the credential sees.
@@ -537,9 +536,7 @@ impl ConnectorSession {
             api.call_list_properties(&mut self.store, &self.config),
         )
         .await;
-        let props = self
-            .finish(out)?
-            .map_err(|e| self.pms_error(e))?;
+        let props = self.finish(out)?.map_err(|e| self.pms_error(e))?;
         Ok(props.into_iter().map(Into::into).collect())
     }
 
@@ -557,9 +554,7 @@ impl ConnectorSession {
             api.call_read_units(&mut self.store, &self.config, property, cursor.as_ref()),
         )
         .await;
-        let page = self
-            .finish(out)?
-            .map_err(|e| self.pms_error(e))?;
+        let page = self.finish(out)?.map_err(|e| self.pms_error(e))?;
         Ok(Page {
             records: page.records.into_iter().map(Into::into).collect(),
             next: page.next,
@@ -580,9 +575,7 @@ impl ConnectorSession {
             api.call_read_residents(&mut self.store, &self.config, property, cursor.as_ref()),
         )
         .await;
-        let page = self
-            .finish(out)?
-            .map_err(|e| self.pms_error(e))?;
+        let page = self.finish(out)?.map_err(|e| self.pms_error(e))?;
         Ok(Page {
             records: page.records.into_iter().map(Into::into).collect(),
             next: page.next,
@@ -603,9 +596,7 @@ impl ConnectorSession {
             api.call_read_leases(&mut self.store, &self.config, property, cursor.as_ref()),
         )
         .await;
-        let page = self
-            .finish(out)?
-            .map_err(|e| self.pms_error(e))?;
+        let page = self.finish(out)?.map_err(|e| self.pms_error(e))?;
         Ok(Page {
             records: page.records.into_iter().map(Into::into).collect(),
             next: page.next,

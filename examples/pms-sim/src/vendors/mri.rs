@@ -343,10 +343,10 @@ async fn api(
         (
             "odata.metadata",
             json!(format!(
-            "http://{host}/mriapiservices/api.asp?$api={api}&$metadata#MRI.{}-container/{}",
-            api.to_ascii_lowercase(),
-            api.to_ascii_lowercase()
-        )),
+                "http://{host}/mriapiservices/api.asp?$api={api}&$metadata#MRI.{}-container/{}",
+                api.to_ascii_lowercase(),
+                api.to_ascii_lowercase()
+            )),
         ),
         ("value", Value::Array(value)),
     ]);

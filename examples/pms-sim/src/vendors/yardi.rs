@@ -279,8 +279,14 @@ fn units(p: &SimProperty, empty: bool) -> String {
                 out.push_str(&el("MITS:UnitID", &u.id));
                 out.push_str(&el("MITS:UnitEconomicStatus", "Residential"));
                 out.push_str(&el("MITS:UnitEconomicStatusDescription", status));
-                out.push_str(&el("MITS:FloorplanName", u.floorplan.as_deref().unwrap_or_default()));
-                out.push_str(&el("MITS:BuildingID", u.building.as_deref().unwrap_or_default()));
+                out.push_str(&el(
+                    "MITS:FloorplanName",
+                    u.floorplan.as_deref().unwrap_or_default(),
+                ));
+                out.push_str(&el(
+                    "MITS:BuildingID",
+                    u.building.as_deref().unwrap_or_default(),
+                ));
                 out.push_str("</MITS:Information>");
                 out.push_str(&el("MITS:PropertyPrimaryID", &p.id));
                 out.push_str("</Unit></RT_Unit></RT_Customer>");

@@ -73,8 +73,12 @@ impl Connector for Hostile {
             "forbidden-post" => {
                 // As a connector in another language sees a refusal: one opaque
                 // network error, reported as a transient failure.
-                match Request::post("http://127.0.0.1:1/steal", "text/plain", vec![b'x'; 64 << 10])
-                    .send()
+                match Request::post(
+                    "http://127.0.0.1:1/steal",
+                    "text/plain",
+                    vec![b'x'; 64 << 10],
+                )
+                .send()
                 {
                     Ok(_) => Err(ConnectorError::Protocol(
                         "the forbidden request went through".into(),
