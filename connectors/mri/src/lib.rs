@@ -130,51 +130,66 @@ pub fn parse_units(rows: &[&Value]) -> Result<Vec<Unit>, ConnectorError> {
         .collect()
 }
 
-/// Residents from `ResidentsByPropertyID` rows.
-pub fn parse_residents(rows: &[&Value]) -> Result<Vec<Resident>, ConnectorError> {
+/// The column names of a resident row: the two APIs that list people name them apart.
+struct ResidentColumns {
+    id: &'static str,
+    building: &'static str,
+    unit: &'static str,
+    lease: &'static str,
+    phone: &'static str,
+}
+
+fn parse_people(
+    rows: &[&Value],
+    c: &ResidentColumns,
+    role_of: impl Fn(&Value, &mut Warnings) -> HouseholdRole,
+) -> Result<Vec<Resident>, ConnectorError> {
     rows.iter()
         .map(|r| {
             let mut w = Warnings::new();
-            let unit = json::text(r, "UNITID");
-            let building = json::text(r, "RMBLDGID");
+            let unit = json::text(r, c.unit);
+            let building = json::text(r, c.building);
             Ok(Resident {
-                id: required(r, "ResidentNameID")?,
-                lease_id: json::text(r, "RMLEASEID")
+                id: required(r, c.id)?,
+                lease_id: json::text(r, c.lease)
                     .map(|l| lease_key(building.as_deref(), unit.as_deref(), &l)),
                 unit_id: unit,
                 first_name: json::text(r, "FirstName").unwrap_or_default(),
                 last_name: json::text(r, "LastName").unwrap_or_default(),
                 email: w.email("email", json::text(r, "Email").as_deref()),
-                phone: json::text(r, "PhoneNumber"),
-                role: role(json::text(r, "ResidentType"), &mut w),
+                phone: json::text(r, c.phone),
+                role: role_of(r, &mut w),
                 warnings: w.into_vec(),
             })
         })
         .collect()
 }
 
+/// Residents from `ResidentsByPropertyID` rows.
+pub fn parse_residents(rows: &[&Value]) -> Result<Vec<Resident>, ConnectorError> {
+    let columns = ResidentColumns {
+        id: "ResidentNameID",
+        building: "RMBLDGID",
+        unit: "UNITID",
+        lease: "RMLEASEID",
+        phone: "PhoneNumber",
+    };
+    parse_people(rows, &columns, |r, w| {
+        role(json::text(r, "ResidentType"), w)
+    })
+}
+
 /// Future residents from `PendingMoveIns` rows: `ResidentID` (not `ResidentNameID`),
 /// the lease holder of a lease not yet started.
 pub fn parse_pending_residents(rows: &[&Value]) -> Result<Vec<Resident>, ConnectorError> {
-    rows.iter()
-        .map(|r| {
-            let mut w = Warnings::new();
-            let unit = json::text(r, "UnitID");
-            let building = json::text(r, "BuildingID");
-            Ok(Resident {
-                id: required(r, "ResidentID")?,
-                lease_id: json::text(r, "LeaseID")
-                    .map(|l| lease_key(building.as_deref(), unit.as_deref(), &l)),
-                unit_id: unit,
-                first_name: json::text(r, "FirstName").unwrap_or_default(),
-                last_name: json::text(r, "LastName").unwrap_or_default(),
-                email: w.email("email", json::text(r, "Email").as_deref()),
-                phone: json::text(r, "Phone"),
-                role: HouseholdRole::Primary,
-                warnings: w.into_vec(),
-            })
-        })
-        .collect()
+    let columns = ResidentColumns {
+        id: "ResidentID",
+        building: "BuildingID",
+        unit: "UnitID",
+        lease: "LeaseID",
+        phone: "Phone",
+    };
+    parse_people(rows, &columns, |_, _| HouseholdRole::Primary)
 }
 
 /// Is this lease-detail row the lease holder's (rather than a co-resident's)?
