@@ -284,12 +284,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Value {
-        let text = std::fs::read_to_string(format!(
-            "{}/../../tests/fixtures/real/appfolio/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
-        json::parse(&text).unwrap()
+        json::parse(&epms_connector_sdk::recordings::read("appfolio", name)).unwrap()
     }
 
     /// Regression: the `1970-01-01` move-in placeholder passed as a real date.

@@ -24,6 +24,9 @@ pub const STATUSES: Vocabulary = &[
     ("Past", LeaseStatus::Past),
 ];
 
+/// The cursor prefix of unit pages read from lease pages.
+const UNITS_OF_LEASES: &str = "leases:";
+
 /// Records per page asked of Entrata.
 pub const PER_PAGE: u32 = 500;
 
@@ -57,7 +60,7 @@ pub fn lease_status(lease: &Value, w: &mut Warnings) -> String {
 pub fn error_of(http_status: u16, doc: Option<&Value>) -> ConnectorError {
     let code = doc
         .and_then(|d| json::path(d, &["response", "error", "code"]))
-        .and_then(|c| json::text(&json::json!({"c": c}), "c"))
+        .and_then(json::as_text)
         .and_then(|c| c.parse::<u16>().ok())
         .unwrap_or(http_status);
     // 310: the queued answer "is still in process, please try again later".
@@ -91,7 +94,7 @@ pub fn result_of(doc: &Value) -> Result<Option<&Value>, ConnectorError> {
     }
     let code = json::path(doc, &["response", "code"]);
     if let Some(code) = code
-        && json::text(&json::json!({"c": code}), "c").as_deref() != Some("200")
+        && json::as_text(code).as_deref() != Some("200")
     {
         return Err(ConnectorError::Protocol(format!(
             "response.code is {code}, not 200"
@@ -214,7 +217,7 @@ pub fn parse_leases(result: Option<&Value>) -> Result<Vec<Lease>, ConnectorError
         let interval = json::list(json::path(l, &["leaseIntervals", "leaseInterval"]))
             .into_iter()
             .next();
-        let lease = Lease {
+        let mut lease = Lease {
             id: id.clone(),
             unit_id: json::text(l, "unitId"),
             resident_ids: vec![],
@@ -233,31 +236,30 @@ pub fn parse_leases(result: Option<&Value>) -> Result<Vec<Lease>, ConnectorError
             warnings: w.into_vec(),
         };
         let mut own: Vec<Lease> = Vec::new();
-        let mut main = lease.clone();
         for c in json::list(json::path(l, &["customers", "customer"])) {
             let Some(cid) = json::text(c, "id") else {
                 continue;
             };
             let lid = lease_id_of(&id, &raw_status, c);
-            if lid == id {
-                if !main.resident_ids.contains(&cid) {
-                    main.resident_ids.push(cid);
-                }
-                continue;
+            if lid != id {
+                let status_name = json::text(c, "leaseCustomerStatus").unwrap_or_default();
+                let mut cw = Warnings::new();
+                own.push(Lease {
+                    id: lid,
+                    resident_ids: vec![cid],
+                    status: status::canonical(STATUSES, &status_name),
+                    raw_status: status_name,
+                    move_out_date: cw
+                        .date("move-out-date", json::text(c, "moveOutDate").as_deref())
+                        .or(lease.move_out_date.clone()),
+                    warnings: cw.into_vec(),
+                    ..lease.clone()
+                });
+            } else if !lease.resident_ids.contains(&cid) {
+                lease.resident_ids.push(cid);
             }
-            let status_name = json::text(c, "leaseCustomerStatus").unwrap_or_default();
-            own.push(Lease {
-                id: lid,
-                resident_ids: vec![cid],
-                status: status::canonical(STATUSES, &status_name),
-                raw_status: status_name,
-                move_out_date: json::text(c, "moveOutDate")
-                    .and_then(|d| epms_connector_sdk::dates::parse(&d).ok().flatten())
-                    .or(lease.move_out_date.clone()),
-                ..lease.clone()
-            });
         }
-        out.push(main);
+        out.push(lease);
         out.extend(own);
     }
     Ok(out)
@@ -350,6 +352,15 @@ impl Entrata {
             return Err(error_of(resp.status, doc.as_ref().ok()));
         }
         doc
+    }
+
+    /// A page of units read from a page of leases (see `read_units`).
+    fn units_of_lease_page(&self, property: &str, page: u32) -> Result<UnitPage, ConnectorError> {
+        let doc = self.leases_page(property, page)?;
+        Ok(UnitPage {
+            records: units_of_leases(result_of(&doc)?),
+            next: next_page(&doc, page).map(|c| format!("{UNITS_OF_LEASES}{c}")),
+        })
     }
 
     fn leases_page(&self, property: &str, page: u32) -> Result<Value, ConnectorError> {
@@ -461,13 +472,11 @@ impl Connector for Entrata {
         property: &str,
         cursor: Option<String>,
     ) -> Result<UnitPage, ConnectorError> {
-        if let Some(lease_page) = cursor.as_deref().and_then(|c| c.strip_prefix("leases:")) {
-            let page = paging::page_number(Some(lease_page), 1)?;
-            let doc = self.leases_page(property, page)?;
-            return Ok(UnitPage {
-                records: units_of_leases(result_of(&doc)?),
-                next: next_page(&doc, page).map(|c| format!("leases:{c}")),
-            });
+        if let Some(lease_page) = cursor
+            .as_deref()
+            .and_then(|c| c.strip_prefix(UNITS_OF_LEASES))
+        {
+            return self.units_of_lease_page(property, paging::page_number(Some(lease_page), 1)?);
         }
         let page = paging::page_number(cursor.as_deref(), 1)?;
         let doc = self.call(
@@ -484,7 +493,7 @@ impl Connector for Entrata {
                 .any(|p| p.get("units").is_some())
         });
         if page == 1 && !listed {
-            return self.read_units(property, Some(format!("leases:{}", paging::page_cursor(1))));
+            return self.units_of_lease_page(property, 1);
         }
         Ok(UnitPage {
             records: parse_units(result)?,
@@ -528,12 +537,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Value {
-        let text = std::fs::read_to_string(format!(
-            "{}/../../tests/fixtures/real/entrata/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
-        json::parse(&text).unwrap()
+        json::parse(&epms_connector_sdk::recordings::read("entrata", name)).unwrap()
     }
 
     /// Regression: the status was read from `leaseStatusType`, which no real answer
@@ -662,12 +666,7 @@ mod tests {
 
     #[test]
     fn the_recorded_no_records_answer_is_an_empty_result_not_an_error() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/real/entrata/no-records-found.json"
-        ))
-        .unwrap();
-        let doc = json::parse(&text).unwrap();
+        let doc = fixture("no-records-found.json");
         assert!(result_of(&doc).unwrap().is_none());
         assert!(parse_leases(result_of(&doc).unwrap()).unwrap().is_empty());
         assert!(parse_residents(None).unwrap().is_empty());

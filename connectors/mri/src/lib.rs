@@ -242,10 +242,13 @@ pub fn parse_leases(rows: &[&Value], today: &str) -> Result<Vec<Lease>, Connecto
         if !guarantor && !lease.resident_ids.contains(&person) {
             lease.resident_ids.push(person);
         }
-        if holder_seen[i] || !(is_holder(row) || lease.raw_status.is_empty()) {
+        // The holder's row sets status and dates; until it comes, the first member's
+        // row stands in (a lease seen only through its members).
+        let holder = is_holder(row);
+        if holder_seen[i] || !(holder || lease.raw_status.is_empty()) {
             continue;
         }
-        holder_seen[i] = is_holder(row);
+        holder_seen[i] = holder;
         let mut w = Warnings::new();
         if pending {
             lease.raw_status = json::text(row, "ResidentStatus").unwrap_or_default();
@@ -546,11 +549,7 @@ mod tests {
     use epms_connector_sdk::xml;
 
     fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/../../tests/fixtures/real/mri/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        epms_connector_sdk::recordings::read("mri", name)
     }
 
     fn json_rows(name: &str) -> (Vec<Value>, Option<String>) {

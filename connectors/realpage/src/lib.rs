@@ -293,11 +293,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/../../tests/fixtures/real/realpage/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        epms_connector_sdk::recordings::read("realpage", name)
     }
 
     /// Regression: the building was dropped when the unit carries only

@@ -13,7 +13,13 @@ pub fn parse(text: &str) -> Result<Value, ConnectorError> {
 
 /// A field as text: strings trimmed (blank → `None`), numbers and booleans printed.
 pub fn text(value: &Value, key: &str) -> Option<String> {
-    match value.get(key)? {
+    as_text(value.get(key)?)
+}
+
+/// A value as text, as [`text`] reads a field: ids and codes that are sometimes
+/// numbers (`108`) and sometimes strings (`"200"`).
+pub fn as_text(value: &Value) -> Option<String> {
+    match value {
         Value::String(s) => Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),

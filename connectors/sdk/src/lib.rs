@@ -24,6 +24,8 @@ pub mod json;
 pub mod log;
 pub mod paging;
 pub mod record;
+#[cfg(not(target_family = "wasm"))]
+pub mod recordings;
 pub mod secret;
 pub mod session;
 pub mod soap;

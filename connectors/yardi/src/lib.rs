@@ -189,8 +189,6 @@ pub fn parse_residents(mits: &Element) -> Result<(Vec<Resident>, Vec<Lease>), Co
 /// `UnitInformation/…/UnitInfo` shape reads too. An answer with neither is a protocol
 /// error, never "no units".
 pub fn parse_units(info: &Element) -> Result<Vec<Unit>, ConnectorError> {
-    let mut out: Vec<Unit> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
     let recorded: Vec<&Element> = info
         .find("Property")
         .map(|p| {
@@ -199,65 +197,73 @@ pub fn parse_units(info: &Element) -> Result<Vec<Unit>, ConnectorError> {
                 .collect()
         })
         .unwrap_or_default();
-    if !recorded.is_empty() {
-        for u in recorded {
-            let id = u
-                .child_text("UnitID")
-                .ok_or_else(|| ConnectorError::Protocol("RT_Unit without UnitID".into()))?;
-            if !seen.insert(id.to_owned()) {
-                continue;
-            }
-            let i = u.path(&["Unit", "Information"]);
-            let text = |name: &str| i.and_then(|i| i.child_text(name)).map(str::to_owned);
-            let mut w = Warnings::new();
-            let vacant = match text("UnitEconomicStatusDescription") {
-                Some(d) if d.starts_with("Vacant") => Some(true),
-                Some(d) if d.starts_with("Occupied") || d.starts_with("Notice") => Some(false),
-                Some(d) => {
-                    w.push(
-                        "vacant",
-                        format!("unknown UnitEconomicStatusDescription {d:?}"),
-                    );
-                    None
-                }
-                None => None,
-            };
-            out.push(Unit {
-                id: id.to_owned(),
-                number: id.to_owned(),
-                building: text("BuildingID"),
-                floorplan: text("FloorplanName"),
-                vacant,
-                warnings: w.into_vec(),
-            });
+    let units: Vec<Unit> = if recorded.is_empty() {
+        info.find("Units")
+            .ok_or_else(|| {
+                ConnectorError::Protocol(
+                    "unit answer without Property/RT_Customer or Units/UnitInfo".into(),
+                )
+            })?
+            .children("UnitInfo")
+            .map(documented_unit)
+            .collect::<Result<_, _>>()?
+    } else {
+        recorded
+            .into_iter()
+            .map(recorded_unit)
+            .collect::<Result<_, _>>()?
+    };
+    let mut seen = std::collections::HashSet::new();
+    Ok(units
+        .into_iter()
+        .filter(|u| seen.insert(u.id.clone()))
+        .collect())
+}
+
+/// `RT_Unit` of the recorded answer: the code in `UnitID`, the rest under
+/// `Unit/MITS:Information`, the vacancy in `UnitEconomicStatusDescription`.
+fn recorded_unit(u: &Element) -> Result<Unit, ConnectorError> {
+    let id = u
+        .child_text("UnitID")
+        .ok_or_else(|| ConnectorError::Protocol("RT_Unit without UnitID".into()))?;
+    let i = u.path(&["Unit", "Information"]);
+    let text = |name: &str| i.and_then(|i| i.child_text(name)).map(str::to_owned);
+    let mut w = Warnings::new();
+    let vacant = match text("UnitEconomicStatusDescription") {
+        Some(d) if d.starts_with("Vacant") => Some(true),
+        Some(d) if d.starts_with("Occupied") || d.starts_with("Notice") => Some(false),
+        Some(d) => {
+            w.push(
+                "vacant",
+                format!("unknown UnitEconomicStatusDescription {d:?}"),
+            );
+            None
         }
-        return Ok(out);
-    }
-    let units = info
-        .find("Units")
-        .map(|u| u.children("UnitInfo").collect::<Vec<_>>())
-        .ok_or_else(|| {
-            ConnectorError::Protocol(
-                "unit answer without Property/RT_Customer or Units/UnitInfo".into(),
-            )
-        })?;
-    for u in units {
-        let id = u
-            .child_text("UnitID")
-            .ok_or_else(|| ConnectorError::Protocol("UnitInfo without UnitID".into()))?;
-        if !seen.insert(id.to_owned()) {
-            continue;
-        }
-        out.push(Unit {
-            id: id.to_owned(),
-            number: u.child_text("UnitNumber").unwrap_or(id).to_owned(),
-            building: u.child_text("BuildingName").map(str::to_owned),
-            floorplan: u.child_text("FloorplanName").map(str::to_owned),
-            vacant: u.child_text("Vacant").and_then(|v| v.parse().ok()),
-            warnings: vec![],
-        });
-    }
-    Ok(out)
+        None => None,
+    };
+    Ok(Unit {
+        id: id.to_owned(),
+        number: id.to_owned(),
+        building: text("BuildingID"),
+        floorplan: text("FloorplanName"),
+        vacant,
+        warnings: w.into_vec(),
+    })
+}
+
+/// `UnitInfo` of the documented (unrecorded) `UnitInformation` answer.
+fn documented_unit(u: &Element) -> Result<Unit, ConnectorError> {
+    let id = u
+        .child_text("UnitID")
+        .ok_or_else(|| ConnectorError::Protocol("UnitInfo without UnitID".into()))?;
+    Ok(Unit {
+        id: id.to_owned(),
+        number: u.child_text("UnitNumber").unwrap_or(id).to_owned(),
+        building: u.child_text("BuildingName").map(str::to_owned),
+        floorplan: u.child_text("FloorplanName").map(str::to_owned),
+        vacant: u.child_text("Vacant").and_then(|v| v.parse().ok()),
+        warnings: vec![],
+    })
 }
 
 pub fn parse_properties(result: &Element) -> Vec<PmsProperty> {
@@ -420,11 +426,7 @@ mod tests {
     use epms_connector_sdk::xml;
 
     fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/../../tests/fixtures/real/yardi/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        epms_connector_sdk::recordings::read("yardi", name)
     }
 
     #[test]

@@ -16,7 +16,7 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 
 use crate::limits::SandboxLimits;
 use crate::policy::{Denial, OutboundPolicy};
-use crate::secrets::{Escaping, Redactor, Secrets};
+use crate::secrets::{Escaping, SecretScanner, Secrets};
 
 /// Counters of outbound traffic, shared by every store of a runtime.
 #[derive(Debug, Default)]
@@ -64,7 +64,7 @@ struct GateInner {
     /// every request is refused.
     policy: Option<OutboundPolicy>,
     secrets: Secrets,
-    redactor: Mutex<Redactor>,
+    scanner: Mutex<SecretScanner>,
     limits: SandboxLimits,
     stats: Arc<OutboundStats>,
     /// The last denial, so the host can tell the operator why a call failed.
@@ -81,12 +81,12 @@ impl OutboundGate {
         limits: SandboxLimits,
         stats: Arc<OutboundStats>,
     ) -> Self {
-        let redactor = Mutex::new(secrets.redactor());
+        let scanner = Mutex::new(secrets.scanner());
         OutboundGate {
             inner: Arc::new(GateInner {
                 policy,
                 secrets,
-                redactor,
+                scanner,
                 limits,
                 stats,
                 last_denial: Mutex::new(None),
@@ -226,7 +226,7 @@ impl GateInner {
             None => body,
         };
         if !inserted.is_empty()
-            && let Ok(mut r) = self.redactor.lock()
+            && let Ok(mut r) = self.scanner.lock()
         {
             for v in &inserted {
                 r.add(v);
@@ -287,15 +287,15 @@ impl GateInner {
             .fetch_add(body.len() as u64, Ordering::Relaxed);
 
         {
-            let redactor = self
-                .redactor
+            let scanner = self
+                .scanner
                 .lock()
-                .map_err(|_| HttpError::InternalError(Some("redactor poisoned".into())))?;
+                .map_err(|_| HttpError::InternalError(Some("scanner poisoned".into())))?;
             if parts
                 .headers
                 .values()
-                .any(|v| redactor.found_in(v.as_bytes()))
-                || redactor.found_in(&body)
+                .any(|v| scanner.found_in(v.as_bytes()))
+                || scanner.found_in(&body)
             {
                 return Err(self.deny(format!(
                     "{}: the answer contains a secret of this credential (echoed back, or a secret so short that ordinary data contains it); refused unread",

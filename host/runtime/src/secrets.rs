@@ -2,7 +2,7 @@
 //!
 //! A connector writes a placeholder where a secret belongs; the outbound gate calls
 //! [`Secrets::expand`] on the request's header values and body just before the
-//! request leaves, and [`Redactor::found_in`] on what comes back: a response holding a
+//! request leaves, and [`SecretScanner::found_in`] on what comes back: a response holding a
 //! secret is refused, so a server echoing a request cannot hand the secret to the guest.
 //!
 //! Placeholders (see `wit/v1/connector.wit`):
@@ -96,7 +96,7 @@ impl fmt::Debug for Secrets {
 pub struct Expansion {
     /// `None` when the input held no placeholder (no copy made).
     pub bytes: Option<Vec<u8>>,
-    /// Every value inserted, as inserted, for the response redactor.
+    /// Every value inserted, as inserted, for the response scanner.
     pub inserted: Vec<String>,
 }
 
@@ -117,8 +117,8 @@ impl Secrets {
     }
 
     /// Every form in which a secret value may show up in a response.
-    pub fn redactor(&self) -> Redactor {
-        let mut r = Redactor::default();
+    pub fn scanner(&self) -> SecretScanner {
+        let mut r = SecretScanner::default();
         for v in self.values.values() {
             for esc in [Escaping::None, Escaping::Xml, Escaping::Json] {
                 r.add(&esc.apply(v));
@@ -216,11 +216,11 @@ fn lossy_prefix(bytes: &[u8]) -> String {
 /// license `lic` inside the status `Applicant` would read `App[redacted]ant`), and a
 /// response that echoes a secret is no answer to trust anyway.
 #[derive(Debug, Clone, Default)]
-pub struct Redactor {
+pub struct SecretScanner {
     needles: Vec<Vec<u8>>,
 }
 
-impl Redactor {
+impl SecretScanner {
     /// Adds a value to look for. Empty values are ignored.
     pub fn add(&mut self, value: &str) {
         let v = value.as_bytes();
@@ -316,12 +316,12 @@ mod tests {
     #[test]
     fn every_inserted_value_is_found_in_responses() {
         let s = secrets();
-        let mut redactor = s.redactor();
+        let mut scanner = s.scanner();
         let e = s
             .expand(b"Basic {{base64:u:{{secret:license}}}}", Escaping::None)
             .unwrap();
         for v in &e.inserted {
-            redactor.add(v);
+            scanner.add(v);
         }
         let b64 = base64::engine::general_purpose::STANDARD.encode("u:LIC-123");
         for echo in [
@@ -329,9 +329,9 @@ mod tests {
             "lic=LIC-123".to_owned(),
             "xml=p&lt;a&gt;ss&amp;&quot;word".to_owned(),
         ] {
-            assert!(redactor.found_in(echo.as_bytes()), "{echo}");
+            assert!(scanner.found_in(echo.as_bytes()), "{echo}");
         }
-        assert!(!redactor.found_in(b"nothing secret here"));
+        assert!(!scanner.found_in(b"nothing secret here"));
     }
 
     /// Regression: with a 3-character license, the recorded status `Applicant` reached
@@ -340,7 +340,7 @@ mod tests {
     #[test]
     fn a_short_secret_in_ordinary_data_is_found_not_cut_out() {
         let s = Secrets::new([("interface-license".to_owned(), "lic".to_owned())]);
-        assert!(s.redactor().found_in(b"<Status>Applicant</Status>"));
+        assert!(s.scanner().found_in(b"<Status>Applicant</Status>"));
     }
 
     #[test]

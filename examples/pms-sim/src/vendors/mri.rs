@@ -159,11 +159,9 @@ fn resident_type(role: HouseholdRole) -> &'static str {
     }
 }
 
-/// The parts of a lease id made by [`as_served`]: (BuildingID, LeaseID).
-fn lease_parts(id: &str) -> (&str, &str) {
-    let building = id.split('/').next().unwrap_or_default();
-    let number = id.rsplit('/').next().unwrap_or(id);
-    (building, number)
+/// The `LeaseID` MRI serves for a lease id made by [`as_served`]: its last part.
+fn lease_number(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
 }
 
 fn mri_date(iso: Option<&str>) -> Value {
@@ -298,7 +296,7 @@ async fn api(
                 Ok(window(rows, skip, top, |r| {
                     let lease = lease_of(&idx, r);
                     json!({"ResidentNameID": r.id, "RMPROPID": p.id, "RMBLDGID": building_of(&idx, r), "UNITID": r.unit_id,
-                        "RMLEASEID": r.lease_id.as_deref().map(|l| lease_parts(l).1), "ResidentType": resident_type(r.role),
+                        "RMLEASEID": r.lease_id.as_deref().map(lease_number), "ResidentType": resident_type(r.role),
                         "Status": if lease.is_some_and(|l| l.status == LeaseStatus::Past) { "O" } else { "R" },
                         "FirstName": r.first_name, "LastName": r.last_name, "Email": p.wire_email(r),
                         "PhoneNumber": r.phone, "OccupantOccupyDate": mri_date(lease.and_then(|l| l.move_in_date.as_deref())),
@@ -322,7 +320,7 @@ async fn api(
                     .filter(|(_, l)| l.status == LeaseStatus::Future);
                 Ok(window(rows, skip, top, |(r, l)| json!({
                     "ResidentID": r.id, "FirstName": r.first_name, "LastName": r.last_name, "PropertyID": p.id,
-                    "BuildingID": building_of(&idx, r), "UnitID": l.unit_id, "LeaseID": lease_parts(&l.id).1,
+                    "BuildingID": building_of(&idx, r), "UnitID": l.unit_id, "LeaseID": lease_number(&l.id),
                     "ResidentStatus": "New",
                     "ScheduledMoveInDate": l.move_in_date.as_deref().map(|d| format!("{d}T00:00:00.0000000")),
                     "Email": p.wire_email(r), "Phone": r.phone, "PreviousAddress": []
@@ -405,7 +403,7 @@ fn lease_row(
 ) -> Value {
     json!({
         "ResidentNameID": r.id, "PropertyID": p.id, "BuildingID": building_of(idx, r), "UnitID": l.unit_id,
-        "LeaseID": lease_parts(&l.id).1, "FirstName": r.first_name, "LastName": r.last_name, "Email": p.wire_email(r),
+        "LeaseID": lease_number(&l.id), "FirstName": r.first_name, "LastName": r.last_name, "Email": p.wire_email(r),
         "ResidentStatus": person_status(idx, r),
         "Guarantor": if r.role == HouseholdRole::Guarantor { "Y" } else { "N" },
         "Namegroup": l.id,
