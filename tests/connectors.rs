@@ -18,7 +18,7 @@ const VENDORS: [(&str, &str, &str); 5] = [
     ("realpage", "3401", guests::EPMS_CONNECTOR_REALPAGE),
     ("entrata", "100", guests::EPMS_CONNECTOR_ENTRATA),
     ("mri", "500", guests::EPMS_CONNECTOR_MRI),
-    ("appfolio", "AF1", guests::EPMS_CONNECTOR_APPFOLIO),
+    ("appfolio", "17", guests::EPMS_CONNECTOR_APPFOLIO),
 ];
 
 struct Fixture {

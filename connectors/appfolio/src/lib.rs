@@ -68,9 +68,10 @@ pub fn parse_units(rows: &[&Value]) -> Result<Vec<Unit>, ConnectorError> {
             Ok(Unit {
                 id: required(u, "unit_id")?,
                 number: json::text(u, "unit_name").unwrap_or_default(),
-                building: json::text(u, "building_name"),
+                // The unit directory (recorded) names no building and no vacancy.
+                building: None,
                 floorplan: json::text(u, "unit_type"),
-                vacant: u.get("vacant").and_then(Value::as_bool),
+                vacant: None,
                 warnings: vec![],
             })
         })

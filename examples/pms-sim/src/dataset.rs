@@ -80,6 +80,10 @@ impl<'a> PropertyIndex<'a> {
         id.and_then(|id| self.positions.units.get(id))
             .map(|i| &self.property.units[*i])
     }
+    /// Where a unit stands in the property's list (a stable number for it).
+    pub fn unit_position(&self, id: &str) -> usize {
+        self.positions.units.get(id).copied().unwrap_or_default()
+    }
 }
 
 impl SimProperty {
@@ -775,17 +779,55 @@ fn primary_id(p: &SimProperty, lease: &str, own: String) -> String {
     }
 }
 
-/// Yardi's keys: a lease is its primary's tenant code (`t0000001`), the other
-/// members have roommate codes (`r0000002`).
+/// New ids for a property's records, applied everywhere an id is referred to.
+#[derive(Debug, Default)]
+pub struct Renames {
+    pub residents: std::collections::HashMap<String, String>,
+    pub leases: std::collections::HashMap<String, String>,
+    pub units: std::collections::HashMap<String, String>,
+}
+
+impl Renames {
+    /// Rewrites ids in the records, their references and the wire emails.
+    pub fn apply(&self, p: &mut SimProperty) {
+        let get = |map: &std::collections::HashMap<String, String>, id: &mut String| {
+            if let Some(new) = map.get(id.as_str()) {
+                *id = new.clone();
+            }
+        };
+        for r in &mut p.residents {
+            get(&self.residents, &mut r.id);
+            r.lease_id.iter_mut().for_each(|l| get(&self.leases, l));
+            r.unit_id.iter_mut().for_each(|u| get(&self.units, u));
+        }
+        for l in &mut p.leases {
+            get(&self.leases, &mut l.id);
+            l.unit_id.iter_mut().for_each(|u| get(&self.units, u));
+            l.resident_ids
+                .iter_mut()
+                .for_each(|r| get(&self.residents, r));
+        }
+        for u in &mut p.units {
+            get(&self.units, &mut u.id);
+        }
+        p.wire_emails = std::mem::take(&mut p.wire_emails)
+            .into_iter()
+            .map(|(k, v)| (self.residents.get(&k).cloned().unwrap_or(k), v))
+            .collect();
+        p.invalidate();
+    }
+}
+
+/// Yardi keys: a lease's tenant code (`t0000001`) is also its primary's id, other
+/// members get roommate codes (`r0000002`), and a unit is known by its code, which is
+/// the number a person sees (`106`).
 pub fn yardi_codes(p: &mut SimProperty) {
-    use std::collections::HashMap;
-    let mut rename: HashMap<String, String> = HashMap::new();
-    let mut lease_rename: HashMap<String, String> = HashMap::new();
+    let mut renames = Renames::default();
     let mut n = 0u32;
     for l in &p.leases {
         n += 1;
         let code = format!("t{n:07}");
-        lease_rename.insert(l.id.clone(), code.clone());
+        renames.leases.insert(l.id.clone(), code.clone());
         let primary = l.resident_ids.iter().find(|id| {
             p.residents
                 .iter()
@@ -793,56 +835,48 @@ pub fn yardi_codes(p: &mut SimProperty) {
         });
         for rid in &l.resident_ids {
             if Some(rid) == primary {
-                rename.insert(rid.clone(), code.clone());
+                renames.residents.insert(rid.clone(), code.clone());
             } else {
                 n += 1;
-                rename.insert(rid.clone(), format!("r{n:07}"));
+                renames.residents.insert(rid.clone(), format!("r{n:07}"));
             }
         }
     }
-    for r in &mut p.residents {
-        if let Some(new) = rename.get(&r.id) {
-            r.id = new.clone();
-        }
-        if let Some(l) = r.lease_id.as_ref().and_then(|l| lease_rename.get(l)) {
-            r.lease_id = Some(l.clone());
-        }
-    }
-    for l in &mut p.leases {
-        if let Some(new) = lease_rename.get(&l.id) {
-            l.id = new.clone();
-        }
-        for rid in &mut l.resident_ids {
-            if let Some(new) = rename.get(rid) {
-                *rid = new.clone();
-            }
-        }
-    }
-    p.wire_emails = std::mem::take(&mut p.wire_emails)
-        .into_iter()
-        .map(|(k, v)| (rename.get(&k).cloned().unwrap_or(k), v))
-        .collect();
-    // A Yardi unit is known by its code, which is the number a person sees ("106").
-    let units: HashMap<String, String> = p
+    renames.units = p
         .units
         .iter()
         .map(|u| (u.id.clone(), u.number.clone()))
         .collect();
-    for u in &mut p.units {
-        u.id = u.number.clone();
-    }
-    for l in &mut p.leases {
-        l.unit_id = l
-            .unit_id
-            .take()
-            .map(|u| units.get(&u).cloned().unwrap_or(u));
-    }
-    for r in &mut p.residents {
-        r.unit_id = r
-            .unit_id
-            .take()
-            .map(|u| units.get(&u).cloned().unwrap_or(u));
-    }
+    renames.apply(p);
+}
+
+/// Integer ids, as vendors whose APIs number their records send them (Entrata's
+/// customers, AppFolio's tenants, occupancies and units): each kind counted from `base`.
+pub fn numbered_ids(p: &mut SimProperty, residents: bool, leases: bool, units: bool, base: u64) {
+    let number = |ids: Vec<String>| -> std::collections::HashMap<String, String> {
+        ids.into_iter()
+            .enumerate()
+            .map(|(i, id)| (id, (base + i as u64).to_string()))
+            .collect()
+    };
+    let renames = Renames {
+        residents: if residents {
+            number(p.residents.iter().map(|r| r.id.clone()).collect())
+        } else {
+            Default::default()
+        },
+        leases: if leases {
+            number(p.leases.iter().map(|l| l.id.clone()).collect())
+        } else {
+            Default::default()
+        },
+        units: if units {
+            number(p.units.iter().map(|u| u.id.clone()).collect())
+        } else {
+            Default::default()
+        },
+    };
+    renames.apply(p);
 }
 
 /// Generates a portfolio from a spec. Credentials are fixed per vendor.
@@ -865,8 +899,18 @@ pub fn generate(spec: &Spec) -> Portfolio {
         for lease in &mut p.leases {
             lease.raw_status = crate::vendors::raw_status(vendor, lease.status).to_owned();
         }
-        if vendor == "yardi" {
-            yardi_codes(&mut p);
+        match vendor.as_str() {
+            "yardi" => yardi_codes(&mut p),
+            "entrata" => numbered_ids(&mut p, true, false, false, 528_000),
+            "appfolio" => {
+                numbered_ids(&mut p, true, true, true, 100);
+                // The unit directory names no building and says nothing of vacancy.
+                for u in &mut p.units {
+                    u.building = None;
+                    u.vacant = None;
+                }
+            }
+            _ => {}
         }
         if vendor == "mri" {
             crate::vendors::mri::as_served(&mut p);

@@ -58,7 +58,7 @@ impl Portfolio {
             ("realpage", "3401"),
             ("entrata", "100"),
             ("mri", "500"),
-            ("appfolio", "AF1"),
+            ("appfolio", "17"),
             ("acme", "ACME-1"),
         ];
         let mut properties = Vec::new();

@@ -2,75 +2,18 @@
 //! answers in the vendor's shape, wrong credentials get the vendor's own error, paging
 //! returns every record exactly once, and every fault shows as configured.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine as _;
-use http_body_util::BodyExt;
-use pms_sim::SimState;
-use pms_sim::dataset::{Mutation, Spec, generate};
+use common::*;
+use pms_sim::dataset::{Mutation, Spec};
 use pms_sim::faults::{Fault, FaultKind};
-use pms_sim::vendors::{appfolio, entrata, mri, realpage, yardi};
+use pms_sim::vendors::{entrata, mri, realpage, yardi};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-fn state() -> SimState {
-    SimState::new(generate(&Spec {
-        seed: 21,
-        properties: vec![
-            ("entrata".into(), "100".into(), 120),
-            ("appfolio".into(), "AF1".into(), 120),
-            ("mri".into(), "500".into(), 120),
-            ("yardi".into(), "rnttrk01".into(), 120),
-            ("realpage".into(), "3401".into(), 120),
-        ],
-    }))
-}
-
-fn router(state: &SimState, vendor: &str) -> Router {
-    pms_sim::vendors::routers(state)
-        .into_iter()
-        .find(|(v, _)| *v == vendor)
-        .unwrap()
-        .1
-}
-
-async fn send(router: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let resp = router.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    (status, headers, body)
-}
-
-fn json_of(body: &[u8]) -> Value {
-    serde_json::from_slice(body)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))
-}
-
-fn entrata_call(
-    service: &str,
-    method: &str,
-    version: &str,
-    query: &str,
-    key: &str,
-) -> Request<Body> {
-    Request::post(format!("/ext/orgs/{}/v1/{service}{query}", entrata::SUBDOMAIN))
-        .header("x-api-key", key)
-        .header("content-type", "application/json")
-        .body(Body::from(
-            json!({"auth": {"type": "apikey"}, "requestId": "15", "method": {"name": method, "version": version, "params": {"propertyId": "100"}}}).to_string(),
-        ))
-        .unwrap()
-}
 
 #[tokio::test]
 async fn entrata_answers_get_leases_r2_in_its_envelope_with_paging_metadata() {
@@ -204,31 +147,12 @@ async fn entrata_paging_returns_every_lease_exactly_once() {
     assert_eq!(seen, truth);
 }
 
-fn appfolio_auth() -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            appfolio::CLIENT_ID,
-            appfolio::CLIENT_SECRET
-        ))
-    )
-}
-
-fn appfolio_call(path: &str, body: Value) -> Request<Body> {
-    Request::post(path)
-        .header("authorization", appfolio_auth())
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap()
-}
-
 #[tokio::test]
 async fn appfolio_reports_page_with_next_page_url_until_null_and_every_row_comes_once() {
     let s = state();
     s.set_rate_limit("appfolio", false);
     let truth: Vec<String> = s.read(|p| {
-        p.property("appfolio", "AF1")
+        p.property("appfolio", "17")
             .unwrap()
             .residents
             .iter()
@@ -237,8 +161,7 @@ async fn appfolio_reports_page_with_next_page_url_until_null_and_every_row_comes
     });
     let r = router(&s, "appfolio");
     let mut path = "/api/v2/reports/tenant_directory.json?per_page=25".to_owned();
-    let mut body =
-        json!({"properties": {"properties_ids": ["AF1"]}, "tenant_visibility": "active"});
+    let mut body = json!({"properties": {"properties_ids": ["17"]}, "tenant_visibility": "active"});
     let mut seen = Vec::new();
     loop {
         let (status, _, bytes) = send(&r, appfolio_call(&path, body.clone())).await;
@@ -259,7 +182,7 @@ async fn appfolio_reports_page_with_next_page_url_until_null_and_every_row_comes
             ] {
                 assert!(row.get(field).is_some(), "{field}");
             }
-            seen.push(row["selected_tenant_id"].as_str().unwrap().to_owned());
+            seen.push(row["selected_tenant_id"].to_string());
         }
         match v["next_page_url"].as_str() {
             Some(next) => {
@@ -272,7 +195,7 @@ async fn appfolio_reports_page_with_next_page_url_until_null_and_every_row_comes
     }
     assert_eq!(seen, truth);
     let statuses: Vec<epms_model::LeaseStatus> = s.read(|p| {
-        p.property("appfolio", "AF1")
+        p.property("appfolio", "17")
             .unwrap()
             .leases
             .iter()
@@ -469,29 +392,6 @@ async fn the_control_api_mutates_the_data_and_resets() {
     assert!(entrata.credential.iter().any(|(k, _)| k == "api-key"));
 }
 
-fn soap(path: &str, action: &str, body: String) -> Request<Body> {
-    Request::post(path)
-        .header("content-type", "text/xml; charset=utf-8")
-        .header("soapaction", action)
-        .body(Body::from(body))
-        .unwrap()
-}
-
-fn yardi_body(op: &str, password: &str, license: &str, property: &str) -> String {
-    let c = yardi::default_credential();
-    let f = |k: &str| c.get(k).unwrap().to_owned();
-    format!(
-        "<?xml version=\"1.0\"?><soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><{op} xmlns=\"{ns}\">\
-         <UserName>{}</UserName><Password>{password}</Password><ServerName>{}</ServerName><Database>{}</Database><Platform>SQL Server</Platform>\
-         <YardiPropertyId>{property}</YardiPropertyId><InterfaceEntity>{}</InterfaceEntity><InterfaceLicense>{license}</InterfaceLicense><MoveOut1/></{op}></soap:Body></soap:Envelope>",
-        f("username"),
-        f("server-name"),
-        f("database"),
-        f("interface-entity"),
-        ns = yardi::NS,
-    )
-}
-
 #[tokio::test]
 async fn yardi_answers_get_residents_with_mits_resident_data_and_login_failures_inside_http_200() {
     let s = state();
@@ -589,15 +489,6 @@ async fn yardi_answers_get_residents_with_mits_resident_data_and_login_failures_
     assert!(text.contains("xmlns:MITS=") && text.contains("<MITS:UnitEconomicStatusDescription>"));
 }
 
-fn realpage_body(op: &str, license: &str, extra: &str) -> String {
-    let c = realpage::default_credential();
-    format!(
-        "<?xml version=\"1.0\"?><soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:tem=\"http://tempuri.org/\"><soapenv:Body><tem:{op}>\
-         <tem:auth><tem:pmcid>{}</tem:pmcid><tem:siteid>3401</tem:siteid><tem:licensekey>{license}</tem:licensekey><tem:system>Onesite</tem:system></tem:auth>{extra}</tem:{op}></soapenv:Body></soapenv:Envelope>",
-        c.get("pmc-id").unwrap()
-    )
-}
-
 #[tokio::test]
 async fn realpage_answers_in_lowercase_and_refuses_an_unlicensed_key_with_its_fault() {
     let s = state();
@@ -646,20 +537,6 @@ async fn realpage_answers_in_lowercase_and_refuses_an_unlicensed_key_with_its_fa
         "the recorded shape"
     );
     assert!(text.contains("<Address><UnitID>") && text.contains("<Availability><VacantBit>"));
-}
-
-fn mri_auth(password: &str) -> String {
-    let user = format!(
-        "{}/{}/{}/{}",
-        mri::CLIENT_ID,
-        mri::DATABASE,
-        mri::WEB_USER,
-        mri::PARTNER_KEY
-    );
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    )
 }
 
 #[tokio::test]

@@ -258,7 +258,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     // One property per vendor, with the simulator's property ids.
     let vendors = [
         ("acme", "ACME-1"),
-        ("appfolio", "AF1"),
+        ("appfolio", "17"),
         ("entrata", "100"),
         ("mri", "500"),
         ("realpage", "3401"),

@@ -12,8 +12,9 @@
 //!   applicants or cancelled leases, so the dataset drops them for this vendor.
 //! - `emails` is semicolon-separated: a second address is added for some tenants
 //!   (the first is the one connectors keep). Low confidence, our choice: `tenant_type`
-//!   (Primary, Roommate, Occupant, Guarantor) for the household role; `building_name`,
-//!   `unit_type` and `vacant` on unit rows; dates `MM/DD/YYYY`.
+//!   (Primary, Roommate, Occupant, Guarantor) for the household role; `unit_type` on
+//!   unit rows (no building, no vacancy: the recorded unit directory has neither).
+//!   As recorded: ids are integers, rent-roll dates ISO (`2026-10-31`) or `null`.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -31,7 +32,7 @@ use serde_json::{Value, json};
 use crate::SimState;
 use crate::dataset::{SimCredential, SimProperty};
 use crate::faults::Forced;
-use crate::vendors::{object, us_date};
+use crate::vendors::object;
 
 pub const CLIENT_ID: &str = "af-client-2c71";
 pub const CLIENT_SECRET: &str = "af-secret-9d04";
@@ -202,7 +203,7 @@ async fn report(
             "property_directory" => Some(
                 props
                     .iter()
-                    .map(|p| json!({"property_id": p.id, "property_name": p.name}))
+                    .map(|p| json!({"property_id": crate::vendors::id_value(&p.id), "property_name": p.name}))
                     .collect::<Vec<_>>(),
             ),
             "unit_directory" => Some(props.iter().flat_map(|p| unit_rows(p)).collect()),
@@ -244,14 +245,12 @@ fn unit_rows(p: &SimProperty) -> Vec<Value> {
         .iter()
         .map(|u| {
             json!({
-                "unit_id": u.id,
+                "unit_id": crate::vendors::id_value(&u.id),
                 "unit_name": u.number,
-                "property_id": p.id,
-                "unit_address": format!("{} {}", u.building.clone().unwrap_or_default(), u.number),
+                "property_id": crate::vendors::id_value(&p.id),
+                "unit_address": format!("{} Example St {}", p.id, u.number),
                 "bedrooms": 1,
-                "building_name": u.building,
                 "unit_type": u.floorplan,
-                "vacant": u.vacant,
             })
         })
         .collect()
@@ -284,10 +283,10 @@ fn tenant_rows(p: &SimProperty) -> Vec<Value> {
                 .map(|l| l.raw_status.clone())
                 .unwrap_or_default();
             json!({
-                "selected_tenant_id": r.id,
-                "occupancy_id": r.lease_id,
-                "property_id": p.id,
-                "unit_id": r.unit_id,
+                "selected_tenant_id": crate::vendors::id_value(&r.id),
+                "occupancy_id": r.lease_id.as_deref().map(crate::vendors::id_value),
+                "property_id": crate::vendors::id_value(&p.id),
+                "unit_id": r.unit_id.as_deref().map(crate::vendors::id_value),
                 "unit": unit.map(|u| u.number.clone()),
                 "first_name": r.first_name,
                 "last_name": r.last_name,
@@ -308,18 +307,19 @@ fn rent_roll_rows(p: &SimProperty) -> Vec<Value> {
             let unit = idx.unit(l.unit_id.as_deref());
             let primary = l.resident_ids.first().cloned().unwrap_or_default();
             json!({
-                "property_id": p.id,
-                "unit_id": l.unit_id,
+                "property_id": crate::vendors::id_value(&p.id),
+                "unit_id": l.unit_id.as_deref().map(crate::vendors::id_value),
                 "unit": unit.map(|u| u.number.clone()),
                 "building_id": unit.and_then(|u| u.building.clone()),
-                "occupancy_id": l.id,
-                "tenant_id": primary,
+                "occupancy_id": crate::vendors::id_value(&l.id),
+                "tenant_id": crate::vendors::id_value(&primary),
                 "additional_tenant_ids": l.resident_ids.iter().skip(1).cloned().collect::<Vec<_>>().join(","),
                 "status": l.raw_status,
-                "lease_from": us_date(l.start_date.as_deref()),
-                "lease_to": us_date(l.end_date.as_deref()),
-                "move_in": us_date(l.move_in_date.as_deref()),
-                "move_out": us_date(l.move_out_date.as_deref()),
+                // ISO dates and `null`, as recorded.
+                "lease_from": l.start_date,
+                "lease_to": l.end_date,
+                "move_in": l.move_in_date,
+                "move_out": l.move_out_date,
             })
         })
         .collect()

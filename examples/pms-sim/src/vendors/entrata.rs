@@ -252,7 +252,7 @@ fn handle(
                 .properties
                 .iter()
                 .filter(|p| p.vendor == "entrata")
-                .map(|p| json!({"PropertyID": p.id, "MarketingName": p.name}))
+                .map(|p| json!({"PropertyID": crate::vendors::id_value(&p.id), "MarketingName": p.name}))
                 .collect();
             return Ok((json!({"PhysicalProperty": {"Property": props}}), None));
         }
@@ -351,7 +351,7 @@ fn records(p: &SimProperty, method: &str, range: std::ops::Range<usize>) -> Vec<
                     .filter_map(|rid| idx.resident(rid))
                     .map(|r| {
                         let mut c = json!({
-                            "id": r.id,
+                            "id": crate::vendors::id_value(&r.id),
                             "customerType": customer_type(r.role),
                             "firstName": r.first_name,
                             "lastName": r.last_name,
@@ -369,7 +369,7 @@ fn records(p: &SimProperty, method: &str, range: std::ops::Range<usize>) -> Vec<
                     "leaseIntervalStatus": type_name,
                     "propertyId": p.id,
                     "unitId": l.unit_id.clone().unwrap_or_default(),
-                    "unitSpaces": {"unitSpace": idx.unit(l.unit_id.as_deref()).iter().map(|u| json!({"unitSpaceId": u.id, "unitSpace": u.number})).collect::<Vec<_>>()},
+                    "unitSpaces": {"unitSpace": idx.unit(l.unit_id.as_deref()).iter().map(|u| json!({"unitSpaceId": 90_000 + idx.unit_position(&u.id), "unitSpace": u.number})).collect::<Vec<_>>()},
                     "moveInDate": us_date(l.move_in_date.as_deref()),
                     "moveOutDate": us_date(l.move_out_date.as_deref()),
                     "leaseIntervals": {"leaseInterval": [{"startDate": us_date(l.start_date.as_deref()), "endDate": us_date(l.end_date.as_deref())}]},

@@ -88,6 +88,15 @@ pub fn serves(vendor: &str, status: LeaseStatus) -> bool {
     }
 }
 
+/// An id as the vendors that number their records send it: a JSON number when it is
+/// one (the dataset numbers those vendors' ids), else a string.
+pub fn id_value(id: &str) -> serde_json::Value {
+    match id.parse::<u64>() {
+        Ok(n) if !id.starts_with('0') || id == "0" => serde_json::Value::from(n),
+        _ => serde_json::Value::from(id),
+    }
+}
+
 /// A JSON object built from owned values: `json!` would deep-copy a `Value` variable
 /// (it serialises it again), which dominates the cost of a large page.
 pub fn object<const N: usize>(entries: [(&str, serde_json::Value); N]) -> serde_json::Value {
