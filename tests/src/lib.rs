@@ -31,6 +31,36 @@ pub fn loopback_runtime(cache_dir: &std::path::Path, limits: SandboxLimits) -> R
 }
 
 /// Credential fields as the CLI and API take them.
+/// A runtime that reaches no network address at all: loopback refused too. A replayed
+/// session must still read everything, since nothing it asks leaves the host.
+pub fn offline_runtime(cache_dir: &std::path::Path) -> Runtime {
+    let mut config = RuntimeConfig::new(cache_dir);
+    config.network = NetworkAccess {
+        allow_loopback: false,
+        allow_private: false,
+    };
+    Runtime::new(config).expect("runtime")
+}
+
+/// A session of `connector` answered from the cassette at `path`, with no network.
+pub async fn replay_session(
+    runtime: &Runtime,
+    connector: &epms_runtime::LoadedConnector,
+    path: &std::path::Path,
+) -> epms_runtime::ConnectorSession {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let cassette = epms_runtime::cassette::Cassette::from_json(&text).unwrap();
+    let credential = cassette.credential(connector.info()).unwrap();
+    runtime
+        .session_with_tape(
+            connector,
+            &credential,
+            epms_runtime::cassette::Tape::Replay(epms_runtime::cassette::Player::new(&cassette)),
+        )
+        .await
+        .unwrap()
+}
+
 pub fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()

@@ -1,6 +1,7 @@
-//! `epms connector inspect|fetch`: load one component and look at it, or read one PMS
-//! property through it, exactly as the host would. The shipping commands (keygen,
-//! sign, install, activate, …) live in `shipping_cmd`.
+//! `epms connector inspect|check|properties|fetch|record|replay`: load one component and
+//! look at it, call each of its exports as the host would, record a session's HTTP
+//! exchanges to a cassette, or replay one with no network. The shipping commands
+//! (keygen, sign, install, activate, …) live in `shipping_cmd`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use epms_model::RecordKind;
-use epms_runtime::{CallError, Credential, NetworkAccess, Runtime, RuntimeConfig};
+use epms_runtime::cassette::{Cassette, Player, Recorder, Tape};
+use epms_runtime::{
+    CallError, ConnectorSession, Credential, LoadedConnector, NetworkAccess, Runtime, RuntimeConfig,
+};
 
 #[derive(Subcommand)]
 pub enum ConnectorCommand {
@@ -36,6 +40,64 @@ pub enum ConnectorCommand {
         /// Which records: units, residents or leases.
         #[arg(long)]
         what: RecordKind,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Validates a credential against the PMS (the connector's `check`).
+    Check {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// A TOML file with the credential's fields (`base-url = "…"`, secrets included).
+        #[arg(long)]
+        config: PathBuf,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Lists the PMS properties a credential sees, one JSON object a line.
+    Properties {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// A TOML file with the credential's fields.
+        #[arg(long)]
+        config: PathBuf,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Runs what a sync runs (check, properties, units, residents, leases) against a real
+    /// PMS and writes every HTTP exchange to a cassette. Requests are kept as the
+    /// connector wrote them, so the cassette holds secret placeholders, never secrets.
+    Record {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// A TOML file with the credential's fields.
+        #[arg(long)]
+        config: PathBuf,
+        /// The PMS property id.
+        #[arg(long)]
+        property: String,
+        /// Where to write the cassette (JSON).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace personal fields of the answers (names, emails, phones) by pseudonyms.
+        #[arg(long)]
+        mask_personal: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Runs a component against a cassette with no network; a request the cassette does
+    /// not hold fails the run. Prints the records of `--what`, or a summary.
+    Replay {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// The cassette `record` wrote.
+        #[arg(long)]
+        cassette: PathBuf,
+        /// The PMS property id.
+        #[arg(long)]
+        property: String,
+        /// Print these records (units, residents or leases) instead of a summary.
+        #[arg(long)]
+        what: Option<RecordKind>,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -88,6 +150,31 @@ pub async fn run(cmd: ConnectorCommand) -> ExitCode {
             what,
             common,
         } => fetch(&file, &config, &property, what, &common).await,
+        ConnectorCommand::Check {
+            file,
+            config,
+            common,
+        } => check(&file, &config, &common).await,
+        ConnectorCommand::Properties {
+            file,
+            config,
+            common,
+        } => properties(&file, &config, &common).await,
+        ConnectorCommand::Record {
+            file,
+            config,
+            property,
+            out,
+            mask_personal,
+            common,
+        } => record(&file, &config, &property, &out, mask_personal, &common).await,
+        ConnectorCommand::Replay {
+            file,
+            cassette,
+            property,
+            what,
+            common,
+        } => replay(&file, &cassette, &property, what, &common).await,
         ConnectorCommand::Shipping(cmd) => {
             crate::shipping_cmd::run(cmd).await.map_err(Failure::Load)
         }
@@ -130,10 +217,7 @@ impl From<CallError> for Failure {
 
 async fn inspect(file: &Path, json: bool, common: &CommonArgs) -> Result<(), Failure> {
     let runtime = common.runtime()?;
-    let connector = runtime
-        .load_file(file)
-        .await
-        .with_context(|| format!("loading {}", file.display()))?;
+    let connector = load(&runtime, file).await?;
     let info = connector.info();
     if json {
         let out = serde_json::json!({
@@ -184,6 +268,42 @@ fn read_fields(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
         .collect()
 }
 
+/// The component and a session for the credential in `config`.
+async fn open(
+    file: &Path,
+    config: &Path,
+    common: &CommonArgs,
+    tape: Tape,
+) -> Result<(LoadedConnector, Credential, ConnectorSession), Failure> {
+    let runtime = common.runtime()?;
+    let connector = load(&runtime, file).await?;
+    let credential = Credential::from_fields(connector.info(), read_fields(config)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config.display()))?;
+    let session = runtime
+        .session_with_tape(&connector, &credential, tape)
+        .await?;
+    Ok((connector, credential, session))
+}
+
+async fn load(runtime: &Runtime, file: &Path) -> anyhow::Result<LoadedConnector> {
+    runtime
+        .load_file(file)
+        .await
+        .with_context(|| format!("loading {}", file.display()))
+}
+
+async fn check(file: &Path, config: &Path, common: &CommonArgs) -> Result<(), Failure> {
+    let (_, _, mut session) = open(file, config, common, Tape::Off).await?;
+    session.check().await?;
+    println!("credential accepted");
+    Ok(())
+}
+
+async fn properties(file: &Path, config: &Path, common: &CommonArgs) -> Result<(), Failure> {
+    let (_, _, mut session) = open(file, config, common, Tape::Off).await?;
+    print_lines(to_lines(session.list_properties().await?).map_err(anyhow::Error::from)?)
+}
+
 async fn fetch(
     file: &Path,
     config: &Path,
@@ -191,20 +311,118 @@ async fn fetch(
     what: RecordKind,
     common: &CommonArgs,
 ) -> Result<(), Failure> {
-    let runtime = common.runtime()?;
-    let connector = runtime
-        .load_file(file)
-        .await
-        .with_context(|| format!("loading {}", file.display()))?;
-    let credential = Credential::from_fields(connector.info(), read_fields(config)?)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", config.display()))?;
-    let mut session = runtime.session(&connector, &credential).await?;
-    let lines: Vec<String> = match what {
+    let (_, _, mut session) = open(file, config, common, Tape::Off).await?;
+    print_lines(read(&mut session, property, what).await?)
+}
+
+/// Every record of one kind, as JSON lines.
+async fn read(
+    session: &mut ConnectorSession,
+    property: &str,
+    what: RecordKind,
+) -> Result<Vec<String>, Failure> {
+    Ok(match what {
         RecordKind::Units => to_lines(session.all_units(property).await?),
         RecordKind::Residents => to_lines(session.all_residents(property).await?),
         RecordKind::Leases => to_lines(session.all_leases(property).await?),
     }
-    .map_err(anyhow::Error::from)?;
+    .map_err(anyhow::Error::from)?)
+}
+
+/// What a sync calls, in its order; the number of records of each kind.
+async fn whole_session(
+    session: &mut ConnectorSession,
+    property: &str,
+) -> Result<[(RecordKind, usize); 3], Failure> {
+    session.check().await?;
+    session.list_properties().await?;
+    let mut counts = [
+        (RecordKind::Units, 0),
+        (RecordKind::Residents, 0),
+        (RecordKind::Leases, 0),
+    ];
+    for (kind, count) in &mut counts {
+        *count = read(session, property, *kind).await?.len();
+    }
+    Ok(counts)
+}
+
+fn print_counts(counts: &[(RecordKind, usize)]) {
+    for (kind, n) in counts {
+        println!("{kind:?}: {n}");
+    }
+}
+
+async fn record(
+    file: &Path,
+    config: &Path,
+    property: &str,
+    out: &Path,
+    mask_personal: bool,
+    common: &CommonArgs,
+) -> Result<(), Failure> {
+    let recorder = Recorder::default();
+    let (connector, credential, mut session) =
+        open(file, config, common, Tape::Record(recorder.clone())).await?;
+    let counts = whole_session(&mut session, property).await?;
+    let mut cassette = Cassette::new(&connector, &credential, &recorder);
+    if mask_personal {
+        cassette.mask();
+    }
+    std::fs::write(out, cassette.to_json())
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "{} exchanges recorded to {}",
+        cassette.exchanges.len(),
+        out.display()
+    );
+    print_counts(&counts);
+    Ok(())
+}
+
+async fn replay(
+    file: &Path,
+    cassette_path: &Path,
+    property: &str,
+    what: Option<RecordKind>,
+    common: &CommonArgs,
+) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(cassette_path)
+        .with_context(|| format!("reading {}", cassette_path.display()))?;
+    let cassette = Cassette::from_json(&text)
+        .with_context(|| format!("reading {}", cassette_path.display()))?;
+    let runtime = common.runtime()?;
+    let connector = load(&runtime, file).await?;
+    if connector.sha256() != cassette.connector.sha256 {
+        eprintln!(
+            "note: recorded with {} {} ({}), replayed with {} {}",
+            cassette.connector.vendor,
+            cassette.connector.version,
+            &cassette.connector.sha256[..cassette.connector.sha256.len().min(12)],
+            connector.info().vendor,
+            connector.info().version
+        );
+    }
+    let credential = cassette
+        .credential(connector.info())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", cassette_path.display()))?;
+    let mut session = runtime
+        .session_with_tape(
+            &connector,
+            &credential,
+            Tape::Replay(Player::new(&cassette)),
+        )
+        .await?;
+    match what {
+        Some(kind) => print_lines(read(&mut session, property, kind).await?),
+        None => {
+            print_counts(&whole_session(&mut session, property).await?);
+            Ok(())
+        }
+    }
+}
+
+fn print_lines(lines: Vec<String>) -> Result<(), Failure> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     for line in lines {

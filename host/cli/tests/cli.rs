@@ -1,4 +1,5 @@
-//! The `epms` binary as its users run it: `connector inspect|fetch` (an author), the demo,
+//! The `epms` binary as its users run it: `connector inspect|check|properties|fetch|
+//! record|replay` (an author), the demo,
 //! the service with its tokens, and shipping a signed connector to a running host.
 //! With the bundled template component and the simulator on loopback.
 
@@ -100,6 +101,114 @@ fn fetch_prints_one_json_object_per_record_or_the_typed_error() {
     let err: serde_json::Value = serde_json::from_slice(&denied.stderr).unwrap();
     assert_eq!(err["error"]["code"], "auth");
     drop(sim);
+}
+
+#[test]
+fn check_properties_record_and_replay_through_the_binary() {
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let portfolio = generate(&Spec {
+        seed: 6,
+        properties: vec![("acme".into(), "P6".into(), 30)],
+    });
+    let truth = portfolio.properties[0].units.clone();
+    let sim = tokio.block_on(Simulator::start(portfolio)).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let config = cache.path().join("acme.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "base-url = \"{}\"\napi-token = \"{}\"\n",
+            sim.base_url("acme").unwrap(),
+            pms_sim::vendors::acme::TOKEN
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = epms(cache.path())
+            .arg("connector")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let config = config.to_str().unwrap();
+    let (code, stdout, stderr) = run(&["check", TEMPLATE, "--allow-loopback", "--config", config]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("credential accepted"));
+    let (code, stdout, _) = run(&[
+        "properties",
+        TEMPLATE,
+        "--allow-loopback",
+        "--config",
+        config,
+    ]);
+    assert_eq!(code, Some(0));
+    let props: Vec<epms_model::PmsProperty> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(props.iter().any(|p| p.id == "P6"));
+
+    let cassette = cache.path().join("acme.cassette.json");
+    let cassette = cassette.to_str().unwrap();
+    let (code, stdout, stderr) = run(&[
+        "record",
+        TEMPLATE,
+        "--allow-loopback",
+        "--config",
+        config,
+        "--property",
+        "P6",
+        "--out",
+        cassette,
+        "--mask-personal",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("exchanges recorded"), "{stdout}");
+    let recorded = std::fs::read_to_string(cassette).unwrap();
+    assert!(
+        !recorded.contains(pms_sim::vendors::acme::TOKEN),
+        "no secret in the cassette"
+    );
+    drop(sim);
+
+    // The simulator is gone, and loopback is not allowed: the replay reads offline.
+    let (code, stdout, stderr) = run(&[
+        "replay",
+        TEMPLATE,
+        "--cassette",
+        cassette,
+        "--property",
+        "P6",
+        "--what",
+        "units",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let units: Vec<epms_model::Unit> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(units, truth);
+    let (code, _, stderr) = run(&[
+        "replay",
+        TEMPLATE,
+        "--cassette",
+        cassette,
+        "--property",
+        "P7",
+        "--what",
+        "units",
+    ]);
+    assert_eq!(
+        code,
+        Some(2),
+        "a request the cassette does not hold: {stderr}"
+    );
+    assert!(stderr.contains("not in the cassette"), "{stderr}");
 }
 
 #[test]

@@ -14,6 +14,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http_body_util::{BodyExt, Full, Limited};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+use crate::cassette::{RecordedRequest, Tape};
 use crate::limits::SandboxLimits;
 use crate::policy::{Denial, OutboundPolicy};
 use crate::secrets::{Escaping, SecretScanner, Secrets};
@@ -72,6 +73,7 @@ struct GateInner {
     /// Requests refused so far: a call during which this grew was refused something,
     /// whatever the guest then made of it.
     denials: AtomicU64,
+    tape: Tape,
 }
 
 impl OutboundGate {
@@ -80,6 +82,7 @@ impl OutboundGate {
         secrets: Secrets,
         limits: SandboxLimits,
         stats: Arc<OutboundStats>,
+        tape: Tape,
     ) -> Self {
         let scanner = Mutex::new(secrets.scanner());
         OutboundGate {
@@ -91,6 +94,7 @@ impl OutboundGate {
                 stats,
                 last_denial: Mutex::new(None),
                 denials: AtomicU64::new(0),
+                tape,
             }),
         }
     }
@@ -150,6 +154,10 @@ impl GateInner {
         policy
             .check_uri(uri)
             .map_err(|d| self.deny(format!("{}: {d}", strip_query(uri))))?;
+        if matches!(self.tape, Tape::Replay(_)) {
+            // Nothing is sent: no address to check.
+            return Ok(());
+        }
         let host = policy.origin().host.clone();
         let port = policy.origin().port;
         let addrs: Vec<std::net::IpAddr> = match host.parse::<std::net::IpAddr>() {
@@ -190,6 +198,46 @@ impl GateInner {
             .await
             .map_err(|_| HttpError::HttpRequestBodySize(None))?
             .to_bytes();
+
+        // The request as the connector wrote it: placeholders, never secrets.
+        let as_written = || RecordedRequest {
+            method: parts.method.to_string(),
+            url: uri.to_string(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: crate::cassette::Body::from_bytes(&body),
+        };
+        if let Tape::Replay(player) = &self.tape {
+            let Some(answer) = player.answer(parts.method.as_str(), &uri.to_string(), &body) else {
+                return Err(self.deny(format!(
+                    "{} {uri}: not in the cassette (replay answers only recorded requests)",
+                    parts.method
+                )));
+            };
+            let mut response = http::Response::builder().status(answer.status);
+            for (n, v) in &answer.headers {
+                response = response.header(n, v);
+            }
+            let body = Bytes::from(
+                answer
+                    .body
+                    .to_bytes()
+                    .map_err(|e| HttpError::InternalError(Some(e.to_string())))?,
+            );
+            return response
+                .header(CONTENT_LENGTH, body.len())
+                .body(Full::new(body).map_err(|e| match e {}).boxed_unsync())
+                .map_err(|e| HttpError::InternalError(Some(format!("recorded answer: {e}"))));
+        }
+        let recorded_request = matches!(self.tape, Tape::Record(_)).then(as_written);
 
         // Secrets go in only now, on a request already known to go to the credential's host.
         let mut inserted = Vec::new();
@@ -302,6 +350,9 @@ impl GateInner {
                     strip_query(&uri)
                 )));
             }
+        }
+        if let (Tape::Record(recorder), Some(request)) = (&self.tape, recorded_request) {
+            recorder.keep(request, parts.status.as_u16(), &parts.headers, &body);
         }
         parts.headers.remove(CONTENT_LENGTH);
         parts

@@ -10,6 +10,7 @@
 //! runtime and every other session carry on.
 
 pub mod cache;
+pub mod cassette;
 pub mod contract;
 pub mod credential;
 mod error;
@@ -235,7 +236,12 @@ impl Runtime {
             load_time: Duration::ZERO,
         };
         let mut session = self
-            .open(&connector, None, "(loading)".to_owned())
+            .open(
+                &connector,
+                None,
+                "(loading)".to_owned(),
+                cassette::Tape::Off,
+            )
             .await
             .map_err(LoadError::Info)?;
         let wit_info = session.call_info().await.map_err(LoadError::Info)?;
@@ -297,8 +303,25 @@ impl Runtime {
         connector: &LoadedConnector,
         credential: &Credential,
     ) -> Result<ConnectorSession, CallError> {
-        self.open(connector, Some(credential), connector.info.vendor.clone())
+        self.session_with_tape(connector, credential, cassette::Tape::Off)
             .await
+    }
+
+    /// A session whose exchanges are recorded, or answered from a cassette with no
+    /// network (see [`cassette`]).
+    pub async fn session_with_tape(
+        &self,
+        connector: &LoadedConnector,
+        credential: &Credential,
+        tape: cassette::Tape,
+    ) -> Result<ConnectorSession, CallError> {
+        self.open(
+            connector,
+            Some(credential),
+            connector.info.vendor.clone(),
+            tape,
+        )
+        .await
     }
 
     async fn open(
@@ -306,6 +329,7 @@ impl Runtime {
         connector: &LoadedConnector,
         credential: Option<&Credential>,
         vendor: String,
+        tape: cassette::Tape,
     ) -> Result<ConnectorSession, CallError> {
         let limits = self.config.limits.clone();
         let (policy, secrets, settings) = match credential {
@@ -319,7 +343,7 @@ impl Runtime {
             ),
             None => (None, secrets::Secrets::default(), Vec::new()),
         };
-        let gate = OutboundGate::new(policy, secrets, limits.clone(), self.stats.clone());
+        let gate = OutboundGate::new(policy, secrets, limits.clone(), self.stats.clone(), tape);
         let mut store = Store::new(&self.engine, HostState::new(gate, &limits, vendor));
         store.limiter(|s| &mut s.memory);
         store.set_epoch_deadline(1);
