@@ -10,7 +10,9 @@
 //! - [`xml`] and [`soap`]: a small namespace-blind element tree and SOAP 1.1 envelopes;
 //! - [`json`]: lenient field readers (string-or-number ids, blank-as-missing);
 //! - [`dates`]: the vendors' date formats to ISO-8601;
-//! - [`paging`]: cursors for page numbers and offsets;
+//! - [`paging`]: cursors for page numbers and offsets, and "until a short page";
+//! - [`auth`]: session-token sign-in (one per session, again once after a 401);
+//! - [`session`]: state kept for the whole session;
 //! - [`status`]: raw status vocabularies to the canonical [`LeaseStatus`];
 //! - [`record`]: one bad field becomes a warning, not a lost record;
 //! - [`log`]: lines into the host's log.
@@ -18,6 +20,7 @@
 //! Mapping code builds natively too, so it is unit-tested without Wasm; only the
 //! HTTP calls need the host.
 
+pub mod auth;
 pub mod dates;
 pub mod http;
 pub mod json;

@@ -24,6 +24,13 @@ pub fn page_cursor(n: u32) -> String {
     format!("page:{n}")
 }
 
+/// For vendors that say nothing of the last page (Rent Manager: `pageSize` and
+/// `pageNumber`, a 204 or a short page at the end): the next page's cursor while a page
+/// came back full, `None` after a short or empty one.
+pub fn next_if_full(page: u32, records: usize, page_size: usize) -> Option<String> {
+    (records >= page_size.max(1)).then(|| page_cursor(page + 1))
+}
+
 /// The offset an `offset:N` cursor names; no cursor is offset 0.
 pub fn offset(cursor: Option<&str>) -> Result<usize, ConnectorError> {
     match cursor {
@@ -67,6 +74,13 @@ mod tests {
         assert!(page_number(Some("7"), 1).is_err());
         assert_eq!(offset(Some(&offset_cursor(500))).unwrap(), 500);
         assert!(offset(Some("page:2")).is_err());
+    }
+
+    #[test]
+    fn a_short_or_empty_page_is_the_last() {
+        assert_eq!(next_if_full(1, 50, 50).as_deref(), Some("page:2"));
+        assert_eq!(next_if_full(2, 49, 50), None);
+        assert_eq!(next_if_full(3, 0, 50), None, "a 204 has no records");
     }
 
     #[test]
