@@ -17,7 +17,10 @@ fn the_template_manifest_works_outside_the_workspace() {
     }
     let sdk = repo.join("connectors/sdk").canonicalize().unwrap();
     let manifest = std::fs::read_to_string(template.join("Cargo.toml")).unwrap();
-    assert!(!manifest.contains(".workspace"), "inherits from the workspace:\n{manifest}");
+    assert!(
+        !manifest.contains(".workspace"),
+        "inherits from the workspace:\n{manifest}"
+    );
     let manifest = manifest.replace(
         "path = \"../../connectors/sdk\"",
         &format!("path = {:?}", sdk.display().to_string()),
@@ -26,7 +29,13 @@ fn the_template_manifest_works_outside_the_workspace() {
     // The repository's lock file pins what the copy resolves, so no registry is asked.
     std::fs::copy(repo.join("Cargo.lock"), copy.join("Cargo.lock")).unwrap();
     let metadata = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+        ])
         .arg(copy.join("Cargo.toml"))
         .output()
         .unwrap();

@@ -149,3 +149,91 @@ pub fn constants(guests: &[Guest]) -> String {
         })
         .collect()
 }
+
+/// Makes a JavaScript connector a component with componentize-js, from a build script.
+///
+/// `dir` (relative to the workspace root) holds `connector.js`, `build.mjs`,
+/// `package.json` and a `package-lock.json` that pins componentize-js. They are copied
+/// to `<target>/js-guests/<name>`, where `npm ci` installs the pinned packages (once per
+/// lock file) and `node build.mjs` writes `<name>.wasm`. Node.js and npm come from the
+/// machine (the packages from the npm registry); where either is missing or fails, the
+/// reason is returned so that the tests needing the component can say they were skipped.
+pub fn build_js(dir: &str) -> Result<PathBuf, String> {
+    let root = workspace_root();
+    let source = root.join(dir);
+    let name = source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| format!("{dir} names no folder"))?;
+    const FILES: [&str; 4] = [
+        "connector.js",
+        "build.mjs",
+        "package.json",
+        "package-lock.json",
+    ];
+    for file in FILES {
+        println!("cargo:rerun-if-changed={}", source.join(file).display());
+    }
+    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+    let work = guest_target_dir()
+        .parent()
+        .map(|t| t.join("js-guests").join(&name))
+        .ok_or("no target directory")?;
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let lock = std::fs::read(source.join("package-lock.json"))
+        .map_err(|e| format!("{dir}/package-lock.json: {e}"))?;
+    let installed = work.join("node_modules/.installed-lock");
+    if std::fs::read(&installed).ok().as_deref() != Some(lock.as_slice()) {
+        for file in ["package.json", "package-lock.json"] {
+            std::fs::copy(source.join(file), work.join(file))
+                .map_err(|e| format!("copying {file}: {e}"))?;
+        }
+        run(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&work),
+            "npm ci",
+        )?;
+        std::fs::write(&installed, &lock).map_err(|e| format!("{}: {e}", installed.display()))?;
+    }
+    let wasm = work.join(format!("{name}.wasm"));
+    // This script reruns whenever any guest changes; componentize only when this one did.
+    let modified = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let inputs = FILES
+        .iter()
+        .map(|f| source.join(f))
+        .chain([root.join("wit/v1/connector.wit")])
+        .map(modified)
+        .collect::<Option<Vec<_>>>();
+    if let (Some(built), Some(inputs)) = (modified(wasm.clone()), inputs)
+        && inputs.iter().all(|i| *i <= built)
+    {
+        return Ok(wasm);
+    }
+    std::fs::copy(source.join("build.mjs"), work.join("build.mjs"))
+        .map_err(|e| format!("copying build.mjs: {e}"))?;
+    run(
+        Command::new("node")
+            .arg(work.join("build.mjs"))
+            .arg(source.join("connector.js"))
+            .arg(root.join("wit/v1"))
+            .arg(&wasm)
+            .current_dir(&work),
+        "node build.mjs",
+    )?;
+    Ok(wasm)
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("{what} could not run: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
