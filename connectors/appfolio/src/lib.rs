@@ -17,7 +17,7 @@ pub const STATUSES: Vocabulary = &[
     ("Notice", LeaseStatus::Notice),
     ("Past", LeaseStatus::Past),
     ("Future", LeaseStatus::Future),
-    // Eviction in progress: still living there, a current resident (DOMAIN.md).
+    // Eviction in progress: still living there, a current resident (docs/rules.md).
     ("Evict", LeaseStatus::Current),
 ];
 

@@ -1,4 +1,4 @@
-//! Raw vendor status strings to the canonical [`LeaseStatus`] (DOMAIN.md,
+//! Raw vendor status strings to the canonical [`LeaseStatus`] (docs/rules.md,
 //! "Canonical lease status"). A connector declares its vocabulary as a table; the
 //! same table gives the `status-vocabulary` of its info.
 

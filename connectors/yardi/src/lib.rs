@@ -20,7 +20,7 @@ pub const STATUSES: Vocabulary = &[
     ("Future", LeaseStatus::Future),
     ("Past", LeaseStatus::Past),
     ("Notice", LeaseStatus::Notice),
-    // Eviction in progress: still living there, a current resident (DOMAIN.md).
+    // Eviction in progress: still living there, a current resident (docs/rules.md).
     ("Eviction", LeaseStatus::Current),
     ("Applicant", LeaseStatus::Applicant),
     ("Wait List", LeaseStatus::Applicant),

@@ -5,7 +5,7 @@
 use epms_connector_sdk::LeaseStatus;
 use epms_connector_sdk::status::Vocabulary;
 
-/// Acme's raw statuses and what they mean (DOMAIN.md, canonical lease status).
+/// Acme's raw statuses and what they mean (docs/rules.md, canonical lease status).
 pub const STATUSES: Vocabulary = &[
     ("applicant", LeaseStatus::Applicant),
     ("approved", LeaseStatus::Future),

@@ -226,7 +226,7 @@ async fn entrata_answers_are_shaped_like_the_recordings() {
     let s = state();
     let r = router(&s, "entrata");
     let envelope = recorded_json("entrata", "getProperties.recorded.json");
-    // Paging metadata is documented (VENDORS.md, low-medium) but was never recorded.
+    // Paging metadata is documented (docs/vendors.md, low-medium) but was never recorded.
     let paging = (
         "/response/meta",
         "paging metadata: documented, not recorded",
@@ -240,7 +240,7 @@ async fn entrata_answers_are_shaped_like_the_recordings() {
                 paging,
                 (
                     "/response/result/leases/lease[]/moveOutDate",
-                    "documented (VENDORS.md, high); the recorded lease has not moved out",
+                    "documented (docs/vendors.md, high); the recorded lease has not moved out",
                 ),
             ],
         ),
@@ -337,7 +337,7 @@ async fn yardi_answers_are_shaped_like_the_recordings() {
     );
     let path = "/webservices/ItfResidentData.asmx";
     // The one recorded resident is an applicant with no email, no phone number and no
-    // roommates; these are what VENDORS.md documents (high / medium-high) for the rest.
+    // roommates; these are what docs/vendors.md documents (high / medium-high) for the rest.
     let resident = "MITS-ResidentData/PropertyResidents/Residents/Resident";
     let household: Vec<(String, &str)> = vec![
         (format!("{resident}/Email"), "documented, high"),

@@ -1,4 +1,4 @@
-//! Automated Access (DOMAIN.md, "Automated Access" and "Safety"): lease status → keys.
+//! Automated Access (docs/rules.md, "Automated Access" and "Safety"): lease status → keys.
 //!
 //! During a sync (`Planner::plan_access`), for every PMS-linked account:
 //! - **Current** (notice included): the unit key of its DOOR unit and every

@@ -1,6 +1,6 @@
 //! DOOR accounts made by a manager (residents who were in DOOR before the PMS
 //! integration, staff, or people the PMS does not list). User Sync then matches PMS
-//! residents against them (DOMAIN.md, step 3): that is where Duplicate Account and the
+//! residents against them (docs/rules.md, step 3): that is where Duplicate Account and the
 //! mismatch alerts of an activation come from.
 
 use serde::{Deserialize, Serialize};

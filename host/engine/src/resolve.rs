@@ -1,4 +1,4 @@
-//! Resolving alerts (DOMAIN.md, User Sync step 4), and deleting an account later.
+//! Resolving alerts (docs/rules.md, User Sync step 4), and deleting an account later.
 //!
 //! Each resolution is worked on a copy of the state and returned as the plan from
 //! the old state to the new one ([`Plan::diff`]), so a bulk resolution means

@@ -200,7 +200,7 @@ pub struct CommonKey {
     pub shareable: bool,
 }
 
-/// Automated Access settings (DOMAIN.md, "Automated Access" and "Safety").
+/// Automated Access settings (docs/rules.md, "Automated Access" and "Safety").
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessSettings {

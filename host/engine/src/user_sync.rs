@@ -1,5 +1,5 @@
 //! User Sync and Unit Sync: one complete PMS snapshot of a property against its DOOR
-//! state → a plan (DOMAIN.md, "User Sync and its alerts", "Unit Sync").
+//! state → a plan (docs/rules.md, "User Sync and its alerts", "Unit Sync").
 //!
 //! Steps, in order:
 //! 1. **Records**: every resident record of the attached PMS properties with its
@@ -15,7 +15,7 @@
 //!    linked record whose email is missing or shared still gets its status and unit
 //!    ("a move-out must never wait on a typo"); its email problem is the alert.
 //! 4. **Unlinked people**: candidates are accounts with the same email, or the same
-//!    name in the same DOOR unit; the outcome follows DOMAIN.md's table.
+//!    name in the same DOOR unit; the outcome follows docs/rules.md's table.
 //! 5. **Alerts**: each discrepancy found updates its live alert (same identity) or
 //!    opens one; a dismissed alert stays closed unless its data changed; live alerts
 //!    no longer found are resolved.

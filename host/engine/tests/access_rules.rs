@@ -1,4 +1,4 @@
-//! One test per Automated Access and Safety rule of DOMAIN.md, named after the rule.
+//! One test per Automated Access and Safety rule of docs/rules.md, named after the rule.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! One test per User Sync and Unit Sync rule of DOMAIN.md, named after the rule.
+//! One test per User Sync and Unit Sync rule of docs/rules.md, named after the rule.
 
 mod common;
 

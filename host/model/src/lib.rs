@@ -99,7 +99,7 @@ pub struct Resident {
     pub warnings: Vec<RecordWarning>,
 }
 
-/// The canonical lease status (DOMAIN.md, "Canonical lease status").
+/// The canonical lease status (docs/rules.md, "Canonical lease status").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LeaseStatus {

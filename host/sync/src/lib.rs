@@ -1,4 +1,4 @@
-//! One sync of one property, all or nothing (DOMAIN.md, "Safety"): fetch every record
+//! One sync of one property, all or nothing (docs/rules.md, "Safety"): fetch every record
 //! of every attached PMS property through the property's connector; if any fetch
 //! fails, apply nothing and record the classified failure (the property keeps its
 //! last good sync time); otherwise plan with the engine and apply the plan, with the

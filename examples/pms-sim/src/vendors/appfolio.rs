@@ -1,4 +1,4 @@
-//! AppFolio reports API v2 (VENDORS.md, "AppFolio").
+//! AppFolio reports API v2 (docs/vendors.md, "AppFolio").
 //!
 //! - `POST {base}/api/v2/reports/{report}.json`, HTTP Basic `client_id:client_secret`,
 //!   a JSON filter body (`{"properties":{"properties_ids":[…]}}`).

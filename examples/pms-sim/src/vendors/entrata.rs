@@ -1,4 +1,4 @@
-//! Entrata: JSON-RPC-style POSTs (VENDORS.md, "Entrata").
+//! Entrata: JSON-RPC-style POSTs (docs/vendors.md, "Entrata").
 //!
 //! - `POST {base}/ext/orgs/{subdomain}/v1/{service}` with `X-Api-Key` and
 //!   `"auth":{"type":"apikey"}`, or the legacy `POST {base}/api/v1/{service}` with

@@ -1,4 +1,4 @@
-//! RealPage OneSite through the RPX gateway: SOAP 1.1 (WCF) (VENDORS.md, "RealPage").
+//! RealPage OneSite through the RPX gateway: SOAP 1.1 (WCF) (docs/vendors.md, "RealPage").
 //!
 //! - `POST {base}/rpxgateway/partner/{Partner}/{Partner}.svc`, `Content-Type:
 //!   text/xml`, `SOAPAction: http://tempuri.org/IRPXService/{op}`, body namespace

@@ -1,4 +1,4 @@
-//! Yardi Voyager: SOAP 1.1 with MITS-style XML (VENDORS.md, "Yardi Voyager").
+//! Yardi Voyager: SOAP 1.1 with MITS-style XML (docs/vendors.md, "Yardi Voyager").
 //!
 //! - `POST {base}/webservices/ItfResidentData.asmx`, `Content-Type: text/xml`,
 //!   `SOAPAction: http://tempuri.org/YSI.Interfaces.WebServices/ItfResidentData/{Op}`.
