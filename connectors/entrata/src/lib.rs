@@ -56,6 +56,19 @@ pub fn lease_status(lease: &Value, w: &mut Warnings) -> String {
     json::text(lease, "leaseIntervalStatus").unwrap_or_default()
 }
 
+/// When to try again by Entrata's rate-limit headers, which carry one value per window
+/// (recorded: `x-ratelimit-remaining: 14987/day;999/hour;149/minute`,
+/// `x-ratelimit-reset: 14656;256;16`, seconds until each window resets): the latest
+/// reset among the windows used up.
+pub fn window_reset(remaining: Option<&str>, reset: Option<&str>) -> Option<u32> {
+    remaining?
+        .split(';')
+        .zip(reset?.split(';'))
+        .filter(|(left, _)| left.split('/').next().map(str::trim) == Some("0"))
+        .filter_map(|(_, secs)| secs.trim().parse::<u32>().ok())
+        .max()
+}
+
 /// The typed error for an Entrata answer that is not a success.
 pub fn error_of(http_status: u16, doc: Option<&Value>) -> ConnectorError {
     let code = doc
@@ -344,7 +357,12 @@ impl Entrata {
         let doc = json::parse(resp.text()?);
         if resp.status == 429 {
             return Err(ConnectorError::RateLimited(RateLimit {
-                retry_after_seconds: resp.retry_after(),
+                retry_after_seconds: resp.retry_after().or_else(|| {
+                    window_reset(
+                        resp.header("x-ratelimit-remaining"),
+                        resp.header("x-ratelimit-reset"),
+                    )
+                }),
                 message: "Entrata rate limit".into(),
             }));
         }
@@ -651,6 +669,35 @@ mod tests {
             result_of(&fixture("getStatus.recorded.json")),
             Ok(Some(_))
         ));
+    }
+
+    #[test]
+    fn rate_limit_windows_say_when_to_retry() {
+        let headers =
+            epms_connector_sdk::recordings::read("entrata", "getProperties.recorded.headers.txt");
+        let header = |name: &str| {
+            headers
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+                .map(str::to_owned)
+        };
+        let (remaining, reset) = (header("x-ratelimit-remaining"), header("x-ratelimit-reset"));
+        assert_eq!(remaining.as_deref(), Some("14987/day;999/hour;149/minute"));
+        assert_eq!(
+            window_reset(remaining.as_deref(), reset.as_deref()),
+            None,
+            "none used up"
+        );
+        let minute_used_up = remaining.unwrap().replace("149/minute", "0/minute");
+        assert_eq!(
+            window_reset(Some(&minute_used_up), reset.as_deref()),
+            Some(16)
+        );
+        assert_eq!(
+            window_reset(Some("0/day;0/hour;3/minute"), reset.as_deref()),
+            Some(14656)
+        );
+        assert_eq!(window_reset(None, reset.as_deref()), None);
     }
 
     #[test]
