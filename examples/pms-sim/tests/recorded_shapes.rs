@@ -231,7 +231,7 @@ async fn entrata_answers_are_shaped_like_the_recordings() {
         "/response/meta",
         "paging metadata: documented, not recorded",
     );
-    let cases: [(&str, &str, &str, Allowed); 2] = [
+    let cases: [(&str, &str, &str, Allowed); 3] = [
         (
             "leases",
             "getLeases",
@@ -249,6 +249,18 @@ async fn entrata_answers_are_shaped_like_the_recordings() {
             "getProperties",
             "getProperties.recorded.json",
             &[paging],
+        ),
+        (
+            "propertyunits",
+            "getPropertyUnits",
+            "getPropertyUnits.shayyxi.json",
+            &[
+                paging,
+                (
+                    "/response/result/properties/property[]/units",
+                    "the unit list: documented (docs/vendors.md, high); the recording was trimmed to the property",
+                ),
+            ],
         ),
     ];
     for (service, method, name, allowed) in cases {
@@ -274,6 +286,26 @@ async fn entrata_answers_are_shaped_like_the_recordings() {
             ),
         );
     }
+    // The recorded empty answer.
+    s.add_fault(pms_sim::faults::Fault {
+        vendor: "entrata".into(),
+        endpoint: String::new(),
+        kind: pms_sim::faults::FaultKind::Empty,
+        times: Some(1),
+    });
+    let (_, _, body) = send(
+        &r,
+        entrata_call("leases", "getLeases", "r2", "", entrata::API_KEY),
+    )
+    .await;
+    assert_no_drift(
+        "empty getLeases",
+        json_drift(
+            &json_of(&body),
+            &[recorded_json("entrata", "no-records-found.json")],
+            &[],
+        ),
+    );
     // The recorded error envelope.
     let (_, _, body) = send(
         &r,
