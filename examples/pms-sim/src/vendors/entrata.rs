@@ -280,7 +280,7 @@ fn handle(
             "getLeases" => object([("leases", object([("lease", slice)]))]),
             _ => object([(
                 "properties",
-                object([("property", Value::Array(vec![object([("propertyId", crate::vendors::id_value(&id)), ("units", object([("unit", slice)]))])]))]),
+                object([("property", Value::Array(vec![object([("propertyId", crate::vendors::id_value(id)), ("units", object([("unit", slice)]))])]))]),
             )]),
         };
         Ok((result, Some(meta)))
