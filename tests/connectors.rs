@@ -3,23 +3,14 @@
 //! record for record (with paging on a 5,000-unit property), and every fault becomes
 //! the right typed error.
 
-use std::collections::BTreeMap;
-
-use epms_e2e::{guests, loopback_runtime, warnings_by_field};
+use epms_e2e::{
+    VENDORS, loopback_runtime, sim_credential, sim_credential_fields, warnings_by_field,
+};
 use epms_model::{ConnectorError, Lease, Resident, Unit};
 use epms_runtime::{CallError, Credential, LoadedConnector, Runtime, SandboxLimits};
 use pms_sim::Simulator;
 use pms_sim::dataset::Spec;
 use pms_sim::faults::{Fault, FaultKind};
-
-/// (vendor, PMS property id, component)
-const VENDORS: [(&str, &str, &str); 5] = [
-    ("yardi", "rnttrk01", guests::EPMS_CONNECTOR_YARDI),
-    ("realpage", "3401", guests::EPMS_CONNECTOR_REALPAGE),
-    ("entrata", "100", guests::EPMS_CONNECTOR_ENTRATA),
-    ("mri", "500", guests::EPMS_CONNECTOR_MRI),
-    ("appfolio", "17", guests::EPMS_CONNECTOR_APPFOLIO),
-];
 
 struct Fixture {
     sim: Simulator,
@@ -57,16 +48,7 @@ impl Fixture {
     }
 
     fn credential(&self, vendor: &str, connector: &LoadedConnector) -> Credential {
-        let mut fields: BTreeMap<String, String> = self.sim.state.read(|p| {
-            p.credential(vendor)
-                .unwrap()
-                .fields
-                .iter()
-                .cloned()
-                .collect()
-        });
-        fields.insert("base-url".into(), self.sim.base_url(vendor).unwrap());
-        Credential::from_fields(connector.info(), fields).unwrap()
+        sim_credential(&self.sim, vendor, connector)
     }
 }
 
@@ -213,15 +195,7 @@ async fn a_wrong_secret_is_an_auth_error_for_every_vendor() {
     let f = fixture(5).await;
     for (vendor, _, wasm) in VENDORS {
         let connector = f.connector(wasm).await;
-        let mut fields: BTreeMap<String, String> = f.sim.state.read(|p| {
-            p.credential(vendor)
-                .unwrap()
-                .fields
-                .iter()
-                .cloned()
-                .collect()
-        });
-        fields.insert("base-url".into(), f.sim.base_url(vendor).unwrap());
+        let mut fields = sim_credential_fields(&f.sim, vendor);
         for field in connector.info().secret_fields() {
             if let Some(v) = fields.get_mut(&field.name) {
                 v.push_str("-wrong");

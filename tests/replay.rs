@@ -4,26 +4,14 @@
 //! read, must refuse any request the cassette does not hold, and the cassettes kept
 //! in `tests/cassettes/` (one a vendor) must replay offline as they are.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use epms_e2e::{guests, loopback_runtime, offline_runtime, replay_session};
+use epms_e2e::{VENDORS, loopback_runtime, offline_runtime, replay_session, sim_credential};
 use epms_model::ConnectorError;
 use epms_runtime::cassette::{Cassette, Recorder, Tape};
-use epms_runtime::{
-    CallError, ConnectorSession, Credential, LoadedConnector, Runtime, SandboxLimits,
-};
+use epms_runtime::{CallError, ConnectorSession, Runtime, SandboxLimits};
 use pms_sim::Simulator;
 use pms_sim::dataset::Spec;
-
-/// (vendor, PMS property id, component)
-const VENDORS: [(&str, &str, &str); 5] = [
-    ("yardi", "rnttrk01", guests::EPMS_CONNECTOR_YARDI),
-    ("realpage", "3401", guests::EPMS_CONNECTOR_REALPAGE),
-    ("entrata", "100", guests::EPMS_CONNECTOR_ENTRATA),
-    ("mri", "500", guests::EPMS_CONNECTOR_MRI),
-    ("appfolio", "17", guests::EPMS_CONNECTOR_APPFOLIO),
-];
 
 /// The seed and size the committed cassettes were recorded with.
 const SEED: u64 = 12;
@@ -49,19 +37,6 @@ async fn simulator() -> Simulator {
     sim
 }
 
-fn credential(sim: &Simulator, vendor: &str, connector: &LoadedConnector) -> Credential {
-    let mut fields: BTreeMap<String, String> = sim.state.read(|p| {
-        p.credential(vendor)
-            .unwrap()
-            .fields
-            .iter()
-            .cloned()
-            .collect()
-    });
-    fields.insert("base-url".into(), sim.base_url(vendor).unwrap());
-    Credential::from_fields(connector.info(), fields).unwrap()
-}
-
 /// Everything a sync reads, as JSON text (for comparing runs).
 async fn read_all(session: &mut ConnectorSession, property: &str) -> Result<String, CallError> {
     session.check().await?;
@@ -83,7 +58,7 @@ async fn record(
     wasm: &str,
 ) -> (String, Cassette) {
     let connector = runtime.load_file(wasm.as_ref()).await.unwrap();
-    let credential = credential(sim, vendor, &connector);
+    let credential = sim_credential(sim, vendor, &connector);
     let recorder = Recorder::default();
     let mut session = runtime
         .session_with_tape(&connector, &credential, Tape::Record(recorder.clone()))

@@ -9,21 +9,12 @@
 //!
 //! Run: `cargo bench -p epms-e2e --bench connectors`.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use epms_e2e::{guests, loopback_runtime};
-use epms_runtime::{Credential, SandboxLimits};
+use epms_e2e::{VENDORS, loopback_runtime, sim_credential};
+use epms_runtime::SandboxLimits;
 use pms_sim::Simulator;
 use pms_sim::dataset::Spec;
-
-const VENDORS: [(&str, &str, &str); 5] = [
-    ("yardi", "rnttrk01", guests::EPMS_CONNECTOR_YARDI),
-    ("realpage", "3401", guests::EPMS_CONNECTOR_REALPAGE),
-    ("entrata", "100", guests::EPMS_CONNECTOR_ENTRATA),
-    ("mri", "500", guests::EPMS_CONNECTOR_MRI),
-    ("appfolio", "17", guests::EPMS_CONNECTOR_APPFOLIO),
-];
 
 /// Per-record crossing cost measured by the runtime benchmark (for the estimate).
 const CROSSING: Duration = Duration::from_nanos(750);
@@ -59,9 +50,7 @@ fn main() {
             let compile = compiled.load_time();
             let connector = runtime.load_file(wasm.as_ref()).await.unwrap();
             let cached = connector.load_time();
-            let mut fields: BTreeMap<String, String> = sim.state.read(|p| p.credential(vendor).unwrap().fields.iter().cloned().collect());
-            fields.insert("base-url".into(), sim.base_url(vendor).unwrap());
-            let credential = Credential::from_fields(connector.info(), fields).unwrap();
+            let credential = sim_credential(&sim, vendor, &connector);
             let mut runs = Vec::new();
             let mut records = 0;
             for _ in 0..3 {

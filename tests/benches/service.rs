@@ -9,7 +9,7 @@
 //!
 //! Run: `cargo bench -p epms-e2e --bench service`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -76,16 +76,9 @@ async fn host(per_vendor: usize, units: usize) -> Host {
     let store =
         Arc::new(Store::open(&data.path().join("epms.redb"), SecretBox::new([9; 32])).unwrap());
     for (vendor, connector) in &connectors {
-        let mut fields: BTreeMap<String, String> = sim.state.read(|p| {
-            p.credential(vendor)
-                .unwrap()
-                .fields
-                .iter()
-                .cloned()
-                .collect()
-        });
-        fields.insert("base-url".into(), sim.base_url(vendor).unwrap());
-        let (plain, secret) = connector.info().split_secrets(fields);
+        let (plain, secret) = connector
+            .info()
+            .split_secrets(epms_e2e::sim_credential_fields(&sim, vendor));
         store
             .put_credential(vendor, vendor, plain, &secret)
             .unwrap();

@@ -23,11 +23,11 @@ use crate::{guests, loopback_runtime};
 /// The five vendors and the template's made-up one: name, the simulator's PMS property
 /// id, the compiled connector.
 pub const VENDORS: [(&str, &str, &str); 6] = [
-    ("yardi", "rnttrk01", guests::EPMS_CONNECTOR_YARDI),
-    ("realpage", "3401", guests::EPMS_CONNECTOR_REALPAGE),
-    ("entrata", "100", guests::EPMS_CONNECTOR_ENTRATA),
-    ("mri", "500", guests::EPMS_CONNECTOR_MRI),
-    ("appfolio", "17", guests::EPMS_CONNECTOR_APPFOLIO),
+    crate::VENDORS[0],
+    crate::VENDORS[1],
+    crate::VENDORS[2],
+    crate::VENDORS[3],
+    crate::VENDORS[4],
     ("acme", "ACME-1", guests::EPMS_CONNECTOR_TEMPLATE),
 ];
 

@@ -31,6 +31,44 @@ pub fn loopback_runtime(cache_dir: &std::path::Path, limits: SandboxLimits) -> R
 }
 
 /// Credential fields as the CLI and API take them.
+/// The five vendors: name, the PMS property id the tests give the simulator, and the
+/// compiled connector.
+pub const VENDORS: [(&str, &str, &str); 5] = [
+    ("yardi", "rnttrk01", guests::EPMS_CONNECTOR_YARDI),
+    ("realpage", "3401", guests::EPMS_CONNECTOR_REALPAGE),
+    ("entrata", "100", guests::EPMS_CONNECTOR_ENTRATA),
+    ("mri", "500", guests::EPMS_CONNECTOR_MRI),
+    ("appfolio", "17", guests::EPMS_CONNECTOR_APPFOLIO),
+];
+
+/// The credential fields the simulator accepts for `vendor`, its base URL included.
+pub fn sim_credential_fields(sim: &pms_sim::Simulator, vendor: &str) -> BTreeMap<String, String> {
+    let mut fields: BTreeMap<String, String> = sim.state.read(|p| {
+        p.credential(vendor)
+            .expect("the simulator serves the vendor")
+            .fields
+            .iter()
+            .cloned()
+            .collect()
+    });
+    fields.insert(
+        "base-url".into(),
+        sim.base_url(vendor)
+            .expect("the simulator serves the vendor"),
+    );
+    fields
+}
+
+/// [`sim_credential_fields`] as a credential of `connector`.
+pub fn sim_credential(
+    sim: &pms_sim::Simulator,
+    vendor: &str,
+    connector: &epms_runtime::LoadedConnector,
+) -> epms_runtime::Credential {
+    epms_runtime::Credential::from_fields(connector.info(), sim_credential_fields(sim, vendor))
+        .expect("the simulator's credential fits the connector")
+}
+
 /// A runtime that reaches no network address at all: loopback refused too. A replayed
 /// session must still read everything, since nothing it asks leaves the host.
 pub fn offline_runtime(cache_dir: &std::path::Path) -> Runtime {

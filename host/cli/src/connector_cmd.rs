@@ -29,11 +29,8 @@ pub enum ConnectorCommand {
     },
     /// Reads one PMS property through a component; prints one JSON object per record.
     Fetch {
-        /// The component (`.wasm`).
-        file: PathBuf,
-        /// A TOML file with the credential's fields (`base-url = "…"`, secrets included).
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        component: ComponentArgs,
         /// The PMS property id.
         #[arg(long)]
         property: String,
@@ -45,21 +42,15 @@ pub enum ConnectorCommand {
     },
     /// Validates a credential against the PMS (the connector's `check`).
     Check {
-        /// The component (`.wasm`).
-        file: PathBuf,
-        /// A TOML file with the credential's fields (`base-url = "…"`, secrets included).
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        component: ComponentArgs,
         #[command(flatten)]
         common: CommonArgs,
     },
     /// Lists the PMS properties a credential sees, one JSON object a line.
     Properties {
-        /// The component (`.wasm`).
-        file: PathBuf,
-        /// A TOML file with the credential's fields.
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        component: ComponentArgs,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -67,11 +58,8 @@ pub enum ConnectorCommand {
     /// PMS and writes every HTTP exchange to a cassette. Requests are kept as the
     /// connector wrote them, so the cassette holds secret placeholders, never secrets.
     Record {
-        /// The component (`.wasm`).
-        file: PathBuf,
-        /// A TOML file with the credential's fields.
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        component: ComponentArgs,
         /// The PMS property id.
         #[arg(long)]
         property: String,
@@ -103,6 +91,16 @@ pub enum ConnectorCommand {
     },
     #[command(flatten)]
     Shipping(crate::shipping_cmd::ShippingCommand),
+}
+
+/// A component and the credential to run it with.
+#[derive(Args)]
+pub struct ComponentArgs {
+    /// The component (`.wasm`).
+    file: PathBuf,
+    /// A TOML file with the credential's fields (`base-url = "…"`, secrets included).
+    #[arg(long)]
+    config: PathBuf,
 }
 
 #[derive(Args)]
@@ -144,30 +142,20 @@ pub async fn run(cmd: ConnectorCommand) -> ExitCode {
     let outcome = match cmd {
         ConnectorCommand::Inspect { file, json, common } => inspect(&file, json, &common).await,
         ConnectorCommand::Fetch {
-            file,
-            config,
+            component,
             property,
             what,
             common,
-        } => fetch(&file, &config, &property, what, &common).await,
-        ConnectorCommand::Check {
-            file,
-            config,
-            common,
-        } => check(&file, &config, &common).await,
-        ConnectorCommand::Properties {
-            file,
-            config,
-            common,
-        } => properties(&file, &config, &common).await,
+        } => fetch(&component, &property, what, &common).await,
+        ConnectorCommand::Check { component, common } => check(&component, &common).await,
+        ConnectorCommand::Properties { component, common } => properties(&component, &common).await,
         ConnectorCommand::Record {
-            file,
-            config,
+            component,
             property,
             out,
             mask_personal,
             common,
-        } => record(&file, &config, &property, &out, mask_personal, &common).await,
+        } => record(&component, &property, &out, mask_personal, &common).await,
         ConnectorCommand::Replay {
             file,
             cassette,
@@ -270,13 +258,13 @@ fn read_fields(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
 
 /// The component and a session for the credential in `config`.
 async fn open(
-    file: &Path,
-    config: &Path,
+    component: &ComponentArgs,
     common: &CommonArgs,
     tape: Tape,
 ) -> Result<(LoadedConnector, Credential, ConnectorSession), Failure> {
     let runtime = common.runtime()?;
-    let connector = load(&runtime, file).await?;
+    let connector = load(&runtime, &component.file).await?;
+    let config = &component.config;
     let credential = Credential::from_fields(connector.info(), read_fields(config)?)
         .map_err(|e| anyhow::anyhow!("{}: {e}", config.display()))?;
     let session = runtime
@@ -292,26 +280,25 @@ async fn load(runtime: &Runtime, file: &Path) -> anyhow::Result<LoadedConnector>
         .with_context(|| format!("loading {}", file.display()))
 }
 
-async fn check(file: &Path, config: &Path, common: &CommonArgs) -> Result<(), Failure> {
-    let (_, _, mut session) = open(file, config, common, Tape::Off).await?;
+async fn check(component: &ComponentArgs, common: &CommonArgs) -> Result<(), Failure> {
+    let (_, _, mut session) = open(component, common, Tape::Off).await?;
     session.check().await?;
     println!("credential accepted");
     Ok(())
 }
 
-async fn properties(file: &Path, config: &Path, common: &CommonArgs) -> Result<(), Failure> {
-    let (_, _, mut session) = open(file, config, common, Tape::Off).await?;
+async fn properties(component: &ComponentArgs, common: &CommonArgs) -> Result<(), Failure> {
+    let (_, _, mut session) = open(component, common, Tape::Off).await?;
     print_lines(to_lines(session.list_properties().await?).map_err(anyhow::Error::from)?)
 }
 
 async fn fetch(
-    file: &Path,
-    config: &Path,
+    component: &ComponentArgs,
     property: &str,
     what: RecordKind,
     common: &CommonArgs,
 ) -> Result<(), Failure> {
-    let (_, _, mut session) = open(file, config, common, Tape::Off).await?;
+    let (_, _, mut session) = open(component, common, Tape::Off).await?;
     print_lines(read(&mut session, property, what).await?)
 }
 
@@ -354,8 +341,7 @@ fn print_counts(counts: &[(RecordKind, usize)]) {
 }
 
 async fn record(
-    file: &Path,
-    config: &Path,
+    component: &ComponentArgs,
     property: &str,
     out: &Path,
     mask_personal: bool,
@@ -363,7 +349,7 @@ async fn record(
 ) -> Result<(), Failure> {
     let recorder = Recorder::default();
     let (connector, credential, mut session) =
-        open(file, config, common, Tape::Record(recorder.clone())).await?;
+        open(component, common, Tape::Record(recorder.clone())).await?;
     let counts = whole_session(&mut session, property).await?;
     let mut cassette = Cassette::new(&connector, &credential, &recorder);
     if mask_personal {
