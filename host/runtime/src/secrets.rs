@@ -339,8 +339,19 @@ mod tests {
     /// answer with a reason instead of changing the data.
     #[test]
     fn a_short_secret_in_ordinary_data_is_found_not_cut_out() {
+        let recorded = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/real/yardi/GetResidents.result.xml"
+        ))
+        .unwrap();
+        assert!(memmem::find(&recorded, b"<Status>Applicant</Status>").is_some());
         let s = Secrets::new([("interface-license".to_owned(), "lic".to_owned())]);
-        assert!(s.scanner().found_in(b"<Status>Applicant</Status>"));
+        assert!(s.scanner().found_in(&recorded));
+        let long = Secrets::new([("interface-license".to_owned(), "LIC-9f3a77c2".to_owned())]);
+        assert!(
+            !long.scanner().found_in(&recorded),
+            "an ordinary secret is not in the data"
+        );
     }
 
     #[test]
