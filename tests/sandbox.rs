@@ -254,3 +254,133 @@ async fn a_guest_never_sees_a_secret() {
         assert!(!unit.number.contains(SECRET));
     }
 }
+
+/// A name server that answers a loopback address (allowed here) the first time and a
+/// private one (never allowed) every time after: a DNS rebinding attack.
+#[derive(Debug, Default)]
+struct RebindingResolver {
+    calls: std::sync::atomic::AtomicUsize,
+    answers: Vec<Vec<std::net::IpAddr>>,
+}
+
+impl epms_runtime::connect::Resolver for RebindingResolver {
+    fn resolve<'a>(
+        &'a self,
+        _host: &'a str,
+        port: u16,
+    ) -> std::pin::Pin<
+        Box<dyn Future<Output = std::io::Result<Vec<std::net::SocketAddr>>> + Send + 'a>,
+    > {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let answer = self.answers[n.min(self.answers.len() - 1)].clone();
+        Box::pin(async move {
+            Ok(answer
+                .into_iter()
+                .map(|ip| std::net::SocketAddr::new(ip, port))
+                .collect())
+        })
+    }
+}
+
+fn rebinding_runtime(
+    cache: &std::path::Path,
+    answers: Vec<Vec<std::net::IpAddr>>,
+) -> (Runtime, std::sync::Arc<RebindingResolver>) {
+    let resolver = std::sync::Arc::new(RebindingResolver {
+        answers,
+        ..RebindingResolver::default()
+    });
+    let mut config = epms_runtime::RuntimeConfig::new(cache);
+    config.network = epms_runtime::NetworkAccess {
+        allow_loopback: true,
+        allow_private: false,
+    };
+    config.resolver = resolver.clone();
+    (Runtime::new(config).unwrap(), resolver)
+}
+
+/// Regression: the gate resolved the host and checked the addresses, then the sender
+/// resolved the name again and connected wherever that second answer pointed, so a
+/// name rebound between the two reached loopback or private addresses. Now each
+/// request resolves once and connects to an address that was checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebound_name_is_resolved_once_and_reached_only_at_the_checked_address() {
+    let sim = Simulator::start(generate(&Spec {
+        seed: 8,
+        properties: vec![("acme".into(), "P8".into(), 10)],
+    }))
+    .await
+    .unwrap();
+    let port = sim
+        .base_url("acme")
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let private: std::net::IpAddr = "10.0.0.1".parse().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let (runtime, resolver) = rebinding_runtime(cache.path(), vec![vec![loopback], vec![private]]);
+    let template = runtime
+        .load_file(guests::EPMS_CONNECTOR_TEMPLATE.as_ref())
+        .await
+        .unwrap();
+    let credential = Credential::from_fields(
+        template.info(),
+        fields(&[
+            ("base-url", &format!("http://rebind.test:{port}")),
+            ("api-token", pms_sim::vendors::acme::TOKEN),
+        ]),
+    )
+    .unwrap();
+    let mut session = runtime.session(&template, &credential).await.unwrap();
+    let properties = session.list_properties().await.unwrap();
+    assert!(
+        properties.iter().any(|p| p.id == "P8"),
+        "reached at the checked address"
+    );
+    assert_eq!(
+        resolver.calls.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one resolution for one request"
+    );
+    // The next request resolves again, gets the private address, and is refused.
+    match session.all_units("P8").await {
+        Err(CallError::Connector(ConnectorError::Config { message })) => {
+            assert!(
+                message.contains("10.0.0.1") && message.contains("private"),
+                "{message}"
+            )
+        }
+        other => panic!("expected the rebound address to be refused, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_with_any_forbidden_address_is_refused_whole() {
+    let cache = tempfile::tempdir().unwrap();
+    let (runtime, _) = rebinding_runtime(
+        cache.path(),
+        vec![vec![
+            "127.0.0.1".parse().unwrap(),
+            "10.0.0.1".parse().unwrap(),
+        ]],
+    );
+    let template = runtime
+        .load_file(guests::EPMS_CONNECTOR_TEMPLATE.as_ref())
+        .await
+        .unwrap();
+    let credential = Credential::from_fields(
+        template.info(),
+        fields(&[("base-url", "http://rebind.test:9"), ("api-token", "t")]),
+    )
+    .unwrap();
+    let mut session = runtime.session(&template, &credential).await.unwrap();
+    match session.check().await {
+        Err(CallError::Connector(ConnectorError::Config { message })) => {
+            assert!(message.contains("10.0.0.1"), "{message}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}

@@ -11,10 +11,13 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use std::net::SocketAddr;
+
 use http_body_util::{BodyExt, Full, Limited};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::cassette::{RecordedRequest, Tape};
+use crate::connect::{self, Resolver};
 use crate::limits::SandboxLimits;
 use crate::policy::{Denial, OutboundPolicy};
 use crate::secrets::{Escaping, SecretScanner, Secrets};
@@ -74,6 +77,8 @@ struct GateInner {
     /// whatever the guest then made of it.
     denials: AtomicU64,
     tape: Tape,
+    /// How host names become addresses (the system's resolver, or a test's).
+    resolver: Arc<dyn Resolver>,
 }
 
 impl OutboundGate {
@@ -83,6 +88,7 @@ impl OutboundGate {
         limits: SandboxLimits,
         stats: Arc<OutboundStats>,
         tape: Tape,
+        resolver: Arc<dyn Resolver>,
     ) -> Self {
         let scanner = Mutex::new(secrets.scanner());
         OutboundGate {
@@ -95,6 +101,7 @@ impl OutboundGate {
                 last_denial: Mutex::new(None),
                 denials: AtomicU64::new(0),
                 tape,
+                resolver,
             }),
         }
     }
@@ -147,7 +154,9 @@ impl GateInner {
         HttpError::HttpRequestDenied
     }
 
-    async fn check_destination(&self, uri: &http::Uri) -> Result<(), HttpError> {
+    /// Checks the request's origin, resolves the host **once** and checks every address;
+    /// the request is then sent to one of exactly these addresses (none in a replay).
+    async fn check_destination(&self, uri: &http::Uri) -> Result<Vec<SocketAddr>, HttpError> {
         let Some(policy) = &self.policy else {
             return Err(self.deny(format!("{uri}: no credential in this call")));
         };
@@ -156,30 +165,32 @@ impl GateInner {
             .map_err(|d| self.deny(format!("{}: {d}", strip_query(uri))))?;
         if matches!(self.tape, Tape::Replay(_)) {
             // Nothing is sent: no address to check.
-            return Ok(());
+            return Ok(Vec::new());
         }
         let host = policy.origin().host.clone();
         let port = policy.origin().port;
-        let addrs: Vec<std::net::IpAddr> = match host.parse::<std::net::IpAddr>() {
-            Ok(ip) => vec![ip],
-            Err(_) => tokio::net::lookup_host((host.as_str(), port))
-                .await
-                .map_err(|e| {
-                    self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                    HttpError::DnsError {
-                        rcode: Some(e.to_string()),
-                        info_code: None,
-                    }
-                })?
-                .map(|a| a.ip())
-                .collect(),
+        let addrs: Vec<SocketAddr> = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => self.resolver.resolve(&host, port).await.map_err(|e| {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                HttpError::DnsError {
+                    rcode: Some(e.to_string()),
+                    info_code: None,
+                }
+            })?,
         };
-        for addr in addrs {
+        if addrs.is_empty() {
+            return Err(HttpError::DnsError {
+                rcode: Some(format!("{host} has no address")),
+                info_code: None,
+            });
+        }
+        for addr in &addrs {
             policy
-                .check_addr(&host, addr)
+                .check_addr(&host, addr.ip())
                 .map_err(|d: Denial| self.deny(d.to_string()))?;
         }
-        Ok(())
+        Ok(addrs)
     }
 
     async fn send(
@@ -189,7 +200,7 @@ impl GateInner {
     ) -> Result<http::Response<WasiBody>, HttpError> {
         let started = std::time::Instant::now();
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        self.check_destination(request.uri()).await?;
+        let addrs = self.check_destination(request.uri()).await?;
         let uri = request.uri().clone();
 
         let (mut parts, body) = request.into_parts();
@@ -291,45 +302,51 @@ impl GateInner {
             .fetch_add(body.len() as u64, Ordering::Relaxed);
 
         let limits = &self.limits;
-        let options = RequestOptions {
-            connect_timeout: Some(SandboxLimits::clamp(
+        let timeouts = connect::Timeouts {
+            connect: SandboxLimits::clamp(
                 options.and_then(|o| o.connect_timeout),
                 limits.connect_timeout,
-            )),
-            first_byte_timeout: Some(SandboxLimits::clamp(
+            ),
+            first_byte: SandboxLimits::clamp(
                 options.and_then(|o| o.first_byte_timeout),
                 limits.first_byte_timeout,
-            )),
-            between_bytes_timeout: Some(SandboxLimits::clamp(
+            ),
+            between_bytes: SandboxLimits::clamp(
                 options.and_then(|o| o.between_bytes_timeout),
                 limits.between_bytes_timeout,
-            )),
+            ),
         };
-        let request = http::Request::from_parts(parts, Full::new(body).map_err(|e| match e {}));
-        let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options))
-            .await
-            .inspect_err(|_| {
-                self.stats.failed.fetch_add(1, Ordering::Relaxed);
-            })?;
-        // The connection task must run while the body is read.
-        let io = tokio::spawn(io);
-        let (mut parts, body) = response.into_parts();
-        let cap = limits.response_body_bytes;
-        let collected = Limited::new(body, cap).collect().await;
-        io.abort();
-        let body = match collected {
-            Ok(c) => c.to_bytes(),
-            Err(e) => {
-                self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                return Err(match e.downcast::<HttpError>() {
-                    Ok(http_error) => *http_error,
-                    Err(_) => {
-                        tracing::warn!(cap, "response body over the cap");
-                        HttpError::HttpResponseBodySize(Some(cap as u64))
-                    }
-                });
+        let request = || {
+            let mut builder = http::Request::builder()
+                .method(parts.method.clone())
+                .uri(parts.uri.clone())
+                .version(parts.version);
+            if let Some(headers) = builder.headers_mut() {
+                *headers = parts.headers.clone();
             }
+            builder
+                .body(Full::new(body.clone()))
+                .map_err(|e| HttpError::InternalError(Some(format!("request: {e}"))))
         };
+        let cap = limits.response_body_bytes;
+        // The checked addresses in order; the next is tried only when one cannot be
+        // connected to.
+        let mut answer = Err(HttpError::DestinationUnavailable);
+        for addr in &addrs {
+            answer = connect::send(*addr, request()?, timeouts, cap).await;
+            if !matches!(
+                answer,
+                Err(HttpError::ConnectionRefused | HttpError::ConnectionTimeout)
+            ) {
+                break;
+            }
+        }
+        let connect::Answer { mut parts, body } = answer.inspect_err(|e| {
+            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+            if matches!(e, HttpError::HttpResponseBodySize(_)) {
+                tracing::warn!(cap, "response body over the cap");
+            }
+        })?;
         self.stats
             .bytes_received
             .fetch_add(body.len() as u64, Ordering::Relaxed);

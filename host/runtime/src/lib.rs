@@ -11,6 +11,7 @@
 
 pub mod cache;
 pub mod cassette;
+pub mod connect;
 pub mod contract;
 pub mod credential;
 mod error;
@@ -57,6 +58,8 @@ pub struct RuntimeConfig {
     pub pooling: bool,
     /// Most instances alive at once under pooling.
     pub max_instances: u32,
+    /// How connectors' host names are resolved (once per request; see [`connect`]).
+    pub resolver: Arc<dyn connect::Resolver>,
 }
 
 impl RuntimeConfig {
@@ -67,6 +70,7 @@ impl RuntimeConfig {
             network: NetworkAccess::default(),
             pooling: true,
             max_instances: 64,
+            resolver: Arc::new(connect::SystemResolver),
         }
     }
 }
@@ -343,7 +347,14 @@ impl Runtime {
             ),
             None => (None, secrets::Secrets::default(), Vec::new()),
         };
-        let gate = OutboundGate::new(policy, secrets, limits.clone(), self.stats.clone(), tape);
+        let gate = OutboundGate::new(
+            policy,
+            secrets,
+            limits.clone(),
+            self.stats.clone(),
+            tape,
+            self.config.resolver.clone(),
+        );
         let mut store = Store::new(&self.engine, HostState::new(gate, &limits, vendor));
         store.limiter(|s| &mut s.memory);
         store.set_epoch_deadline(1);
