@@ -384,3 +384,56 @@ async fn a_name_with_any_forbidden_address_is_refused_whole() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// Everything logged in this test binary, as the host's log writer would print it.
+fn captured_log() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    #[derive(Clone)]
+    struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    static LOG: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+        std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = Capture(buffer.clone());
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_max_level(tracing::Level::INFO)
+                .with_writer(move || writer.clone())
+                .finish(),
+        )
+        .expect("the first subscriber of this binary");
+        buffer
+    })
+    .clone()
+}
+
+/// Regression: a guest's log message with a newline forged a host log line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_log_message_cannot_forge_a_host_log_line() {
+    let log = captured_log();
+    let f = fixture().await;
+    let (result, _, _) = f.attack("log-injection").await;
+    result.unwrap();
+    let text = String::from_utf8(log.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("FORGED")).collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines[0].contains("connector log") && lines[0].contains("all good\\n2026-12-01"),
+        "the guest's text stays in its field, escaped: {}",
+        lines[0]
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("2026-12-01T00:00:00.000000Z ERROR"))
+    );
+}

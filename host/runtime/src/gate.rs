@@ -145,6 +145,8 @@ impl WasiHttpHooks for OutboundGate {
 
 impl GateInner {
     fn deny(&self, reason: String) -> HttpError {
+        // Reasons quote what the guest wrote (a placeholder, a URL).
+        let reason = crate::state::escape_control(&reason);
         tracing::warn!(%reason, "outbound request denied");
         self.stats.denied.fetch_add(1, Ordering::Relaxed);
         self.denials.fetch_add(1, Ordering::Relaxed);

@@ -61,13 +61,61 @@ impl HostState {
         }
     }
 
-    /// The end of what the guest wrote to stderr, for a trap's message.
+    /// The end of what the guest wrote to stderr, for a trap's message (control
+    /// characters escaped: it reaches logs and the API).
     pub(crate) fn stderr_tail(&self) -> String {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
         let text = text.trim();
         let start = text.char_indices().rev().nth(1_999).map_or(0, |(i, _)| i);
-        text[start..].to_owned()
+        escape_control(&text[start..])
+    }
+}
+
+/// `text` with every control character (C0, DEL, C1) and every character that moves or
+/// reorders lines (U+2028, U+2029, bidirectional overrides) written as an escape
+/// (`\n`, `\u{202e}`), so that text a guest wrote stays on one line and reads as
+/// written.
+pub fn escape_control(text: &str) -> String {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}')
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if !text.chars().any(unsafe_char) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_control;
+
+    #[test]
+    fn guest_text_cannot_break_or_reorder_a_log_line() {
+        assert_eq!(escape_control("plain text, ünïcode"), "plain text, ünïcode");
+        assert_eq!(
+            escape_control("ok\n2026-12-01T00:00:00Z ERROR epms: forged\r\x1b[31m"),
+            "ok\\n2026-12-01T00:00:00Z ERROR epms: forged\\r\\u{1b}[31m"
+        );
+        assert_eq!(
+            escape_control("a\u{2028}b\u{202e}c"),
+            "a\\u{2028}b\\u{202e}c"
+        );
+        assert!(
+            !escape_control("x\u{85}y").contains('\u{85}'),
+            "C1 next-line"
+        );
     }
 }
 
@@ -154,14 +202,16 @@ impl v1::door::connector::host::Host for HostState {
         while !message.is_char_boundary(end) {
             end -= 1;
         }
-        let message = &message[..end];
+        // Guest text is a field, never the format, and its control characters are
+        // escaped: a newline in it cannot forge a host log line.
+        let guest = escape_control(&message[..end]);
         let vendor = sink.vendor.as_str();
         match level {
-            v1::LogLevel::Trace => tracing::trace!(connector = vendor, "{message}"),
-            v1::LogLevel::Debug => tracing::debug!(connector = vendor, "{message}"),
-            v1::LogLevel::Info => tracing::info!(connector = vendor, "{message}"),
-            v1::LogLevel::Warn => tracing::warn!(connector = vendor, "{message}"),
-            v1::LogLevel::Error => tracing::error!(connector = vendor, "{message}"),
+            v1::LogLevel::Trace => tracing::trace!(connector = vendor, %guest, "connector log"),
+            v1::LogLevel::Debug => tracing::debug!(connector = vendor, %guest, "connector log"),
+            v1::LogLevel::Info => tracing::info!(connector = vendor, %guest, "connector log"),
+            v1::LogLevel::Warn => tracing::warn!(connector = vendor, %guest, "connector log"),
+            v1::LogLevel::Error => tracing::error!(connector = vendor, %guest, "connector log"),
         }
     }
 }

@@ -86,6 +86,16 @@ impl Connector for Hostile {
                     Err(_) => Err(ConnectorError::Transient("NetworkError".into())),
                 }
             }
+            "log-injection" => {
+                // A newline in a log message, to forge a host log line of its own.
+                epms_connector_sdk::log::info(
+                    "all good\n2026-12-01T00:00:00.000000Z ERROR epms_api: FORGED admin token leaked",
+                );
+                Ok(UnitPage {
+                    records: vec![],
+                    next: None,
+                })
+            }
             "metadata" => {
                 Request::get("http://169.254.169.254/latest/meta-data/").send()?;
                 Err(ConnectorError::Protocol(
