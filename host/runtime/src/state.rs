@@ -97,28 +97,6 @@ pub fn escape_control(text: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::escape_control;
-
-    #[test]
-    fn guest_text_cannot_break_or_reorder_a_log_line() {
-        assert_eq!(escape_control("plain text, ünïcode"), "plain text, ünïcode");
-        assert_eq!(
-            escape_control("ok\n2026-12-01T00:00:00Z ERROR epms: forged\r\x1b[31m"),
-            "ok\\n2026-12-01T00:00:00Z ERROR epms: forged\\r\\u{1b}[31m"
-        );
-        assert_eq!(
-            escape_control("a\u{2028}b\u{202e}c"),
-            "a\\u{2028}b\\u{202e}c"
-        );
-        assert!(
-            !escape_control("x\u{85}y").contains('\u{85}'),
-            "C1 next-line"
-        );
-    }
-}
-
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
@@ -213,5 +191,27 @@ impl v1::door::connector::host::Host for HostState {
             v1::LogLevel::Warn => tracing::warn!(connector = vendor, %guest, "connector log"),
             v1::LogLevel::Error => tracing::error!(connector = vendor, %guest, "connector log"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_control;
+
+    #[test]
+    fn guest_text_cannot_break_or_reorder_a_log_line() {
+        assert_eq!(escape_control("plain text, ünïcode"), "plain text, ünïcode");
+        assert_eq!(
+            escape_control("ok\n2026-12-01T00:00:00Z ERROR epms: forged\r\x1b[31m"),
+            "ok\\n2026-12-01T00:00:00Z ERROR epms: forged\\r\\u{1b}[31m"
+        );
+        assert_eq!(
+            escape_control("a\u{2028}b\u{202e}c"),
+            "a\\u{2028}b\\u{202e}c"
+        );
+        assert!(
+            !escape_control("x\u{85}y").contains('\u{85}'),
+            "C1 next-line"
+        );
     }
 }
