@@ -65,53 +65,71 @@ impl std::fmt::Display for AddressRange {
     }
 }
 
-/// Classifies an address; IPv4-mapped IPv6 addresses count as their IPv4 address.
+/// Classifies an address. Whether it is public follows the IANA special-purpose
+/// registries (the `ip_network` crate's `is_global`); loopback and private ranges are
+/// told apart because a host may allow them. An IPv6 address that embeds an IPv4 one
+/// (IPv4-mapped counts as that address; IPv4-compatible `::a.b.c.d`, NAT64
+/// `64:ff9b::/96`, 6to4 `2002::/16`) is public only if the embedded address is.
 pub fn classify(addr: IpAddr) -> AddressRange {
     match addr {
         IpAddr::V4(v4) => classify_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => classify_v4(v4),
-            None => classify_v6(v6),
-        },
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return classify_v4(v4);
+            }
+            match (classify_v6(v6), embedded_v4(v6).map(classify_v4)) {
+                (AddressRange::Public, Some(AddressRange::Public) | None) => AddressRange::Public,
+                (AddressRange::Public, Some(_)) => AddressRange::Special,
+                (range, _) => range,
+            }
+        }
     }
 }
 
+/// The IPv4 address a translation or tunnelling IPv6 address carries.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let low = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    if s[..6] == [0; 6] && !ip.is_loopback() && !ip.is_unspecified() {
+        return Some(low); // IPv4-compatible (deprecated)
+    }
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4] {
+        return Some(low); // NAT64 well-known prefix
+    }
+    if s[0] == 0x2002 {
+        return Some(Ipv4Addr::new(
+            (s[1] >> 8) as u8,
+            s[1] as u8,
+            (s[2] >> 8) as u8,
+            s[2] as u8,
+        )); // 6to4
+    }
+    None
+}
+
 fn classify_v4(ip: Ipv4Addr) -> AddressRange {
-    let [a, b, ..] = ip.octets();
+    let net = ip_network::Ipv4Network::new(ip, 32).expect("a /32 is a network");
     if ip.is_loopback() {
         AddressRange::Loopback
-    } else if ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || a >= 240
-    {
-        AddressRange::Special
-    } else if ip.is_private()
-        || ip.is_link_local()
-        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
-        || a == 0
-    {
+    } else if ip.is_private() || ip.is_link_local() || net.is_shared_address_space() {
         AddressRange::Private
-    } else {
+    } else if net.is_global() {
         AddressRange::Public
+    } else {
+        AddressRange::Special
     }
 }
 
 fn classify_v6(ip: Ipv6Addr) -> AddressRange {
-    let first = ip.segments()[0];
+    let net = ip_network::Ipv6Network::new(ip, 128).expect("a /128 is a network");
     if ip.is_loopback() {
         AddressRange::Loopback
-    } else if ip.is_unspecified()
-        || ip.is_multicast()
-        || first == 0x2001 && ip.segments()[1] == 0xdb8
-    {
-        AddressRange::Special
-    } else if (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80 {
-        // unique local fc00::/7, link-local fe80::/10
+    } else if net.is_unique_local() || net.is_unicast_link_local() {
         AddressRange::Private
-    } else {
+    } else if net.is_global() {
         AddressRange::Public
+    } else {
+        AddressRange::Special
     }
 }
 
@@ -245,7 +263,7 @@ mod tests {
 
     #[test]
     fn addresses_are_classified() {
-        let cases: [(&str, AddressRange); 14] = [
+        let cases: [(&str, AddressRange); 24] = [
             ("8.8.8.8", AddressRange::Public),
             ("127.0.0.1", AddressRange::Loopback),
             ("127.5.6.7", AddressRange::Loopback),
@@ -260,6 +278,17 @@ mod tests {
             ("0.0.0.0", AddressRange::Special),
             ("::ffff:127.0.0.1", AddressRange::Loopback),
             ("2606:4700::1111", AddressRange::Public),
+            // Regressions: ranges the hand-written classification missed.
+            ("::a9fe:a9fe", AddressRange::Special),
+            ("64:ff9b::a9fe:a9fe", AddressRange::Special),
+            ("64:ff9b::7f00:1", AddressRange::Special),
+            ("64:ff9b::808:808", AddressRange::Public),
+            ("2002:a9fe:a9fe::1", AddressRange::Special),
+            ("2002:808:808::1", AddressRange::Public),
+            ("192.0.0.1", AddressRange::Special),
+            ("198.18.0.1", AddressRange::Special),
+            ("198.19.255.255", AddressRange::Special),
+            ("2001:db8::1", AddressRange::Special),
         ];
         for (addr, range) in cases {
             assert_eq!(classify(addr.parse().unwrap()), range, "{addr}");
