@@ -14,11 +14,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use epms_api::{AppState, SchedulerConfig};
 use epms_runtime::signing::{PublicKey, TrustedKeys};
-use epms_runtime::{LoadedConnector, NetworkAccess, Runtime, RuntimeConfig};
+use epms_runtime::{LoadedConnector, NetworkAccess, Runtime, RuntimeConfig, SandboxLimits};
 use epms_store::{SecretBox, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -37,6 +38,97 @@ pub struct Config {
     pub allow_loopback: bool,
     pub scheduler: SchedulerConfig,
     pub connectors: ConnectorsConfig,
+    pub sandbox: SandboxConfig,
+}
+
+/// The sandbox every connector runs in (`[sandbox]`); the defaults suit a 5,000-unit
+/// property on a small machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Let connectors reach private-network addresses (RFC 1918, unique-local,
+    /// link-local, carrier-grade NAT): a PMS inside the operator's own network. The
+    /// cloud metadata address is link-local, so allow this only where none is reachable.
+    pub allow_private: bool,
+    /// Guest CPU time per call, in milliseconds (10 to 600,000).
+    pub cpu_budget_ms: u64,
+    /// Wall-clock time per call, network waits included, in seconds (1 to 3,600).
+    pub call_timeout_secs: u64,
+    /// Guest memory per sync, in MiB (16 to 4,096).
+    pub memory_mib: usize,
+    /// Largest answer the host buffers for a connector, in MiB (1 to 1,024).
+    pub response_body_mib: usize,
+    /// Largest request body a connector may send, in KiB (1 to 65,536).
+    pub request_body_kib: usize,
+    /// Upper bounds of a connector's own HTTP timeouts, in seconds (1 to 600).
+    pub connect_timeout_secs: u64,
+    pub first_byte_timeout_secs: u64,
+    pub between_bytes_timeout_secs: u64,
+    /// Log lines a sync's connector may write before further lines are dropped.
+    pub log_lines: usize,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        let d = SandboxLimits::default();
+        SandboxConfig {
+            allow_private: false,
+            cpu_budget_ms: d.cpu_budget.as_millis() as u64,
+            call_timeout_secs: d.call_timeout.as_secs(),
+            memory_mib: d.memory_bytes >> 20,
+            response_body_mib: d.response_body_bytes >> 20,
+            request_body_kib: d.request_body_bytes >> 10,
+            connect_timeout_secs: d.connect_timeout.as_secs(),
+            first_byte_timeout_secs: d.first_byte_timeout.as_secs(),
+            between_bytes_timeout_secs: d.between_bytes_timeout.as_secs(),
+            log_lines: d.log_lines,
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// The limits, once each value is checked against its range.
+    pub fn limits(&self) -> anyhow::Result<SandboxLimits> {
+        fn within<T: PartialOrd + std::fmt::Display>(
+            key: &str,
+            v: T,
+            min: T,
+            max: T,
+        ) -> anyhow::Result<T> {
+            anyhow::ensure!(
+                v >= min && v <= max,
+                "sandbox.{key} = {v} is outside {min} to {max}"
+            );
+            Ok(v)
+        }
+        let secs = |key: &str, v: u64| within(key, v, 1, 600).map(Duration::from_secs);
+        Ok(SandboxLimits {
+            cpu_budget: Duration::from_millis(within(
+                "cpu_budget_ms",
+                self.cpu_budget_ms,
+                10,
+                600_000,
+            )?),
+            call_timeout: Duration::from_secs(within(
+                "call_timeout_secs",
+                self.call_timeout_secs,
+                1,
+                3_600,
+            )?),
+            memory_bytes: within("memory_mib", self.memory_mib, 16, 4_096)? << 20,
+            response_body_bytes: within("response_body_mib", self.response_body_mib, 1, 1_024)?
+                << 20,
+            request_body_bytes: within("request_body_kib", self.request_body_kib, 1, 65_536)? << 10,
+            connect_timeout: secs("connect_timeout_secs", self.connect_timeout_secs)?,
+            first_byte_timeout: secs("first_byte_timeout_secs", self.first_byte_timeout_secs)?,
+            between_bytes_timeout: secs(
+                "between_bytes_timeout_secs",
+                self.between_bytes_timeout_secs,
+            )?,
+            log_lines: within("log_lines", self.log_lines, 0, 1_000_000)?,
+            ..SandboxLimits::default()
+        })
+    }
 }
 
 /// Which uploaded connectors the host accepts (`[connectors]`).
@@ -76,6 +168,7 @@ impl Default for Config {
             allow_loopback: false,
             scheduler: SchedulerConfig::default(),
             connectors: ConnectorsConfig::default(),
+            sandbox: SandboxConfig::default(),
         }
     }
 }
@@ -105,6 +198,7 @@ pub fn load_config(
         .validate()
         .map_err(|e| anyhow::anyhow!("scheduler: {e}"))?;
     config.connectors.trust()?;
+    config.sandbox.limits()?;
     Ok(config)
 }
 
@@ -206,15 +300,20 @@ pub async fn app_state(
 
 /// The sandbox runtime and every connector built into this binary, by vendor.
 pub async fn load_connectors(
-    cache_dir: Option<PathBuf>,
-    allow_loopback: bool,
+    config: &Config,
 ) -> anyhow::Result<(Arc<Runtime>, HashMap<String, Arc<LoadedConnector>>)> {
-    let mut config = RuntimeConfig::new(cache_dir.unwrap_or_else(crate::default_cache_dir));
-    config.network = NetworkAccess {
-        allow_loopback,
-        allow_private: false,
+    let mut runtime_config = RuntimeConfig::new(
+        config
+            .cache_dir
+            .clone()
+            .unwrap_or_else(crate::default_cache_dir),
+    );
+    runtime_config.network = NetworkAccess {
+        allow_loopback: config.allow_loopback,
+        allow_private: config.sandbox.allow_private,
     };
-    let runtime = Runtime::new(config)?;
+    runtime_config.limits = config.sandbox.limits()?;
+    let runtime = Runtime::new(runtime_config)?;
     let mut connectors = HashMap::new();
     for (package, wasm) in crate::bundled::BUNDLED {
         let c = runtime
@@ -363,6 +462,32 @@ mod tests {
             .unwrap_err()
         );
         assert!(e.contains("default_interval_minutes"), "{e}");
+    }
+
+    #[test]
+    fn the_sandbox_is_configured_in_its_section_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("epms.toml");
+        std::fs::write(&file, "[sandbox]\nallow_private = true\nmemory_mib = 256\n").unwrap();
+        let config = load_config(
+            Some(&file),
+            env_of(&[("EPMS_SANDBOX__CALL_TIMEOUT_SECS", "120")]),
+        )
+        .unwrap();
+        assert!(config.sandbox.allow_private);
+        let limits = config.sandbox.limits().unwrap();
+        assert_eq!(limits.memory_bytes, 256 << 20);
+        assert_eq!(limits.call_timeout, Duration::from_secs(120));
+        assert_eq!(
+            SandboxConfig::default().limits().unwrap(),
+            SandboxLimits::default(),
+            "the defaults are the runtime's"
+        );
+        let e = format!(
+            "{:#}",
+            load_config(None, env_of(&[("EPMS_SANDBOX__MEMORY_MIB", "1")])).unwrap_err()
+        );
+        assert!(e.contains("sandbox.memory_mib"), "{e}");
     }
 
     #[test]

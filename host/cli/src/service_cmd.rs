@@ -92,8 +92,7 @@ pub async fn serve(args: ConfigArg) -> ExitCode {
         async {
             let config = args.load()?;
             let store = std::sync::Arc::new(open_store(&config.data_dir)?);
-            let (runtime, connectors) =
-                load_connectors(config.cache_dir.clone(), config.allow_loopback).await?;
+            let (runtime, connectors) = load_connectors(&config).await?;
             let listener = bind(&config).await?;
             eprintln!(
                 "epms: API on http://{}, data in {}, {} connectors",
@@ -199,8 +198,7 @@ pub async fn sync(args: SyncArgs) -> ExitCode {
             let config = args.config.load()?;
             let store = std::sync::Arc::new(open_store(&config.data_dir)?);
             store.property(&args.property)?;
-            let (runtime, connectors) =
-                load_connectors(config.cache_dir.clone(), config.allow_loopback).await?;
+            let (runtime, connectors) = load_connectors(&config).await?;
             let state = app_state(store, runtime, connectors, &config).await?;
             let started = Instant::now();
             let progress = {
