@@ -229,6 +229,48 @@ async fn bad_requests_are_problems_naming_the_field() {
             Some("sync_interval_minutes")
         )
     );
+    // Settings out of range, duplicate PMS ids: each refused naming its field.
+    let integration = |settings: Value, ids: Value| json!({"credential_id": "y", "pms_property_ids": ids, "settings": settings});
+    let mut wrapping = serde_json::to_value(epms_engine::Settings::default()).unwrap();
+    wrapping["access"]["grant_delay_secs"] = json!(i64::MAX);
+    let mut keyless = serde_json::to_value(epms_engine::Settings::default()).unwrap();
+    keyless["access"]["common_keys"] = json!([{"name": "", "shareable": false}]);
+    let default = serde_json::to_value(epms_engine::Settings::default()).unwrap();
+    for (body, field) in [
+        (
+            integration(wrapping, json!(["rnttrk01"])),
+            "settings.access.grant_delay_secs",
+        ),
+        (
+            integration(keyless, json!(["rnttrk01"])),
+            "settings.access.common_keys",
+        ),
+        (
+            integration(default, json!(["rnttrk01", "rnttrk01"])),
+            "pms_property_ids",
+        ),
+    ] {
+        let (status, _, v) = h
+            .call(
+                "PUT",
+                "/api/v1/properties/door-1/integration",
+                Some(&h.admin),
+                Some(body),
+            )
+            .await;
+        assert_eq!(
+            (status, v["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{v}"
+        );
+    }
+    // A known route with a method it does not take: a problem, not an empty 405.
+    let (status, ctype, v) = h
+        .call("DELETE", "/api/v1/properties", Some(&h.admin), None)
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(ctype, "application/problem+json");
+    assert_eq!(v["code"], "method-not-allowed");
     let p = h
         .admin(
             "PUT",
@@ -584,7 +626,27 @@ async fn a_fault_applies_nothing_and_an_empty_pms_answer_revokes_nobody() {
         .await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{problem}");
     assert_eq!(ctype, "application/problem+json");
-    assert_eq!(problem["code"], "sync-failed");
+    assert_eq!(
+        problem["code"], "pms-transient",
+        "the cause has its own code"
+    );
+    // A property without an integration: the caller's mistake, 409 (it was a 502).
+    h.admin(
+        "POST",
+        "/api/v1/properties",
+        Some(json!({"id": "door-bare", "name": "Not set up"})),
+    )
+    .await;
+    let (status, _, problem) = h
+        .call(
+            "POST",
+            "/api/v1/properties/door-bare/sync",
+            Some(&h.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["code"], "not-set-up");
     let history = h.admin("GET", &format!("{base}/syncs"), None).await;
     assert_eq!(history["runs"][0]["outcome"], "failed");
     assert_eq!(history["runs"][0]["error_code"], "transient");

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub detail: String,
     pub field: Option<String>,
+    /// Sent as `Retry-After` (seconds): when the PMS said it may be asked again.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -23,6 +25,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             field: None,
+            retry_after: None,
         }
     }
     pub fn unauthorized() -> Self {
@@ -88,6 +91,12 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(after) = self.retry_after {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(after.as_secs().max(1)),
+            );
+        }
         resp
     }
 }

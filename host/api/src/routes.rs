@@ -437,6 +437,14 @@ pub fn router(state: AppState) -> Router {
         .into_iter()
         .fold(Router::new(), |r, (path, handler)| r.route(path, handler))
         .fallback(|| async { ApiError::not_found("no such route") })
+        // A known path with another method: a problem too, never an empty answer.
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "this route does not take that method",
+            )
+        })
         .with_state(state)
 }
 
@@ -788,10 +796,18 @@ async fn set_integration(
             ),
         ));
     }
-    if body.settings.access.guard_percent > 100 {
+    body.settings
+        .validate()
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = body
+        .pms_property_ids
+        .iter()
+        .find(|id| !seen.insert(id.trim()))
+    {
         return Err(ApiError::invalid(
-            "settings.access.guard_percent",
-            "must be at most 100",
+            "pms_property_ids",
+            format!("{twice:?} is listed twice"),
         ));
     }
     let updated = state.store.update_property(&id, |p| {

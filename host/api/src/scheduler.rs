@@ -156,20 +156,55 @@ fn report_view(r: &epms_sync::SyncReport) -> Value {
     })
 }
 
+/// The problem code of a failed fetch: `pms-…` for what the PMS answered (through the
+/// connector), `connector-…` for the connector's own failure.
+fn fetch_code(call: &epms_runtime::CallError) -> &'static str {
+    match call.code() {
+        "auth" => "pms-auth",
+        "config" => "pms-config",
+        "rate-limited" => "pms-rate-limited",
+        "transient" => "pms-transient",
+        "protocol" => "pms-protocol",
+        "not-found" => "pms-not-found",
+        "cpu-budget" => "connector-cpu-budget",
+        "deadline" => "connector-deadline",
+        "out-of-memory" => "connector-out-of-memory",
+        "trap" => "connector-trap",
+        "bad-output" => "connector-bad-output",
+        "credential" => "connector-credential",
+        _ => "connector-failed",
+    }
+}
+
 fn failure(e: epms_sync::SyncError) -> SyncFailure {
     match e {
         epms_sync::SyncError::Fetch(call) => SyncFailure {
             retryable: call.is_retryable(),
             retry_after: call.retry_after(),
-            error: ApiError::bad_gateway("sync-failed", format!("{call} ({})", call.code())),
+            error: ApiError {
+                retry_after: call.retry_after(),
+                ..ApiError::bad_gateway(fetch_code(&call), call.to_string())
+            },
         },
         epms_sync::SyncError::Store(s) => SyncFailure {
             error: ApiError::from(s),
             retryable: false,
             retry_after: None,
         },
+        // The caller's to fix (set the integration up, install the connector): not
+        // the PMS's or the host's failure.
+        other @ epms_sync::SyncError::NotSetUp(_) => SyncFailure {
+            error: ApiError::conflict("not-set-up", other.to_string()),
+            retryable: false,
+            retry_after: None,
+        },
+        other @ epms_sync::SyncError::NoConnector(_) => SyncFailure {
+            error: ApiError::conflict("no-connector", other.to_string()),
+            retryable: false,
+            retry_after: None,
+        },
         other => SyncFailure {
-            error: ApiError::bad_gateway("sync-failed", format!("{other} ({})", other.code())),
+            error: ApiError::internal(other.to_string()),
             retryable: false,
             retry_after: None,
         },
@@ -402,6 +437,37 @@ pub async fn run(state: AppState, config: SchedulerConfig, mut shutdown: watch::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_sync_failure_has_its_own_code_and_a_rate_limit_its_retry_after() {
+        use axum::response::IntoResponse as _;
+        let rate_limited = failure(epms_sync::SyncError::Fetch(
+            epms_runtime::CallError::Connector(epms_model::ConnectorError::RateLimited {
+                retry_after_seconds: Some(9),
+                message: "slow down".into(),
+            }),
+        ));
+        assert_eq!(rate_limited.error.code, "pms-rate-limited");
+        assert_eq!(
+            rate_limited.error.status,
+            axum::http::StatusCode::BAD_GATEWAY
+        );
+        let response = rate_limited.error.into_response();
+        assert_eq!(response.headers()["retry-after"], "9");
+        let auth = failure(epms_sync::SyncError::Fetch(
+            epms_runtime::CallError::Connector(epms_model::ConnectorError::Auth {
+                message: "no".into(),
+            }),
+        ));
+        assert_eq!(auth.error.code, "pms-auth");
+        let trap = failure(epms_sync::SyncError::Fetch(epms_runtime::CallError::Trap {
+            message: "boom".into(),
+        }));
+        assert_eq!(trap.error.code, "connector-trap");
+        let bare = failure(epms_sync::SyncError::NotSetUp("door-1".into()));
+        assert_eq!(bare.error.status, axum::http::StatusCode::CONFLICT);
+        assert_eq!(bare.error.code, "not-set-up");
+    }
 
     #[test]
     fn backoff_doubles_caps_and_honours_retry_after() {

@@ -270,7 +270,7 @@ impl Planner<'_> {
                                     kind: SuggestionKind::Grant,
                                     key: Some(key.clone()),
                                     grant: None,
-                                    start: Some(now + settings.grant_delay_secs),
+                                    start: Some(settings.grant_start(now)),
                                     rule: "access.current",
                                     reason: format!("lease current in the PMS ({raw:?})"),
                                 });

@@ -220,6 +220,80 @@ pub struct AccessSettings {
     pub missing_after_syncs: u32,
 }
 
+/// Longest grant delay a property may set: a week.
+pub const MAX_GRANT_DELAY_SECS: i64 = 7 * 24 * 3600;
+
+impl AccessSettings {
+    /// When a grant detected at `now` starts. The delay is bounded here too, so that a
+    /// setting stored before it was validated cannot wrap the clock.
+    pub fn grant_start(&self, now: i64) -> i64 {
+        now.saturating_add(self.grant_delay_secs.clamp(0, MAX_GRANT_DELAY_SECS))
+    }
+}
+
+/// A setting out of its range: which one (its path in the settings) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct SettingsError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Settings {
+    /// Every value within its range, and the settings consistent with each other.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let bad = |field: &'static str, message: String| Err(SettingsError { field, message });
+        let a = &self.access;
+        if !(0..=MAX_GRANT_DELAY_SECS).contains(&a.grant_delay_secs) {
+            return bad(
+                "settings.access.grant_delay_secs",
+                format!("must be between 0 and {MAX_GRANT_DELAY_SECS} (a week)"),
+            );
+        }
+        if a.guard_percent > 100 {
+            return bad(
+                "settings.access.guard_percent",
+                "must be at most 100".into(),
+            );
+        }
+        if a.guard_min_residents > 1_000_000 {
+            return bad(
+                "settings.access.guard_min_residents",
+                "must be at most 1000000".into(),
+            );
+        }
+        if !(1..=100).contains(&a.missing_after_syncs) {
+            return bad(
+                "settings.access.missing_after_syncs",
+                "must be between 1 and 100".into(),
+            );
+        }
+        let mut names = BTreeSet::new();
+        for key in &a.common_keys {
+            let name = key.name.trim();
+            if name.is_empty() || name.chars().count() > 100 {
+                return bad(
+                    "settings.access.common_keys",
+                    format!("key name {:?} must be 1 to 100 characters", key.name),
+                );
+            }
+            if !names.insert(name.to_lowercase()) {
+                return bad(
+                    "settings.access.common_keys",
+                    format!("key name {:?} appears twice", key.name),
+                );
+            }
+        }
+        if a.enabled && !self.user_sync {
+            return bad(
+                "settings.access.enabled",
+                "Automated Access needs User Sync on".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Default for AccessSettings {
     fn default() -> Self {
         AccessSettings {
@@ -404,5 +478,68 @@ impl DoorState {
             .iter()
             .filter(move |(_, a)| **a == account)
             .map(|(k, _)| k)
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    fn with(f: impl FnOnce(&mut Settings)) -> Result<(), SettingsError> {
+        let mut s = Settings::default();
+        f(&mut s);
+        s.validate()
+    }
+
+    #[test]
+    fn settings_out_of_range_are_refused_by_name() {
+        assert_eq!(Settings::default().validate(), Ok(()));
+        for (delay, ok) in [
+            (0, true),
+            (MAX_GRANT_DELAY_SECS, true),
+            (-86_400, false),
+            (i64::MAX, false),
+        ] {
+            let r = with(|s| s.access.grant_delay_secs = delay);
+            assert_eq!(r.is_ok(), ok, "{delay}");
+            if let Err(e) = r {
+                assert_eq!(e.field, "settings.access.grant_delay_secs");
+            }
+        }
+        assert!(
+            with(|s| s.access.common_keys.push(CommonKey {
+                name: " ".into(),
+                shareable: false
+            }))
+            .is_err()
+        );
+        assert!(
+            with(|s| s.access.common_keys.push(CommonKey {
+                name: "resident entrances".into(),
+                shareable: true
+            }))
+            .is_err()
+        );
+        assert!(with(|s| s.access.missing_after_syncs = 0).is_err());
+        let e = with(|s| {
+            s.access.enabled = true;
+            s.user_sync = false;
+        })
+        .unwrap_err();
+        assert_eq!(e.field, "settings.access.enabled");
+    }
+
+    /// Regression: `i64::MAX` wrapped `now + delay`, suggesting a grant that starts in
+    /// the year −292 billion, which started at once on approval.
+    #[test]
+    fn a_stored_out_of_range_delay_cannot_wrap_the_clock() {
+        let now = 1_800_000_000;
+        let mut a = AccessSettings {
+            grant_delay_secs: i64::MAX,
+            ..AccessSettings::default()
+        };
+        assert_eq!(a.grant_start(now), now + MAX_GRANT_DELAY_SECS);
+        a.grant_delay_secs = -86_400;
+        assert_eq!(a.grant_start(now), now);
     }
 }
