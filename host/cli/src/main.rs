@@ -55,7 +55,9 @@ pub fn default_cache_dir() -> PathBuf {
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("EPMS_LOG")
+            // The ecosystem's RUST_LOG; EPMS_LOG is kept as an alias. Default: warnings.
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("EPMS_LOG"))
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)

@@ -36,6 +36,10 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     /// Let connectors reach loopback addresses (a PMS simulator); off in production.
     pub allow_loopback: bool,
+    /// The master key sealing stored secrets (default: `master.key` in `data_dir`).
+    /// Give every host of a fleet the same file; keep it out of the data directory's
+    /// backups.
+    pub master_key_file: Option<PathBuf>,
     pub scheduler: SchedulerConfig,
     pub connectors: ConnectorsConfig,
     pub sandbox: SandboxConfig,
@@ -166,6 +170,7 @@ impl Default for Config {
             data_dir: PathBuf::from("epms-data"),
             cache_dir: None,
             allow_loopback: false,
+            master_key_file: None,
             scheduler: SchedulerConfig::default(),
             connectors: ConnectorsConfig::default(),
             sandbox: SandboxConfig::default(),
@@ -248,10 +253,16 @@ fn apply_env(
 }
 
 /// Opens (or creates) the data directory's store.
-pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
-    let key_path = data_dir.join("master.key");
+/// Opens (or creates) the store in `data_dir`. Residents' names and emails live there:
+/// the directory is made readable by its owner only (0700) and the database file 0600.
+/// The master key that seals stored secrets is `master_key_file`, or `master.key` in the
+/// data directory when none is given (keep it elsewhere so that a copy of the data
+/// directory alone does not open the secrets).
+pub fn open_store(data_dir: &Path, master_key_file: Option<&Path>) -> anyhow::Result<Store> {
+    private_dir(data_dir)?;
+    let key_path = master_key_file
+        .map(Path::to_owned)
+        .unwrap_or_else(|| data_dir.join("master.key"));
     let hex = match std::fs::read_to_string(&key_path) {
         Ok(hex) => hex,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -264,7 +275,34 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
     let secrets = SecretBox::from_hex(hex.trim())
         .with_context(|| format!("{} is not a master key", key_path.display()))?;
     let db = data_dir.join("epms.redb");
-    Store::open(&db, secrets).with_context(|| format!("opening {}", db.display()))
+    let store = Store::open(&db, secrets).with_context(|| format!("opening {}", db.display()))?;
+    owner_only(&db, 0o600)?;
+    Ok(store)
+}
+
+/// Creates `dir` if needed and makes it its owner's alone (0700).
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    owner_only(dir, 0o700)
+}
+
+/// Sets `path`'s permission bits (a directory made earlier with looser ones, or a file
+/// its library created with the process's umask).
+fn owner_only(path: &Path, mode: u32) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("restricting {}", path.display()))?;
+    }
+    let _ = (path, mode);
+    Ok(())
 }
 
 /// Creates `path` for `text`, readable by its owner only (keys).
@@ -493,9 +531,9 @@ mod tests {
     #[test]
     fn the_master_key_is_created_once_and_kept() {
         let dir = tempfile::tempdir().unwrap();
-        drop(open_store(dir.path()).unwrap());
+        drop(open_store(dir.path(), None).unwrap());
         let key = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
-        drop(open_store(dir.path()).unwrap());
+        drop(open_store(dir.path(), None).unwrap());
         assert_eq!(
             std::fs::read_to_string(dir.path().join("master.key")).unwrap(),
             key
@@ -509,5 +547,28 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    /// Regression: `epms.redb` was 0644 in a 0755 directory, so any local user could
+    /// read residents' names and emails.
+    #[cfg(unix)]
+    #[test]
+    fn the_data_directory_and_database_are_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let key = dir.path().join("elsewhere.key");
+        drop(open_store(&data, Some(&key)).unwrap());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("epms.redb")), 0o600);
+        assert_eq!(mode(&key), 0o600);
+        assert!(
+            !data.join("master.key").exists(),
+            "the key lives where it was told"
+        );
+        drop(open_store(&data, Some(&key)).unwrap());
     }
 }

@@ -91,7 +91,10 @@ pub async fn serve(args: ConfigArg) -> ExitCode {
     report(
         async {
             let config = args.load()?;
-            let store = std::sync::Arc::new(open_store(&config.data_dir)?);
+            let store = std::sync::Arc::new(open_store(
+                &config.data_dir,
+                config.master_key_file.as_deref(),
+            )?);
             let (runtime, connectors) = load_connectors(&config).await?;
             let listener = bind(&config).await?;
             eprintln!(
@@ -125,7 +128,10 @@ pub fn token(cmd: TokenCommand) -> ExitCode {
         TokenCommand::Create(args) => args,
         TokenCommand::List(config) => {
             return report((|| {
-                let store = open_store(&config.load()?.data_dir)?;
+                let store = {
+                    let c = config.load()?;
+                    open_store(&c.data_dir, c.master_key_file.as_deref())?
+                };
                 for (id, t) in store.tokens()? {
                     println!(
                         "{id}  {:<16}  {:<30}  {}",
@@ -139,7 +145,10 @@ pub fn token(cmd: TokenCommand) -> ExitCode {
         }
         TokenCommand::Revoke { id, config } => {
             return report((|| {
-                let store = open_store(&config.load()?.data_dir)?;
+                let store = {
+                    let c = config.load()?;
+                    open_store(&c.data_dir, c.master_key_file.as_deref())?
+                };
                 let t = store.revoke_token(&id)?;
                 store.record_service_event(&cli_event(
                     "token.revoked",
@@ -159,7 +168,7 @@ pub fn token(cmd: TokenCommand) -> ExitCode {
         if let Some(problem) = role.scope_problem(&args.properties) {
             anyhow::bail!("{problem} (--property)");
         }
-        let store = open_store(&config.data_dir)?;
+        let store = open_store(&config.data_dir, config.master_key_file.as_deref())?;
         for p in &args.properties {
             if let Err(e) = store.property(p) {
                 anyhow::bail!("--property {p}: {e}");
@@ -196,7 +205,10 @@ pub async fn sync(args: SyncArgs) -> ExitCode {
     report(
         async {
             let config = args.config.load()?;
-            let store = std::sync::Arc::new(open_store(&config.data_dir)?);
+            let store = std::sync::Arc::new(open_store(
+                &config.data_dir,
+                config.master_key_file.as_deref(),
+            )?);
             store.property(&args.property)?;
             let (runtime, connectors) = load_connectors(&config).await?;
             let state = app_state(store, runtime, connectors, &config).await?;

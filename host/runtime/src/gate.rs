@@ -204,6 +204,7 @@ impl GateInner {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let addrs = self.check_destination(request.uri()).await?;
         let uri = request.uri().clone();
+        let request_method = request.method().clone();
 
         let (mut parts, body) = request.into_parts();
         let body = Limited::new(body, self.limits.request_body_bytes)
@@ -352,6 +353,14 @@ impl GateInner {
         self.stats
             .bytes_received
             .fetch_add(body.len() as u64, Ordering::Relaxed);
+        tracing::debug!(
+            method = %request_method,
+            url = %strip_query(&uri),
+            status = parts.status.as_u16(),
+            bytes = body.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "outbound request"
+        );
 
         {
             let scanner = self

@@ -108,7 +108,10 @@ impl Progress {
     }
 
     fn set_phase(&self, phase: Phase) {
-        self.phase.store(phase as u8, Ordering::Relaxed);
+        let before = self.phase.swap(phase as u8, Ordering::Relaxed);
+        if before != phase as u8 {
+            tracing::debug!(?phase, "sync phase");
+        }
     }
 
     fn page(&self, kind: RecordKind, records: usize) {
