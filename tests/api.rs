@@ -506,6 +506,10 @@ async fn the_scheduler_syncs_a_due_property_and_retries_after_the_pms_retry_afte
         .find(|l| l.starts_with("epms_plugin_calls_total{vendor=\"yardi\""))
         .unwrap_or_else(|| panic!("yardi's calls: {text}"));
     assert!(!calls.ends_with(" 0"), "{calls}");
+    // Keyed by the component's hash too (two builds of one version are two series),
+    // and no series for the load-time `info` calls (they had empty labels).
+    assert!(calls.contains(",sha256=\""), "{calls}");
+    assert!(!text.contains("vendor=\"\""), "{text}");
     let memory = text
         .lines()
         .find(|l| l.starts_with("epms_plugin_memory_peak_bytes{vendor=\"yardi\""))

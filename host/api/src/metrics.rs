@@ -100,9 +100,10 @@ fn render_plugins(
         for (key, u) in usage {
             let _ = writeln!(
                 out,
-                "{name}{{vendor=\"{}\",version=\"{}\"}} {}",
+                "{name}{{vendor=\"{}\",version=\"{}\",sha256=\"{}\"}} {}",
                 escape(&key.vendor),
                 escape(&key.version),
+                escape(&key.sha256),
                 value(u)
             );
         }

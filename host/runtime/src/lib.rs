@@ -386,10 +386,12 @@ impl Runtime {
             poisoned: false,
             instantiate_time: started.elapsed(),
             usage: self.usage.clone(),
-            plugin: PluginKey {
+            // The load-time `info` call of a component not yet known is not usage.
+            plugin: credential.is_some().then(|| PluginKey {
                 vendor: connector.info.vendor.clone(),
                 version: connector.info.version.clone(),
-            },
+                sha256: connector.sha256.clone(),
+            }),
             call_started: started,
             denials_before: 0,
             on_page: None,
@@ -445,7 +447,8 @@ pub struct ConnectorSession {
     poisoned: bool,
     instantiate_time: Duration,
     usage: Arc<usage::UsageStats>,
-    plugin: PluginKey,
+    /// Whose usage the calls count as (`None` while the component is being loaded).
+    plugin: Option<PluginKey>,
     call_started: Instant,
     /// The gate's refusals before the current call began.
     denials_before: u64,
@@ -520,13 +523,15 @@ impl ConnectorSession {
         outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
     ) -> Result<T, CallError> {
         let data = self.store.data();
-        self.usage.record(
-            &self.plugin,
-            !matches!(outcome, Ok(Ok(_))),
-            self.call_started.elapsed(),
-            EPOCH_TICK.saturating_mul(u32::try_from(data.cpu.ticks).unwrap_or(u32::MAX)),
-            data.memory.peak as u64,
-        );
+        if let Some(plugin) = &self.plugin {
+            self.usage.record(
+                plugin,
+                !matches!(outcome, Ok(Ok(_))),
+                self.call_started.elapsed(),
+                EPOCH_TICK.saturating_mul(u32::try_from(data.cpu.ticks).unwrap_or(u32::MAX)),
+                data.memory.peak as u64,
+            );
+        }
         match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => {

@@ -11,6 +11,9 @@ use std::time::Duration;
 pub struct PluginKey {
     pub vendor: String,
     pub version: String,
+    /// The component's hash: two builds with one version string (every rebuild of a
+    /// componentize-js connector) are told apart.
+    pub sha256: String,
 }
 
 /// Totals for one connector.
@@ -71,6 +74,7 @@ mod tests {
         let key = |v: &str| PluginKey {
             vendor: "acme".into(),
             version: v.into(),
+            sha256: format!("{v}-hash"),
         };
         let ms = Duration::from_millis;
         stats.record(&key("1.0.0"), false, ms(30), ms(10), 2 << 20);
