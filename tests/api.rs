@@ -362,6 +362,19 @@ async fn alerts_are_resolved_and_access_approved_through_the_api() {
         !ids.is_empty(),
         "the generated data raises alerts: {alerts}"
     );
+    // Regression: fingerprints (u64 hashes past 2^53) were JSON numbers, which a
+    // JavaScript client reads wrong. They are decimal strings.
+    for alert in alerts["groups"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|g| g.as_array().unwrap())
+    {
+        let fingerprint = alert["fingerprint"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{alert}"));
+        fingerprint.parse::<u64>().unwrap();
+    }
     let items: Vec<Value> = ids
         .iter()
         .map(|id| json!({"alert": id, "resolution": {"kind": "dismiss"}}))

@@ -437,3 +437,106 @@ async fn a_guest_log_message_cannot_forge_a_host_log_line() {
             .any(|l| l.starts_with("2026-12-01T00:00:00.000000Z ERROR"))
     );
 }
+
+/// Regression: a server echoing the secret gzip-compressed, `\u`-escaped, upper-cased,
+/// base64'd or in halves handed it to the guest. Each answer is now refused unread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_echoed_in_any_common_encoding_never_reaches_the_guest() {
+    let f = fixture().await;
+    let mut session = f.hostile().await;
+    let page = session.read_units("echo-encodings", None).await.unwrap();
+    assert_eq!(page.records.len(), 6);
+    for unit in &page.records {
+        assert!(
+            unit.number
+                .starts_with("refused: request denied by the sandbox"),
+            "{}: {}",
+            unit.id,
+            unit.number
+        );
+    }
+    assert!(
+        session
+            .last_denial()
+            .is_some_and(|d| d.contains("contains a secret of this credential")),
+        "{:?}",
+        session.last_denial()
+    );
+}
+
+/// A guest that has the secret anyway (here: put together from pieces too short to be
+/// caught one by one) cannot hand it on: not in a record, not in an error, not in a log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_the_guest_put_together_is_withheld_from_records_errors_and_logs() {
+    let log = captured_log();
+    let f = fixture().await;
+    let mut session = f.hostile().await;
+    let in_record = session.read_units("reassembled-secret", None).await;
+    match &in_record {
+        Err(CallError::BadOutput(m)) => {
+            assert!(
+                m.contains("holds a secret of the credential (withheld)"),
+                "{m}"
+            );
+            assert!(!m.contains(SECRET), "{m}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut session = f.hostile().await;
+    let in_error = session
+        .read_units("reassembled-secret", Some("in-error"))
+        .await
+        .unwrap_err();
+    let message = in_error.to_string();
+    assert!(
+        matches!(
+            in_error,
+            CallError::Connector(ConnectorError::Protocol { .. })
+        ) && message.contains("[withheld"),
+        "{message}"
+    );
+    let text = String::from_utf8(log.lock().unwrap().clone()).unwrap();
+    assert!(!text.contains(SECRET), "the log holds the secret: {text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("connector log") && l.contains("[withheld")),
+        "{text}"
+    );
+}
+
+/// Regression: a sync could take up to 100,000 pages of 60 s each. Endless slow pages
+/// now stop at the session's time limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_slow_paging_stops_at_the_session_time_limit() {
+    let cache = tempfile::tempdir().unwrap();
+    let session_timeout = Duration::from_secs(2);
+    let runtime = loopback_runtime(
+        cache.path(),
+        SandboxLimits {
+            session_timeout,
+            ..limits()
+        },
+    );
+    let target = start_target(1, Duration::from_secs(1)).await;
+    let hostile = runtime
+        .load_file(guests::EPMS_TEST_HOSTILE.as_ref())
+        .await
+        .unwrap();
+    let credential = Credential::from_fields(
+        hostile.info(),
+        fields(&[("base-url", &target.base_url()), ("password", SECRET)]),
+    )
+    .unwrap();
+    let mut session = runtime.session(&hostile, &credential).await.unwrap();
+    let started = Instant::now();
+    let result = session.all_units("endless-slow-paging").await;
+    assert!(
+        matches!(result, Err(CallError::SessionDeadline { timeout }) if timeout == session_timeout),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < STOP_BOUND, "{:?}", started.elapsed());
+    assert!(matches!(
+        session.read_units("panic", None).await,
+        Err(CallError::Poisoned)
+    ));
+}

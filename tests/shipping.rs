@@ -415,3 +415,77 @@ async fn a_dry_run_writes_nothing_and_shows_what_the_changed_status_mapping_woul
         "no sync recorded"
     );
 }
+
+/// Regression: removing a key from `trusted_keys` left every version it signed loaded
+/// and active, with no warning. At start each version is verified again: one whose key
+/// is gone is not loaded (its vendor runs the bundled connector), it is listed as not
+/// loaded, and an admin can remove it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_whose_key_is_no_longer_trusted_is_not_loaded_and_can_be_removed() {
+    let author = SecretKey::generate().unwrap();
+    let (h, property) = host(&author).await;
+    let sha = install_candidate(&h, &author).await;
+    h.admin(
+        "POST",
+        "/api/v1/connectors/acme/activate",
+        Some(json!({ "sha256": sha })),
+    )
+    .await;
+    assert_eq!(ran(&h.sync(&property).await), CANDIDATE_VERSION);
+
+    // The key is removed from the configuration; the host restarts.
+    let h = h.restart_trusting(TrustedKeys::default()).await;
+    assert!(
+        h.restore_problems
+            .iter()
+            .any(|p| p.contains(&sha) && p.contains("no longer trusted")),
+        "{:?}",
+        h.restore_problems
+    );
+    assert_ne!(
+        ran(&h.sync(&property).await),
+        CANDIDATE_VERSION,
+        "the bundled connector syncs instead"
+    );
+    let versions = h.admin("GET", "/api/v1/connectors/versions", None).await;
+    assert_eq!(
+        versions["not_loaded"][0]["sha256"],
+        sha.as_str(),
+        "{versions}"
+    );
+
+    // Still its vendor's active version in the store: removing it is refused until
+    // the vendor is rolled back.
+    let path = format!("/api/v1/connectors/versions/{sha}");
+    let (status, _, body) = h
+        .request("DELETE", &path, Some(&h.admin), None, Vec::new())
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body:?}");
+    assert!(
+        String::from_utf8_lossy(&body).contains("connector-version-active"),
+        "{body:?}"
+    );
+    h.admin("POST", "/api/v1/connectors/acme/rollback", None)
+        .await;
+    let (status, _, body) = h
+        .request("DELETE", &path, Some(&h.admin), None, Vec::new())
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body:?}");
+    let versions = h.admin("GET", "/api/v1/connectors/versions", None).await;
+    assert_eq!(versions["not_loaded"], json!([]), "{versions}");
+    let (status, _, _) = h
+        .request("DELETE", &path, Some(&h.admin), None, Vec::new())
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let audit = h.admin("GET", "/api/v1/audit", None).await;
+    assert!(
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["entry"]["action"] == "connector.removed"),
+        "{audit}"
+    );
+    // A restart now has nothing to refuse.
+    assert!(h.restart().await.restore_problems.is_empty());
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use epms_api::{AppState, app, new_token, token_hash};
 use epms_runtime::SandboxLimits;
+use epms_runtime::signing::TrustedKeys;
 use epms_store::{Role, SecretBox, Store, TokenRecord};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -46,6 +47,8 @@ pub struct Host {
     dirs: (tempfile::TempDir, tempfile::TempDir),
     server: JoinHandle<()>,
     stop: oneshot::Sender<()>,
+    /// What loading the installed connector versions at start reported.
+    pub restore_problems: Vec<String>,
 }
 
 /// Stores a new token and returns it.
@@ -81,7 +84,7 @@ impl Host {
         let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let store = Arc::new(open_store(&dirs.1).expect("the store opens"));
         let admin = token(&store, Role::Admin, &[]);
-        Host::serve(sim, dirs, store, admin).await
+        Host::serve(sim, dirs, store, admin, TrustedKeys::default()).await
     }
 
     async fn serve(
@@ -89,6 +92,7 @@ impl Host {
         dirs: (tempfile::TempDir, tempfile::TempDir),
         store: Arc<Store>,
         admin: String,
+        trust: TrustedKeys,
     ) -> Host {
         let runtime = Arc::new(loopback_runtime(dirs.0.path(), SandboxLimits::default()));
         let mut connectors = HashMap::new();
@@ -100,10 +104,10 @@ impl Host {
             connectors.insert(vendor.to_owned(), Arc::new(loaded));
         }
         let state = AppState::new(store.clone(), runtime, connectors);
-        let problems = epms_api::plugins::restore(&state)
+        *state.trust.write().unwrap() = trust;
+        let restore_problems = epms_api::plugins::restore(&state)
             .await
-            .expect("installed connector versions load");
-        assert!(problems.is_empty(), "{problems:?}");
+            .expect("the store reads");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -125,12 +129,24 @@ impl Host {
             dirs,
             server,
             stop,
+            restore_problems,
         }
     }
 
     /// Stops the host (server, store) and starts a new one on the same data
-    /// directory, compile cache and simulator: a restart.
+    /// directory, compile cache and simulator: a restart, after which every installed
+    /// version loads again.
     pub async fn restart(self) -> Host {
+        let host = self.restart_reporting().await;
+        assert!(
+            host.restore_problems.is_empty(),
+            "{:?}",
+            host.restore_problems
+        );
+        host
+    }
+
+    async fn restart_reporting(self) -> Host {
         let Host {
             state,
             store,
@@ -143,6 +159,8 @@ impl Host {
         } = self;
         let _ = stop.send(());
         server.await.expect("the server stops cleanly");
+        // The restarted host trusts what this one did (its configuration).
+        let trust = state.trust.read().unwrap().clone();
         drop((state, store));
         // A sync still running holds the database until its pool has shut down,
         // which the pool's own thread does right after the last state is dropped.
@@ -156,7 +174,14 @@ impl Host {
                 Err(e) => panic!("the store reopens after a restart: {e}"),
             }
         };
-        Host::serve(sim, dirs, store, admin).await
+        Host::serve(sim, dirs, store, admin, trust).await
+    }
+
+    /// A restart whose configuration trusts `trust` instead; what it reported of the
+    /// installed versions is in `restore_problems`.
+    pub async fn restart_trusting(self, trust: TrustedKeys) -> Host {
+        *self.state.trust.write().unwrap() = trust;
+        self.restart_reporting().await
     }
 
     /// One HTTP request on a new loopback connection.

@@ -153,11 +153,98 @@ impl Drop for Target {
     }
 }
 
-/// Serves `/big` (`big_bytes` of body), `/slow` (answers after `slow`), and `/echo`
-/// (the request's body and authorization header, back).
+/// A body of `left` bytes of `x`, sent from one static chunk: the server holds
+/// nothing, so what a test measures of the process is the host's.
+struct Filler {
+    left: usize,
+}
+
+impl http_body::Body for Filler {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        static CHUNK: [u8; 64 << 10] = [b'x'; 64 << 10];
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let n = self.left.min(CHUNK.len());
+        self.left -= n;
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(
+            &CHUNK[..n],
+        )))))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.left as u64)
+    }
+}
+
+/// The request body `echo` asked back in `encoding`, as a server that means no harm
+/// might transform it (the sandbox must see through each, or refuse it).
+fn echo_as(encoding: &str, body: &[u8]) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use base64::Engine as _;
+    let text = String::from_utf8_lossy(body).into_owned();
+    match encoding {
+        "gzip" => {
+            use std::io::Write as _;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(body).expect("gzip in memory");
+            let zipped = gz.finish().expect("gzip in memory");
+            ([("content-encoding", "gzip")], zipped).into_response()
+        }
+        "unicode" => {
+            let escaped: String = text
+                .chars()
+                .map(|c| format!("\\u{:04x}", c as u32))
+                .collect();
+            (
+                [("content-type", "application/json")],
+                format!("{{\"echo\":\"{escaped}\"}}"),
+            )
+                .into_response()
+        }
+        "upper" => text.to_uppercase().into_response(),
+        "base64" => base64::engine::general_purpose::STANDARD
+            .encode(format!("x{text}"))
+            .into_response(),
+        "first-half" => text[..text.len() / 2].to_owned().into_response(),
+        "second-half" => text[text.len() / 2..].to_owned().into_response(),
+        piece => match piece
+            .strip_prefix("piece-")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            Some(n) => text
+                .get(4 * n..4 * n + 4)
+                .unwrap_or_default()
+                .to_owned()
+                .into_response(),
+            None => (axum::http::StatusCode::NOT_FOUND, "no such encoding").into_response(),
+        },
+    }
+}
+
+/// Serves `/big` (`big_bytes` of body, streamed), `/slow` (answers after `slow`),
+/// `/echo` (the request's body and authorization header, back) and
+/// `/echo-as/{encoding}` (the body back, transformed: see `echo_as`).
 pub async fn start_target(big_bytes: usize, slow: Duration) -> Target {
     let app = Router::new()
-        .route("/big", get(move || async move { vec![b'x'; big_bytes] }))
+        .route(
+            "/big",
+            get(move || async move { axum::body::Body::new(Filler { left: big_bytes }) }),
+        )
+        .route(
+            "/echo-as/{encoding}",
+            post(
+                |axum::extract::Path(encoding): axum::extract::Path<String>, body: Bytes| async move {
+                    echo_as(&encoding, &body)
+                },
+            ),
+        )
         .route(
             "/slow",
             get(move || async move {

@@ -55,6 +55,13 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             get(list),
         ),
         endpoint(
+            "delete",
+            "/api/v1/connectors/versions/{sha256}",
+            "Remove an installed version (neither active nor pinned): record, bytes, rollback history",
+            Access::Admin,
+            delete(remove),
+        ),
+        endpoint(
             "post",
             "/api/v1/connectors/{vendor}/activate",
             "Make a version its vendor's default (the next syncs use it)",
@@ -186,6 +193,7 @@ async fn install(
             Provenance::Signed { key_id } => format!("signed by key {key_id}"),
             Provenance::Unsigned => "unsigned (development mode)".into(),
         },
+        signature: signature.map(str::to_owned),
     };
     let event = audit(
         &state,
@@ -210,6 +218,63 @@ async fn install(
         .into_response())
 }
 
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(sha256): ApiPath<String>,
+) -> ApiResult {
+    let record = state
+        .store
+        .plugin(&sha256)?
+        .ok_or_else(|| ApiError::not_found(format!("no installed connector version {sha256}")))?;
+    if state
+        .store
+        .plugin_defaults()?
+        .get(&record.vendor)
+        .is_some_and(|d| d.active == sha256)
+    {
+        return Err(ApiError::conflict(
+            "connector-version-active",
+            format!(
+                "{} {} is its vendor's active version: activate another or roll back first",
+                record.vendor, record.version
+            ),
+        ));
+    }
+    let pinned: Vec<String> = state
+        .store
+        .plugin_pins()?
+        .into_iter()
+        .filter(|(_, sha)| *sha == sha256)
+        .map(|(property, _)| property)
+        .collect();
+    if !pinned.is_empty() {
+        return Err(ApiError::conflict(
+            "connector-version-pinned",
+            format!(
+                "{} {} is pinned for {}: unpin it first",
+                record.vendor,
+                record.version,
+                pinned.join(", ")
+            ),
+        ));
+    }
+    let event = audit(
+        &state,
+        &caller,
+        "connector.removed",
+        format!("{} {} ({})", record.vendor, record.version, record.sha256),
+    );
+    state.store.remove_plugin(&sha256, &event)?;
+    state
+        .versions
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&sha256);
+    tracing::info!(vendor = %record.vendor, version = %record.version, sha256 = %record.sha256, "connector version removed");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 async fn list(State(state): State<AppState>) -> ApiResult {
     let installed: BTreeMap<String, PluginRecord> = state
         .store
@@ -226,6 +291,13 @@ async fn list(State(state): State<AppState>) -> ApiResult {
         .unwrap_or_else(|p| p.into_inner())
         .values()
         .cloned()
+        .collect();
+    // Installed but refused at start (a key no longer trusted, a build this host
+    // cannot load): listed so that an admin can remove or re-install them.
+    let not_loaded: Vec<Value> = installed
+        .values()
+        .filter(|r| !versions.iter().any(|c| c.sha256() == r.sha256))
+        .map(record_view)
         .collect();
     let mut vendors: BTreeMap<String, Value> = BTreeMap::new();
     for c in versions {
@@ -254,7 +326,7 @@ async fn list(State(state): State<AppState>) -> ApiResult {
             list.push(view);
         }
     }
-    ok(json!({ "vendors": vendors }))
+    ok(json!({ "vendors": vendors, "not_loaded": not_loaded }))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -459,8 +531,13 @@ async fn dry_run(
 }
 
 /// Loads every installed version from the store and makes the activated ones their
-/// vendor's default: what a host does when it starts. Versions that no longer load
-/// (an older host build) are reported, not fatal.
+/// vendor's default: what a host does when it starts. Each version's signature is
+/// checked again against the keys trusted **now**: a version whose key was removed
+/// from `trusted_keys` (or an unsigned one, once unsigned components are no longer
+/// allowed) is not loaded: its vendor falls back to the bundled connector and the
+/// properties pinned to it to their vendor's default, each with a warning, until it is
+/// removed or re-installed with a trusted signature. Versions that no longer load (an
+/// older host build) are reported, not fatal.
 pub async fn restore(state: &AppState) -> Result<Vec<String>, epms_store::StoreError> {
     let mut problems = Vec::new();
     for record in state.store.plugins()? {
@@ -471,6 +548,17 @@ pub async fn restore(state: &AppState) -> Result<Vec<String>, epms_store::StoreE
             problems.push(format!("{}: bytes missing", record.sha256));
             continue;
         };
+        let verdict = {
+            let trust = state.trust.read().unwrap_or_else(|p| p.into_inner());
+            trust.verify(&bytes, record.signature.as_deref())
+        };
+        if let Err(e) = verdict {
+            problems.push(format!(
+                "{} {} ({}), {}: no longer trusted ({e}); not loaded",
+                record.vendor, record.version, record.sha256, record.provenance
+            ));
+            continue;
+        }
         match state
             .runtime
             .load_bytes(&bytes, &format!("installed {}", &record.sha256[..12]))

@@ -70,6 +70,19 @@ pub struct SandboxConfig {
     pub between_bytes_timeout_secs: u64,
     /// Log lines a sync's connector may write before further lines are dropped.
     pub log_lines: usize,
+    /// Host memory one sync's connector may make the host hold (answers in flight,
+    /// records read, cursors, its resource table), in MiB (32 to 16,384); more than the
+    /// largest answer plus the resource table's reservation.
+    pub host_memory_mib: usize,
+    /// Host resources (requests, headers, bodies, streams) a connector may hold at once
+    /// (16 to 4,096); each reserves 64 KiB of the host-memory budget.
+    pub resources: usize,
+    /// Longest text a record field or an error message may hold, in bytes (256 to 1,048,576).
+    pub field_bytes: usize,
+    /// Longest next-page cursor, in bytes (256 to 1,048,576).
+    pub cursor_bytes: usize,
+    /// Wall-clock time a whole sync's reading may take, in seconds (1 to 86,400).
+    pub session_timeout_secs: u64,
 }
 
 impl Default for SandboxConfig {
@@ -86,6 +99,11 @@ impl Default for SandboxConfig {
             first_byte_timeout_secs: d.first_byte_timeout.as_secs(),
             between_bytes_timeout_secs: d.between_bytes_timeout.as_secs(),
             log_lines: d.log_lines,
+            host_memory_mib: d.host_memory_bytes >> 20,
+            resources: d.resources,
+            field_bytes: d.field_bytes,
+            cursor_bytes: d.cursor_bytes,
+            session_timeout_secs: d.session_timeout.as_secs(),
         }
     }
 }
@@ -106,7 +124,7 @@ impl SandboxConfig {
             Ok(v)
         }
         let secs = |key: &str, v: u64| within(key, v, 1, 600).map(Duration::from_secs);
-        Ok(SandboxLimits {
+        let limits = SandboxLimits {
             cpu_budget: Duration::from_millis(within(
                 "cpu_budget_ms",
                 self.cpu_budget_ms,
@@ -130,8 +148,28 @@ impl SandboxConfig {
                 self.between_bytes_timeout_secs,
             )?,
             log_lines: within("log_lines", self.log_lines, 0, 1_000_000)?,
+            host_memory_bytes: within("host_memory_mib", self.host_memory_mib, 32, 16_384)? << 20,
+            resources: within("resources", self.resources, 16, 4_096)?,
+            field_bytes: within("field_bytes", self.field_bytes, 256, 1 << 20)?,
+            cursor_bytes: within("cursor_bytes", self.cursor_bytes, 256, 1 << 20)?,
+            session_timeout: Duration::from_secs(within(
+                "session_timeout_secs",
+                self.session_timeout_secs,
+                1,
+                86_400,
+            )?),
             ..SandboxLimits::default()
-        })
+        };
+        let needed = limits.response_body_bytes + limits.resource_reservation();
+        anyhow::ensure!(
+            limits.host_memory_bytes > needed,
+            "sandbox.host_memory_mib = {} leaves no room: the largest answer ({} MiB) and the resource table ({} resources × 64 KiB) need more than {} MiB",
+            self.host_memory_mib,
+            self.response_body_mib,
+            self.resources,
+            needed >> 20
+        );
+        Ok(limits)
     }
 }
 
@@ -526,6 +564,27 @@ mod tests {
             load_config(None, env_of(&[("EPMS_SANDBOX__MEMORY_MIB", "1")])).unwrap_err()
         );
         assert!(e.contains("sandbox.memory_mib"), "{e}");
+        let e = format!(
+            "{:#}",
+            load_config(None, env_of(&[("EPMS_SANDBOX__HOST_MEMORY_MIB", "64")])).unwrap_err()
+        );
+        assert!(
+            e.contains("sandbox.host_memory_mib = 64 leaves no room"),
+            "the largest answer must fit the host-memory budget: {e}"
+        );
+        let limits = load_config(
+            None,
+            env_of(&[
+                ("EPMS_SANDBOX__SESSION_TIMEOUT_SECS", "600"),
+                ("EPMS_SANDBOX__RESOURCES", "64"),
+            ]),
+        )
+        .unwrap()
+        .sandbox
+        .limits()
+        .unwrap();
+        assert_eq!(limits.session_timeout, Duration::from_secs(600));
+        assert_eq!(limits.resources, 64);
     }
 
     #[test]

@@ -141,7 +141,9 @@ pub struct Alert {
     /// Stable identity: a later sync that sees the same discrepancy finds this alert.
     pub identity: String,
     pub state: AlertState,
-    /// Hash of the data the alert is about: a dismissed alert returns only when it changes.
+    /// Hash of the data the alert is about: a dismissed alert returns only when it
+    /// changes. Text on the wire: it passes 2^53.
+    #[serde(with = "epms_model::u64_text")]
     pub fingerprint: u64,
     /// The PMS residents involved.
     pub people: Vec<PmsPerson>,

@@ -207,6 +207,18 @@ pub enum ConnectorError {
 }
 
 impl ConnectorError {
+    /// The connector's own words, whatever the kind.
+    pub fn message_mut(&mut self) -> &mut String {
+        match self {
+            ConnectorError::Auth { message }
+            | ConnectorError::Config { message }
+            | ConnectorError::RateLimited { message, .. }
+            | ConnectorError::Transient { message }
+            | ConnectorError::Protocol { message }
+            | ConnectorError::NotFound { message } => message,
+        }
+    }
+
     /// Whether the same call may succeed later without anyone changing anything.
     pub fn is_retryable(&self) -> bool {
         matches!(
@@ -224,6 +236,48 @@ impl ConnectorError {
             ConnectorError::Transient { .. } => "transient",
             ConnectorError::Protocol { .. } => "protocol",
             ConnectorError::NotFound { .. } => "not-found",
+        }
+    }
+}
+
+/// A `u64` that may pass 2^53 (a hash) written as a decimal string, so that a
+/// JavaScript client reads it exactly: `#[serde(with = "epms_model::u64_text")]`.
+/// Reading accepts a number too (what was stored before).
+pub mod u64_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Number(u64),
+            Text(String),
+        }
+        match Either::deserialize(d)? {
+            Either::Number(n) => Ok(n),
+            Either::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
+
+    /// The same for an optional value.
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(value: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(v) => s.collect_str(v),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+            #[derive(Deserialize)]
+            struct Wrapped(#[serde(with = "super")] u64);
+            Ok(Option::<Wrapped>::deserialize(d)?.map(|w| w.0))
         }
     }
 }
@@ -289,5 +343,34 @@ mod tests {
     fn record_kind_parses_cli_words() {
         assert_eq!("leases".parse::<RecordKind>(), Ok(RecordKind::Leases));
         assert!("tenants".parse::<RecordKind>().is_err());
+    }
+
+    #[test]
+    fn a_hash_past_2_pow_53_is_written_as_text_and_read_either_way() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Hashed {
+            #[serde(with = "crate::u64_text")]
+            fingerprint: u64,
+            #[serde(with = "crate::u64_text::option", default)]
+            maybe: Option<u64>,
+        }
+        let h = Hashed {
+            fingerprint: u64::MAX - 1,
+            maybe: Some(9_007_199_254_740_993),
+        };
+        let text = serde_json::to_string(&h).unwrap();
+        assert_eq!(
+            text,
+            r#"{"fingerprint":"18446744073709551614","maybe":"9007199254740993"}"#
+        );
+        assert_eq!(serde_json::from_str::<Hashed>(&text).unwrap(), h);
+        let stored_before = r#"{"fingerprint":18446744073709551614,"maybe":null}"#;
+        assert_eq!(
+            serde_json::from_str::<Hashed>(stored_before).unwrap(),
+            Hashed {
+                fingerprint: u64::MAX - 1,
+                maybe: None
+            }
+        );
     }
 }

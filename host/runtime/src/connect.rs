@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::budget::{HostBudget, charged_bytes};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
@@ -99,6 +100,7 @@ pub async fn send(
     request: http::Request<http_body_util::Full<Bytes>>,
     timeouts: Timeouts,
     cap: usize,
+    budget: &Arc<HostBudget>,
 ) -> Result<Answer, HttpError> {
     let uri = request.uri().clone();
     let host = uri
@@ -148,6 +150,11 @@ pub async fn send(
         .map_err(|_| HttpError::ConnectionReadTimeout)?
         .map_err(|e| hyper_error(&e))?;
         let (parts, mut incoming) = response.into_parts();
+        // Every byte read is charged to the session as it arrives, so that many
+        // answers read at once cannot pass the session's budget together.
+        let mut charge = budget
+            .charge("response body", 0)
+            .map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
         let mut body = Vec::new();
         loop {
             let frame = tokio::time::timeout(timeouts.between_bytes, incoming.frame())
@@ -159,12 +166,16 @@ pub async fn send(
                 if body.len() + data.len() > cap {
                     return Err(HttpError::HttpResponseBodySize(Some(cap as u64)));
                 }
+                body.reserve(data.len());
+                charge
+                    .resize(body.capacity())
+                    .map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
                 body.extend_from_slice(data);
             }
         }
         Ok(Answer {
             parts,
-            body: Bytes::from(body),
+            body: charged_bytes(body, charge),
         })
     }
     .await;

@@ -49,6 +49,13 @@ pub enum CallError {
     Deadline { timeout: Duration },
     #[error("connector exceeded its memory limit of {limit_bytes} bytes")]
     OutOfMemory { limit_bytes: usize },
+    /// The guest made the host hold too much on its behalf (see `budget`).
+    #[error(
+        "connector made the host hold too much: {what} (host-memory budget {limit_bytes} bytes)"
+    )]
+    HostMemory { what: String, limit_bytes: usize },
+    #[error("the session did not finish within {timeout:?} (every page of every read)")]
+    SessionDeadline { timeout: Duration },
     #[error("connector trapped: {message}")]
     Trap { message: String },
     #[error("connector broke the contract: {0}")]
@@ -68,7 +75,8 @@ impl CallError {
             CallError::Connector(e) => e.code(),
             CallError::CpuBudgetExceeded { .. } => "cpu-budget",
             CallError::Deadline { .. } => "deadline",
-            CallError::OutOfMemory { .. } => "out-of-memory",
+            CallError::OutOfMemory { .. } | CallError::HostMemory { .. } => "out-of-memory",
+            CallError::SessionDeadline { .. } => "deadline",
             CallError::Trap { .. } => "trap",
             CallError::BadOutput(_) => "bad-output",
             CallError::Poisoned => "poisoned",
@@ -81,7 +89,7 @@ impl CallError {
     pub fn is_retryable(&self) -> bool {
         match self {
             CallError::Connector(e) => e.is_retryable(),
-            CallError::Deadline { .. } => true,
+            CallError::Deadline { .. } | CallError::SessionDeadline { .. } => true,
             _ => false,
         }
     }

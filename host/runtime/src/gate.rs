@@ -3,19 +3,22 @@
 //! In order: the URI must be the credential's origin, the host name must resolve to
 //! addresses the host allows, the request body is bounded, secret placeholders are
 //! expanded, the guest's timeouts are clamped, the response body is read whole up
-//! to a cap (host memory, outside the guest's linear memory), and an answer holding a
-//! disclosed secret value is refused before the guest sees it.
+//! to a cap (host memory, outside the guest's linear memory, charged to the session's
+//! [`HostBudget`]), and an answer holding a disclosed secret value is refused before
+//! the guest sees it. Answers are asked for in the identity encoding and refused in any
+//! other, so that the secret scanner reads what the guest would.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use std::net::SocketAddr;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+use crate::budget::{Charge, HostBudget, RESOURCE_BYTES, charged_bytes};
 use crate::cassette::{RecordedRequest, Tape};
 use crate::connect::{self, Resolver};
 use crate::limits::SandboxLimits;
@@ -79,6 +82,7 @@ struct GateInner {
     tape: Tape,
     /// How host names become addresses (the system's resolver, or a test's).
     resolver: Arc<dyn Resolver>,
+    budget: Arc<HostBudget>,
 }
 
 impl OutboundGate {
@@ -89,6 +93,7 @@ impl OutboundGate {
         stats: Arc<OutboundStats>,
         tape: Tape,
         resolver: Arc<dyn Resolver>,
+        budget: Arc<HostBudget>,
     ) -> Self {
         let scanner = Mutex::new(secrets.scanner());
         OutboundGate {
@@ -102,6 +107,7 @@ impl OutboundGate {
                 denials: AtomicU64::new(0),
                 tape,
                 resolver,
+                budget,
             }),
         }
     }
@@ -109,6 +115,15 @@ impl OutboundGate {
     /// Why the last refused request was refused, if one was.
     pub fn last_denial(&self) -> Option<String> {
         self.inner.last_denial.lock().ok().and_then(|d| d.clone())
+    }
+
+    /// Whether `text` holds a secret of this credential, in any form the scanner
+    /// knows (a poisoned scanner counts as yes: nothing is let through unchecked).
+    pub fn holds_secret(&self, text: &[u8]) -> bool {
+        self.inner
+            .scanner
+            .lock()
+            .map_or(true, |scanner| scanner.found_in(text))
     }
 
     /// How many requests this gate has refused.
@@ -126,6 +141,16 @@ type SendResult = Result<
 >;
 
 impl WasiHttpHooks for OutboundGate {
+    // An outgoing body buffers at most two chunks: with the resource table's bound,
+    // what guests' unsent bodies hold is bounded too (see `budget`).
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        1
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        RESOURCE_BYTES / 2
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
@@ -207,11 +232,7 @@ impl GateInner {
         let request_method = request.method().clone();
 
         let (mut parts, body) = request.into_parts();
-        let body = Limited::new(body, self.limits.request_body_bytes)
-            .collect()
-            .await
-            .map_err(|_| HttpError::HttpRequestBodySize(None))?
-            .to_bytes();
+        let (body, _request_charge) = self.read_request_body(body).await?;
 
         // The request as the connector wrote it: placeholders, never secrets.
         let as_written = || RecordedRequest {
@@ -240,12 +261,12 @@ impl GateInner {
             for (n, v) in &answer.headers {
                 response = response.header(n, v);
             }
-            let body = Bytes::from(
-                answer
-                    .body
-                    .to_bytes()
-                    .map_err(|e| HttpError::InternalError(Some(e.to_string())))?,
-            );
+            let bytes = answer
+                .body
+                .to_bytes()
+                .map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
+            let charge = self.charge("recorded answer", bytes.capacity())?;
+            let body = charged_bytes(bytes, charge);
             return response
                 .header(CONTENT_LENGTH, body.len())
                 .body(Full::new(body).map_err(|e| match e {}).boxed_unsync())
@@ -280,12 +301,13 @@ impl GateInner {
             .secrets
             .expand(&body, escaping)
             .map_err(|e| self.deny(e.to_string()))?;
-        let body = match exp.bytes {
+        let (body, _expanded_charge) = match exp.bytes {
             Some(bytes) => {
                 inserted.extend(exp.inserted);
-                Bytes::from(bytes)
+                let charge = self.charge("request body", bytes.capacity())?;
+                (Bytes::from(bytes), Some(charge))
             }
-            None => body,
+            None => (body, None),
         };
         if !inserted.is_empty()
             && let Ok(mut r) = self.scanner.lock()
@@ -294,6 +316,10 @@ impl GateInner {
                 r.add(v);
             }
         }
+        // The scanner must read the answer as the guest will: no compression.
+        parts
+            .headers
+            .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
         parts.headers.remove(CONTENT_LENGTH);
         if !body.is_empty() {
             parts
@@ -336,7 +362,7 @@ impl GateInner {
         // connected to.
         let mut answer = Err(HttpError::DestinationUnavailable);
         for addr in &addrs {
-            answer = connect::send(*addr, request()?, timeouts, cap).await;
+            answer = connect::send(*addr, request()?, timeouts, cap, &self.budget).await;
             if !matches!(
                 answer,
                 Err(HttpError::ConnectionRefused | HttpError::ConnectionTimeout)
@@ -362,6 +388,17 @@ impl GateInner {
             "outbound request"
         );
 
+        if let Some(encoding) = parts
+            .headers
+            .get(CONTENT_ENCODING)
+            .filter(|e| !e.as_bytes().eq_ignore_ascii_case(b"identity"))
+        {
+            return Err(self.deny(format!(
+                "{}: the answer is {}-encoded although the identity encoding was asked for; refused unread (the secret scanner reads bodies as sent)",
+                strip_query(&uri),
+                String::from_utf8_lossy(encoding.as_bytes())
+            )));
+        }
         {
             let scanner = self
                 .scanner
@@ -393,6 +430,35 @@ impl GateInner {
             parts,
             Full::new(body).map_err(|e| match e {}).boxed_unsync(),
         ))
+    }
+}
+
+impl GateInner {
+    fn charge(&self, what: &'static str, bytes: usize) -> Result<Charge, HttpError> {
+        self.budget
+            .charge(what, bytes)
+            .map_err(|e| HttpError::InternalError(Some(e.to_string())))
+    }
+
+    /// The guest's request body, whole, at most `request_body_bytes`, charged as it
+    /// arrives.
+    async fn read_request_body(&self, mut body: WasiBody) -> Result<(Bytes, Charge), HttpError> {
+        let mut charge = self.charge("request body", 0)?;
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame?;
+            if let Some(data) = frame.data_ref() {
+                if bytes.len() + data.len() > self.limits.request_body_bytes {
+                    return Err(HttpError::HttpRequestBodySize(None));
+                }
+                bytes.reserve(data.len());
+                charge
+                    .resize(bytes.capacity())
+                    .map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
+                bytes.extend_from_slice(data);
+            }
+        }
+        Ok((Bytes::from(bytes), charge))
     }
 }
 

@@ -9,6 +9,7 @@
 //! out-of-memory fails that session's call with a classified [`CallError`]; the
 //! runtime and every other session carry on.
 
+pub mod budget;
 pub mod cache;
 pub mod cassette;
 pub mod connect;
@@ -17,6 +18,7 @@ pub mod credential;
 mod error;
 pub mod gate;
 pub mod limits;
+mod output;
 pub mod policy;
 pub mod secrets;
 pub mod signing;
@@ -41,8 +43,10 @@ pub use limits::{EPOCH_TICK, SandboxLimits};
 pub use policy::NetworkAccess;
 pub use usage::{PluginKey, PluginUsage};
 
+use budget::{Charge, HostBudget, OverBudget};
 use contract::v1;
 use gate::OutboundGate;
+use output::GuestRecord;
 use policy::OutboundPolicy;
 use state::HostState;
 
@@ -347,6 +351,14 @@ impl Runtime {
             ),
             None => (None, secrets::Secrets::default(), Vec::new()),
         };
+        let budget = HostBudget::new(limits.host_memory_bytes);
+        let over = |e: OverBudget| CallError::Host(format!("sandbox limits: {e}"));
+        let resources = budget
+            .charge("the resource table", limits.resource_reservation())
+            .map_err(over)?;
+        let records = budget
+            .charge("the records and cursors read", 0)
+            .map_err(over)?;
         let gate = OutboundGate::new(
             policy,
             secrets,
@@ -354,8 +366,12 @@ impl Runtime {
             self.stats.clone(),
             tape,
             self.config.resolver.clone(),
+            budget.clone(),
         );
-        let mut store = Store::new(&self.engine, HostState::new(gate, &limits, vendor));
+        let mut store = Store::new(
+            &self.engine,
+            HostState::new(gate, &limits, vendor, budget, resources),
+        );
         store.limiter(|s| &mut s.memory);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
@@ -382,6 +398,7 @@ impl Runtime {
             store,
             bindings,
             config: settings,
+            call_timeout: limits.call_timeout,
             limits,
             poisoned: false,
             instantiate_time: started.elapsed(),
@@ -392,9 +409,11 @@ impl Runtime {
                 version: connector.info.version.clone(),
                 sha256: connector.sha256.clone(),
             }),
+            opened: started,
             call_started: started,
             denials_before: 0,
             on_page: None,
+            records,
         })
     }
 }
@@ -449,10 +468,16 @@ pub struct ConnectorSession {
     usage: Arc<usage::UsageStats>,
     /// Whose usage the calls count as (`None` while the component is being loaded).
     plugin: Option<PluginKey>,
+    /// When the session opened: the whole session is bounded by `session_timeout`.
+    opened: Instant,
+    /// The current call's time limit: `call_timeout`, or what is left of the session.
+    call_timeout: Duration,
     call_started: Instant,
     /// The gate's refusals before the current call began.
     denials_before: u64,
     on_page: Option<PageObserver>,
+    /// What the records and cursors returned so far hold, kept for the session's life.
+    records: Charge,
 }
 
 /// Told of every page an `all_*` read takes: its kind and how many records it held.
@@ -470,6 +495,12 @@ impl ConnectorSession {
     /// Peak linear memory the guest asked for, in bytes.
     pub fn peak_memory(&self) -> usize {
         self.store.data().memory.peak
+    }
+
+    /// Peak host memory the session made the host hold, in bytes (the resource
+    /// table's reservation included).
+    pub fn peak_host_memory(&self) -> usize {
+        self.store.data().budget.peak()
     }
 
     /// Calls `observer` after every page `all_units`, `all_residents` and
@@ -493,6 +524,17 @@ impl ConnectorSession {
         if self.poisoned {
             return Err(CallError::Poisoned);
         }
+        let left = self
+            .limits
+            .session_timeout
+            .saturating_sub(self.opened.elapsed());
+        if left.is_zero() {
+            self.poisoned = true;
+            return Err(CallError::SessionDeadline {
+                timeout: self.limits.session_timeout,
+            });
+        }
+        self.call_timeout = self.limits.call_timeout.min(left);
         let cpu = &mut self.store.data_mut().cpu;
         cpu.ticks = 0;
         cpu.exceeded = false;
@@ -515,7 +557,58 @@ impl ConnectorSession {
                 message: format!("request refused by the sandbox: {reason}"),
             });
         }
-        CallError::Connector(e.into())
+        let mut error: epms_model::ConnectorError = e.into();
+        // The message reaches the sync history and the logs: bounded, one line, and
+        // never a secret.
+        let message = error.message_mut();
+        *message = self.guest_text(message);
+        CallError::Connector(error)
+    }
+
+    /// Text a guest wrote, as the host may keep it: at most `field_bytes`, control
+    /// characters escaped, withheld whole if it holds a secret of the credential.
+    fn guest_text(&self, text: &str) -> String {
+        self.store.data().guest_text(text, self.limits.field_bytes)
+    }
+
+    /// Checks a page before the host keeps it (see [`output`]) and charges what it
+    /// holds to the session.
+    fn keep<T: GuestRecord>(
+        &mut self,
+        records: Vec<T>,
+        next: Option<String>,
+    ) -> Result<Page<T>, CallError> {
+        let gate = &self.store.data().gate;
+        let holds_secret = |t: &[u8]| gate.holds_secret(t);
+        let mut held = output::check_records(&records, self.limits.field_bytes, &holds_secret)?;
+        if let Some(cursor) = &next {
+            if cursor.len() > self.limits.cursor_bytes {
+                return Err(CallError::BadOutput(format!(
+                    "the next-page cursor is {} bytes long; the most a cursor may hold is {}",
+                    cursor.len(),
+                    self.limits.cursor_bytes
+                )));
+            }
+            if holds_secret(cursor.as_bytes()) {
+                return Err(CallError::BadOutput(
+                    "the next-page cursor holds a secret of the credential (withheld)".into(),
+                ));
+            }
+            // The pager keeps a digest of it.
+            held += cursor.len() + Pager::SEEN_BYTES;
+        }
+        if let Err(over) = self.records.grow(held) {
+            self.poisoned = true;
+            return Err(self.host_memory(over.what));
+        }
+        Ok(Page { records, next })
+    }
+
+    fn host_memory(&self, what: &str) -> CallError {
+        CallError::HostMemory {
+            what: format!("{what} would pass the budget"),
+            limit_bytes: self.limits.host_memory_bytes,
+        }
     }
 
     fn finish<T>(
@@ -523,6 +616,12 @@ impl ConnectorSession {
         outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
     ) -> Result<T, CallError> {
         let data = self.store.data();
+        // Past the host-memory budget the call fails, whatever the guest made of the
+        // refusal it saw.
+        if let Some(what) = data.budget.exceeded() {
+            self.poisoned = true;
+            return Err(self.host_memory(what));
+        }
         if let Some(plugin) = &self.plugin {
             self.usage.record(
                 plugin,
@@ -538,6 +637,12 @@ impl ConnectorSession {
                 self.poisoned = true;
                 Err(classify_trap(&self.store, &self.limits, e))
             }
+            Err(_) if self.call_timeout < self.limits.call_timeout => {
+                self.poisoned = true;
+                Err(CallError::SessionDeadline {
+                    timeout: self.limits.session_timeout,
+                })
+            }
             Err(_) => {
                 self.poisoned = true;
                 Err(CallError::Deadline {
@@ -550,8 +655,7 @@ impl ConnectorSession {
     async fn call_info(&mut self) -> Result<v1::wit::ConnectorInfo, CallError> {
         self.begin()?;
         let api = self.bindings.door_connector_connector();
-        let out =
-            tokio::time::timeout(self.limits.call_timeout, api.call_info(&mut self.store)).await;
+        let out = tokio::time::timeout(self.call_timeout, api.call_info(&mut self.store)).await;
         self.finish(out)
     }
 
@@ -560,7 +664,7 @@ impl ConnectorSession {
         self.begin()?;
         let api = self.bindings.door_connector_connector();
         let out = tokio::time::timeout(
-            self.limits.call_timeout,
+            self.call_timeout,
             api.call_check(&mut self.store, &self.config),
         )
         .await;
@@ -572,12 +676,13 @@ impl ConnectorSession {
         self.begin()?;
         let api = self.bindings.door_connector_connector();
         let out = tokio::time::timeout(
-            self.limits.call_timeout,
+            self.call_timeout,
             api.call_list_properties(&mut self.store, &self.config),
         )
         .await;
         let props = self.finish(out)?.map_err(|e| self.pms_error(e))?;
-        Ok(props.into_iter().map(Into::into).collect())
+        let props = props.into_iter().map(Into::into).collect();
+        Ok(self.keep(props, None)?.records)
     }
 
     /// One page of units.
@@ -590,15 +695,15 @@ impl ConnectorSession {
         let cursor = cursor.map(str::to_owned);
         let api = self.bindings.door_connector_connector();
         let out = tokio::time::timeout(
-            self.limits.call_timeout,
+            self.call_timeout,
             api.call_read_units(&mut self.store, &self.config, property, cursor.as_ref()),
         )
         .await;
         let page = self.finish(out)?.map_err(|e| self.pms_error(e))?;
-        Ok(Page {
-            records: page.records.into_iter().map(Into::into).collect(),
-            next: page.next,
-        })
+        self.keep(
+            page.records.into_iter().map(Into::into).collect(),
+            page.next,
+        )
     }
 
     /// One page of residents.
@@ -611,15 +716,15 @@ impl ConnectorSession {
         let cursor = cursor.map(str::to_owned);
         let api = self.bindings.door_connector_connector();
         let out = tokio::time::timeout(
-            self.limits.call_timeout,
+            self.call_timeout,
             api.call_read_residents(&mut self.store, &self.config, property, cursor.as_ref()),
         )
         .await;
         let page = self.finish(out)?.map_err(|e| self.pms_error(e))?;
-        Ok(Page {
-            records: page.records.into_iter().map(Into::into).collect(),
-            next: page.next,
-        })
+        self.keep(
+            page.records.into_iter().map(Into::into).collect(),
+            page.next,
+        )
     }
 
     /// One page of leases.
@@ -632,15 +737,15 @@ impl ConnectorSession {
         let cursor = cursor.map(str::to_owned);
         let api = self.bindings.door_connector_connector();
         let out = tokio::time::timeout(
-            self.limits.call_timeout,
+            self.call_timeout,
             api.call_read_leases(&mut self.store, &self.config, property, cursor.as_ref()),
         )
         .await;
         let page = self.finish(out)?.map_err(|e| self.pms_error(e))?;
-        Ok(Page {
-            records: page.records.into_iter().map(Into::into).collect(),
-            next: page.next,
-        })
+        self.keep(
+            page.records.into_iter().map(Into::into).collect(),
+            page.next,
+        )
     }
 
     /// Every unit of a property, following cursors.
@@ -688,11 +793,23 @@ impl ConnectorSession {
 struct Pager {
     /// `None` before the first page; `Some(None)` once the last page was read.
     next: Option<Option<String>>,
-    seen: std::collections::HashSet<String>,
+    /// A digest of each cursor seen: a loop is found without keeping the cursors.
+    seen: std::collections::HashSet<[u8; 16]>,
     pages: usize,
 }
 
 impl Pager {
+    /// What remembering one cursor holds (its digest and the set's overhead).
+    const SEEN_BYTES: usize = 32;
+
+    fn digest(cursor: &str) -> [u8; 16] {
+        use sha2::Digest;
+        let full = sha2::Sha256::digest(cursor.as_bytes());
+        let mut d = [0u8; 16];
+        d.copy_from_slice(&full[..16]);
+        d
+    }
+
     /// The cursor of the next page to read (`Some(None)` = the first page), or `None`
     /// when done.
     fn next_cursor(&self) -> Option<Option<String>> {
@@ -709,7 +826,7 @@ impl Pager {
             return Err(CallError::BadOutput(format!("more than {MAX_PAGES} pages")));
         }
         if let Some(c) = &next
-            && !self.seen.insert(c.clone())
+            && !self.seen.insert(Self::digest(c))
         {
             return Err(CallError::BadOutput(format!(
                 "cursor {c:?} returned twice: paging would never end"
@@ -726,6 +843,21 @@ fn classify_trap(
     error: wasmtime::Error,
 ) -> CallError {
     let state = store.data();
+    if let Some(what) = state.budget.exceeded() {
+        return CallError::HostMemory {
+            what: format!("{what} would pass the budget"),
+            limit_bytes: limits.host_memory_bytes,
+        };
+    }
+    if let Some(wasmtime::component::ResourceTableError::Full) = error.downcast_ref() {
+        return CallError::HostMemory {
+            what: format!(
+                "more than {} host resources (requests, fields, bodies, streams) held at once",
+                limits.resources
+            ),
+            limit_bytes: limits.host_memory_bytes,
+        };
+    }
     if state.cpu.exceeded {
         return CallError::CpuBudgetExceeded {
             budget: limits.cpu_budget,
@@ -740,7 +872,7 @@ fn classify_trap(
         Some(trap) => trap.to_string(),
         None => format!("{error:#}"),
     };
-    let stderr = state.stderr_tail();
+    let stderr = state.guest_text(&state.stderr_tail(), limits.field_bytes);
     if !stderr.is_empty() {
         message.push_str("; guest stderr: ");
         message.push_str(&stderr);

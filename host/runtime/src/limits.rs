@@ -24,6 +24,18 @@ pub struct SandboxLimits {
     pub log_lines: usize,
     /// Longest log line kept (bytes); longer lines are cut.
     pub log_line_bytes: usize,
+    /// Host memory one session may make the host hold: bodies in flight, the records
+    /// read so far, cursors, and the resource table's reservation (see `budget`).
+    pub host_memory_bytes: usize,
+    /// Host resources (requests, fields, bodies, futures, streams) a guest may hold
+    /// at once.
+    pub resources: usize,
+    /// Longest text a record field, a cursor or an error message may hold (bytes).
+    pub field_bytes: usize,
+    /// Longest cursor a page may return (bytes).
+    pub cursor_bytes: usize,
+    /// Wall-clock time a whole session (one sync: every page of every read) may take.
+    pub session_timeout: Duration,
 }
 
 impl Default for SandboxLimits {
@@ -39,6 +51,11 @@ impl Default for SandboxLimits {
             between_bytes_timeout: Duration::from_secs(30),
             log_lines: 1_000,
             log_line_bytes: 4_096,
+            host_memory_bytes: 256 << 20,
+            resources: 256,
+            field_bytes: 4_096,
+            cursor_bytes: 8_192,
+            session_timeout: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -51,6 +68,12 @@ impl SandboxLimits {
     /// The CPU budget as a number of epoch ticks (at least one).
     pub fn cpu_budget_ticks(&self) -> u64 {
         (self.cpu_budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+    }
+
+    /// What the resource table may hold at most, reserved from the host-memory budget
+    /// when a session opens.
+    pub fn resource_reservation(&self) -> usize {
+        self.resources.saturating_mul(crate::budget::RESOURCE_BYTES)
     }
 
     /// `requested` bounded by `max`; a missing request gets the maximum.

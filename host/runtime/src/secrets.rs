@@ -118,11 +118,10 @@ impl Secrets {
 
     /// Every form in which a secret value may show up in a response.
     pub fn scanner(&self) -> SecretScanner {
+        // Escaped forms (XML, JSON) are decoded by the scanner, not listed.
         let mut r = SecretScanner::default();
         for v in self.values.values() {
-            for esc in [Escaping::None, Escaping::Xml, Escaping::Json] {
-                r.add(&esc.apply(v));
-            }
+            r.add(v);
         }
         r
     }
@@ -211,30 +210,194 @@ fn lossy_prefix(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).into_owned()
 }
 
-/// Finds disclosed secret values in what a server sends back. A response that holds
-/// one is refused whole, never altered: cutting a value out changes data (a 3-character
-/// license `lic` inside the status `Applicant` would read `App[redacted]ant`), and a
-/// response that echoes a secret is no answer to trust anyway.
+/// Finds disclosed secret values in what a server sends back, and in what a guest
+/// returns. A response that holds one is refused whole, never altered: cutting a value
+/// out changes data (a 3-character license `lic` inside the status `Applicant` would
+/// read `App[redacted]ant`), and a response that echoes a secret is no answer to trust
+/// anyway.
+///
+/// A value is looked for in the forms a server (or a guest) turns it into without
+/// meaning to hide it: any letter case; JSON `\u` and backslash escapes, XML entities
+/// and `%` escapes (the text is decoded before it is searched); standard and URL-safe
+/// base64 at any alignment; hex. Each half of a value of 16 bytes or more is looked
+/// for too, so that a value echoed in two pieces is caught in either. No scanner can
+/// catch an arbitrary transform (a reversal, a cipher): see `docs/rules.md`.
 #[derive(Debug, Clone, Default)]
 pub struct SecretScanner {
-    needles: Vec<Vec<u8>>,
+    /// Lower-case; searched in the lower-cased text, raw and decoded.
+    plain: Vec<Vec<u8>>,
+    /// Base64 forms; searched byte for byte in the raw text.
+    exact: Vec<Vec<u8>>,
 }
+
+/// The shortest piece of a value looked for on its own (halves, base64 runs): shorter
+/// pieces turn up in ordinary data.
+const MIN_FRAGMENT: usize = 8;
 
 impl SecretScanner {
     /// Adds a value to look for. Empty values are ignored.
     pub fn add(&mut self, value: &str) {
         let v = value.as_bytes();
-        if !v.is_empty() && !self.needles.iter().any(|n| n == v) {
-            self.needles.push(v.to_vec());
+        if v.is_empty() {
+            return;
+        }
+        let mut fragments = vec![v];
+        if v.len() >= 2 * MIN_FRAGMENT {
+            fragments.extend([&v[..v.len() / 2], &v[v.len() / 2..]]);
+        }
+        for fragment in fragments {
+            push_new(&mut self.plain, fragment.to_ascii_lowercase());
+            let hex: String = fragment.iter().map(|b| format!("{b:02x}")).collect();
+            if hex.len() >= MIN_FRAGMENT {
+                push_new(&mut self.plain, hex.into_bytes());
+            }
+            for run in base64_runs(fragment) {
+                push_new(&mut self.exact, run);
+            }
         }
     }
 
-    /// Whether `input` holds any of the values.
+    /// Whether `input` holds any of the values, in any of the forms looked for.
     pub fn found_in(&self, input: &[u8]) -> bool {
-        self.needles
-            .iter()
-            .any(|needle| memmem::find(input, needle).is_some())
+        if self.plain.is_empty() && self.exact.is_empty() {
+            return false;
+        }
+        let has = |haystack: &[u8], needles: &[Vec<u8>]| {
+            needles.iter().any(|n| memmem::find(haystack, n).is_some())
+        };
+        if has(input, &self.exact) {
+            return true;
+        }
+        let lower = input.to_ascii_lowercase();
+        if has(&lower, &self.plain) {
+            return true;
+        }
+        let decoded = decode_escapes(&lower);
+        decoded != lower && has(&decoded, &self.plain)
     }
+}
+
+fn push_new(list: &mut Vec<Vec<u8>>, item: Vec<u8>) {
+    if !item.is_empty() && !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+/// The base64 text that `value` always turns into, whatever bytes precede it: for each
+/// of the three alignments, the characters that depend on `value`'s bytes alone.
+fn base64_runs(value: &[u8]) -> Vec<Vec<u8>> {
+    use base64::engine::general_purpose::STANDARD_NO_PAD;
+    let mut runs = Vec::new();
+    for lead in 0..3usize {
+        let mut padded = vec![0u8; lead];
+        padded.extend_from_slice(value);
+        let encoded = STANDARD_NO_PAD.encode(&padded);
+        // The first group mixes in the leading bytes; a last partial group depends on
+        // what follows.
+        let start = if lead == 0 { 0 } else { 4 };
+        let end = (padded.len() / 3) * 4;
+        if end >= start + MIN_FRAGMENT {
+            let run = encoded.as_bytes()[start..end].to_vec();
+            let url_safe: Vec<u8> = run
+                .iter()
+                .map(|&b| match b {
+                    b'+' => b'-',
+                    b'/' => b'_',
+                    b => b,
+                })
+                .collect();
+            runs.push(run);
+            runs.push(url_safe);
+        }
+    }
+    runs
+}
+
+/// `text` with JSON backslash escapes (`\u0041`, `\"`, `\/`), XML character
+/// references and entities (`&#65;`, `&#x41;`, `&amp;`) and `%` escapes decoded, one
+/// level deep. Bytes that are not a complete escape stay as they are.
+fn decode_escapes(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let rest = &text[i..];
+        let decoded = match rest[0] {
+            b'\\' => json_escape(rest),
+            b'&' => xml_reference(rest),
+            b'%' => rest
+                .get(1..3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .map(|b| (vec![b.to_ascii_lowercase()], 3)),
+            _ => None,
+        };
+        match decoded {
+            Some((bytes, used)) => {
+                out.extend_from_slice(&bytes);
+                i += used;
+            }
+            None => {
+                out.push(rest[0]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// `c` in UTF-8, lower-cased as the rest of the text is (ASCII letters only).
+fn utf8_lower(c: char) -> Vec<u8> {
+    let mut s = c.to_string();
+    s.make_ascii_lowercase();
+    s.into_bytes()
+}
+
+/// A JSON escape at the start of `text`: its characters and length.
+fn json_escape(text: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let hex4 = |at: usize| {
+        text.get(at..at + 4)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+    };
+    match *text.get(1)? {
+        b'u' => {
+            let unit = hex4(2)?;
+            if (0xD800..0xDC00).contains(&unit)
+                && text.get(6..8) == Some(b"\\u")
+                && let Some(low) = hex4(8).filter(|l| (0xDC00..0xE000).contains(l))
+            {
+                let c = char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?;
+                return Some((utf8_lower(c), 12));
+            }
+            Some((utf8_lower(char::from_u32(unit)?), 6))
+        }
+        b'n' => Some((b"\n".to_vec(), 2)),
+        b't' => Some((b"\t".to_vec(), 2)),
+        b'r' => Some((b"\r".to_vec(), 2)),
+        c @ (b'"' | b'\\' | b'/' | b'\'') => Some((vec![c], 2)),
+        _ => None,
+    }
+}
+
+/// An XML reference at the start of `text`: its characters and length.
+fn xml_reference(text: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let end = text.iter().take(12).position(|&b| b == b';')?;
+    let name = std::str::from_utf8(&text[1..end]).ok()?;
+    let c = match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        _ => {
+            let code = match name.strip_prefix("#x") {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => name.strip_prefix('#')?.parse().ok()?,
+            };
+            char::from_u32(code)?
+        }
+    };
+    Some((utf8_lower(c), end + 1))
 }
 
 #[cfg(test)]
@@ -351,6 +514,51 @@ mod tests {
         assert!(
             !long.scanner().found_in(&recorded),
             "an ordinary secret is not in the data"
+        );
+    }
+
+    /// Regression: a server echoing the secret `\u`-escaped, upper-cased, base64'd
+    /// or in halves handed it to the guest.
+    #[test]
+    fn every_common_encoding_of_a_secret_is_found() {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let secret = "s3cr3t-Pa55word!";
+        let scanner = Secrets::new([("password".to_owned(), secret.to_owned())]).scanner();
+        let unicode: String = secret
+            .chars()
+            .map(|c| format!("\\u{:04X}", c as u32))
+            .collect();
+        let entities: String = secret.chars().map(|c| format!("&#{};", c as u32)).collect();
+        let percent: String = secret.bytes().map(|b| format!("%{b:02X}")).collect();
+        let hex: String = secret.bytes().map(|b| format!("{b:02X}")).collect();
+        let mut echoes = vec![
+            format!("{{\"echo\":\"{unicode}\"}}"),
+            format!("<echo>{entities}</echo>"),
+            format!("q={percent}"),
+            format!("hex={hex}"),
+            secret.to_uppercase(),
+            format!("first={}", &secret[..8]),
+            format!("second={}", &secret[8..]),
+            URL_SAFE_NO_PAD.encode(format!("u:{secret}")),
+        ];
+        for lead in ["", "a", "ab", "abc"] {
+            echoes.push(STANDARD.encode(format!("{lead}{secret}")));
+        }
+        for echo in &echoes {
+            assert!(scanner.found_in(echo.as_bytes()), "not found in {echo}");
+        }
+        let recorded = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/real/yardi/GetResidents.result.xml"
+        ))
+        .unwrap();
+        assert!(
+            !scanner.found_in(&recorded),
+            "ordinary data holds none of its forms"
+        );
+        assert!(
+            !scanner.found_in(b"s3cr3t"),
+            "a piece shorter than a half is not a find"
         );
     }
 

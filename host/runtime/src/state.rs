@@ -7,12 +7,18 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use std::sync::Arc;
+
+use crate::budget::{Charge, HostBudget, RESOURCE_BYTES};
 use crate::contract::v1;
 use crate::gate::OutboundGate;
 use crate::limits::SandboxLimits;
 
 /// Bytes of guest stderr kept (a panic message, mostly).
 const STDERR_BYTES: usize = 16 * 1024;
+
+/// What stands for guest text that held a secret.
+pub(crate) const WITHHELD: &str = "[withheld: the text held a secret of this credential]";
 
 pub struct HostState {
     wasi: WasiCtx,
@@ -23,10 +29,19 @@ pub struct HostState {
     pub(crate) cpu: CpuMeter,
     pub(crate) log: LogSink,
     stderr: MemoryOutputPipe,
+    pub(crate) budget: Arc<HostBudget>,
+    /// The resource table's worst case, held for the session's life.
+    _resources: Charge,
 }
 
 impl HostState {
-    pub(crate) fn new(gate: OutboundGate, limits: &SandboxLimits, vendor: String) -> Self {
+    pub(crate) fn new(
+        gate: OutboundGate,
+        limits: &SandboxLimits,
+        vendor: String,
+        budget: Arc<HostBudget>,
+        resources: Charge,
+    ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_BYTES);
         // No preopens, no environment, no arguments, no sockets, no inherited stdio:
         // the only way out is wasi:http through the gate.
@@ -36,10 +51,14 @@ impl HostState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(RESOURCE_BYTES);
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(limits.resources);
         HostState {
             wasi,
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
+            http,
+            table,
             gate,
             memory: MemoryMeter {
                 limit: limits.memory_bytes,
@@ -58,17 +77,34 @@ impl HostState {
                 dropped: 0,
             },
             stderr,
+            budget,
+            _resources: resources,
         }
     }
 
-    /// The end of what the guest wrote to stderr, for a trap's message (control
-    /// characters escaped: it reaches logs and the API).
+    /// The end of what the guest wrote to stderr, for a trap's message (pass it through
+    /// [`Self::guest_text`]: it reaches logs and the API).
     pub(crate) fn stderr_tail(&self) -> String {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
         let text = text.trim();
         let start = text.char_indices().rev().nth(1_999).map_or(0, |(i, _)| i);
-        escape_control(&text[start..])
+        text[start..].to_owned()
+    }
+
+    /// Text a guest wrote, as the host may keep it (in logs, errors, the sync
+    /// history): cut to `max_bytes`, control characters escaped, and withheld whole if
+    /// it holds a secret of the credential in any form the scanner knows.
+    pub(crate) fn guest_text(&self, text: &str, max_bytes: usize) -> String {
+        let mut end = text.len().min(max_bytes);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let text = &text[..end];
+        if self.gate.holds_secret(text.as_bytes()) {
+            return WITHHELD.to_owned();
+        }
+        escape_control(text)
     }
 }
 
@@ -176,14 +212,10 @@ impl v1::door::connector::host::Host for HostState {
             return;
         }
         sink.lines_left -= 1;
-        let mut end = message.len().min(sink.line_bytes);
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
         // Guest text is a field, never the format, and its control characters are
         // escaped: a newline in it cannot forge a host log line.
-        let guest = escape_control(&message[..end]);
-        let vendor = sink.vendor.as_str();
+        let guest = self.guest_text(&message, self.log.line_bytes);
+        let vendor = self.log.vendor.as_str();
         match level {
             v1::LogLevel::Trace => tracing::trace!(connector = vendor, %guest, "connector log"),
             v1::LogLevel::Debug => tracing::debug!(connector = vendor, %guest, "connector log"),

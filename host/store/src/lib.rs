@@ -173,6 +173,7 @@ pub struct ClosedSuggestion {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settled {
+    #[serde(with = "epms_model::u64_text")]
     pub input_fingerprint: u64,
     pub version: u64,
 }
@@ -231,7 +232,7 @@ pub struct SyncRun {
     pub error_code: Option<String>,
     pub error: Option<String>,
     /// The engine's input fingerprint of a sync that ran the planner.
-    #[serde(default)]
+    #[serde(default, with = "epms_model::u64_text::option")]
     pub input_fingerprint: Option<u64>,
     /// The connector version that fetched (absent when none was reached).
     #[serde(default)]

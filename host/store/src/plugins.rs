@@ -26,6 +26,10 @@ pub struct PluginRecord {
     pub installed_by: String,
     /// "signed by key <id>", or "unsigned (development mode)".
     pub provenance: String,
+    /// The signature line it was installed with, checked again against the trusted
+    /// keys each time the host starts (absent: unsigned, or installed before it was kept).
+    #[serde(default)]
+    pub signature: Option<String>,
 }
 
 /// A vendor's active version and the ones active before it, newest last.
@@ -80,6 +84,34 @@ impl Store {
         }
         out.sort_by_key(|p| p.installed_at);
         Ok(out)
+    }
+
+    /// Removes an installed version (record and bytes) and drops it from every
+    /// vendor's rollback history. The caller checks it is neither active nor pinned.
+    /// Returns whether it was installed.
+    pub fn remove_plugin(&self, sha256: &str, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let removed = txn.open_table(PLUGINS)?.remove(sha256)?.is_some();
+        if removed {
+            txn.open_table(PLUGIN_BLOBS)?.remove(sha256)?;
+            let mut defaults = txn.open_table(PLUGIN_DEFAULTS)?;
+            let mut changed = Vec::new();
+            for e in defaults.iter()? {
+                let (vendor, value) = e?;
+                let mut d: VendorDefault = dec(value.value())?;
+                if d.previous.iter().any(|p| p == sha256) {
+                    d.previous.retain(|p| p != sha256);
+                    changed.push((vendor.value().to_owned(), d));
+                }
+            }
+            for (vendor, d) in changed {
+                defaults.insert(vendor.as_str(), enc(&d).as_slice())?;
+            }
+            drop(defaults);
+            append(&txn, AUDIT, SERVICE_SCOPE, std::iter::once(enc(audit)))?;
+        }
+        txn.commit()?;
+        Ok(removed)
     }
 
     /// The bytes of an installed version.

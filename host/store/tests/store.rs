@@ -692,6 +692,7 @@ fn connector_versions_are_installed_once_activated_rolled_back_and_pinned_with_a
         installed_at: NOW,
         installed_by: "admin".into(),
         provenance: "signed by key k".into(),
+        signature: Some("epms-ed25519 k c2ln".into()),
     };
     assert!(
         store
@@ -742,6 +743,23 @@ fn connector_versions_are_installed_once_activated_rolled_back_and_pinned_with_a
         Err(StoreError::NoSuchProperty(_))
     ));
 
+    // Removed: record, bytes, and its place in the rollback history.
+    store
+        .activate_plugin("acme", "h3", Some("h2"), &event("activate"))
+        .unwrap();
+    assert!(store.remove_plugin("h2", &event("remove")).unwrap());
+    assert!(store.plugin("h2").unwrap().is_none());
+    assert!(store.plugin_bytes("h2").unwrap().is_none());
+    assert!(
+        !store.plugin_defaults().unwrap()["acme"]
+            .previous
+            .contains(&"h2".to_owned())
+    );
+    assert!(
+        !store.remove_plugin("h2", &event("remove")).unwrap(),
+        "removing twice: nothing to remove, nothing audited"
+    );
+
     let actions: Vec<String> = store
         .service_audit(0, 100)
         .unwrap()
@@ -751,7 +769,8 @@ fn connector_versions_are_installed_once_activated_rolled_back_and_pinned_with_a
     assert_eq!(
         actions,
         [
-            "install", "activate", "activate", "rollback", "rollback", "pin", "unpin"
+            "install", "activate", "activate", "rollback", "rollback", "pin", "unpin", "activate",
+            "remove"
         ]
     );
 }
