@@ -246,7 +246,13 @@ async fn bad_requests_are_problems_naming_the_field() {
             "settings.access.common_keys",
         ),
         (
-            integration(default, json!(["rnttrk01", "rnttrk01"])),
+            integration(default.clone(), json!(["rnttrk01", "rnttrk01"])),
+            "pms_property_ids",
+        ),
+        // Regression: an id the credential does not see was accepted silently (the
+        // PMS is asked which properties it sees).
+        (
+            integration(default.clone(), json!(["rnttrk01", "not-in-this-pms"])),
             "pms_property_ids",
         ),
     ] {
@@ -264,6 +270,19 @@ async fn bad_requests_are_problems_naming_the_field() {
             "{v}"
         );
     }
+    let (status, _, v) = h
+        .call(
+            "PUT",
+            "/api/v1/properties/door-1/integration",
+            Some(&h.admin),
+            Some(json!({"credential_id": "nobody", "pms_property_ids": [], "settings": default})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("no-such-credential")),
+        "{v}"
+    );
     // A known route with a method it does not take: a problem, not an empty 405.
     let (status, ctype, v) = h
         .call("DELETE", "/api/v1/properties", Some(&h.admin), None)

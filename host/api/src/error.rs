@@ -74,6 +74,37 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A failed connector call (a sync's fetch, a credential check): 502 with the
+    /// cause in the code, and the PMS's `Retry-After` when it gave one.
+    pub fn from_call(call: epms_runtime::CallError) -> Self {
+        ApiError {
+            retry_after: call.retry_after(),
+            ..ApiError::bad_gateway(call_code(&call), call.to_string())
+        }
+    }
+}
+
+/// The problem code of a failed fetch: `pms-…` for what the PMS answered (through the
+/// connector), `connector-…` for the connector's own failure.
+fn call_code(call: &epms_runtime::CallError) -> &'static str {
+    match call.code() {
+        "auth" => "pms-auth",
+        "config" => "pms-config",
+        "rate-limited" => "pms-rate-limited",
+        "transient" => "pms-transient",
+        "protocol" => "pms-protocol",
+        "not-found" => "pms-not-found",
+        "cpu-budget" => "connector-cpu-budget",
+        "deadline" => "connector-deadline",
+        "out-of-memory" => "connector-out-of-memory",
+        "trap" => "connector-trap",
+        "bad-output" => "connector-bad-output",
+        "credential" => "connector-credential",
+        _ => "connector-failed",
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({

@@ -6,12 +6,11 @@
 
 pub mod auth;
 pub mod error;
+pub mod framework;
+mod handlers;
 pub mod metrics;
-pub mod plugins;
-mod routes;
 pub mod scheduler;
 pub mod sync_pool;
-pub mod tokens;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,7 +21,13 @@ use epms_store::Store;
 
 pub use auth::{Caller, new_token, token_hash};
 pub use error::ApiError;
-pub use routes::{Access, Endpoint, endpoints, openapi_document};
+pub use framework::{Access, Endpoint};
+pub use handlers::{connectors as plugins, endpoints, tokens};
+
+/// The OpenAPI document of the whole API.
+pub fn openapi_document() -> serde_json::Value {
+    framework::openapi::document(&endpoints())
+}
 pub use scheduler::{SchedulerConfig, SyncFailure, sync_property};
 
 /// Largest JSON request body.
@@ -148,5 +153,5 @@ fn start_sync_pool() -> Option<Arc<sync_pool::SyncPool>> {
 
 /// The whole API.
 pub fn app(state: AppState) -> Router {
-    routes::router(state)
+    framework::router(state, endpoints())
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -149,31 +149,8 @@ pub(crate) struct RunningSync {
 }
 
 fn report_view(r: &epms_sync::SyncReport) -> Value {
-    json!({
-        "run": r.run, "skipped": r.skipped, "accounts_created": r.accounts_created, "accounts_updated": r.accounts_updated,
-        "alerts_opened": r.alerts_opened, "alerts_resolved": r.alerts_resolved, "grants_added": r.grants_added,
-        "grants_removed": r.grants_removed, "suggestions_added": r.suggestions_added,
-    })
-}
-
-/// The problem code of a failed fetch: `pms-…` for what the PMS answered (through the
-/// connector), `connector-…` for the connector's own failure.
-fn fetch_code(call: &epms_runtime::CallError) -> &'static str {
-    match call.code() {
-        "auth" => "pms-auth",
-        "config" => "pms-config",
-        "rate-limited" => "pms-rate-limited",
-        "transient" => "pms-transient",
-        "protocol" => "pms-protocol",
-        "not-found" => "pms-not-found",
-        "cpu-budget" => "connector-cpu-budget",
-        "deadline" => "connector-deadline",
-        "out-of-memory" => "connector-out-of-memory",
-        "trap" => "connector-trap",
-        "bad-output" => "connector-bad-output",
-        "credential" => "connector-credential",
-        _ => "connector-failed",
-    }
+    // Plain data (numbers, strings, string-keyed maps): serialising cannot fail.
+    serde_json::to_value(r).expect("a sync report serialises")
 }
 
 fn failure(e: epms_sync::SyncError) -> SyncFailure {
@@ -181,10 +158,7 @@ fn failure(e: epms_sync::SyncError) -> SyncFailure {
         epms_sync::SyncError::Fetch(call) => SyncFailure {
             retryable: call.is_retryable(),
             retry_after: call.retry_after(),
-            error: ApiError {
-                retry_after: call.retry_after(),
-                ..ApiError::bad_gateway(fetch_code(&call), call.to_string())
-            },
+            error: ApiError::from_call(call),
         },
         epms_sync::SyncError::Store(s) => SyncFailure {
             error: ApiError::from(s),

@@ -634,6 +634,7 @@ pub fn replay(feed: &[FeedEvent]) -> BTreeMap<GrantId, (AccountId, KeyRef)> {
 
 /// A summary of access for an account, for views: borrowed from the state, so a
 /// page of people is serialised without copying anyone's grants.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccessView<'a> {
     pub account: AccountId,

@@ -10,6 +10,7 @@ use crate::state::{
 };
 
 /// Who or what acted.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "kebab-case")]
 pub enum Actor {
@@ -20,6 +21,7 @@ pub enum Actor {
 }
 
 /// One line of the audit log: what happened, why, and on what the PMS said.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub at: i64,

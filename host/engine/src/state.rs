@@ -14,6 +14,7 @@ pub type GrantId = u64;
 pub type SuggestionId = u64;
 
 /// A PMS resident record: (vendor, PMS property id, PMS resident id).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PmsKey {
     pub vendor: String,
@@ -28,6 +29,7 @@ impl std::fmt::Display for PmsKey {
 }
 
 /// A PMS unit: (PMS property id, PMS unit id). The vendor is the property's.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PmsUnitKey {
     pub property: String,
@@ -35,6 +37,7 @@ pub struct PmsUnitKey {
 }
 
 /// Where an account came from.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AccountSource {
@@ -45,6 +48,7 @@ pub enum AccountSource {
 }
 
 /// A DOOR user of the property.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     pub id: AccountId,
@@ -62,6 +66,7 @@ pub struct Account {
 }
 
 /// A DOOR unit.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DoorUnit {
     pub id: DoorUnitId,
@@ -70,6 +75,7 @@ pub struct DoorUnit {
 }
 
 /// The four User Sync alert types, and the [beyond] Missing Email.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AlertType {
@@ -100,6 +106,7 @@ impl AlertType {
 }
 
 /// Where an alert stands.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AlertState {
@@ -122,6 +129,7 @@ impl AlertState {
 }
 
 /// A PMS resident as an alert shows it (and as a resolution needs it).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PmsPerson {
     pub keys: Vec<PmsKey>,
@@ -134,6 +142,7 @@ pub struct PmsPerson {
 }
 
 /// An alert: a discrepancy a person must resolve.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     pub id: AlertId,
@@ -144,6 +153,7 @@ pub struct Alert {
     /// Hash of the data the alert is about: a dismissed alert returns only when it
     /// changes. Text on the wire: it passes 2^53.
     #[serde(with = "epms_model::u64_text")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub fingerprint: u64,
     /// The PMS residents involved.
     pub people: Vec<PmsPerson>,
@@ -197,6 +207,8 @@ pub enum AccessMode {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommonKey {
+    /// 1 to 100 characters, unique (any case) within a property.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 100)))]
     pub name: String,
     /// Whether residents may share it with guests.
     pub shareable: bool,
@@ -211,14 +223,19 @@ pub struct AccessSettings {
     pub mode: AccessMode,
     /// The property's common-area keys ("Resident Entrances", "Resident Amenities", …).
     pub common_keys: Vec<CommonKey>,
-    /// Access starts this long after the change is detected (seconds; default 15 min).
+    /// Access starts this long after the change is detected (seconds; default 15 min,
+    /// at most a week).
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = MAX_GRANT_DELAY_SECS)))]
     pub grant_delay_secs: i64,
     /// The mass-revocation guard holds a sync that would take access from more than
     /// max(`guard_min_residents`, `guard_percent` % of current residents).
+    #[cfg_attr(feature = "schema", schemars(range(max = 1_000_000)))]
     pub guard_min_residents: usize,
+    #[cfg_attr(feature = "schema", schemars(range(max = 100)))]
     pub guard_percent: u32,
     /// Complete syncs a resident with keys must be missing from before a Missing From
     /// PMS alert proposes a revoke.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100)))]
     pub missing_after_syncs: u32,
 }
 
@@ -273,7 +290,7 @@ impl Settings {
         let mut names = BTreeSet::new();
         for key in &a.common_keys {
             let name = key.name.trim();
-            if name.is_empty() || name.chars().count() > 100 {
+            if name.is_empty() || key.name.chars().count() > 100 {
                 return bad(
                     "settings.access.common_keys",
                     format!("key name {:?} must be 1 to 100 characters", key.name),
@@ -320,6 +337,7 @@ impl Default for AccessSettings {
 }
 
 /// A key: the unit key of a DOOR unit, or a common-area key by name.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "kebab-case")]
 pub enum KeyRef {
@@ -336,6 +354,7 @@ impl std::fmt::Display for KeyRef {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GrantSource {
@@ -344,6 +363,7 @@ pub enum GrantSource {
 }
 
 /// A key given to an account.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {
     pub id: GrantId,
@@ -355,6 +375,7 @@ pub struct Grant {
     pub source: GrantSource,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SuggestionKind {
@@ -367,6 +388,7 @@ pub enum SuggestionKind {
 }
 
 /// A proposed access change waiting for a manager.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Suggestion {
     pub id: SuggestionId,
@@ -402,6 +424,7 @@ impl AccessMemo {
 }
 
 /// What happened to a grant, for the lock platform.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum FeedAction {
@@ -411,6 +434,7 @@ pub enum FeedAction {
 
 /// One applied grant or revoke. The store gives each a sequence number in one
 /// global, ordered feed.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedEvent {
     pub grant: GrantId,
@@ -425,6 +449,7 @@ pub struct FeedEvent {
 }
 
 /// A PMS unit as Unit Sync lists it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PmsUnitRecord {
     pub key: PmsUnitKey,

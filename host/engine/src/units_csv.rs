@@ -19,6 +19,8 @@ pub const MAX_ROWS: usize = 10_000;
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewDoorUnit {
+    /// 1 to 100 characters, not blank, unique (any case) within the property.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 100)))]
     pub name: String,
     pub building: Option<String>,
 }
@@ -52,7 +54,7 @@ fn check_name(
     if key.is_empty() {
         return Err("name is blank".into());
     }
-    if name.trim().chars().count() > MAX_NAME {
+    if name.chars().count() > MAX_NAME {
         return Err(format!("name is longer than {MAX_NAME} characters"));
     }
     if existing.contains(&key) {

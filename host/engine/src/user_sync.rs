@@ -54,6 +54,7 @@ pub struct PmsSnapshot {
 }
 
 /// What a sync saw, for its record and the API.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncCounts {
     pub resident_records: usize,

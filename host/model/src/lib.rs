@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 pub const SUPPORTED_CONTRACT_MAJORS: &[u64] = &[1];
 
 /// A configuration field a connector asks for.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigField {
     pub name: String,
@@ -20,6 +21,7 @@ pub struct ConfigField {
 }
 
 /// What a connector says it is.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectorInfo {
     pub vendor: String,
@@ -52,18 +54,21 @@ impl ConnectorInfo {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PmsProperty {
     pub id: String,
     pub name: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordWarning {
     pub field: String,
     pub message: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unit {
     pub id: String,
@@ -100,6 +105,7 @@ pub struct Resident {
 }
 
 /// The canonical lease status (docs/rules.md, "Canonical lease status").
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LeaseStatus {

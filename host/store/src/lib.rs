@@ -157,6 +157,7 @@ pub struct TokenRecord {
 }
 
 /// One entry of the access event feed, as the lock platform reads it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedRecord {
     pub property: String,
@@ -213,6 +214,7 @@ pub struct CredentialRecord {
 }
 
 /// How a sync ended.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunOutcome {
@@ -222,6 +224,7 @@ pub enum RunOutcome {
 }
 
 /// One sync's record.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncRun {
     pub started_at: i64,
@@ -233,6 +236,7 @@ pub struct SyncRun {
     pub error: Option<String>,
     /// The engine's input fingerprint of a sync that ran the planner.
     #[serde(default, with = "epms_model::u64_text::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub input_fingerprint: Option<u64>,
     /// The connector version that fetched (absent when none was reached).
     #[serde(default)]
@@ -240,6 +244,7 @@ pub struct SyncRun {
 }
 
 /// Which connector version a sync ran.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectorUsed {
     pub vendor: String,

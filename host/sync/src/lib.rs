@@ -49,7 +49,8 @@ impl SyncError {
 }
 
 /// What a successful sync did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SyncReport {
     pub run: SyncRun,
     /// The input was settled: nothing was planned.
@@ -72,6 +73,7 @@ pub struct Progress {
 }
 
 /// The steps of a sync.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
@@ -83,6 +85,7 @@ pub enum Phase {
 }
 
 /// A copy of [`Progress`] at one moment.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ProgressSnapshot {
     pub phase: Phase,

@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -22,21 +21,64 @@ use epms_engine::compare;
 use epms_runtime::signing::{Provenance, SignatureError};
 use epms_runtime::{LoadError, LoadedConnector};
 use epms_store::PluginRecord;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::actor;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::{Access, ApiBytes, ApiJson, ApiPath, ApiResult, Endpoint, actor, endpoint, ok};
+use crate::framework::{
+    Access, ApiBytes, ApiJson, ApiPath, ApiResult, Endpoint, created, endpoint, ok, reply,
+};
 
 /// The header that carries a component's signature line.
 pub const SIGNATURE_HEADER: &str = "x-epms-signature";
 /// Largest component an upload may carry.
 pub const COMPONENT_BODY_LIMIT: usize = 32 << 20;
 
-pub(crate) fn endpoints() -> Vec<Endpoint> {
+/// The connectors loaded now, for any token.
+pub(super) fn installed_endpoints() -> Vec<Endpoint> {
+    use Access::*;
+    vec![
+        endpoint(
+            "get",
+            "/api/v1/connectors",
+            "Installed connectors",
+            AnyToken,
+            get(connectors),
+        )
+        .returns::<Connectors>(),
+    ]
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct ConnectorView {
+    info: epms_model::ConnectorInfo,
+    sha256: String,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Connectors {
+    /// By vendor.
+    connectors: Vec<ConnectorView>,
+}
+
+async fn connectors(State(state): State<AppState>) -> ApiResult {
+    let mut connectors: Vec<ConnectorView> = state
+        .connectors_snapshot()
+        .values()
+        .map(|c| ConnectorView {
+            info: c.info().clone(),
+            sha256: c.sha256().to_owned(),
+        })
+        .collect();
+    connectors.sort_by(|a, b| a.info.vendor.cmp(&b.info.vendor));
+    reply(Connectors { connectors })
+}
+
+pub(super) fn endpoints() -> Vec<Endpoint> {
     let mut upload = endpoint(
         "post",
         "/api/v1/connectors/versions",
@@ -45,6 +87,14 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         post(install).layer(DefaultBodyLimit::max(COMPONENT_BODY_LIMIT)),
     );
     upload.body = Some("application/wasm");
+    let upload = upload
+        .header(
+            SIGNATURE_HEADER,
+            "The signature line `epms connector sign` wrote (required unless the host allows unsigned components)",
+            false,
+        )
+        .creates::<Installed>()
+        .also_returns::<Installed>(200, "Already installed (the same bytes): nothing changed");
     vec![
         upload,
         endpoint(
@@ -53,14 +103,16 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             "Connector versions per vendor: active, earlier, installed, pinned",
             Access::Admin,
             get(list),
-        ),
+        )
+        .returns::<Versions>(),
         endpoint(
             "delete",
             "/api/v1/connectors/versions/{sha256}",
             "Remove an installed version (neither active nor pinned): record, bytes, rollback history",
             Access::Admin,
             delete(remove),
-        ),
+        )
+        .no_content(),
         endpoint(
             "post",
             "/api/v1/connectors/{vendor}/activate",
@@ -68,14 +120,16 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             Access::Admin,
             post(activate),
         )
-        .json_body::<VersionRef>(),
+        .json_body::<VersionRef>()
+        .returns::<Activated>(),
         endpoint(
             "post",
             "/api/v1/connectors/{vendor}/rollback",
             "Return a vendor to the version active before",
             Access::Admin,
             post(rollback),
-        ),
+        )
+        .returns::<Activated>(),
         endpoint(
             "put",
             "/api/v1/properties/{id}/connector",
@@ -83,14 +137,16 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             Access::Admin,
             put(pin),
         )
-        .json_body::<VersionRef>(),
+        .json_body::<VersionRef>()
+        .returns::<Pinned>(),
         endpoint(
             "delete",
             "/api/v1/properties/{id}/connector",
             "Unpin: the property follows its vendor's default again",
             Access::Admin,
             delete(unpin),
-        ),
+        )
+        .no_content(),
         endpoint(
             "post",
             "/api/v1/properties/{id}/dry-run",
@@ -145,12 +201,79 @@ fn load_error(e: LoadError) -> ApiError {
     ApiError::unprocessable(code, "body", e.to_string())
 }
 
-fn record_view(r: &PluginRecord) -> Value {
-    json!({
-        "sha256": r.sha256, "vendor": r.vendor, "version": r.version,
-        "contract_version": r.contract_version, "size": r.size, "installed_at": r.installed_at,
-        "installed_by": r.installed_by, "provenance": r.provenance,
-    })
+/// A connector version as the API shows it. Bundled versions have no size or
+/// installation; listed versions say whether they are active and where pinned.
+#[derive(Serialize, schemars::JsonSchema)]
+struct VersionView {
+    sha256: String,
+    vendor: String,
+    version: String,
+    contract_version: String,
+    /// "signed by key …", "unsigned (development mode)" or "bundled with the host".
+    provenance: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    installed_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    installed_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    active: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pinned_for: Option<Vec<String>>,
+}
+
+fn record_view(r: &PluginRecord) -> VersionView {
+    VersionView {
+        sha256: r.sha256.clone(),
+        vendor: r.vendor.clone(),
+        version: r.version.clone(),
+        contract_version: r.contract_version.clone(),
+        provenance: r.provenance.clone(),
+        size: Some(r.size),
+        installed_at: Some(r.installed_at),
+        installed_by: Some(r.installed_by.clone()),
+        active: None,
+        pinned_for: None,
+    }
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Installed {
+    /// False when these bytes were installed already.
+    installed: bool,
+    version: VersionView,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct VendorVersions {
+    /// The hash of the version its syncs use.
+    active: Option<String>,
+    /// Versions active before, newest last (what a rollback returns to).
+    previous: Vec<String>,
+    versions: Vec<VersionView>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Versions {
+    vendors: BTreeMap<String, VendorVersions>,
+    /// Installed versions this host did not load (a key no longer trusted, a build it
+    /// cannot run): remove or re-install them.
+    not_loaded: Vec<VersionView>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Activated {
+    vendor: String,
+    active: String,
+    version: String,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Pinned {
+    property: String,
+    pinned: String,
+    version: String,
 }
 
 async fn install(
@@ -161,7 +284,10 @@ async fn install(
 ) -> ApiResult {
     let sha256 = hex_sha256(&body);
     if let Some(existing) = state.store.plugin(&sha256)? {
-        return ok(json!({"installed": false, "version": record_view(&existing)}));
+        return reply(Installed {
+            installed: false,
+            version: record_view(&existing),
+        });
     }
     let signature = headers
         .get(SIGNATURE_HEADER)
@@ -211,11 +337,10 @@ async fn install(
         .unwrap_or_else(|p| p.into_inner())
         .insert(sha256, Arc::new(loaded));
     tracing::info!(vendor = %record.vendor, version = %record.version, sha256 = %record.sha256, "connector installed");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"installed": true, "version": record_view(&record)})),
-    )
-        .into_response())
+    created(Installed {
+        installed: true,
+        version: record_view(&record),
+    })
 }
 
 async fn remove(
@@ -294,39 +419,54 @@ async fn list(State(state): State<AppState>) -> ApiResult {
         .collect();
     // Installed but refused at start (a key no longer trusted, a build this host
     // cannot load): listed so that an admin can remove or re-install them.
-    let not_loaded: Vec<Value> = installed
+    let not_loaded: Vec<VersionView> = installed
         .values()
         .filter(|r| !versions.iter().any(|c| c.sha256() == r.sha256))
         .map(record_view)
         .collect();
-    let mut vendors: BTreeMap<String, Value> = BTreeMap::new();
+    let mut vendors: BTreeMap<String, VendorVersions> = BTreeMap::new();
     for c in versions {
         let vendor = c.info().vendor.clone();
         let sha = c.sha256().to_owned();
-        let pinned_for: Vec<&String> = pins
+        let pinned_for: Vec<String> = pins
             .iter()
             .filter(|(_, s)| **s == sha)
-            .map(|(p, _)| p)
+            .map(|(p, _)| p.clone())
             .collect();
         let mut view = match installed.get(&sha) {
             Some(r) => record_view(r),
-            None => json!({"sha256": sha, "vendor": vendor, "version": c.info().version,
-                "contract_version": c.info().contract_version, "provenance": "bundled with the host"}),
+            None => VersionView {
+                sha256: sha.clone(),
+                vendor: vendor.clone(),
+                version: c.info().version.clone(),
+                contract_version: c.info().contract_version.clone(),
+                provenance: "bundled with the host".into(),
+                size: None,
+                installed_at: None,
+                installed_by: None,
+                active: None,
+                pinned_for: None,
+            },
         };
-        view["active"] = json!(active.get(&vendor).is_some_and(|a| a.sha256() == sha));
-        view["pinned_for"] = json!(pinned_for);
-        let entry = vendors.entry(vendor.clone()).or_insert_with(|| {
-            json!({
-                "active": active.get(&vendor).map(|a| a.sha256()),
-                "previous": defaults.get(&vendor).map(|d| d.previous.clone()).unwrap_or_default(),
-                "versions": [],
+        view.active = Some(active.get(&vendor).is_some_and(|a| a.sha256() == sha));
+        view.pinned_for = Some(pinned_for);
+        vendors
+            .entry(vendor.clone())
+            .or_insert_with(|| VendorVersions {
+                active: active.get(&vendor).map(|a| a.sha256().to_owned()),
+                previous: defaults
+                    .get(&vendor)
+                    .map(|d| d.previous.clone())
+                    .unwrap_or_default(),
+                versions: Vec::new(),
             })
-        });
-        if let Some(list) = entry["versions"].as_array_mut() {
-            list.push(view);
-        }
+            .versions
+            .push(view);
     }
-    ok(json!({ "vendors": vendors, "not_loaded": not_loaded }))
+    reply(Versions {
+        vendors,
+        not_loaded,
+    })
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -386,7 +526,11 @@ async fn activate(
         .store
         .activate_plugin(&vendor, &body.sha256, replacing.as_deref(), &event)?;
     set_active(&state, connector.clone());
-    ok(json!({"vendor": vendor, "active": body.sha256, "version": connector.info().version}))
+    reply(Activated {
+        vendor,
+        active: body.sha256,
+        version: connector.info().version.clone(),
+    })
 }
 
 async fn rollback(
@@ -421,7 +565,11 @@ async fn rollback(
     );
     let back = state.store.rollback_plugin(&vendor, &event)?;
     set_active(&state, connector.clone());
-    ok(json!({"vendor": vendor, "active": back, "version": connector.info().version}))
+    reply(Activated {
+        vendor,
+        active: back,
+        version: connector.info().version.clone(),
+    })
 }
 
 /// The vendor of the property's credential.
@@ -455,7 +603,11 @@ async fn pin(
         ),
     );
     state.store.pin_plugin(&id, Some(&body.sha256), &event)?;
-    ok(json!({"property": id, "pinned": body.sha256, "version": connector.info().version}))
+    reply(Pinned {
+        property: id,
+        pinned: body.sha256,
+        version: connector.info().version.clone(),
+    })
 }
 
 async fn unpin(

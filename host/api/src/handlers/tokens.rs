@@ -3,22 +3,24 @@
 //! acts are recorded. `epms token create` does the same offline, for the first
 //! admin token of a new installation.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use epms_engine::AuditEntry;
 use epms_store::{Role, StoreError, TokenRecord, token_id};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
+use super::actor;
+use super::audit::{AuditPage, AuditWindow, Entry, Sequenced, check_limit};
 use crate::AppState;
 use crate::auth::{Caller, new_token, token_hash};
 use crate::error::ApiError;
-use crate::routes::{Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, actor, endpoint, ok};
+use crate::framework::{
+    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, check_name, created, endpoint, reply,
+};
 
-pub(crate) fn endpoints() -> Vec<Endpoint> {
+pub(super) fn endpoints() -> Vec<Endpoint> {
     vec![
         endpoint(
             "post",
@@ -27,37 +29,68 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             Access::Admin,
             post(create),
         )
-        .json_body::<NewToken>(),
+        .json_body::<NewToken>()
+        .creates::<CreatedToken>(),
         endpoint(
             "get",
             "/api/v1/tokens",
             "List API tokens (ids, names, roles; never the tokens)",
             Access::Admin,
             get(list),
-        ),
+        )
+        .returns::<Tokens>(),
         endpoint(
             "delete",
-            "/api/v1/tokens/{token}",
+            "/api/v1/tokens/{token_id}",
             "Revoke an API token by its id",
             Access::Admin,
             delete(revoke),
-        ),
+        )
+        .no_content(),
         endpoint(
             "get",
             "/api/v1/audit",
             "The service's audit log: tokens and connectors (after a sequence number)",
             Access::Admin,
             get(service_audit),
-        ),
+        )
+        .query::<AuditWindow>()
+        .returns::<AuditPage>(),
     ]
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(example = serde_json::json!({"name": "front desk", "role": "property-manager", "properties": ["door-acme"]}))]
 struct NewToken {
+    /// 1 to 100 characters, not blank.
+    #[schemars(length(min = 1, max = 100))]
     name: String,
     role: Role,
     #[serde(default)]
     properties: Vec<String>,
+}
+
+/// A token as listed (never the token itself).
+#[derive(Serialize, schemars::JsonSchema)]
+struct TokenView {
+    id: String,
+    name: String,
+    role: Role,
+    properties: Vec<String>,
+    created_at: i64,
+}
+
+/// A new token: the only answer that holds it.
+#[derive(Serialize, schemars::JsonSchema)]
+struct CreatedToken {
+    token: String,
+    #[serde(flatten)]
+    view: TokenView,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Tokens {
+    tokens: Vec<TokenView>,
 }
 
 /// A role and its properties make sense together, and the properties exist.
@@ -102,9 +135,10 @@ async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<NewToken>,
 ) -> ApiResult {
+    check_name("name", &body.name)?;
     let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("name", "1 to 100 characters"));
+    if name.is_empty() {
+        return Err(ApiError::invalid("name", "must not be blank"));
     }
     check_token_request(&state, &body.role, &body.properties)?;
     let token = new_token();
@@ -123,21 +157,33 @@ async fn create(
         "token.created",
         format!("token {id} ({name:?}, {:?})", record.role),
     )?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"id": id, "token": token, "name": record.name, "role": record.role, "properties": record.properties})),
-    )
-        .into_response())
+    created(CreatedToken {
+        token,
+        view: TokenView {
+            id: id.to_owned(),
+            name: record.name,
+            role: record.role,
+            properties: record.properties,
+            created_at: record.created_at,
+        },
+    })
 }
 
 async fn list(State(state): State<AppState>) -> ApiResult {
-    let tokens: Vec<_> = state
-        .store
-        .tokens()?
-        .into_iter()
-        .map(|(id, t)| json!({"id": id, "name": t.name, "role": t.role, "properties": t.properties, "created_at": t.created_at}))
-        .collect();
-    ok(json!({ "tokens": tokens }))
+    reply(Tokens {
+        tokens: state
+            .store
+            .tokens()?
+            .into_iter()
+            .map(|(id, t)| TokenView {
+                id,
+                name: t.name,
+                role: t.role,
+                properties: t.properties,
+                created_at: t.created_at,
+            })
+            .collect(),
+    })
 }
 
 async fn revoke(
@@ -155,18 +201,20 @@ async fn revoke(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
-struct Window {
-    after: Option<u64>,
-    limit: Option<usize>,
-}
-
-async fn service_audit(State(state): State<AppState>, ApiQuery(w): ApiQuery<Window>) -> ApiResult {
-    let entries: Vec<_> = state
-        .store
-        .service_audit(w.after.unwrap_or(0), w.limit.unwrap_or(100).min(1000))?
-        .into_iter()
-        .map(|(seq, entry)| json!({"seq": seq, "entry": entry}))
-        .collect();
-    ok(json!({ "entries": entries }))
+async fn service_audit(
+    State(state): State<AppState>,
+    ApiQuery(w): ApiQuery<AuditWindow>,
+) -> ApiResult {
+    let limit = check_limit(w.limit, 100, 1_000)?;
+    reply(AuditPage {
+        entries: state
+            .store
+            .service_audit(w.after.unwrap_or(0), limit)?
+            .into_iter()
+            .map(|(seq, entry)| Sequenced {
+                seq,
+                item: Entry { entry },
+            })
+            .collect(),
+    })
 }

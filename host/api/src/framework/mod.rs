@@ -1,0 +1,196 @@
+//! The framework every handler is written in: extractors whose rejections are
+//! problems, the endpoint table's entry type, the router that enforces each
+//! endpoint's access, and the OpenAPI document made from the table. Nothing here
+//! knows a handler.
+
+mod extract;
+pub mod openapi;
+mod router;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use serde_json::Value;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub use extract::{ApiBytes, ApiJson, ApiPath, ApiQuery};
+pub use router::router;
+
+pub type ApiResult = Result<Response, ApiError>;
+
+pub fn ok(v: Value) -> ApiResult {
+    Ok(Json(v).into_response())
+}
+
+/// A typed answer (what the endpoint's `returns::<T>()` documents).
+pub fn reply<T: serde::Serialize>(v: T) -> ApiResult {
+    Ok(Json(v).into_response())
+}
+
+/// A typed 201 answer (what the endpoint's `creates::<T>()` documents).
+pub fn created<T: serde::Serialize>(v: T) -> ApiResult {
+    Ok((axum::http::StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// The rule every id chosen by a client follows (properties, credentials): it goes
+/// in URLs and logs as it is.
+pub const ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$";
+
+/// `value` as an id of `field`, or why not ([`ID_PATTERN`] in words).
+pub fn check_id(field: &str, value: &str) -> Result<(), ApiError> {
+    let mut chars = value.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if first_ok && rest_ok && value.len() <= 100 {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            "1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        ))
+    }
+}
+
+/// The rule every name follows (properties, tokens, common keys): 1 to 100 characters.
+pub fn check_name(field: &str, value: &str) -> Result<(), ApiError> {
+    if (1..=100).contains(&value.chars().count()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(field, "1 to 100 characters"))
+    }
+}
+
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token.
+    Public,
+    /// An admin token.
+    Admin,
+    /// An admin token, or a property-manager token listing the `{id}` property.
+    Property,
+    /// Any valid token (what it returns may depend on the role).
+    AnyToken,
+}
+
+/// One route: the handler and its documentation, side by side so that no route can
+/// be added undocumented (`/openapi.json` is generated from this list).
+pub struct Endpoint {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub access: Access,
+    /// The request body's media type, when it takes one.
+    pub body: Option<&'static str>,
+    /// The JSON body's schema, for `/openapi.json`.
+    pub(crate) schema: Option<SchemaFn>,
+    /// The status of a successful answer (200 unless declared).
+    pub success: u16,
+    /// The successful answer: its media type and, for JSON, its schema (`None`: no body).
+    pub(crate) answer: Option<(&'static str, Option<SchemaFn>)>,
+    /// Path parameters that are numbers (the others are text).
+    pub(crate) numeric: &'static [&'static str],
+    /// Query parameters, from a type's fields.
+    pub(crate) query: Option<SchemaFn>,
+    /// Request headers the route reads: name, description, required.
+    pub(crate) headers: Vec<(&'static str, &'static str, bool)>,
+    /// Other successful answers: status, description, JSON schema.
+    pub(crate) also: Vec<(u16, &'static str, SchemaFn)>,
+    pub(crate) handler: MethodRouter<AppState>,
+}
+
+pub(crate) type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+fn schema_of<T: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
+    generator.subschema_for::<T>()
+}
+
+impl Endpoint {
+    /// The route takes a JSON body of type `T` (what its handler's `ApiJson<T>` reads).
+    pub fn json_body<T: schemars::JsonSchema>(mut self) -> Self {
+        self.body = Some("application/json");
+        self.schema = Some(schema_of::<T>);
+        self
+    }
+
+    /// The route answers `T` as JSON.
+    pub fn returns<T: schemars::JsonSchema>(mut self) -> Self {
+        self.answer = Some(("application/json", Some(schema_of::<T>)));
+        self
+    }
+
+    /// The route answers 201 with `T` as JSON.
+    pub fn creates<T: schemars::JsonSchema>(mut self) -> Self {
+        self.success = 201;
+        self.returns::<T>()
+    }
+
+    /// The route answers 204 with no body.
+    pub fn no_content(mut self) -> Self {
+        self.success = 204;
+        self.answer = None;
+        self
+    }
+
+    /// The route answers text of this media type.
+    pub fn returns_text(mut self, media: &'static str) -> Self {
+        self.answer = Some((media, None));
+        self
+    }
+
+    /// These path parameters are numbers.
+    pub fn numeric(mut self, names: &'static [&'static str]) -> Self {
+        self.numeric = names;
+        self
+    }
+
+    /// The route reads its query string as `T` (what its `ApiQuery<T>` reads).
+    pub fn query<T: schemars::JsonSchema>(mut self) -> Self {
+        self.query = Some(schema_of::<T>);
+        self
+    }
+
+    /// The route may also answer `status` with `T` as JSON.
+    pub fn also_returns<T: schemars::JsonSchema>(
+        mut self,
+        status: u16,
+        description: &'static str,
+    ) -> Self {
+        self.also.push((status, description, schema_of::<T>));
+        self
+    }
+
+    /// The route reads this request header.
+    pub fn header(mut self, name: &'static str, description: &'static str, required: bool) -> Self {
+        self.headers.push((name, description, required));
+        self
+    }
+}
+
+pub fn endpoint(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        summary,
+        access,
+        body: None,
+        schema: None,
+        success: 200,
+        answer: Some(("application/json", None)),
+        numeric: &[],
+        query: None,
+        headers: Vec::new(),
+        also: Vec::new(),
+        handler,
+    }
+}

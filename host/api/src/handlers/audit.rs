@@ -1,0 +1,132 @@
+//! What happened: a property's audit log and the access event feed.
+
+use axum::extract::State;
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::framework::{Access, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, reply};
+
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    use Access::*;
+    vec![
+        endpoint(
+            "get",
+            "/api/v1/properties/{id}/audit",
+            "Audit log (after a sequence number)",
+            Property,
+            get(audit),
+        )
+        .query::<AuditWindow>()
+        .returns::<AuditPage>(),
+        endpoint(
+            "get",
+            "/api/v1/feed",
+            "Access event feed (cursor)",
+            Admin,
+            get(feed),
+        )
+        .query::<FeedWindow>()
+        .returns::<FeedPage>(),
+    ]
+}
+
+pub(super) fn check_limit(
+    limit: Option<usize>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {max}"),
+        ))
+    }
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(super) struct AuditWindow {
+    /// Entries after this sequence number (default 0: from the first).
+    pub after: Option<u64>,
+    /// Entries to show (default 200).
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<usize>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct Sequenced<T> {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub item: T,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct Entry {
+    pub entry: epms_engine::AuditEntry,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct AuditPage {
+    pub entries: Vec<Sequenced<Entry>>,
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(w): ApiQuery<AuditWindow>,
+) -> ApiResult {
+    let limit = check_limit(w.limit, 200, 1_000)?;
+    state.store.property(&id)?;
+    reply(AuditPage {
+        entries: state
+            .store
+            .audit(&id, w.after.unwrap_or(0), limit)?
+            .into_iter()
+            .map(|(seq, entry)| Sequenced {
+                seq,
+                item: Entry { entry },
+            })
+            .collect(),
+    })
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct FeedWindow {
+    /// Events after this sequence number: the `cursor` of the previous page (default
+    /// 0: from the first).
+    cursor: Option<u64>,
+    /// Events to show (default 500).
+    #[schemars(range(min = 1, max = 5000))]
+    limit: Option<usize>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Event {
+    event: epms_store::FeedRecord,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct FeedPage {
+    events: Vec<Sequenced<Event>>,
+    /// Where the next page starts (the last event's `seq`, or the cursor given).
+    cursor: Option<u64>,
+}
+
+async fn feed(State(state): State<AppState>, ApiQuery(w): ApiQuery<FeedWindow>) -> ApiResult {
+    let limit = check_limit(w.limit, 500, 5_000)?;
+    let events: Vec<Sequenced<Event>> = state
+        .store
+        .feed(w.cursor.unwrap_or(0), limit)?
+        .into_iter()
+        .map(|(seq, event)| Sequenced {
+            seq,
+            item: Event { event },
+        })
+        .collect();
+    let cursor = events.last().map(|e| e.seq).or(w.cursor);
+    reply(FeedPage { events, cursor })
+}

@@ -1,0 +1,92 @@
+//! Access suggestions (grant, revoke, no change): listed, approved, discarded.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+use epms_engine::access;
+use serde::Deserialize;
+
+use super::{PlanSummary, access_error, actor, mutate, plan_summary};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::framework::{Access, ApiJson, ApiPath, ApiResult, Endpoint, endpoint, reply};
+
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    use Access::*;
+    let list = vec![
+        endpoint(
+            "get",
+            "/api/v1/properties/{id}/suggestions",
+            "Access suggestions: grant, revoke, no change",
+            Property,
+            get(suggestions),
+        )
+        .returns::<Suggestions>(),
+        endpoint(
+            "post",
+            "/api/v1/properties/{id}/suggestions/approve",
+            "Approve up to 50 suggestions",
+            Property,
+            post(approve),
+        )
+        .json_body::<ApproveBody>()
+        .returns::<PlanSummary>(),
+        endpoint(
+            "delete",
+            "/api/v1/properties/{id}/suggestions/{sid}",
+            "Discard a suggestion",
+            Property,
+            delete(discard),
+        )
+        .numeric(&["sid"])
+        .returns::<PlanSummary>(),
+    ];
+    list
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Suggestions<'a> {
+    suggestions: Vec<&'a epms_engine::Suggestion>,
+}
+
+async fn suggestions(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
+    let door = state.store.state(&id)?;
+    Ok(Json(Suggestions {
+        suggestions: door.suggestions.values().collect(),
+    })
+    .into_response())
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(example = serde_json::json!({"ids": [1, 2]}))]
+struct ApproveBody {
+    /// Suggestion ids, each once.
+    #[schemars(length(max = access::MAX_APPROVE), extend("uniqueItems" = true))]
+    ids: Vec<u64>,
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<ApproveBody>,
+) -> ApiResult {
+    let now = state.now();
+    let plan = mutate(&state, &id, |door| {
+        access::approve(door, &body.ids, &actor(&caller), now).map_err(access_error)
+    })?;
+    reply(plan_summary(&plan))
+}
+
+async fn discard(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((id, sid)): ApiPath<(String, u64)>,
+) -> ApiResult {
+    let now = state.now();
+    let plan = mutate(&state, &id, |door| {
+        access::discard(door, sid, &actor(&caller), now).map_err(access_error)
+    })?;
+    reply(plan_summary(&plan))
+}

@@ -1,0 +1,83 @@
+//! Sync Now and a property's sync history.
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::framework::{Access, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, ok, reply};
+
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    use Access::*;
+    vec![
+        endpoint(
+            "post",
+            "/api/v1/properties/{id}/sync",
+            "Sync now (joins a sync already running)",
+            Property,
+            post(sync_now),
+        )
+        .returns::<epms_sync::SyncReport>(),
+        endpoint(
+            "get",
+            "/api/v1/properties/{id}/syncs",
+            "Sync history (newest first) and the last successful sync",
+            Property,
+            get(sync_history),
+        )
+        .query::<HistoryWindow>()
+        .returns::<History>(),
+    ]
+}
+
+async fn sync_now(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
+    state.store.property(&id)?;
+    let report = crate::scheduler::sync_property(&state, &id)
+        .await
+        .map_err(|f| f.error)?;
+    ok(report)
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct HistoryWindow {
+    /// Runs to show (default 50).
+    #[schemars(range(min = 1, max = 500))]
+    limit: Option<usize>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Running {
+    started_at: i64,
+    progress: epms_sync::ProgressSnapshot,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct History {
+    last_sync_ok: Option<i64>,
+    /// The sync running now, if one is.
+    running: Option<Running>,
+    runs: Vec<epms_store::SyncRun>,
+}
+
+async fn sync_history(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(w): ApiQuery<HistoryWindow>,
+) -> ApiResult {
+    let limit = w.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 500"));
+    }
+    let p = state.store.property(&id)?;
+    reply(History {
+        last_sync_ok: p.last_sync_ok,
+        running: state
+            .sync_progress(&id)
+            .map(|(progress, started_at)| Running {
+                started_at,
+                progress,
+            }),
+        runs: state.store.sync_runs(&id, limit)?,
+    })
+}
