@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use epms_e2e::{fields, guests, loopback_runtime, start_target};
-use epms_runtime::{CallError, Credential, SandboxLimits};
+use epms_e2e::{load_hostile, loopback_runtime, start_target};
+use epms_runtime::{CallError, SandboxLimits};
 
 /// Each answer of the parallel attack: under the 64 MiB response cap, as in the report.
 const BIG_ANSWER: usize = 60_000_000;
@@ -44,22 +44,17 @@ async fn the_host_stays_within_its_budget_under_every_memory_attack() {
     let cache = tempfile::tempdir().unwrap();
     let runtime = loopback_runtime(cache.path(), limits.clone());
     let target = start_target(BIG_ANSWER, Duration::from_secs(1)).await;
-    let hostile = runtime
-        .load_file(guests::EPMS_TEST_HOSTILE.as_ref())
-        .await
-        .unwrap();
-    let credential = Credential::from_fields(
-        hostile.info(),
-        fields(&[("base-url", &target.base_url()), ("password", "pw")]),
-    )
-    .unwrap();
+    let (hostile, credential) = load_hostile(&runtime, &target.base_url(), "pw").await;
     // Warm up: compiled, instantiated and called once, so that the figures below are
     // the attacks' alone.
     let mut warm = runtime.session(&hostile, &credential).await.unwrap();
     warm.read_units("log-injection", None).await.unwrap();
     drop(warm);
 
-    let bound = limits.host_memory_bytes + limits.memory_bytes + (64 << 20);
+    // The budget, the guest's own memory, and room for what no budget sees: the
+    // allocator's retention, per-connection buffers, the test's own server.
+    let slack = 128 << 20;
+    let bound = limits.host_memory_bytes + limits.memory_bytes + slack;
     let mut report = Vec::new();
     for attack in [
         "many-resources",
@@ -101,10 +96,11 @@ async fn the_host_stays_within_its_budget_under_every_memory_attack() {
         if can_reset {
             assert!(
                 growth < bound,
-                "{attack}: the host grew by {} MiB, more than the budget ({} MiB) + guest memory ({} MiB) + 64 MiB",
+                "{attack}: the host grew by {} MiB, more than the budget ({} MiB) + guest memory ({} MiB) + {} MiB",
                 growth >> 20,
                 limits.host_memory_bytes >> 20,
-                limits.memory_bytes >> 20
+                limits.memory_bytes >> 20,
+                slack >> 20
             );
         }
         assert!(

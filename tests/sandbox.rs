@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use epms_e2e::{acme_credential, fields, guests, loopback_runtime, start_target};
+use epms_e2e::{acme_credential, fields, guests, load_hostile, loopback_runtime, start_target};
 use epms_model::ConnectorError;
 use epms_runtime::{CallError, ConnectorSession, Credential, Runtime, SandboxLimits};
 use pms_sim::Simulator;
@@ -42,16 +42,8 @@ async fn fixture() -> Fixture {
 
 impl Fixture {
     async fn hostile(&self) -> ConnectorSession {
-        let hostile = self
-            .runtime
-            .load_file(guests::EPMS_TEST_HOSTILE.as_ref())
-            .await
-            .unwrap();
-        let credential = Credential::from_fields(
-            hostile.info(),
-            fields(&[("base-url", &self.target.base_url()), ("password", SECRET)]),
-        )
-        .unwrap();
+        let (hostile, credential) =
+            load_hostile(&self.runtime, &self.target.base_url(), SECRET).await;
         self.runtime.session(&hostile, &credential).await.unwrap()
     }
 
@@ -518,15 +510,7 @@ async fn endless_slow_paging_stops_at_the_session_time_limit() {
         },
     );
     let target = start_target(1, Duration::from_secs(1)).await;
-    let hostile = runtime
-        .load_file(guests::EPMS_TEST_HOSTILE.as_ref())
-        .await
-        .unwrap();
-    let credential = Credential::from_fields(
-        hostile.info(),
-        fields(&[("base-url", &target.base_url()), ("password", SECRET)]),
-    )
-    .unwrap();
+    let (hostile, credential) = load_hostile(&runtime, &target.base_url(), SECRET).await;
     let mut session = runtime.session(&hostile, &credential).await.unwrap();
     let started = Instant::now();
     let result = session.all_units("endless-slow-paging").await;

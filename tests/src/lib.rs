@@ -30,6 +30,25 @@ pub fn loopback_runtime(cache_dir: &std::path::Path, limits: SandboxLimits) -> R
     Runtime::new(config).expect("runtime starts")
 }
 
+/// The hostile test guest loaded into `runtime`, with a credential for `base_url`
+/// whose secret `password` is `password`.
+pub async fn load_hostile(
+    runtime: &Runtime,
+    base_url: &str,
+    password: &str,
+) -> (epms_runtime::LoadedConnector, epms_runtime::Credential) {
+    let hostile = runtime
+        .load_file(guests::EPMS_TEST_HOSTILE.as_ref())
+        .await
+        .expect("the hostile guest loads");
+    let credential = epms_runtime::Credential::from_fields(
+        hostile.info(),
+        fields(&[("base-url", base_url), ("password", password)]),
+    )
+    .expect("the hostile guest's credential");
+    (hostile, credential)
+}
+
 /// Credential fields as the CLI and API take them.
 /// The five vendors: name, the PMS property id the tests give the simulator, and the
 /// compiled connector.

@@ -155,7 +155,22 @@ pub async fn send(
         let mut charge = budget
             .charge("response body", 0)
             .map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
+        // A declared length (within the cap) is reserved and charged at once: one
+        // allocation, no doubling, and an answer too big for the budget fails before
+        // a byte of it is read.
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n <= cap);
         let mut body = Vec::new();
+        if let Some(n) = declared {
+            charge
+                .resize(n)
+                .map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
+            body.reserve_exact(n);
+        }
         loop {
             let frame = tokio::time::timeout(timeouts.between_bytes, incoming.frame())
                 .await
@@ -166,10 +181,17 @@ pub async fn send(
                 if body.len() + data.len() > cap {
                     return Err(HttpError::HttpResponseBodySize(Some(cap as u64)));
                 }
-                body.reserve(data.len());
-                charge
-                    .resize(body.capacity())
-                    .map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
+                if body.capacity() - body.len() < data.len() {
+                    // Growing copies: the old and the new buffer are held at once.
+                    let grown = body.len().saturating_add(data.len()).max(body.capacity() * 2);
+                    charge
+                        .resize(body.capacity() + grown)
+                        .map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
+                    body.reserve_exact(grown - body.len());
+                    charge
+                        .resize(body.capacity())
+                        .map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
+                }
                 body.extend_from_slice(data);
             }
         }
