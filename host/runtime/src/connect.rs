@@ -183,7 +183,10 @@ pub async fn send(
                 }
                 if body.capacity() - body.len() < data.len() {
                     // Growing copies: the old and the new buffer are held at once.
-                    let grown = body.len().saturating_add(data.len()).max(body.capacity() * 2);
+                    let grown = body
+                        .len()
+                        .saturating_add(data.len())
+                        .max(body.capacity() * 2);
                     charge
                         .resize(body.capacity() + grown)
                         .map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
