@@ -352,6 +352,17 @@ async fn a_version_pinned_for_one_property_leaves_the_others_on_the_default() {
         default,
         "unpinned: the default again"
     );
+    // Unpinning what has no pin is done already: 204 again, not 404.
+    let (status, _, _) = h
+        .request(
+            "DELETE",
+            &format!("/api/v1/properties/{canary}/connector"),
+            Some(&h.admin),
+            None,
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

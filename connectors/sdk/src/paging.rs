@@ -31,6 +31,27 @@ pub fn next_if_full(page: u32, records: usize, page_size: usize) -> Option<Strin
     (records >= page_size.max(1)).then(|| page_cursor(page + 1))
 }
 
+/// Every record of a paged read, in order, for a connector that needs a whole list
+/// (a lookup table another read joins against): `read` is called with no cursor, then
+/// with each cursor it returns, until it returns none. A cursor seen twice is a
+/// protocol error (the vendor's paging would never end).
+pub fn all_pages<T>(
+    mut read: impl FnMut(Option<&str>) -> Result<(Vec<T>, Option<String>), ConnectorError>,
+) -> Result<Vec<T>, ConnectorError> {
+    let mut all = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let (records, next) = read(cursor.as_deref())?;
+        all.extend(records);
+        match next {
+            Some(n) if !seen.insert(n.clone()) => return Err(bad(&n)),
+            Some(n) => cursor = Some(n),
+            None => return Ok(all),
+        }
+    }
+}
+
 /// The offset an `offset:N` cursor names; no cursor is offset 0.
 pub fn offset(cursor: Option<&str>) -> Result<usize, ConnectorError> {
     match cursor {
@@ -99,5 +120,22 @@ mod tests {
         assert_eq!(seen, items);
         assert!(slice(&items, Some("offset:11"), 3).is_err());
         assert_eq!(slice::<u32>(&[], None, 3).unwrap(), (vec![], None));
+    }
+
+    #[test]
+    fn all_pages_follows_cursors_and_stops_on_a_repeated_one() {
+        let pages = |c: Option<&str>| {
+            Ok(match c {
+                None => (vec![1, 2], Some(page_cursor(2))),
+                Some("page:2") => (vec![3], None),
+                Some(other) => panic!("{other}"),
+            })
+        };
+        assert_eq!(all_pages(pages).unwrap(), [1, 2, 3]);
+        let looping = |_: Option<&str>| Ok((vec![0], Some(page_cursor(1))));
+        assert!(matches!(
+            all_pages(looping),
+            Err(ConnectorError::Protocol(_))
+        ));
     }
 }

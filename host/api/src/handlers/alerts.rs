@@ -9,10 +9,12 @@ use axum::routing::{get, post};
 use epms_engine::resolve::{self, Resolution};
 use serde::Deserialize;
 
-use super::{PlanSummary, actor, mutate, plan_summary, resolve_error};
+use super::{PlanSummary, actor, mutate, named_in_body, plan_summary, resolve_error};
 use crate::AppState;
 use crate::auth::Caller;
+use crate::error::ApiError;
 use crate::framework::{Access, ApiJson, ApiPath, ApiResult, Endpoint, endpoint, reply};
+use epms_engine::resolve::ResolveError;
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
     use Access::*;
@@ -84,7 +86,13 @@ async fn resolve_one(
 ) -> ApiResult {
     let now = state.now();
     let plan = mutate(&state, &id, |door| {
-        resolve::resolve(door, alert, &body.resolution, &actor(&caller), now).map_err(resolve_error)
+        resolve::resolve(door, alert, &body.resolution, &actor(&caller), now).map_err(|e| match e {
+            // The alert is the path's; an account is the body's.
+            ResolveError::NoSuchAccount(_) => {
+                ApiError::invalid("resolution.account", e.to_string())
+            }
+            e => resolve_error(e),
+        })
     })?;
     reply(plan_summary(&plan))
 }
@@ -114,7 +122,8 @@ async fn resolve_many(
         .map(|i| (i.alert, i.resolution))
         .collect();
     let plan = mutate(&state, &id, |door| {
-        resolve::resolve_many(door, &items, &actor(&caller), now).map_err(resolve_error)
+        resolve::resolve_many(door, &items, &actor(&caller), now)
+            .map_err(|e| named_in_body(resolve_error(e), "items"))
     })?;
     reply(plan_summary(&plan))
 }

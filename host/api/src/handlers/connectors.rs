@@ -142,7 +142,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         endpoint(
             "delete",
             "/api/v1/properties/{id}/connector",
-            "Unpin: the property follows its vendor's default again",
+            "Unpin: the property follows its vendor's default again (nothing to do without a pin)",
             Access::Admin,
             delete(unpin),
         )
@@ -615,10 +615,11 @@ async fn unpin(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
-    let was = state
-        .store
-        .plugin_pin(&id)?
-        .ok_or_else(|| ApiError::not_found(format!("a connector pin for property {id:?}")))?;
+    // Idempotent: a property with no pin already follows its vendor's default.
+    state.store.property(&id)?;
+    let Some(was) = state.store.plugin_pin(&id)? else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
     let event = audit(
         &state,
         &caller,

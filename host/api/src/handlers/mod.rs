@@ -95,6 +95,16 @@ pub(super) fn plan_summary(plan: &Plan) -> PlanSummary {
     }
 }
 
+/// Something named in the body (not the path) does not exist: the request is what is
+/// wrong (422, naming `field`), not its target (404).
+pub(super) fn named_in_body(e: ApiError, field: &str) -> ApiError {
+    if e.status == axum::http::StatusCode::NOT_FOUND {
+        ApiError::invalid(field, e.detail)
+    } else {
+        e
+    }
+}
+
 pub(super) fn resolve_error(e: ResolveError) -> ApiError {
     match e {
         ResolveError::NoSuchAlert(_) | ResolveError::NoSuchAccount(_) => {

@@ -7,7 +7,7 @@ use axum::routing::{delete, get, post};
 use epms_engine::access;
 use serde::Deserialize;
 
-use super::{PlanSummary, access_error, actor, mutate, plan_summary};
+use super::{PlanSummary, access_error, actor, mutate, named_in_body, plan_summary};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::framework::{Access, ApiJson, ApiPath, ApiResult, Endpoint, endpoint, reply};
@@ -74,7 +74,8 @@ async fn approve(
 ) -> ApiResult {
     let now = state.now();
     let plan = mutate(&state, &id, |door| {
-        access::approve(door, &body.ids, &actor(&caller), now).map_err(access_error)
+        access::approve(door, &body.ids, &actor(&caller), now)
+            .map_err(|e| named_in_body(access_error(e), "ids"))
     })?;
     reply(plan_summary(&plan))
 }

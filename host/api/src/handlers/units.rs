@@ -7,7 +7,7 @@ use epms_engine::PmsUnitKey;
 use epms_engine::units_csv::{self, NewDoorUnit};
 use serde::{Deserialize, Serialize};
 
-use super::{actor, mutate, unit_error};
+use super::{actor, mutate, named_in_body, unit_error};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::framework::{
@@ -229,7 +229,8 @@ async fn map_units(
         .collect();
     let now = state.now();
     let plan = mutate(&state, &id, |door| {
-        units_csv::plan_map_units(door, &items, &actor(&caller), now).map_err(unit_error)
+        units_csv::plan_map_units(door, &items, &actor(&caller), now)
+            .map_err(|e| named_in_body(unit_error(e), "mappings"))
     })?;
     reply(BulkMapped {
         mapped: plan.mappings_set.len(),
