@@ -9,6 +9,7 @@ fn main() {
             "epms-connector-entrata",
             "epms-connector-mri",
             "epms-connector-appfolio",
+            "epms-connector-rentmanager",
             "epms-connector-template",
             "epms-test-hostile",
             "epms-test-bench",

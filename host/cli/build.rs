@@ -8,6 +8,7 @@ fn main() {
             "epms-connector-entrata",
             "epms-connector-mri",
             "epms-connector-appfolio",
+            "epms-connector-rentmanager",
             "epms-connector-template",
         ],
         &["connectors", "examples/connector-template"],

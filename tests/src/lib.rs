@@ -49,15 +49,15 @@ pub async fn load_hostile(
     (hostile, credential)
 }
 
-/// Credential fields as the CLI and API take them.
-/// The five vendors: name, the PMS property id the tests give the simulator, and the
+/// The six vendors: name, the PMS property id the tests give the simulator, and the
 /// compiled connector.
-pub const VENDORS: [(&str, &str, &str); 5] = [
+pub const VENDORS: [(&str, &str, &str); 6] = [
     ("yardi", "rnttrk01", guests::EPMS_CONNECTOR_YARDI),
     ("realpage", "3401", guests::EPMS_CONNECTOR_REALPAGE),
     ("entrata", "100", guests::EPMS_CONNECTOR_ENTRATA),
     ("mri", "500", guests::EPMS_CONNECTOR_MRI),
     ("appfolio", "17", guests::EPMS_CONNECTOR_APPFOLIO),
+    ("rentmanager", "11", guests::EPMS_CONNECTOR_RENTMANAGER),
 ];
 
 /// The credential fields the simulator accepts for `vendor`, its base URL included.

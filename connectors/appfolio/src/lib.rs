@@ -58,15 +58,11 @@ fn role(raw: Option<String>, w: &mut Warnings) -> HouseholdRole {
     }
 }
 
-fn required(row: &Value, key: &str) -> Result<String, ConnectorError> {
-    json::text(row, key).ok_or_else(|| ConnectorError::Protocol(format!("row without {key}")))
-}
-
 pub fn parse_units(rows: &[&Value]) -> Result<Vec<Unit>, ConnectorError> {
     rows.iter()
         .map(|u| {
             Ok(Unit {
-                id: required(u, "unit_id")?,
+                id: json::required(u, "unit_id")?,
                 number: json::text(u, "unit_name").unwrap_or_default(),
                 // The unit directory (recorded) names no building and no vacancy.
                 building: None,
@@ -83,7 +79,7 @@ pub fn parse_tenants(rows: &[&Value]) -> Result<Vec<Resident>, ConnectorError> {
         .map(|t| {
             let mut w = Warnings::new();
             Ok(Resident {
-                id: required(t, "selected_tenant_id")?,
+                id: json::required(t, "selected_tenant_id")?,
                 lease_id: json::text(t, "occupancy_id"),
                 unit_id: json::text(t, "unit_id"),
                 first_name: json::text(t, "first_name").unwrap_or_default(),
@@ -113,7 +109,7 @@ pub fn parse_rent_roll(rows: &[&Value]) -> Result<Vec<Lease>, ConnectorError> {
                     .map(str::to_owned),
             );
             Ok(Lease {
-                id: required(r, "occupancy_id")?,
+                id: json::required(r, "occupancy_id")?,
                 unit_id: json::text(r, "unit_id"),
                 resident_ids,
                 status: status::canonical(STATUSES, &raw_status),

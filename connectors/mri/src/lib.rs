@@ -107,15 +107,11 @@ pub fn page_of(doc: &Value) -> Result<(Vec<&Value>, Option<String>), ConnectorEr
     Ok((rows.iter().collect(), json::text(doc, "nextLink")))
 }
 
-fn required(row: &Value, key: &str) -> Result<String, ConnectorError> {
-    json::text(row, key).ok_or_else(|| ConnectorError::Protocol(format!("row without {key}")))
-}
-
 pub fn parse_units(rows: &[&Value]) -> Result<Vec<Unit>, ConnectorError> {
     rows.iter()
         .map(|u| {
             Ok(Unit {
-                id: required(u, "UnitID")?,
+                id: json::required(u, "UnitID")?,
                 number: json::text(u, "UnitDescription").unwrap_or_default(),
                 building: json::text(u, "BuildingID"),
                 floorplan: json::text(u, "FloorplanName"),
@@ -150,7 +146,7 @@ fn parse_people(
             let unit = json::text(r, c.unit);
             let building = json::text(r, c.building);
             Ok(Resident {
-                id: required(r, c.id)?,
+                id: json::required(r, c.id)?,
                 lease_id: json::text(r, c.lease)
                     .map(|l| lease_key(building.as_deref(), unit.as_deref(), &l)),
                 unit_id: unit,
@@ -211,15 +207,15 @@ pub fn parse_leases(rows: &[&Value], today: &str) -> Result<Vec<Lease>, Connecto
     for row in rows {
         let pending = row.get("ResidentID").is_some() && row.get("ResidentNameID").is_none();
         let person = if pending {
-            required(row, "ResidentID")?
+            json::required(row, "ResidentID")?
         } else {
-            required(row, "ResidentNameID")?
+            json::required(row, "ResidentNameID")?
         };
         let unit = json::text(row, "UnitID");
         let id = lease_key(
             json::text(row, "BuildingID").as_deref(),
             unit.as_deref(),
-            &required(row, "LeaseID")?,
+            &json::required(row, "LeaseID")?,
         );
         let i = *at.entry(id.clone()).or_insert_with(|| {
             out.push(Lease {

@@ -52,9 +52,16 @@ pub fn token_from(response: &Response) -> Result<String, ConnectorError> {
                 "the sign-in answer is JSON but not a token string".into(),
             ));
         }
+        // JSON cut short (a string or object begun and not ended) is no token either.
+        Err(_) if text.starts_with(['"', '{', '[']) => {
+            return Err(ConnectorError::Protocol(
+                "the sign-in answer is JSON cut short".into(),
+            ));
+        }
         Err(_) => text.to_owned(),
     };
-    if token.is_empty() || token.chars().any(char::is_whitespace) {
+    // A token goes into a header: visible ASCII only (a garbled answer is not a token).
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ConnectorError::Protocol(
             "the sign-in answer holds no token".into(),
         ));
@@ -133,6 +140,16 @@ mod tests {
         assert!(matches!(
             token_from(&response(401, "")),
             Err(ConnectorError::Auth(_))
+        ));
+        // Regression: a garbled sign-in answer became a "token" no header can carry,
+        // and the request failed as a configuration error.
+        assert!(matches!(
+            token_from(&response(200, "\u{1}\u{fffd}<{")),
+            Err(ConnectorError::Protocol(_))
+        ));
+        assert!(matches!(
+            token_from(&response(200, "\"rm12-sess")),
+            Err(ConnectorError::Protocol(_))
         ));
     }
 }

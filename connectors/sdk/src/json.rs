@@ -27,6 +27,11 @@ pub fn as_text(value: &Value) -> Option<String> {
     }
 }
 
+/// A field a record cannot do without (its id): missing or blank is a protocol error.
+pub fn required(value: &Value, key: &str) -> Result<String, ConnectorError> {
+    text(value, key).ok_or_else(|| ConnectorError::Protocol(format!("record without {key}")))
+}
+
 /// Follows a path of object keys.
 pub fn path<'a>(value: &'a Value, keys: &[&str]) -> Option<&'a Value> {
     keys.iter().try_fold(value, |v, k| v.get(k))

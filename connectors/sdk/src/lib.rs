@@ -78,6 +78,36 @@ impl Config {
             .ok_or_else(|| ConnectorError::Config(format!("missing setting {name:?}")))
     }
 
+    /// An optional whole-number setting within `range`, or `default` when absent.
+    pub fn number(
+        &self,
+        name: &str,
+        default: usize,
+        range: std::ops::RangeInclusive<usize>,
+    ) -> Result<usize, ConnectorError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v.parse().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+                ConnectorError::Config(format!(
+                    "setting {name:?} = {v:?} is not a number from {} to {}",
+                    range.start(),
+                    range.end()
+                ))
+            }),
+        }
+    }
+
+    /// An optional comma-separated setting, each item trimmed and lower-cased (vendor
+    /// vocabularies a database may rename), or `default` (written the same way).
+    pub fn list(&self, name: &str, default: &str) -> Vec<String> {
+        self.get(name)
+            .unwrap_or(default)
+            .split(',')
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
     /// The credential's base URL without a trailing slash.
     pub fn base_url(&self) -> Result<&str, ConnectorError> {
         Ok(self.require("base-url")?.trim_end_matches('/'))
@@ -279,5 +309,26 @@ mod tests {
         assert!(
             matches!(c.require("database"), Err(ConnectorError::Config(m)) if m.contains("database"))
         );
+    }
+
+    #[test]
+    fn numbers_and_lists_have_defaults_and_bad_numbers_are_config_errors() {
+        let setting = |name: &str, value: &str| Setting {
+            name: name.into(),
+            value: value.into(),
+        };
+        let c = Config::new(vec![
+            setting("page-size", "250"),
+            setting("too-big", "0"),
+            setting("types", " Co-Signer , ,Kid"),
+        ]);
+        assert_eq!(c.number("page-size", 1000, 1..=10_000).unwrap(), 250);
+        assert_eq!(c.number("absent", 1000, 1..=10_000).unwrap(), 1000);
+        assert!(matches!(
+            c.number("too-big", 1000, 1..=10_000),
+            Err(ConnectorError::Config(m)) if m.contains("too-big")
+        ));
+        assert_eq!(c.list("types", "x"), ["co-signer", "kid"]);
+        assert_eq!(c.list("absent", "Guarantor"), ["guarantor"]);
     }
 }

@@ -915,6 +915,9 @@ pub fn generate(spec: &Spec) -> Portfolio {
         if vendor == "mri" {
             crate::vendors::mri::as_served(&mut p);
         }
+        if vendor == "rentmanager" {
+            crate::vendors::rentmanager::as_served(&mut p);
+        }
         if vendor == "realpage" {
             // RealPage names a unit's building by id only.
             for u in &mut p.units {

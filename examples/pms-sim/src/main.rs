@@ -46,7 +46,7 @@ struct Portfolio {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "yardi,realpage,entrata,mri,appfolio"
+        default_value = "yardi,realpage,entrata,mri,appfolio,rentmanager"
     )]
     vendors: Vec<String>,
 }
@@ -59,13 +59,14 @@ impl Portfolio {
             ("entrata", "100"),
             ("mri", "500"),
             ("appfolio", "17"),
+            ("rentmanager", "11"),
             ("acme", "ACME-1"),
         ];
         let mut properties = Vec::new();
         for v in &self.vendors {
             let Some((_, id)) = ids.iter().find(|(name, _)| name == v) else {
                 anyhow::bail!(
-                    "unknown vendor {v:?}; known: yardi, realpage, entrata, mri, appfolio, acme"
+                    "unknown vendor {v:?}; known: yardi, realpage, entrata, mri, appfolio, rentmanager, acme"
                 );
             };
             properties.push((v.clone(), (*id).to_owned(), self.units));

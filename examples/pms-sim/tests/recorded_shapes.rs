@@ -446,3 +446,80 @@ async fn realpage_units_are_shaped_like_the_recording() {
         ),
     );
 }
+
+#[tokio::test]
+async fn rent_manager_answers_are_shaped_like_the_recordings() {
+    use pms_sim::vendors::rentmanager;
+    let s = state();
+    let r = router(&s, "rentmanager");
+    let sign_in = Request::post("/Authentication/AuthorizeUser")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"Username": rentmanager::USERNAME, "Password": rentmanager::PASSWORD,
+                "LocationID": rentmanager::LOCATION})
+            .to_string(),
+        ))
+        .unwrap();
+    let (status, _, body) = send(&r, sign_in).await;
+    assert_eq!(status, 200);
+    let token = json_of(&body);
+    assert!(
+        token.is_string(),
+        "a bare JSON string, as recorded clients read it: {token}"
+    );
+    for (resource, embeds, name) in [
+        ("Units", "", "Units.embed-addresses.json"),
+        ("Tenants", "Contacts", "Tenants.embed-contacts.json"),
+        ("Leases", "", "Leases.json"),
+    ] {
+        let get = |page: usize| {
+            Request::get(format!(
+                "/{resource}?filters=PropertyID,eq,11&pageSize=50&pageNumber={page}&embeds={embeds}"
+            ))
+            .header("x-rm12api-apitoken", token.as_str().unwrap())
+            .body(Body::empty())
+            .unwrap()
+        };
+        let (status, _, body) = send(&r, get(1)).await;
+        assert_eq!(
+            status, 206,
+            "{resource}: a page that is not the last is 206"
+        );
+        let rows = json_of(&body);
+        assert!(
+            rows.as_array().is_some_and(|a| a.len() == 50),
+            "{resource}: a bare array"
+        );
+        assert_no_drift(
+            resource,
+            json_drift(&rows, &[recorded_json("rentmanager", name)], &[]),
+        );
+        let (status, _, body) = send(&r, get(100)).await;
+        assert_eq!(
+            (status.as_u16(), json_of(&body)),
+            (200, json!([])),
+            "{resource}: past the end"
+        );
+    }
+    // As recorded: MoveOutDate absent (never null) until there is one.
+    let leases = json_of(
+        &send(
+            &r,
+            Request::get("/Leases?filters=PropertyID,eq,11")
+                .header("x-rm12api-apitoken", token.as_str().unwrap())
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .2,
+    );
+    assert!(
+        leases
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l.get("MoveOutDate") != Some(&Value::Null))
+    );
+    let unsigned = Request::get("/Leases").body(Body::empty()).unwrap();
+    assert_eq!(send(&r, unsigned).await.0, 401);
+}

@@ -262,6 +262,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         ("entrata", "100"),
         ("mri", "500"),
         ("realpage", "3401"),
+        ("rentmanager", "11"),
         ("yardi", "rnttrk01"),
     ];
     let portfolio = generate(&Spec {

@@ -5,6 +5,7 @@ pub mod appfolio;
 pub mod entrata;
 pub mod mri;
 pub mod realpage;
+pub mod rentmanager;
 pub mod soap;
 pub mod yardi;
 
@@ -37,6 +38,10 @@ pub fn routers(state: &SimState) -> Vec<(&'static str, Router)> {
             "realpage",
             guarded("realpage", realpage::router(state.clone())),
         ),
+        (
+            "rentmanager",
+            guarded("rentmanager", rentmanager::router(state.clone())),
+        ),
         ("yardi", guarded("yardi", yardi::router(state.clone()))),
     ]
 }
@@ -57,6 +62,7 @@ pub fn raw_status(vendor: &str, status: LeaseStatus) -> &'static str {
         "appfolio" => appfolio::raw_status(status),
         "mri" => mri::raw_status(status),
         "realpage" => realpage::raw_status(status),
+        "rentmanager" => rentmanager::raw_status(status),
         "yardi" => yardi::raw_status(status),
         _ => "unknown",
     }
@@ -70,6 +76,7 @@ pub fn default_credential(vendor: &str) -> SimCredential {
         "appfolio" => appfolio::default_credential(),
         "mri" => mri::default_credential(),
         "realpage" => realpage::default_credential(),
+        "rentmanager" => rentmanager::default_credential(),
         "yardi" => yardi::default_credential(),
         other => SimCredential {
             vendor: other.to_owned(),
@@ -84,6 +91,7 @@ pub fn serves(vendor: &str, status: LeaseStatus) -> bool {
     match vendor {
         "appfolio" => appfolio::serves(status),
         "mri" => mri::serves(status),
+        "rentmanager" => rentmanager::serves(status),
         _ => true,
     }
 }

@@ -20,6 +20,7 @@ pub fn state() -> SimState {
             ("mri".into(), "500".into(), 120),
             ("yardi".into(), "rnttrk01".into(), 120),
             ("realpage".into(), "3401".into(), 120),
+            ("rentmanager".into(), "11".into(), 120),
         ],
     }))
 }
