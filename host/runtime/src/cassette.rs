@@ -276,14 +276,39 @@ pub struct Recorder {
     exchanges: Arc<Mutex<Vec<Exchange>>>,
 }
 
+/// Whether a request header carries a credential: what the connector wrote there is
+/// kept only when it is a placeholder (a session token the guest holds is withheld).
+fn is_credential_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name == "authorization"
+        || name == "cookie"
+        || ["token", "api-key", "apikey", "session", "password"]
+            .iter()
+            .any(|part| name.contains(part))
+}
+
+/// What stands for a credential a cassette does not keep.
+pub const WITHHELD: &str = "[withheld]";
+
 impl Recorder {
     pub(crate) fn keep(
         &self,
-        request: RecordedRequest,
+        mut request: RecordedRequest,
         status: u16,
         headers: &http::HeaderMap,
         body: &[u8],
     ) {
+        for (name, value) in &mut request.headers {
+            if is_credential_header(name) && !value.contains("{{") {
+                *value = WITHHELD.to_owned();
+            }
+        }
+        // An answer that is one JSON string is a session token (Rent Manager's sign-in);
+        // the replay hands the connector this stand-in instead.
+        let body = match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(serde_json::Value::String(_)) => format!("\"{WITHHELD}\"").into_bytes(),
+            _ => body.to_vec(),
+        };
         let headers = headers
             .iter()
             .filter(|(n, _)| !DROPPED_HEADERS.contains(&n.as_str()))
@@ -299,7 +324,7 @@ impl Recorder {
             response: RecordedResponse {
                 status,
                 headers,
-                body: Body::from_bytes(body),
+                body: Body::from_bytes(&body),
             },
         };
         if let Ok(mut all) = self.exchanges.lock() {
@@ -484,5 +509,42 @@ mod tests {
             "{xml}"
         );
         assert!(!xml.contains(">555<"), "{xml}");
+    }
+
+    #[test]
+    fn session_tokens_are_withheld_and_placeholders_kept() {
+        let recorder = Recorder::default();
+        let request = |headers: Vec<(&str, &str)>| RecordedRequest {
+            method: "GET".into(),
+            url: "http://pms.test/Units".into(),
+            headers: headers
+                .into_iter()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect(),
+            body: Body::from_bytes(b""),
+        };
+        recorder.keep(
+            request(vec![("content-type", "application/json")]),
+            200,
+            &http::HeaderMap::new(),
+            b"\"3f9c-live-session\"",
+        );
+        recorder.keep(
+            request(vec![
+                ("X-RM12Api-ApiToken", "3f9c-live-session"),
+                ("authorization", "Basic {{base64:u:{{secret:password}}}}"),
+                ("accept", "application/json"),
+            ]),
+            200,
+            &http::HeaderMap::new(),
+            b"[]",
+        );
+        let kept = recorder.exchanges();
+        assert_eq!(kept[0].response.body, Body::from_bytes(b"\"[withheld]\""));
+        let headers = &kept[1].request.headers;
+        assert_eq!(headers[0].1, WITHHELD);
+        assert_eq!(headers[1].1, "Basic {{base64:u:{{secret:password}}}}");
+        assert_eq!(headers[2].1, "application/json");
+        assert_eq!(kept[1].response.body, Body::from_bytes(b"[]"));
     }
 }
