@@ -15,7 +15,7 @@ pub mod state;
 pub mod units_csv;
 pub mod user_sync;
 
-pub use plan::{Actor, ApplyError, AuditEntry, Plan};
+pub use plan::{Actor, ApplyError, AuditEntry, Change, Plan};
 pub use state::*;
 pub use user_sync::{
     PmsPropertyData, PmsSnapshot, RULES_VERSION, SyncCounts, SyncOutcome, input_fingerprint,

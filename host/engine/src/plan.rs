@@ -1,12 +1,15 @@
 //! A plan: everything one sync (or one resolution) changes, as whole new values.
-//! The store applies it in one write transaction; [`DoorState::apply`] is its
-//! in-memory meaning.
+//!
+//! What a plan means is written once, here: [`Plan::changes`] turns it into row-level
+//! [`Change`]s (put, delete, archive, append), with nothing left for a backend to
+//! infer, no cascade, no history move of its own. [`DoorState::apply`] and every store
+//! backend apply that same list, the store in one write transaction.
 
 use serde::{Deserialize, Serialize};
 
 use crate::state::{
-    AccessMemo, Account, AccountId, Alert, AlertState, DoorState, DoorUnit, DoorUnitId, FeedEvent,
-    Grant, GrantId, PmsKey, PmsUnitKey, PmsUnitRecord, Suggestion, SuggestionId,
+    AccessMemo, Account, AccountId, Alert, DoorState, DoorUnit, DoorUnitId, FeedEvent, Grant,
+    GrantId, PmsKey, PmsUnitKey, PmsUnitRecord, Suggestion, SuggestionId,
 };
 
 /// Who or what acted.
@@ -73,6 +76,34 @@ pub struct Plan {
     pub next_suggestion_id: u64,
 }
 
+/// One row-level change of a property's state, in the order [`Plan::changes`] lists
+/// them. Each backend maps each kind to its own storage, and nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change<'a> {
+    PutAccount(&'a Account),
+    DeleteAccount(AccountId),
+    PutLink(&'a PmsKey, AccountId),
+    DeleteLink(&'a PmsKey),
+    /// A live alert, new or with new values.
+    PutAlert(&'a Alert),
+    /// An alert leaving the live set: removed from it, kept in the alert history.
+    ArchiveAlert(&'a Alert),
+    SetPmsUnits(&'a [PmsUnitRecord]),
+    PutDoorUnit(&'a DoorUnit),
+    PutMapping(&'a PmsUnitKey, DoorUnitId),
+    DeleteMapping(&'a PmsUnitKey),
+    PutGrant(&'a Grant),
+    DeleteGrant(GrantId),
+    PutSuggestion(&'a Suggestion),
+    /// A pending suggestion leaving the list: removed from it, kept in the suggestion
+    /// history with its outcome.
+    CloseSuggestion(SuggestionId, &'a str),
+    PutMemo(AccountId, &'a AccessMemo),
+    DeleteMemo(AccountId),
+    /// The next event of the access feed (the backend gives it the next sequence number).
+    AppendFeed(&'a FeedEvent),
+}
+
 /// Why a plan cannot be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApplyError {
@@ -83,6 +114,39 @@ pub enum ApplyError {
 }
 
 impl Plan {
+    /// A deleted account keeps nothing: its links, grants, pending suggestions and memo
+    /// that `after` still holds are not written, and those `before` held are removed
+    /// (the one place this cascade is written).
+    fn remove_what_deleted_accounts_held(&mut self, before: &DoorState, after: &DoorState) {
+        for id in self.accounts_deleted.clone() {
+            for (k, _) in after.links.iter().filter(|(_, a)| **a == id) {
+                self.links_added.retain(|(added, _)| added != k);
+                if before.links.contains_key(k) {
+                    self.links_removed.push(k.clone());
+                }
+            }
+            for g in after.grants.values().filter(|g| g.account == id) {
+                self.grants_added.retain(|added| added.id != g.id);
+                if before.grants.contains_key(&g.id) {
+                    self.grants_removed.push(g.id);
+                }
+            }
+            for s in after.suggestions.values().filter(|s| s.account == id) {
+                self.suggestions_added.retain(|added| added.id != s.id);
+                if before.suggestions.contains_key(&s.id) {
+                    self.suggestions_closed
+                        .push((s.id, "account-deleted".into()));
+                }
+            }
+            if after.memos.contains_key(&id) {
+                self.memos_set.retain(|(m, _)| *m != id);
+                if before.memos.contains_key(&id) {
+                    self.memos_removed.push(id);
+                }
+            }
+        }
+    }
+
     /// A plan with nothing in it, against `state`.
     pub fn empty(state: &DoorState) -> Plan {
         Plan {
@@ -196,6 +260,7 @@ impl Plan {
             .filter(|id| !after.memos.contains_key(id))
             .copied()
             .collect();
+        plan.remove_what_deleted_accounts_held(before, after);
         plan.next_account_id = after.next_account_id;
         plan.next_alert_id = after.next_alert_id;
         plan.next_door_unit_id = after.next_door_unit_id;
@@ -204,6 +269,62 @@ impl Plan {
         plan.audit = audit;
         plan.feed = feed;
         plan
+    }
+
+    /// The plan as row-level changes, in the order they must be applied. A plan that
+    /// deletes an account lists the removal of everything that was the account's
+    /// ([`Plan::diff`] sees to it), so no backend cascades.
+    pub fn changes(&self) -> Vec<Change<'_>> {
+        let mut out = Vec::new();
+        out.extend(
+            self.accounts_created
+                .iter()
+                .chain(&self.accounts_updated)
+                .map(Change::PutAccount),
+        );
+        out.extend(
+            self.accounts_deleted
+                .iter()
+                .map(|id| Change::DeleteAccount(*id)),
+        );
+        out.extend(self.links_removed.iter().map(Change::DeleteLink));
+        out.extend(self.links_added.iter().map(|(k, a)| Change::PutLink(k, *a)));
+        out.extend(
+            self.alerts_opened
+                .iter()
+                .chain(&self.alerts_updated)
+                .map(|a| {
+                    if a.state.is_live() {
+                        Change::PutAlert(a)
+                    } else {
+                        Change::ArchiveAlert(a)
+                    }
+                }),
+        );
+        out.extend(self.pms_units.as_deref().map(Change::SetPmsUnits));
+        out.extend(self.door_units_created.iter().map(Change::PutDoorUnit));
+        out.extend(self.mappings_removed.iter().map(Change::DeleteMapping));
+        out.extend(
+            self.mappings_set
+                .iter()
+                .map(|(k, d)| Change::PutMapping(k, *d)),
+        );
+        out.extend(
+            self.grants_removed
+                .iter()
+                .map(|id| Change::DeleteGrant(*id)),
+        );
+        out.extend(self.grants_added.iter().map(Change::PutGrant));
+        out.extend(
+            self.suggestions_closed
+                .iter()
+                .map(|(id, outcome)| Change::CloseSuggestion(*id, outcome)),
+        );
+        out.extend(self.suggestions_added.iter().map(Change::PutSuggestion));
+        out.extend(self.memos_removed.iter().map(|id| Change::DeleteMemo(*id)));
+        out.extend(self.memos_set.iter().map(|(id, m)| Change::PutMemo(*id, m)));
+        out.extend(self.feed.iter().map(Change::AppendFeed));
+        out
     }
 
     /// Whether applying the plan would change nothing.
@@ -237,58 +358,58 @@ impl DoorState {
                 state: self.version,
             });
         }
-        for a in plan.accounts_created.iter().chain(&plan.accounts_updated) {
-            self.accounts.insert(a.id, a.clone());
-        }
-        for id in &plan.accounts_deleted {
-            self.accounts.remove(id);
-            self.links.retain(|_, a| a != id);
-            self.grants.retain(|_, g| g.account != *id);
-            self.suggestions.retain(|_, s| s.account != *id);
-            self.memos.remove(id);
-        }
-        for key in &plan.links_removed {
-            self.links.remove(key);
-        }
-        for (key, account) in &plan.links_added {
-            self.links.insert(key.clone(), *account);
-        }
-        for alert in plan.alerts_opened.iter().chain(&plan.alerts_updated) {
-            if alert.state == AlertState::Resolved {
-                self.alerts.remove(&alert.id);
-            } else {
-                self.alerts.insert(alert.id, alert.clone());
+        for change in plan.changes() {
+            match change {
+                Change::PutAccount(a) => {
+                    self.accounts.insert(a.id, a.clone());
+                }
+                Change::DeleteAccount(id) => {
+                    self.accounts.remove(&id);
+                }
+                Change::PutLink(k, a) => {
+                    self.links.insert(k.clone(), a);
+                }
+                Change::DeleteLink(k) => {
+                    self.links.remove(k);
+                }
+                Change::PutAlert(a) => {
+                    self.alerts.insert(a.id, a.clone());
+                }
+                // The in-memory state keeps no history.
+                Change::ArchiveAlert(a) => {
+                    self.alerts.remove(&a.id);
+                }
+                Change::SetPmsUnits(units) => self.pms_units = units.to_vec(),
+                Change::PutDoorUnit(u) => {
+                    self.door_units.insert(u.id, u.clone());
+                }
+                Change::PutMapping(k, d) => {
+                    self.mappings.insert(k.clone(), d);
+                }
+                Change::DeleteMapping(k) => {
+                    self.mappings.remove(k);
+                }
+                Change::PutGrant(g) => {
+                    self.grants.insert(g.id, g.clone());
+                }
+                Change::DeleteGrant(id) => {
+                    self.grants.remove(&id);
+                }
+                Change::PutSuggestion(sg) => {
+                    self.suggestions.insert(sg.id, sg.clone());
+                }
+                Change::CloseSuggestion(id, _) => {
+                    self.suggestions.remove(&id);
+                }
+                Change::PutMemo(id, m) => {
+                    self.memos.insert(id, m.clone());
+                }
+                Change::DeleteMemo(id) => {
+                    self.memos.remove(&id);
+                }
+                // The feed lives in the store.
+                Change::AppendFeed(_) => {}
             }
-        }
-        if let Some(units) = &plan.pms_units {
-            self.pms_units = units.clone();
-        }
-        for u in &plan.door_units_created {
-            self.door_units.insert(u.id, u.clone());
-        }
-        for k in &plan.mappings_removed {
-            self.mappings.remove(k);
-        }
-        for (k, d) in &plan.mappings_set {
-            self.mappings.insert(k.clone(), *d);
-        }
-        for id in &plan.grants_removed {
-            self.grants.remove(id);
-        }
-        for g in &plan.grants_added {
-            self.grants.insert(g.id, g.clone());
-        }
-        for (id, _) in &plan.suggestions_closed {
-            self.suggestions.remove(id);
-        }
-        for s in &plan.suggestions_added {
-            self.suggestions.insert(s.id, s.clone());
-        }
-        for id in &plan.memos_removed {
-            self.memos.remove(id);
-        }
-        for (id, m) in &plan.memos_set {
-            self.memos.insert(*id, m.clone());
         }
         self.next_account_id = plan.next_account_id;
         self.next_alert_id = plan.next_alert_id;
@@ -299,5 +420,87 @@ impl DoorState {
             self.version += 1;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{AccountSource, GrantSource, KeyRef, SuggestionKind};
+
+    /// A state holding account 1 with a link, a grant, a pending suggestion and a memo.
+    fn state() -> DoorState {
+        let mut s = DoorState::default();
+        s.accounts.insert(
+            1,
+            Account {
+                id: 1,
+                first_name: "Ann".into(),
+                last_name: "Lee".into(),
+                email: None,
+                status: None,
+                door_unit: None,
+                pms_unit: None,
+                source: AccountSource::Pms,
+            },
+        );
+        let key = PmsKey {
+            vendor: "acme".into(),
+            property: "P1".into(),
+            resident: "r1".into(),
+        };
+        s.links.insert(key, 1);
+        s.grants.insert(
+            7,
+            Grant {
+                id: 7,
+                account: 1,
+                key: KeyRef::Common("Lobby".into()),
+                start: 0,
+                end: None,
+                source: GrantSource::Manual,
+            },
+        );
+        s.suggestions.insert(
+            9,
+            Suggestion {
+                id: 9,
+                account: 1,
+                kind: SuggestionKind::Revoke,
+                key: None,
+                grant: Some(7),
+                start: None,
+                rule: "test".into(),
+                reason: "test".into(),
+                created_at: 0,
+            },
+        );
+        s.memos.insert(1, AccessMemo::default());
+        s
+    }
+
+    /// The cascade is the plan's, written once: a planner that forgot the account's
+    /// rows still yields a plan whose changes remove them, in every backend alike.
+    #[test]
+    fn a_deleted_accounts_rows_are_listed_as_changes_not_left_to_backends() {
+        let before = state();
+        let mut after = before.clone();
+        after.accounts.remove(&1);
+        let plan = Plan::diff(&before, &after, vec![], vec![], vec![]);
+        let changes = plan.changes();
+        for expected in [
+            Change::DeleteAccount(1),
+            Change::DeleteGrant(7),
+            Change::CloseSuggestion(9, "account-deleted"),
+            Change::DeleteMemo(1),
+        ] {
+            assert!(changes.contains(&expected), "{expected:?} in {changes:?}");
+        }
+        assert!(changes.iter().any(|c| matches!(c, Change::DeleteLink(_))));
+        let mut applied = before.clone();
+        applied.apply(&plan).unwrap();
+        assert!(applied.accounts.is_empty() && applied.links.is_empty());
+        assert!(applied.grants.is_empty() && applied.suggestions.is_empty());
+        assert!(applied.memos.is_empty());
     }
 }

@@ -16,7 +16,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use epms_engine::{AuditEntry, DoorState, FeedEvent, Plan, Settings, Suggestion, SyncCounts};
+use epms_engine::{
+    AuditEntry, Change, DoorState, FeedEvent, Plan, Settings, Suggestion, SyncCounts,
+};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -258,6 +260,100 @@ fn enc<T: Serialize>(v: &T) -> Vec<u8> {
 
 fn dec<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A plan's row-level changes (`Plan::changes`: the one statement of what a plan
+/// means), each on its table, in one write transaction.
+fn apply_changes(
+    txn: &redb::WriteTransaction,
+    property: &str,
+    plan: &Plan,
+) -> Result<(), StoreError> {
+    let mut accounts = txn.open_table(ACCOUNTS)?;
+    let mut links = txn.open_table(LINKS)?;
+    let mut alerts = txn.open_table(ALERTS)?;
+    let mut alert_history = txn.open_table(ALERT_HISTORY)?;
+    let mut pms_units = txn.open_table(PMS_UNITS)?;
+    let mut door_units = txn.open_table(DOOR_UNITS)?;
+    let mut mappings = txn.open_table(MAPPINGS)?;
+    let mut grants = txn.open_table(GRANTS)?;
+    let mut suggestions = txn.open_table(SUGGESTIONS)?;
+    let mut suggestion_history = txn.open_table(SUGGESTION_HISTORY)?;
+    let mut memos = txn.open_table(MEMOS)?;
+    let mut feed = txn.open_table(FEED)?;
+    let mut next_seq = match feed.last()? {
+        Some((k, _)) => k.value() + 1,
+        None => 1,
+    };
+    for change in plan.changes() {
+        match change {
+            Change::PutAccount(a) => {
+                accounts.insert((property, a.id), enc(a).as_slice())?;
+            }
+            Change::DeleteAccount(id) => {
+                accounts.remove((property, id))?;
+            }
+            Change::PutLink(k, a) => {
+                links.insert((property, key_str(k).as_str()), a)?;
+            }
+            Change::DeleteLink(k) => {
+                links.remove((property, key_str(k).as_str()))?;
+            }
+            Change::PutAlert(a) => {
+                alerts.insert((property, a.id), enc(a).as_slice())?;
+            }
+            Change::ArchiveAlert(a) => {
+                alerts.remove((property, a.id))?;
+                alert_history.insert((property, a.id), enc(a).as_slice())?;
+            }
+            Change::SetPmsUnits(units) => {
+                pms_units.insert(property, enc(&units).as_slice())?;
+            }
+            Change::PutDoorUnit(u) => {
+                door_units.insert((property, u.id), enc(u).as_slice())?;
+            }
+            Change::PutMapping(k, d) => {
+                mappings.insert((property, key_str(k).as_str()), d)?;
+            }
+            Change::DeleteMapping(k) => {
+                mappings.remove((property, key_str(k).as_str()))?;
+            }
+            Change::PutGrant(g) => {
+                grants.insert((property, g.id), enc(g).as_slice())?;
+            }
+            Change::DeleteGrant(id) => {
+                grants.remove((property, id))?;
+            }
+            Change::PutSuggestion(sg) => {
+                suggestions.insert((property, sg.id), enc(sg).as_slice())?;
+            }
+            Change::CloseSuggestion(id, outcome) => {
+                if let Some(old) = suggestions.remove((property, id))? {
+                    let closed = ClosedSuggestion {
+                        suggestion: dec(old.value())?,
+                        outcome: outcome.to_owned(),
+                    };
+                    drop(old);
+                    suggestion_history.insert((property, id), enc(&closed).as_slice())?;
+                }
+            }
+            Change::PutMemo(id, m) => {
+                memos.insert((property, id), enc(m).as_slice())?;
+            }
+            Change::DeleteMemo(id) => {
+                memos.remove((property, id))?;
+            }
+            Change::AppendFeed(event) => {
+                let record = FeedRecord {
+                    property: property.to_owned(),
+                    event: event.clone(),
+                };
+                feed.insert(next_seq, enc(&record).as_slice())?;
+                next_seq += 1;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn key_str<T: Serialize>(k: &T) -> String {
@@ -603,112 +699,7 @@ impl Store {
                 });
             }
             if !plan.is_empty() {
-                let mut accounts = txn.open_table(ACCOUNTS)?;
-                for a in plan.accounts_created.iter().chain(&plan.accounts_updated) {
-                    accounts.insert((property, a.id), enc(a).as_slice())?;
-                }
-                let mut links = txn.open_table(LINKS)?;
-                let mut grants = txn.open_table(GRANTS)?;
-                let mut suggestions = txn.open_table(SUGGESTIONS)?;
-                let mut suggestion_history = txn.open_table(SUGGESTION_HISTORY)?;
-                let mut memos = txn.open_table(MEMOS)?;
-                for id in &plan.accounts_deleted {
-                    accounts.remove((property, *id))?;
-                    memos.remove((property, *id))?;
-                    // A deleted account's grants and suggestions go with it.
-                    for table in [&mut grants, &mut suggestions] {
-                        let doomed: Vec<u64> = table
-                            .range((property, 0)..=(property, u64::MAX))?
-                            .map_while(|e| e.ok())
-                            .filter(|(_, v)| account_of(v.value()) == Some(*id))
-                            .map(|(k, _)| k.value().1)
-                            .collect();
-                        for k in doomed {
-                            table.remove((property, k))?;
-                        }
-                    }
-                    // Links of a deleted account go with it.
-                    let doomed: Vec<String> = links
-                        .range((property, "")..)?
-                        .map_while(|e| e.ok())
-                        .take_while(|(k, _)| k.value().0 == property)
-                        .filter(|(_, v)| v.value() == *id)
-                        .map(|(k, _)| k.value().1.to_owned())
-                        .collect();
-                    for k in doomed {
-                        links.remove((property, k.as_str()))?;
-                    }
-                }
-                for k in &plan.links_removed {
-                    links.remove((property, key_str(k).as_str()))?;
-                }
-                for (k, a) in &plan.links_added {
-                    links.insert((property, key_str(k).as_str()), *a)?;
-                }
-                let mut alerts = txn.open_table(ALERTS)?;
-                let mut history = txn.open_table(ALERT_HISTORY)?;
-                for a in plan.alerts_opened.iter().chain(&plan.alerts_updated) {
-                    if a.state.is_live() {
-                        alerts.insert((property, a.id), enc(a).as_slice())?;
-                    } else {
-                        alerts.remove((property, a.id))?;
-                        history.insert((property, a.id), enc(a).as_slice())?;
-                    }
-                }
-                if let Some(units) = &plan.pms_units {
-                    txn.open_table(PMS_UNITS)?
-                        .insert(property, enc(units).as_slice())?;
-                }
-                let mut door_units = txn.open_table(DOOR_UNITS)?;
-                for u in &plan.door_units_created {
-                    door_units.insert((property, u.id), enc(u).as_slice())?;
-                }
-                let mut mappings = txn.open_table(MAPPINGS)?;
-                for k in &plan.mappings_removed {
-                    mappings.remove((property, key_str(k).as_str()))?;
-                }
-                for (k, d) in &plan.mappings_set {
-                    mappings.insert((property, key_str(k).as_str()), *d)?;
-                }
-                for id in &plan.grants_removed {
-                    grants.remove((property, *id))?;
-                }
-                for g in &plan.grants_added {
-                    grants.insert((property, g.id), enc(g).as_slice())?;
-                }
-                for (id, outcome) in &plan.suggestions_closed {
-                    if let Some(old) = suggestions.remove((property, *id))? {
-                        let closed = ClosedSuggestion {
-                            suggestion: dec(old.value())?,
-                            outcome: outcome.clone(),
-                        };
-                        drop(old);
-                        suggestion_history.insert((property, *id), enc(&closed).as_slice())?;
-                    }
-                }
-                for sg in &plan.suggestions_added {
-                    suggestions.insert((property, sg.id), enc(sg).as_slice())?;
-                }
-                for id in &plan.memos_removed {
-                    memos.remove((property, *id))?;
-                }
-                for (id, m) in &plan.memos_set {
-                    memos.insert((property, *id), enc(m).as_slice())?;
-                }
-                if !plan.feed.is_empty() {
-                    let mut feed = txn.open_table(FEED)?;
-                    let first = match feed.last()? {
-                        Some((k, _)) => k.value() + 1,
-                        None => 1,
-                    };
-                    for (seq, event) in (first..).zip(&plan.feed) {
-                        let record = FeedRecord {
-                            property: property.to_owned(),
-                            event: event.clone(),
-                        };
-                        feed.insert(seq, enc(&record).as_slice())?;
-                    }
-                }
+                apply_changes(&txn, property, plan)?;
                 p.version += 1;
             }
             append(&txn, AUDIT, property, plan.audit.iter().map(enc))?;
@@ -918,17 +909,6 @@ fn keyed_rows<K: DeserializeOwned + Ord>(
         out.insert(dec(key.as_bytes())?, v.value());
     }
     Ok(out)
-}
-
-/// The `account` field of a stored grant or suggestion.
-fn account_of(json: &[u8]) -> Option<u64> {
-    #[derive(Deserialize)]
-    struct HasAccount {
-        account: u64,
-    }
-    serde_json::from_slice::<HasAccount>(json)
-        .ok()
-        .map(|h| h.account)
 }
 
 /// Appends values under the next sequence numbers of a property.
