@@ -1,133 +1,23 @@
 //! Sync orchestration: never two syncs of one property at once (a second request
-//! joins the running one), scheduled syncs every property's interval with jitter,
-//! bounded concurrency overall and per vendor, and retries with exponential backoff
-//! that honours the PMS's `Retry-After`.
-//!
-//! Decisions where the issue is silent:
-//! - A property is scheduled once it has a credential and PMS properties attached.
-//! - A property never synced, or whose last good sync is older than its interval, is
-//!   due at start-up, spread over `startup_spread` so a restart does not fire every
-//!   sync in the same second.
-//! - Each wait is the interval ± `jitter_percent`, drawn afresh each time.
-//! - A retry releases its concurrency slots while it waits. A `Retry-After` longer
-//!   than the interval is not waited for: the next scheduled sync takes over.
-//! - Every attempt is recorded in the sync history (failed attempts too), so the
-//!   history shows what the retries saw.
+//! joins the running one), and the driver of scheduled syncs. When each property
+//! syncs, the limits and the retries are decided by `epms_sync::schedule` (no clock,
+//! no randomness of its own); this module runs what it decides on tokio. Every
+//! attempt is recorded in the sync history (failed attempts too), so the history shows
+//! what the retries saw.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use epms_sync::schedule::{Outcome, Schedulable, Schedule};
 use serde_json::Value;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Shortest sync interval a property may choose.
-pub const MIN_INTERVAL_MINUTES: u32 = 5;
-/// Longest sync interval a property may choose (a week).
-pub const MAX_INTERVAL_MINUTES: u32 = 7 * 24 * 60;
-
-/// How scheduled syncs run. Every field has a default that works.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SchedulerConfig {
-    /// Run scheduled syncs at all (Sync Now works either way).
-    pub enabled: bool,
-    /// Interval of properties that set none.
-    pub default_interval_minutes: u32,
-    /// Each wait is the interval ± this percentage.
-    pub jitter_percent: u8,
-    /// Syncs running at once, all vendors together.
-    pub max_concurrent: usize,
-    /// Syncs running at once against one vendor.
-    pub max_per_vendor: usize,
-    /// Attempts of one scheduled sync, the first included.
-    pub max_attempts: u32,
-    /// First backoff; doubles each retry.
-    pub retry_base_seconds: u64,
-    /// Longest backoff (a `Retry-After` may be longer, up to the interval).
-    pub retry_max_seconds: u64,
-    /// Due properties at start-up are spread over this many seconds.
-    pub startup_spread_seconds: u64,
-    /// How often due properties are looked for, in milliseconds.
-    pub tick_millis: u64,
-}
-
-impl Default for SchedulerConfig {
-    fn default() -> Self {
-        SchedulerConfig {
-            enabled: true,
-            default_interval_minutes: 60,
-            jitter_percent: 10,
-            max_concurrent: 8,
-            max_per_vendor: 3,
-            max_attempts: 4,
-            retry_base_seconds: 5,
-            retry_max_seconds: 300,
-            startup_spread_seconds: 30,
-            tick_millis: 1_000,
-        }
-    }
-}
-
-impl SchedulerConfig {
-    /// Checks the values a person may get wrong.
-    pub fn validate(&self) -> Result<(), String> {
-        if !(MIN_INTERVAL_MINUTES..=MAX_INTERVAL_MINUTES).contains(&self.default_interval_minutes) {
-            return Err(format!(
-                "default_interval_minutes must be between {MIN_INTERVAL_MINUTES} and {MAX_INTERVAL_MINUTES}"
-            ));
-        }
-        if self.jitter_percent > 50 {
-            return Err("jitter_percent must be at most 50".into());
-        }
-        if self.max_concurrent == 0 || self.max_per_vendor == 0 || self.max_attempts == 0 {
-            return Err(
-                "max_concurrent, max_per_vendor and max_attempts must be at least 1".into(),
-            );
-        }
-        if self.tick_millis == 0 {
-            return Err("tick_millis must be at least 1".into());
-        }
-        Ok(())
-    }
-
-    fn interval(&self, property_minutes: Option<u32>) -> Duration {
-        Duration::from_secs(
-            u64::from(property_minutes.unwrap_or(self.default_interval_minutes)) * 60,
-        )
-    }
-
-    fn jittered(&self, interval: Duration) -> Duration {
-        let spread = interval.as_secs_f64() * f64::from(self.jitter_percent) / 100.0;
-        let offset = (fastrand::f64() * 2.0 - 1.0) * spread;
-        Duration::from_secs_f64((interval.as_secs_f64() + offset).max(1.0))
-    }
-
-    /// The wait before retry number `retry` (1-based), honouring the PMS's hint.
-    pub fn backoff(
-        &self,
-        retry: u32,
-        retry_after: Option<Duration>,
-        interval: Duration,
-    ) -> Option<Duration> {
-        let wait = match retry_after {
-            Some(hint) => hint,
-            None => {
-                let base = Duration::from_secs(self.retry_base_seconds);
-                let exp = base.saturating_mul(1u32 << retry.saturating_sub(1).min(16));
-                let capped = exp.min(Duration::from_secs(self.retry_max_seconds));
-                // Up to a quarter more, so retries of many properties do not align.
-                capped + capped.mul_f64(fastrand::f64() * 0.25)
-            }
-        };
-        (wait < interval).then_some(wait)
-    }
-}
+pub use epms_sync::schedule::{MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES, SchedulerConfig};
 
 /// Why a sync applied nothing, as its callers see it.
 #[derive(Debug, Clone)]
@@ -283,121 +173,50 @@ fn start_sync(
     }
 }
 
-/// A sync's concurrency slots. The vendor's first: a task waiting for its vendor
-/// must not hold one of the overall slots that other vendors' syncs could use.
-async fn slots(
-    vendor: &Arc<Semaphore>,
-    overall: &Arc<Semaphore>,
-) -> Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)> {
-    let one = vendor.clone().acquire_owned().await.ok()?;
-    let all = overall.clone().acquire_owned().await.ok()?;
-    Some((one, all))
-}
-
-/// One scheduled sync with its retries; returns the property id.
-async fn scheduled_sync(
-    state: AppState,
-    config: Arc<SchedulerConfig>,
-    overall: Arc<Semaphore>,
-    vendor: Arc<Semaphore>,
-    property: String,
-    interval: Duration,
-) -> String {
-    let mut attempt = 1;
-    loop {
-        let outcome = {
-            let Some(_slots) = slots(&vendor, &overall).await else {
-                return property; // semaphores are never closed
-            };
-            sync_property(&state, &property).await
-        };
-        match outcome {
-            Ok(_) => return property,
-            Err(f) if f.retryable && attempt < config.max_attempts => {
-                let Some(wait) = config.backoff(attempt, f.retry_after, interval) else {
-                    tracing::info!(%property, error = %f.error, "not retrying before the next scheduled sync");
-                    return property;
-                };
-                tracing::info!(%property, attempt, ?wait, error = %f.error, "sync failed; retrying");
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
-            Err(f) => {
-                tracing::warn!(%property, attempt, error = %f.error, "scheduled sync failed");
-                return property;
-            }
-        }
-    }
-}
-
 /// Runs scheduled syncs until `shutdown` turns true; then waits for the syncs running.
+/// The decisions are [`Schedule`]'s; this loop only feeds it the properties, the time
+/// (a monotonic clock) and random numbers, starts what it says and reports how each
+/// sync ended.
 pub async fn run(state: AppState, config: SchedulerConfig, mut shutdown: watch::Receiver<bool>) {
-    let config = Arc::new(config);
-    let overall = Arc::new(Semaphore::new(config.max_concurrent));
-    let mut per_vendor: HashMap<String, Arc<Semaphore>> = HashMap::new();
-    // When each property is next due, as unix seconds.
-    let mut due: HashMap<String, f64> = HashMap::new();
-    let mut in_flight: HashSet<String> = HashSet::new();
-    let mut tasks = JoinSet::new();
     let tick = Duration::from_millis(config.tick_millis);
+    let intervals = config.clone();
+    let mut schedule = Schedule::new(config);
+    let started = Instant::now();
+    let now = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let mut random = fastrand::f64;
+    let mut tasks: JoinSet<(String, Outcome)> = JoinSet::new();
     loop {
-        while let Some(done) = tasks.try_join_next() {
-            match done {
-                Ok(property) => {
-                    in_flight.remove(&property);
-                }
-                Err(e) => tracing::error!(error = %e, "a scheduled sync task failed"),
-            }
-        }
-        let now = state.now() as f64;
-        match state.store.properties() {
-            Ok(properties) => {
-                for p in properties {
-                    if p.credential_id.is_none() || p.pms_property_ids.is_empty() {
-                        due.remove(&p.id);
-                        continue;
-                    }
-                    let interval = config.interval(p.sync_interval_minutes);
-                    let next = *due.entry(p.id.clone()).or_insert_with(|| {
-                        let spread = fastrand::f64() * config.startup_spread_seconds as f64;
-                        match p.last_sync_ok {
-                            Some(t) if (t as f64) + interval.as_secs_f64() > now => {
-                                t as f64 + config.jittered(interval).as_secs_f64()
-                            }
-                            _ => now + spread,
-                        }
-                    });
-                    if next > now || in_flight.contains(&p.id) {
-                        continue;
-                    }
-                    let vendor = match p
-                        .credential_id
-                        .as_deref()
-                        .map(|c| state.store.credential(c))
-                    {
-                        Some(Ok(c)) => c.vendor,
-                        _ => String::new(), // the sync records the missing credential
-                    };
-                    let vendor_slots = per_vendor
-                        .entry(vendor)
-                        .or_insert_with(|| Arc::new(Semaphore::new(config.max_per_vendor)))
-                        .clone();
-                    due.insert(p.id.clone(), now + config.jittered(interval).as_secs_f64());
-                    in_flight.insert(p.id.clone());
-                    tasks.spawn(scheduled_sync(
-                        state.clone(),
-                        config.clone(),
-                        overall.clone(),
-                        vendor_slots,
-                        p.id,
-                        interval,
-                    ));
-                }
-            }
+        match schedulable(&state, &intervals) {
+            Ok(properties) => schedule.update(now(), properties, &mut random),
             Err(e) => tracing::error!(error = %e, "cannot list properties to schedule syncs"),
         }
+        for property in schedule.start_due(now(), &mut random) {
+            let state = state.clone();
+            tasks.spawn(async move {
+                let outcome = match sync_property(&state, &property).await {
+                    Ok(_) => Outcome::Succeeded,
+                    Err(f) => {
+                        tracing::info!(%property, error = %f.error, retryable = f.retryable, "scheduled sync failed");
+                        Outcome::Failed {
+                            retryable: f.retryable,
+                            retry_after: f.retry_after,
+                        }
+                    }
+                };
+                (property, outcome)
+            });
+        }
+        // Until the next sync is due, a sync ends, or the next look at the properties.
+        let wait = schedule
+            .next_due()
+            .map_or(tick, |due| Duration::from_millis(due.saturating_sub(now())))
+            .min(tick);
         tokio::select! {
-            _ = tokio::time::sleep(tick) => {}
+            _ = tokio::time::sleep(wait) => {}
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => match done {
+                Ok((property, outcome)) => schedule.finished(&property, now(), outcome, &mut random),
+                Err(e) => tracing::error!(error = %e, "a scheduled sync task failed"),
+            },
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
                     break;
@@ -406,6 +225,39 @@ pub async fn run(state: AppState, config: SchedulerConfig, mut shutdown: watch::
         }
     }
     while tasks.join_next().await.is_some() {}
+}
+
+/// The properties that can be synced (a credential and PMS properties attached), with
+/// their vendor, interval and last good sync.
+fn schedulable(
+    state: &AppState,
+    config: &SchedulerConfig,
+) -> Result<Vec<Schedulable>, epms_store::StoreError> {
+    let now = state.now();
+    let mut out = Vec::new();
+    for p in state.store.properties()? {
+        let Some(credential) = p.credential_id.as_deref() else {
+            continue;
+        };
+        if p.pms_property_ids.is_empty() {
+            continue;
+        }
+        // A missing credential still syncs: the sync records the problem.
+        let vendor = state
+            .store
+            .credential(credential)
+            .map(|c| c.vendor)
+            .unwrap_or_default();
+        out.push(Schedulable {
+            id: p.id.clone(),
+            vendor,
+            interval: config.interval(p.sync_interval_minutes),
+            since_last_ok: p
+                .last_sync_ok
+                .map(|t| Duration::from_secs(u64::try_from(now - t).unwrap_or(0))),
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -441,76 +293,5 @@ mod tests {
         let bare = failure(epms_sync::SyncError::NotSetUp("door-1".into()));
         assert_eq!(bare.error.status, axum::http::StatusCode::CONFLICT);
         assert_eq!(bare.error.code, "not-set-up");
-    }
-
-    #[test]
-    fn backoff_doubles_caps_and_honours_retry_after() {
-        let c = SchedulerConfig {
-            retry_base_seconds: 2,
-            retry_max_seconds: 10,
-            ..SchedulerConfig::default()
-        };
-        let hour = Duration::from_secs(3600);
-        let first = c.backoff(1, None, hour).unwrap();
-        assert!(first >= Duration::from_secs(2) && first <= Duration::from_millis(2_500));
-        let second = c.backoff(2, None, hour).unwrap();
-        assert!(second >= Duration::from_secs(4) && second <= Duration::from_secs(5));
-        let capped = c.backoff(30, None, hour).unwrap();
-        assert!(capped >= Duration::from_secs(10) && capped <= Duration::from_millis(12_500));
-        assert_eq!(
-            c.backoff(1, Some(Duration::from_secs(42)), hour),
-            Some(Duration::from_secs(42))
-        );
-        assert_eq!(c.backoff(1, Some(Duration::from_secs(7200)), hour), None);
-    }
-
-    #[tokio::test]
-    async fn a_sync_waiting_for_its_vendor_leaves_the_overall_slots_to_other_vendors() {
-        let overall = Arc::new(Semaphore::new(2));
-        let (yardi, mri) = (Arc::new(Semaphore::new(1)), Arc::new(Semaphore::new(1)));
-        let running = slots(&yardi, &overall).await.unwrap();
-        let waiting = tokio::spawn({
-            let (yardi, overall) = (yardi.clone(), overall.clone());
-            async move { slots(&yardi, &overall).await.map(drop) }
-        });
-        tokio::task::yield_now().await;
-        let other = tokio::time::timeout(Duration::from_secs(5), slots(&mri, &overall)).await;
-        assert!(other.is_ok(), "another vendor's sync was starved");
-        drop((running, other));
-        assert!(waiting.await.unwrap().is_some());
-    }
-
-    #[test]
-    fn jitter_stays_within_its_percentage() {
-        let c = SchedulerConfig::default();
-        for _ in 0..1_000 {
-            let d = c.jittered(Duration::from_secs(3600)).as_secs_f64();
-            assert!((3240.0..=3960.0).contains(&d), "{d}");
-        }
-    }
-
-    #[test]
-    fn bad_configs_are_refused() {
-        for bad in [
-            SchedulerConfig {
-                default_interval_minutes: 1,
-                ..Default::default()
-            },
-            SchedulerConfig {
-                jitter_percent: 90,
-                ..Default::default()
-            },
-            SchedulerConfig {
-                max_concurrent: 0,
-                ..Default::default()
-            },
-            SchedulerConfig {
-                tick_millis: 0,
-                ..Default::default()
-            },
-        ] {
-            assert!(bad.validate().is_err(), "{bad:?}");
-        }
-        assert_eq!(SchedulerConfig::default().validate(), Ok(()));
     }
 }

@@ -9,6 +9,8 @@
 //! The scheduler (hourly, Sync Now, no overlap, bounded concurrency, retries) calls
 //! this; it holds no state of its own.
 
+pub mod schedule;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
