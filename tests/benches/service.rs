@@ -166,7 +166,7 @@ async fn api_reads_under_load() {
                 for id in &ids {
                     state
                         .store
-                        .update_property(id, |p| p.settled = None)
+                        .update_property(id, &mut |p| p.settled = None)
                         .unwrap();
                     epms_api::sync_property(&state, id).await.unwrap();
                     n += 1;

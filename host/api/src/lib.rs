@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Router;
 use epms_runtime::{LoadedConnector, Runtime};
-use epms_store::Store;
+use epms_store::Storage;
 
 pub use auth::{Caller, new_token, token_hash};
 pub use error::ApiError;
@@ -38,7 +38,7 @@ pub const CSV_BODY_LIMIT: usize = 4 << 20;
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<Store>,
+    pub store: Arc<dyn Storage>,
     pub runtime: Arc<Runtime>,
     /// Each vendor's active connector version (bundled, or activated through the API).
     pub connectors: Arc<RwLock<HashMap<String, Arc<LoadedConnector>>>>,
@@ -59,7 +59,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(
-        store: Arc<Store>,
+        store: Arc<dyn Storage>,
         runtime: Arc<Runtime>,
         connectors: HashMap<String, Arc<LoadedConnector>>,
     ) -> Self {

@@ -150,7 +150,7 @@ fn start_sync(
         let started = Instant::now();
         let result = epms_sync::sync_once_observed(
             &runtime,
-            &store,
+            store.as_ref(),
             &connectors,
             &entry.property,
             now,

@@ -9,6 +9,7 @@
 //! version is refused with [`StoreError::NewerSchema`] rather than misread.
 
 mod plugins;
+pub mod port;
 pub mod secret_box;
 pub mod tables;
 
@@ -24,6 +25,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use plugins::{PluginRecord, VendorDefault};
+pub use port::{AdminStore, FeedStore, PropertyStore, Storage};
 pub use secret_box::{SecretBox, SecretError};
 use tables::*;
 
@@ -57,6 +59,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error(transparent)]
     Secret(#[from] SecretError),
+    #[error("no store backend is called {0:?} (this build has: redb)")]
+    UnknownBackend(String),
 }
 
 macro_rules! db_err {

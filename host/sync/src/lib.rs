@@ -21,7 +21,7 @@ use epms_engine::{
 };
 use epms_model::RecordKind;
 use epms_runtime::{CallError, Credential, LoadedConnector, Runtime};
-use epms_store::{ConnectorUsed, PropertyRecord, RunOutcome, Store, StoreError, SyncRun};
+use epms_store::{ConnectorUsed, PropertyRecord, RunOutcome, Storage, StoreError, SyncRun};
 use serde::Serialize;
 
 /// Why a sync applied nothing.
@@ -158,7 +158,7 @@ async fn fetch(
 
 /// The property's credential, opened for `connector` (its settings and secrets).
 fn credential_for(
-    store: &Store,
+    store: &dyn Storage,
     record: &PropertyRecord,
     connector: &LoadedConnector,
 ) -> Result<Credential, SyncError> {
@@ -185,7 +185,7 @@ fn credential_for(
 
 /// The connector of the property's credential's vendor.
 fn connector_for(
-    store: &Store,
+    store: &dyn Storage,
     record: &PropertyRecord,
     connectors: &HashMap<String, Arc<LoadedConnector>>,
 ) -> Result<Arc<LoadedConnector>, SyncError> {
@@ -204,7 +204,7 @@ fn connector_for(
 /// nothing: the dry run of a candidate connector version.
 pub async fn dry_run(
     runtime: &Runtime,
-    store: &Store,
+    store: &dyn Storage,
     connector: &LoadedConnector,
     property: &str,
     now: i64,
@@ -228,7 +228,7 @@ pub async fn dry_run(
 /// Runs one sync of `property` at `now` (unix seconds).
 pub async fn sync_once(
     runtime: &Runtime,
-    store: &Store,
+    store: &dyn Storage,
     connectors: &HashMap<String, Arc<LoadedConnector>>,
     property: &str,
     now: i64,
@@ -239,7 +239,7 @@ pub async fn sync_once(
 /// [`sync_once`], telling `progress` where it is.
 pub async fn sync_once_observed(
     runtime: &Runtime,
-    store: &Store,
+    store: &dyn Storage,
     connectors: &HashMap<String, Arc<LoadedConnector>>,
     property: &str,
     now: i64,

@@ -643,7 +643,7 @@ async fn dry_run(
     let now = state.now();
     let run = |c: Arc<LoadedConnector>| {
         let (runtime, store, id) = (state.runtime.clone(), state.store.clone(), id.clone());
-        async move { epms_sync::dry_run(&runtime, &store, &c, &id, now).await }
+        async move { epms_sync::dry_run(&runtime, store.as_ref(), &c, &id, now).await }
     };
     let fail = |which: &str, e: epms_sync::SyncError| {
         ApiError::bad_gateway(

@@ -236,7 +236,7 @@ async fn set_integration(
 ) -> ApiResult {
     state.store.property(&id)?;
     check_integration(&state, &body).await?;
-    let updated = state.store.update_property(&id, |p| {
+    let updated = state.store.update_property(&id, &mut |p| {
         p.credential_id = body.credential_id.clone();
         p.pms_property_ids = body.pms_property_ids.clone();
         p.settings = body.settings.clone();
