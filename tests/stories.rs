@@ -339,6 +339,16 @@ async fn a_name_mismatch_is_kept_merged_or_dismissed_and_the_next_sync_clears_it
     s.rename(&nadia, "Nadia", "Okafor");
     s.sync().await;
     assert!(s.alerts_about("name-mismatch", &nadia).await.is_empty());
+    // Cleared, it is in the property's alert history with how it closed.
+    let history = s.h.admin("GET", &s.path("/alerts/history"), None).await;
+    assert!(
+        history["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == alert["id"] && a["state"] == "resolved"),
+        "{history}"
+    );
 
     // Merge with the PMS name: DOOR takes it, and the next sync has nothing to say.
     s.rename(&nadia, "Nadia", "Okafor-Reyes");

@@ -172,6 +172,7 @@ pub struct FeedRecord {
 }
 
 /// A suggestion that left the pending list, and why.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClosedSuggestion {
     pub suggestion: Suggestion,

@@ -9,11 +9,12 @@ use axum::routing::{get, post};
 use epms_engine::resolve::{self, Resolution};
 use serde::Deserialize;
 
+use super::audit::{HistoryWindow, check_limit};
 use super::{PlanSummary, actor, mutate, named_in_body, plan_summary, resolve_error};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::framework::{Access, ApiJson, ApiPath, ApiResult, Endpoint, endpoint, reply};
+use crate::framework::{Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, reply};
 use epms_engine::resolve::ResolveError;
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
@@ -27,6 +28,15 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
             get(alerts),
         )
         .returns::<AlertsPage>(),
+        endpoint(
+            "get",
+            "/api/v1/properties/{id}/alerts/history",
+            "Resolved alerts, newest first, each with how it was closed",
+            Property,
+            get(alert_history),
+        )
+        .query::<HistoryWindow>()
+        .returns::<AlertHistory>(),
         endpoint(
             "post",
             "/api/v1/properties/{id}/alerts/resolve",
@@ -71,6 +81,23 @@ async fn alerts(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> 
         groups,
     })
     .into_response())
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct AlertHistory {
+    alerts: Vec<epms_engine::Alert>,
+}
+
+async fn alert_history(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(w): ApiQuery<HistoryWindow>,
+) -> ApiResult {
+    let limit = check_limit(w.limit, 100, 1_000)?;
+    state.store.property(&id)?;
+    reply(AlertHistory {
+        alerts: state.store.alert_history(&id, limit)?,
+    })
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

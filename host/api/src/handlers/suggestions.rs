@@ -7,10 +7,11 @@ use axum::routing::{delete, get, post};
 use epms_engine::access;
 use serde::Deserialize;
 
+use super::audit::{HistoryWindow, check_limit};
 use super::{PlanSummary, access_error, actor, mutate, named_in_body, plan_summary};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::framework::{Access, ApiJson, ApiPath, ApiResult, Endpoint, endpoint, reply};
+use crate::framework::{Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, reply};
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
     use Access::*;
@@ -23,6 +24,15 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
             get(suggestions),
         )
         .returns::<Suggestions>(),
+        endpoint(
+            "get",
+            "/api/v1/properties/{id}/suggestions/history",
+            "Suggestions that left the list, newest first, each with its outcome (approved, discarded, superseded, held, withdrawn)",
+            Property,
+            get(suggestion_history),
+        )
+        .query::<HistoryWindow>()
+        .returns::<SuggestionHistory>(),
         endpoint(
             "post",
             "/api/v1/properties/{id}/suggestions/approve",
@@ -56,6 +66,23 @@ async fn suggestions(State(state): State<AppState>, ApiPath(id): ApiPath<String>
         suggestions: door.suggestions.values().collect(),
     })
     .into_response())
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct SuggestionHistory {
+    suggestions: Vec<epms_store::ClosedSuggestion>,
+}
+
+async fn suggestion_history(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(w): ApiQuery<HistoryWindow>,
+) -> ApiResult {
+    let limit = check_limit(w.limit, 100, 1_000)?;
+    state.store.property(&id)?;
+    reply(SuggestionHistory {
+        suggestions: state.store.suggestion_history(&id, limit)?,
+    })
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

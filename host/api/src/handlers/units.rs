@@ -11,7 +11,7 @@ use super::{actor, mutate, named_in_body, unit_error};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::framework::{
-    Access, ApiBytes, ApiJson, ApiPath, ApiResult, Endpoint, created, endpoint, reply,
+    Access, ApiBytes, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, created, endpoint, reply,
 };
 use crate::{AppState, CSV_BODY_LIMIT};
 
@@ -27,6 +27,15 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         )
         .json_body::<NewDoorUnit>()
         .creates::<CreatedUnits>(),
+        endpoint(
+            "get",
+            "/api/v1/properties/{id}/door-units",
+            "DOOR units, a page at a time, each with the PMS units mapped to it",
+            Property,
+            get(door_units),
+        )
+        .query::<UnitWindow>()
+        .returns::<DoorUnits>(),
         endpoint(
             "get",
             "/api/v1/properties/{id}/pms-units",
@@ -104,6 +113,75 @@ struct Mapped {
 struct BulkMapped {
     mapped: usize,
     unchanged: usize,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct UnitWindow {
+    /// Units to skip (default 0).
+    offset: Option<usize>,
+    /// Units in the page (default 500).
+    #[schemars(range(min = 1, max = 5000))]
+    limit: Option<usize>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct MappedFrom<'a> {
+    pms_property: &'a str,
+    unit: &'a str,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct DoorUnitView<'a> {
+    #[serde(flatten)]
+    unit: &'a epms_engine::DoorUnit,
+    /// The PMS units mapped to it.
+    mapped_from: Vec<MappedFrom<'a>>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct DoorUnits<'a> {
+    door_units: Vec<DoorUnitView<'a>>,
+    total: usize,
+    next_offset: Option<usize>,
+}
+
+/// DOOR units in id order, a page at a time (default 500, at most 5,000).
+async fn door_units(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(w): ApiQuery<UnitWindow>,
+) -> ApiResult {
+    let limit = w.limit.unwrap_or(500);
+    if !(1..=5_000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 5000"));
+    }
+    let offset = w.offset.unwrap_or(0);
+    let door = state.store.state(&id)?;
+    let mut mapped: std::collections::HashMap<u64, Vec<MappedFrom>> =
+        std::collections::HashMap::new();
+    for (key, unit) in &door.mappings {
+        mapped.entry(*unit).or_default().push(MappedFrom {
+            pms_property: &key.property,
+            unit: &key.unit,
+        });
+    }
+    let door_units: Vec<DoorUnitView> = door
+        .door_units
+        .values()
+        .skip(offset)
+        .take(limit)
+        .map(|unit| DoorUnitView {
+            mapped_from: mapped.remove(&unit.id).unwrap_or_default(),
+            unit,
+        })
+        .collect();
+    let next = offset + door_units.len();
+    let total = door.door_units.len();
+    reply(DoorUnits {
+        door_units,
+        total,
+        next_offset: (next < total).then_some(next),
+    })
 }
 
 async fn create_door_unit(
