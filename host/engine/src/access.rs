@@ -263,16 +263,33 @@ impl Planner<'_> {
                 match effective {
                     Some(DoorStatus::Current) => {
                         let desired = desired_keys(&acc, settings);
+                        // An automatic unit key no longer theirs: the resident moved, and
+                        // the new unit's key is granted for that cause, as the old one's
+                        // revoke is.
+                        let moved = held.iter().any(|g| {
+                            g.source == GrantSource::Automatic
+                                && matches!(g.key, KeyRef::Unit(_))
+                                && !desired.contains(&g.key)
+                        });
                         for key in &desired {
                             if !held.iter().any(|g| &g.key == key) {
+                                let unit_change = moved && matches!(key, KeyRef::Unit(_));
                                 changes.push(Change {
                                     account,
                                     kind: SuggestionKind::Grant,
                                     key: Some(key.clone()),
                                     grant: None,
                                     start: Some(settings.grant_start(now)),
-                                    rule: "access.current",
-                                    reason: format!("lease current in the PMS ({raw:?})"),
+                                    rule: if unit_change {
+                                        "access.unit-change"
+                                    } else {
+                                        "access.current"
+                                    },
+                                    reason: if unit_change {
+                                        format!("the resident's unit changed; {key} is theirs now")
+                                    } else {
+                                        format!("lease current in the PMS ({raw:?})")
+                                    },
                                 });
                             }
                         }

@@ -85,6 +85,20 @@ fn a_unit_change_revokes_the_old_unit_key_and_grants_the_new_one() {
             .iter()
             .any(|e| e.cause == "pms-unit-change" && e.key == KeyRef::Unit(a))
     );
+    // Regression: the new unit's key was granted as a plain "lease current"; it has the
+    // unit-change cause, like the old one's revoke.
+    assert!(
+        plan.feed
+            .iter()
+            .any(|e| e.cause == "pms-unit-change" && e.key == KeyRef::Unit(b)),
+        "{:?}",
+        plan.feed
+    );
+    assert!(
+        plan.audit
+            .iter()
+            .any(|e| e.rule == "access.unit-change" && e.detail.contains("is theirs now"))
+    );
 }
 
 #[test]
