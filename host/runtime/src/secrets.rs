@@ -268,11 +268,26 @@ impl SecretScanner {
         if has(input, &self.exact) {
             return true;
         }
-        let lower = input.to_ascii_lowercase();
-        if has(&lower, &self.plain) {
+        // Every record field of a sync passes here: short text is lower-cased on the
+        // stack, and decoded only when it holds an escape's first byte.
+        let mut short = [0u8; 256];
+        let owned;
+        let lower: &[u8] = if input.len() <= short.len() {
+            let out = &mut short[..input.len()];
+            out.copy_from_slice(input);
+            out.make_ascii_lowercase();
+            out
+        } else {
+            owned = input.to_ascii_lowercase();
+            &owned
+        };
+        if has(lower, &self.plain) {
             return true;
         }
-        let decoded = decode_escapes(&lower);
+        if memchr::memchr3(b'\\', b'&', b'%', lower).is_none() {
+            return false;
+        }
+        let decoded = decode_escapes(lower);
         decoded != lower && has(&decoded, &self.plain)
     }
 }
