@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use epms_connector_sdk::auth::{self, TokenSession};
 use epms_connector_sdk::http::{Request, Response, query};
@@ -35,7 +36,7 @@ pub struct RentManager {
     /// takes its status and residents from its tenant.
     tenants: RefCell<HashMap<String, TenantFacts>>,
     /// Each tenant's newest lease (id, unit), for the residents' lease and unit.
-    leases: RefCell<Option<TenantLeases>>,
+    leases: RefCell<Option<Rc<TenantLeases>>>,
 }
 
 /// Tenant id → its newest lease: (lease id, unit id).
@@ -223,9 +224,9 @@ impl RentManager {
     }
 
     /// Each tenant's newest lease: all pages, once a session.
-    fn leases_by_tenant(&self, property: &str) -> Result<TenantLeases, ConnectorError> {
+    fn leases_by_tenant(&self, property: &str) -> Result<Rc<TenantLeases>, ConnectorError> {
         if let Some(known) = self.leases.borrow().as_ref() {
-            return Ok(known.clone());
+            return Ok(Rc::clone(known));
         }
         let rows = paging::all_pages(|c| self.page("/Leases", "", property, c))?;
         let mut newest: HashMap<String, (String, String, Option<String>)> = HashMap::new();
@@ -243,7 +244,8 @@ impl RentManager {
             .into_iter()
             .map(|(t, (_, l, u))| (t, (l, u)))
             .collect();
-        *self.leases.borrow_mut() = Some(map.clone());
+        let map = Rc::new(map);
+        *self.leases.borrow_mut() = Some(Rc::clone(&map));
         Ok(map)
     }
 }

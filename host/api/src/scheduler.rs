@@ -179,14 +179,13 @@ fn start_sync(
 /// sync ended.
 pub async fn run(state: AppState, config: SchedulerConfig, mut shutdown: watch::Receiver<bool>) {
     let tick = Duration::from_millis(config.tick_millis);
-    let intervals = config.clone();
     let mut schedule = Schedule::new(config);
     let started = Instant::now();
     let now = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let mut random = fastrand::f64;
     let mut tasks: JoinSet<(String, Outcome)> = JoinSet::new();
     loop {
-        match schedulable(&state, &intervals) {
+        match schedulable(&state, schedule.config()) {
             Ok(properties) => schedule.update(now(), properties, &mut random),
             Err(e) => tracing::error!(error = %e, "cannot list properties to schedule syncs"),
         }

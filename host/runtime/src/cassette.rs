@@ -305,8 +305,10 @@ impl Recorder {
         }
         // An answer that is one JSON string is a session token (Rent Manager's sign-in);
         // the replay hands the connector this stand-in instead.
-        let body = match serde_json::from_slice::<serde_json::Value>(body) {
-            Ok(serde_json::Value::String(_)) => format!("\"{WITHHELD}\"").into_bytes(),
+        // Only an answer that opens with a quote is parsed (not every page recorded).
+        let opens_with_quote = body.trim_ascii_start().first() == Some(&b'"');
+        let body = match opens_with_quote.then(|| serde_json::from_slice::<String>(body)) {
+            Some(Ok(_)) => format!("\"{WITHHELD}\"").into_bytes(),
             _ => body.to_vec(),
         };
         let headers = headers

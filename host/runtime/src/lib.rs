@@ -605,10 +605,7 @@ impl ConnectorSession {
     }
 
     fn host_memory(&self, what: &str) -> CallError {
-        CallError::HostMemory {
-            what: format!("{what} would pass the budget"),
-            limit_bytes: self.limits.host_memory_bytes,
-        }
+        over_budget(&self.limits, what)
     }
 
     fn finish<T>(
@@ -837,6 +834,14 @@ impl Pager {
     }
 }
 
+/// The error of a session that made the host hold more than its budget for `what`.
+fn over_budget(limits: &SandboxLimits, what: &str) -> CallError {
+    CallError::HostMemory {
+        what: format!("{what} would pass the budget"),
+        limit_bytes: limits.host_memory_bytes,
+    }
+}
+
 fn classify_trap(
     store: &Store<HostState>,
     limits: &SandboxLimits,
@@ -844,10 +849,7 @@ fn classify_trap(
 ) -> CallError {
     let state = store.data();
     if let Some(what) = state.budget.exceeded() {
-        return CallError::HostMemory {
-            what: format!("{what} would pass the budget"),
-            limit_bytes: limits.host_memory_bytes,
-        };
+        return over_budget(limits, what);
     }
     if let Some(wasmtime::component::ResourceTableError::Full) = error.downcast_ref() {
         return CallError::HostMemory {

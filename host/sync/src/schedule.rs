@@ -186,6 +186,10 @@ impl Schedule {
         }
     }
 
+    pub fn config(&self) -> &SchedulerConfig {
+        &self.config
+    }
+
     /// Brings the schedule up to date with the properties that can be synced now: new
     /// ones are scheduled, changed ones keep their due time with their new interval
     /// and vendor, and ones no longer listed are forgotten (a running sync of one ends

@@ -34,6 +34,20 @@ pub fn created<T: serde::Serialize>(v: T) -> ApiResult {
     Ok((axum::http::StatusCode::CREATED, Json(v)).into_response())
 }
 
+/// A page's `limit` query parameter: `default` when absent, else 1 to `max` (a limit
+/// out of range is refused, not cut).
+pub fn page_limit(limit: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {max}"),
+        ))
+    }
+}
+
 /// The rule every id chosen by a client follows (properties, credentials): it goes
 /// in URLs and logs as it is.
 pub const ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$";

@@ -9,12 +9,14 @@ use axum::routing::{get, post};
 use epms_engine::resolve::{self, Resolution};
 use serde::Deserialize;
 
-use super::audit::{HistoryWindow, check_limit};
+use super::audit::HistoryWindow;
 use super::{PlanSummary, actor, mutate, named_in_body, plan_summary, resolve_error};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::framework::{Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, reply};
+use crate::framework::{
+    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, page_limit, reply,
+};
 use epms_engine::resolve::ResolveError;
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
@@ -93,7 +95,7 @@ async fn alert_history(
     ApiPath(id): ApiPath<String>,
     ApiQuery(w): ApiQuery<HistoryWindow>,
 ) -> ApiResult {
-    let limit = check_limit(w.limit, 100, 1_000)?;
+    let limit = page_limit(w.limit, 100, 1_000)?;
     state.store.property(&id)?;
     reply(AlertHistory {
         alerts: state.store.alert_history(&id, limit)?,

@@ -5,8 +5,9 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::error::ApiError;
-use crate::framework::{Access, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, reply};
+use crate::framework::{
+    Access, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, page_limit, reply,
+};
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
     use Access::*;
@@ -39,22 +40,6 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         .query::<FeedWindow>()
         .returns::<FeedPage>(),
     ]
-}
-
-pub(super) fn check_limit(
-    limit: Option<usize>,
-    default: usize,
-    max: usize,
-) -> Result<usize, ApiError> {
-    let limit = limit.unwrap_or(default);
-    if (1..=max).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ApiError::invalid(
-            "limit",
-            format!("must be between 1 and {max}"),
-        ))
-    }
 }
 
 /// How many of a history to show: the newest first.
@@ -96,7 +81,7 @@ async fn audit(
     ApiPath(id): ApiPath<String>,
     ApiQuery(w): ApiQuery<AuditWindow>,
 ) -> ApiResult {
-    let limit = check_limit(w.limit, 200, 1_000)?;
+    let limit = page_limit(w.limit, 200, 1_000)?;
     state.store.property(&id)?;
     reply(AuditPage {
         entries: state
@@ -134,7 +119,7 @@ struct FeedPage {
 }
 
 async fn feed(State(state): State<AppState>, ApiQuery(w): ApiQuery<FeedWindow>) -> ApiResult {
-    let limit = check_limit(w.limit, 500, 5_000)?;
+    let limit = page_limit(w.limit, 500, 5_000)?;
     let events: Vec<Sequenced<Event>> = state
         .store
         .feed(w.cursor.unwrap_or(0), limit)?
@@ -158,7 +143,7 @@ async fn property_feed(
     ApiPath(id): ApiPath<String>,
     ApiQuery(w): ApiQuery<FeedWindow>,
 ) -> ApiResult {
-    let limit = check_limit(w.limit, 500, 5_000)?;
+    let limit = page_limit(w.limit, 500, 5_000)?;
     state.store.property(&id)?;
     let mut cursor = w.cursor.unwrap_or(0);
     let mut events = Vec::new();
@@ -184,6 +169,7 @@ async fn property_feed(
     }
     reply(FeedPage {
         events,
-        cursor: Some(cursor).filter(|c| *c > 0).or(w.cursor),
+        // Where the look stopped: past the events of other properties too.
+        cursor: (cursor > 0).then_some(cursor).or(w.cursor),
     })
 }

@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::framework::{
-    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, created, endpoint, reply,
+    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, created, endpoint, page_limit, reply,
 };
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
@@ -80,10 +80,7 @@ async fn people(
     ApiPath(id): ApiPath<String>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult {
-    let limit = page.limit.unwrap_or(100);
-    if !(1..=1_000).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
-    }
+    let limit = page_limit(page.limit, 100, 1_000)?;
     let offset = page.offset.unwrap_or(0);
     let door = state.store.state(&id)?;
     let accounts: Vec<&epms_engine::Account> =

@@ -7,11 +7,13 @@ use axum::routing::{delete, get, post};
 use epms_engine::access;
 use serde::Deserialize;
 
-use super::audit::{HistoryWindow, check_limit};
+use super::audit::HistoryWindow;
 use super::{PlanSummary, access_error, actor, mutate, named_in_body, plan_summary};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::framework::{Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, reply};
+use crate::framework::{
+    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, page_limit, reply,
+};
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
     use Access::*;
@@ -78,7 +80,7 @@ async fn suggestion_history(
     ApiPath(id): ApiPath<String>,
     ApiQuery(w): ApiQuery<HistoryWindow>,
 ) -> ApiResult {
-    let limit = check_limit(w.limit, 100, 1_000)?;
+    let limit = page_limit(w.limit, 100, 1_000)?;
     state.store.property(&id)?;
     reply(SuggestionHistory {
         suggestions: state.store.suggestion_history(&id, limit)?,

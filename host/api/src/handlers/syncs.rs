@@ -5,8 +5,9 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::error::ApiError;
-use crate::framework::{Access, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, ok, reply};
+use crate::framework::{
+    Access, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, ok, page_limit, reply,
+};
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
     use Access::*;
@@ -26,7 +27,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
             Property,
             get(sync_history),
         )
-        .query::<HistoryWindow>()
+        .query::<RunsWindow>()
         .returns::<History>(),
     ]
 }
@@ -40,7 +41,7 @@ async fn sync_now(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
-struct HistoryWindow {
+struct RunsWindow {
     /// Runs to show (default 50).
     #[schemars(range(min = 1, max = 500))]
     limit: Option<usize>,
@@ -63,12 +64,9 @@ struct History {
 async fn sync_history(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(w): ApiQuery<HistoryWindow>,
+    ApiQuery(w): ApiQuery<RunsWindow>,
 ) -> ApiResult {
-    let limit = w.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 500"));
-    }
+    let limit = page_limit(w.limit, 50, 500)?;
     let p = state.store.property(&id)?;
     reply(History {
         last_sync_ok: p.last_sync_ok,

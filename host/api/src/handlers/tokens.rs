@@ -12,12 +12,13 @@ use epms_store::{Role, StoreError, TokenRecord, token_id};
 use serde::{Deserialize, Serialize};
 
 use super::actor;
-use super::audit::{AuditPage, AuditWindow, Entry, Sequenced, check_limit};
+use super::audit::{AuditPage, AuditWindow, Entry, Sequenced};
 use crate::AppState;
 use crate::auth::{Caller, new_token, token_hash};
 use crate::error::ApiError;
 use crate::framework::{
-    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, check_name, created, endpoint, reply,
+    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, check_name, created, endpoint,
+    page_limit, reply,
 };
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
@@ -205,7 +206,7 @@ async fn service_audit(
     State(state): State<AppState>,
     ApiQuery(w): ApiQuery<AuditWindow>,
 ) -> ApiResult {
-    let limit = check_limit(w.limit, 100, 1_000)?;
+    let limit = page_limit(w.limit, 100, 1_000)?;
     reply(AuditPage {
         entries: state
             .store

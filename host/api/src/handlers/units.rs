@@ -11,7 +11,8 @@ use super::{actor, mutate, named_in_body, unit_error};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::framework::{
-    Access, ApiBytes, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, created, endpoint, reply,
+    Access, ApiBytes, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, created, endpoint,
+    page_limit, reply,
 };
 use crate::{AppState, CSV_BODY_LIMIT};
 
@@ -151,10 +152,7 @@ async fn door_units(
     ApiPath(id): ApiPath<String>,
     ApiQuery(w): ApiQuery<UnitWindow>,
 ) -> ApiResult {
-    let limit = w.limit.unwrap_or(500);
-    if !(1..=5_000).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 5000"));
-    }
+    let limit = page_limit(w.limit, 500, 5_000)?;
     let offset = w.offset.unwrap_or(0);
     let door = state.store.state(&id)?;
     let mut mapped: std::collections::HashMap<u64, Vec<MappedFrom>> =
