@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use epms_e2e::{guests, loopback_runtime};
 use epms_runtime::SandboxLimits;
-use epms_store::{PropertyRecord, RunOutcome, SecretBox, Store};
+use epms_store::{AdminStore as _, PropertyStore as _};
+use epms_store::{PropertyRecord, RedbStore, RunOutcome, SecretBox};
 use pms_sim::Simulator;
 use pms_sim::dataset::{Spec, generate};
 
@@ -15,7 +16,7 @@ const NOW: i64 = 1_800_000_000;
 struct Host {
     runtime: epms_runtime::Runtime,
     connectors: HashMap<String, Arc<epms_runtime::LoadedConnector>>,
-    store: Store,
+    store: RedbStore,
     _dirs: (tempfile::TempDir, tempfile::TempDir),
 }
 
@@ -31,7 +32,7 @@ async fn host(sim: &Simulator) -> Host {
             .unwrap(),
     );
     let connectors = HashMap::from([("acme".to_owned(), connector)]);
-    let store = Store::open(&data.path().join("epms.redb"), SecretBox::new([1; 32])).unwrap();
+    let store = RedbStore::open(&data.path().join("epms.redb"), SecretBox::new([1; 32])).unwrap();
     store
         .put_credential(
             "c1",

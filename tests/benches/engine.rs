@@ -16,7 +16,8 @@ use epms_engine::{
     input_fingerprint, plan_sync,
 };
 use epms_model::{HouseholdRole, Lease, LeaseStatus, Resident, Unit};
-use epms_store::{PropertyRecord, RunOutcome, SecretBox, Store, SyncRun};
+use epms_store::PropertyStore as _;
+use epms_store::{PropertyRecord, RedbStore, RunOutcome, SecretBox, SyncRun};
 use pms_sim::dataset::{Rng, SimProperty, generate_property};
 
 const NOW: i64 = 1_800_000_000;
@@ -70,7 +71,7 @@ fn row(what: &str, value: Duration, target: Option<Duration>) {
 }
 
 fn sync(
-    store: &Store,
+    store: &RedbStore,
     property: &str,
     snap: &PmsSnapshot,
 ) -> (Duration, Duration, Duration, usize) {
@@ -78,7 +79,7 @@ fn sync(
 }
 
 fn sync_with(
-    store: &Store,
+    store: &RedbStore,
     property: &str,
     snap: &PmsSnapshot,
     settings: &Settings,
@@ -100,6 +101,7 @@ fn sync_with(
         error: None,
         input_fingerprint: Some(input_fingerprint(snap, settings)),
         connector: None,
+        host: None,
     };
     store.apply(property, &out.plan, Some(&run)).unwrap();
     (
@@ -112,7 +114,7 @@ fn sync_with(
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("bench.redb"), SecretBox::new([5; 32])).unwrap();
+    let store = RedbStore::open(&dir.path().join("bench.redb"), SecretBox::new([5; 32])).unwrap();
 
     let mut rng = Rng::new(2026);
     let big = generate_property(&mut rng, "yardi", "BIG", 5_000);
@@ -305,7 +307,7 @@ fn thousand(status: LeaseStatus) -> PmsSnapshot {
 }
 
 /// A property of 1,000 mapped units whose residents are all future.
-fn prepared(store: &Store, id: &str, mode: AccessMode) -> Settings {
+fn prepared(store: &RedbStore, id: &str, mode: AccessMode) -> Settings {
     let mut settings = Settings::default();
     settings.access.enabled = true;
     settings.access.mode = mode;
@@ -349,7 +351,7 @@ fn prepared(store: &Store, id: &str, mode: AccessMode) -> Settings {
     settings
 }
 
-fn move_in_day(store: &Store) {
+fn move_in_day(store: &RedbStore) {
     let settings = prepared(store, "move-auto", AccessMode::Automatic);
     let state: DoorState = store.load_state("move-auto").unwrap();
     let current = thousand(LeaseStatus::Current);

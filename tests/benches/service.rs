@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use epms_api::{AppState, new_token, token_hash};
 use epms_e2e::{guests, loopback_runtime};
 use epms_runtime::{LoadedConnector, Runtime, SandboxLimits};
-use epms_store::{PropertyRecord, Role, SecretBox, Store, TokenRecord};
+use epms_store::{AdminStore as _, PropertyStore as _};
+use epms_store::{PropertyRecord, RedbStore, Role, SecretBox, TokenRecord};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -74,7 +75,7 @@ async fn host(per_vendor: usize, units: usize) -> Host {
         );
     }
     let store =
-        Arc::new(Store::open(&data.path().join("epms.redb"), SecretBox::new([9; 32])).unwrap());
+        Arc::new(RedbStore::open(&data.path().join("epms.redb"), SecretBox::new([9; 32])).unwrap());
     for (vendor, connector) in &connectors {
         let (plain, secret) = connector
             .info()

@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use epms_api::{AppState, app, new_token, token_hash};
 use epms_runtime::SandboxLimits;
 use epms_runtime::signing::TrustedKeys;
-use epms_store::{Role, SecretBox, Store, TokenRecord};
+use epms_store::AdminStore as _;
+use epms_store::{RedbStore, Role, SecretBox, TokenRecord};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -40,7 +41,7 @@ pub type Answer = (StatusCode, String, Value);
 
 pub struct Host {
     pub state: AppState,
-    pub store: Arc<Store>,
+    pub store: Arc<RedbStore>,
     pub sim: Simulator,
     pub admin: String,
     pub addr: SocketAddr,
@@ -52,7 +53,7 @@ pub struct Host {
 }
 
 /// Stores a new token and returns it.
-pub fn token(store: &Store, role: Role, properties: &[&str]) -> String {
+pub fn token(store: &RedbStore, role: Role, properties: &[&str]) -> String {
     let t = new_token();
     store
         .put_token(
@@ -90,7 +91,7 @@ impl Host {
     async fn serve(
         sim: Simulator,
         dirs: (tempfile::TempDir, tempfile::TempDir),
-        store: Arc<Store>,
+        store: Arc<RedbStore>,
         admin: String,
         trust: TrustedKeys,
     ) -> Host {
@@ -389,6 +390,6 @@ impl Host {
     }
 }
 
-fn open_store(data: &tempfile::TempDir) -> Result<Store, epms_store::StoreError> {
-    Store::open(&data.path().join("epms.redb"), SecretBox::new(STORE_KEY))
+fn open_store(data: &tempfile::TempDir) -> Result<RedbStore, epms_store::StoreError> {
+    RedbStore::open(&data.path().join("epms.redb"), SecretBox::new(STORE_KEY))
 }

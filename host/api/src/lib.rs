@@ -14,6 +14,7 @@ pub mod sync_pool;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use axum::Router;
 use epms_runtime::{LoadedConnector, Runtime};
@@ -55,6 +56,11 @@ pub struct AppState {
     pub sync_pool: Option<Arc<sync_pool::SyncPool>>,
     /// Unix seconds (injectable for tests).
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// This host's name: it holds sync leases by it, and its syncs carry it.
+    pub host_id: Arc<str>,
+    /// How long a sync lease lasts unless renewed (a third of it between renewals):
+    /// the longest a property waits after its host died mid-sync.
+    pub lease_ttl: Duration,
 }
 
 impl AppState {
@@ -76,6 +82,8 @@ impl AppState {
             running: Arc::default(),
             metrics: Arc::default(),
             sync_pool: start_sync_pool(),
+            host_id: Arc::from("local"),
+            lease_ttl: Duration::from_secs(60),
             clock: Arc::new(|| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)

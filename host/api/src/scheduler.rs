@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use epms_store::LeaseOutcome;
 use epms_sync::schedule::{Outcome, Schedulable, Schedule};
 use serde_json::Value;
 use tokio::sync::watch;
@@ -75,37 +76,116 @@ fn failure(e: epms_sync::SyncError) -> SyncFailure {
     }
 }
 
-/// Runs one sync of `property`, or joins the one already running.
-///
-/// The sync itself is a task of its own (on the sync pool): a caller that goes
-/// away (an HTTP client hanging up on Sync Now) does not cancel it, and the next
-/// caller never joins a sync that nobody runs.
+/// Runs one sync of `property`, or joins the one already running, here or on another
+/// host (Sync Now: the vendor's limit of syncs at once does not hold a person back).
 pub async fn sync_property(state: &AppState, property: &str) -> Result<Value, SyncFailure> {
-    let mut outcome = {
-        let mut running = state.running.lock().unwrap_or_else(|p| p.into_inner());
-        match running.get(property) {
-            Some(sync) => sync.outcome.clone(),
-            None => {
-                let (tx, rx) = watch::channel(None);
-                let progress = Arc::new(epms_sync::Progress::default());
-                running.insert(
-                    property.to_owned(),
-                    RunningSync {
-                        outcome: rx.clone(),
-                        progress: progress.clone(),
-                        started_at: state.now(),
-                    },
-                );
-                start_sync(state, property, tx, progress);
-                rx
+    match sync_or_join(state, property, usize::MAX).await {
+        Started::Ran(outcome) => outcome,
+        Started::VendorAtLimit => unreachable!("no vendor limit was asked for"),
+    }
+}
+
+/// How [`sync_or_join`] ended.
+enum Started {
+    /// This sync (or the one joined) ended so.
+    Ran(Result<Value, SyncFailure>),
+    /// The vendor's limit across hosts was reached; nothing started.
+    VendorAtLimit,
+}
+
+/// How often a host waiting on another host's sync looks at its lease.
+const REMOTE_POLL: Duration = Duration::from_millis(250);
+
+/// One sync of `property` on exactly one host: joins the sync running on this host;
+/// else takes the property's lease and runs it here; else (another host holds the
+/// lease) waits for that sync to end and answers with its record. A lease that lapses
+/// without a record (its host died) is taken over.
+///
+/// The sync itself is a task of its own (on the sync pool): a caller that goes away
+/// (an HTTP client hanging up on Sync Now) does not cancel it, and the next caller
+/// never joins a sync that nobody runs.
+async fn sync_or_join(state: &AppState, property: &str, max_per_vendor: usize) -> Started {
+    let asked_at = state.now();
+    loop {
+        let local = {
+            let mut running = state.running.lock().unwrap_or_else(|p| p.into_inner());
+            match running.get(property) {
+                Some(sync) => Ok(sync.outcome.clone()),
+                // Under the lock: two callers on this host never both take the lease.
+                None => match take_lease(state, property, max_per_vendor) {
+                    Err(f) => return Started::Ran(Err(f)),
+                    Ok(LeaseOutcome::Taken) => {
+                        let (tx, rx) = watch::channel(None);
+                        let progress = Arc::new(epms_sync::Progress::default());
+                        running.insert(
+                            property.to_owned(),
+                            RunningSync {
+                                outcome: rx.clone(),
+                                progress: progress.clone(),
+                                started_at: state.now(),
+                            },
+                        );
+                        start_sync(state, property, tx, progress);
+                        Ok(rx)
+                    }
+                    Ok(LeaseOutcome::VendorAtLimit) => return Started::VendorAtLimit,
+                    Ok(LeaseOutcome::HeldBy(host)) => Err(host),
+                },
+            }
+        };
+        match local {
+            Ok(outcome) => return Started::Ran(wait_local(outcome).await),
+            Err(host) => {
+                if let Some(done) = wait_remote(state, property, &host, asked_at).await {
+                    return Started::Ran(done);
+                }
+                // Its host died mid-sync: the lease lapsed with no record; go again.
             }
         }
-    };
-    let vanished = || SyncFailure {
+    }
+}
+
+fn take_lease(
+    state: &AppState,
+    property: &str,
+    max_per_vendor: usize,
+) -> Result<LeaseOutcome, SyncFailure> {
+    let vendor = vendor_of(state, property);
+    state
+        .store
+        .acquire_lease(
+            property,
+            &vendor,
+            &state.host_id,
+            state.lease_ttl,
+            max_per_vendor,
+        )
+        .map_err(|e| failure(epms_sync::SyncError::Store(e)))
+}
+
+/// The vendor of a property's credential ("" when it has none: the sync will say so).
+fn vendor_of(state: &AppState, property: &str) -> String {
+    state
+        .store
+        .property(property)
+        .ok()
+        .and_then(|p| p.credential_id)
+        .and_then(|c| state.store.credential(&c).ok())
+        .map(|c| c.vendor)
+        .unwrap_or_default()
+}
+
+fn vanished() -> SyncFailure {
+    SyncFailure {
         error: ApiError::internal("the sync stopped without an outcome (see the host's log)"),
         retryable: true,
         retry_after: None,
-    };
+    }
+}
+
+async fn wait_local(
+    mut outcome: watch::Receiver<Option<Result<Value, SyncFailure>>>,
+) -> Result<Value, SyncFailure> {
     let done = outcome
         .wait_for(Option::is_some)
         .await
@@ -113,15 +193,60 @@ pub async fn sync_property(state: &AppState, property: &str) -> Result<Value, Sy
     done.clone().unwrap_or_else(|| Err(vanished()))
 }
 
+/// Waits while `host` holds the lease of `property`; then the record of the sync that
+/// ended since `asked_at`, or `None` when there is none (the host died).
+async fn wait_remote(
+    state: &AppState,
+    property: &str,
+    host: &str,
+    asked_at: i64,
+) -> Option<Result<Value, SyncFailure>> {
+    tracing::debug!(%property, %host, "joining the sync running on another host");
+    loop {
+        match state.store.lease_holder(property) {
+            Ok(Some(_)) => tokio::time::sleep(REMOTE_POLL).await,
+            Ok(None) => break,
+            Err(e) => return Some(Err(failure(epms_sync::SyncError::Store(e)))),
+        }
+    }
+    let newest = match state.store.sync_runs(property, 1) {
+        Ok(mut runs) => runs.pop(),
+        Err(e) => return Some(Err(failure(epms_sync::SyncError::Store(e)))),
+    };
+    let run = newest.filter(|r| r.finished_at >= asked_at)?;
+    Some(match run.outcome {
+        epms_store::RunOutcome::Succeeded => Ok(report_view(&epms_sync::SyncReport::recorded(run))),
+        epms_store::RunOutcome::Failed => Err(SyncFailure {
+            error: ApiError::bad_gateway(
+                "sync-failed-elsewhere",
+                format!(
+                    "the sync ran on host {}, and failed: {}",
+                    run.host.as_deref().unwrap_or(host),
+                    run.error.as_deref().unwrap_or("no reason recorded")
+                ),
+            ),
+            retryable: true,
+            retry_after: None,
+        }),
+    })
+}
+
 /// Takes a property off the running list when its sync task ends, however it ends
-/// (a panic included): the next Sync Now starts afresh.
+/// (a panic included), and gives its lease up: the next Sync Now, here or elsewhere,
+/// starts afresh.
 struct RunningEntry {
     running: Arc<std::sync::Mutex<HashMap<String, RunningSync>>>,
+    store: Arc<dyn epms_store::Storage>,
+    host_id: Arc<str>,
     property: String,
 }
 
 impl Drop for RunningEntry {
     fn drop(&mut self) {
+        if let Err(e) = self.store.release_lease(&self.property, &self.host_id) {
+            // It lapses on its own after its time to live.
+            tracing::warn!(property = %self.property, "cannot release the sync lease: {e}");
+        }
         self.running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -137,6 +262,8 @@ fn start_sync(
 ) {
     let entry = RunningEntry {
         running: state.running.clone(),
+        store: state.store.clone(),
+        host_id: state.host_id.clone(),
         property: property.to_owned(),
     };
     let (runtime, store, metrics) = (
@@ -146,22 +273,34 @@ fn start_sync(
     );
     let connectors = state.connectors_for(property);
     let now = state.now();
+    let (host_id, ttl) = (state.host_id.clone(), state.lease_ttl);
+    let vendor = vendor_of(state, property);
     let work = async move {
         let started = Instant::now();
-        let result = epms_sync::sync_once_observed(
+        let sync = epms_sync::sync_once_observed(
             &runtime,
             store.as_ref(),
             &connectors,
             &entry.property,
             now,
+            Some(&host_id),
             &progress,
+        );
+        let result = renewing_lease(
+            sync,
+            store.as_ref(),
+            &entry.property,
+            &vendor,
+            &host_id,
+            ttl,
         )
         .await;
         metrics.record_sync(&result, started.elapsed());
         if let Err(e) = &result {
             tracing::warn!(property = %entry.property, code = e.code(), "sync failed: {e}");
         }
-        // Off the running list first: a caller arriving now starts a new sync.
+        // Off the running list (and the lease given up) first: a caller arriving now
+        // starts a new sync.
         drop(entry);
         let _ = outcome.send(Some(result.map(|r| report_view(&r)).map_err(failure)));
     };
@@ -172,6 +311,36 @@ fn start_sync(
         }
     }
 }
+
+/// Runs `sync`, renewing the property's lease every third of its time to live. A
+/// renewal refused (the lease lapsed and another host took it: this host stalled
+/// longer than the lease) is logged; the sync's apply is still safe, since a plan
+/// made against a state that moved is refused as stale.
+async fn renewing_lease<T>(
+    sync: impl std::future::Future<Output = T>,
+    store: &dyn epms_store::Storage,
+    property: &str,
+    vendor: &str,
+    host_id: &str,
+    ttl: Duration,
+) -> T {
+    let mut sync = std::pin::pin!(sync);
+    let mut renew = tokio::time::interval(ttl / 3);
+    renew.tick().await;
+    loop {
+        tokio::select! {
+            done = &mut sync => return done,
+            _ = renew.tick() => match store.acquire_lease(property, vendor, host_id, ttl, usize::MAX) {
+                Ok(LeaseOutcome::Taken) => {}
+                Ok(other) => tracing::error!(%property, ?other, "the sync lease was lost while syncing"),
+                Err(e) => tracing::warn!(%property, "cannot renew the sync lease: {e}"),
+            },
+        }
+    }
+}
+
+/// How long a scheduled sync waits when its vendor is at its limit across hosts.
+const VENDOR_BUSY_WAIT: Duration = Duration::from_secs(5);
 
 /// Runs scheduled syncs until `shutdown` turns true; then waits for the syncs running.
 /// The decisions are [`Schedule`]'s; this loop only feeds it the properties, the time
@@ -191,10 +360,14 @@ pub async fn run(state: AppState, config: SchedulerConfig, mut shutdown: watch::
         }
         for property in schedule.start_due(now(), &mut random) {
             let state = state.clone();
+            let max_per_vendor = schedule.config().max_per_vendor;
             tasks.spawn(async move {
-                let outcome = match sync_property(&state, &property).await {
-                    Ok(_) => Outcome::Succeeded,
-                    Err(f) => {
+                let outcome = match sync_or_join(&state, &property, max_per_vendor).await {
+                    Started::VendorAtLimit => Outcome::Deferred {
+                        wait: VENDOR_BUSY_WAIT,
+                    },
+                    Started::Ran(Ok(_)) => Outcome::Succeeded,
+                    Started::Ran(Err(f)) => {
                         tracing::info!(%property, error = %f.error, retryable = f.retryable, "scheduled sync failed");
                         Outcome::Failed {
                             retryable: f.retryable,
@@ -254,6 +427,7 @@ fn schedulable(
             since_last_ok: p
                 .last_sync_ok
                 .map(|t| Duration::from_secs(u64::try_from(now - t).unwrap_or(0))),
+            last_ok_marker: p.last_sync_ok,
         });
     }
     Ok(out)

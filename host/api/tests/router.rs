@@ -9,7 +9,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use epms_api::{Access, AppState, app, endpoints, new_token, openapi_document, token_hash};
 use epms_runtime::{Runtime, RuntimeConfig};
-use epms_store::{PropertyRecord, Role, SecretBox, Store, TokenRecord};
+use epms_store::{AdminStore as _, PropertyStore as _};
+use epms_store::{PropertyRecord, RedbStore, Role, SecretBox, TokenRecord};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -21,7 +22,7 @@ struct Fixture {
     _dirs: (tempfile::TempDir, tempfile::TempDir),
 }
 
-fn token(store: &Store, role: Role, properties: &[&str]) -> String {
+fn token(store: &RedbStore, role: Role, properties: &[&str]) -> String {
     let t = new_token();
     store
         .put_token(
@@ -39,8 +40,9 @@ fn token(store: &Store, role: Role, properties: &[&str]) -> String {
 
 fn fixture() -> Fixture {
     let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let store =
-        Arc::new(Store::open(&dirs.0.path().join("epms.redb"), SecretBox::new([1; 32])).unwrap());
+    let store = Arc::new(
+        RedbStore::open(&dirs.0.path().join("epms.redb"), SecretBox::new([1; 32])).unwrap(),
+    );
     for id in ["door-1", "door-2"] {
         store
             .create_property(&PropertyRecord::new(id, id, 0))

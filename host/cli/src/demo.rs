@@ -36,7 +36,8 @@ use clap::Args;
 use epms_engine::normalize;
 use epms_model::{HouseholdRole, LeaseStatus, Resident};
 use epms_runtime::{NetworkAccess, Runtime, RuntimeConfig};
-use epms_store::{Role, SecretBox, Store, TokenRecord};
+use epms_store::AdminStore as _;
+use epms_store::{RedbStore, Role, SecretBox, TokenRecord};
 use pms_sim::Simulator;
 use pms_sim::dataset::{Mutation, SimProperty, Spec, generate};
 use serde_json::{Value, json};
@@ -250,7 +251,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             db_path.display()
         );
     }
-    let store = Arc::new(Store::open(
+    let store = Arc::new(RedbStore::open(
         &db_path,
         SecretBox::from_hex(&SecretBox::generate_hex())?,
     )?);

@@ -20,7 +20,7 @@ use anyhow::Context;
 use epms_api::{AppState, SchedulerConfig};
 use epms_runtime::signing::{PublicKey, TrustedKeys};
 use epms_runtime::{LoadedConnector, NetworkAccess, Runtime, RuntimeConfig, SandboxLimits};
-use epms_store::{SecretBox, Store};
+use epms_store::{SecretBox, Storage};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -30,8 +30,15 @@ use serde_json::Value;
 pub struct Config {
     /// Where the admin API listens.
     pub listen: String,
-    /// The redb file and the master key live here.
+    /// The redb file (unless `store` names another) and the master key live here.
     pub data_dir: PathBuf,
+    /// Where the store lives: a `postgres://…` URL for a fleet of hosts on one
+    /// database, or a redb file (`redb:<path>`, or a path). Default: `epms.redb` in
+    /// `data_dir`. A shared store needs `master_key_file` (the fleet's one key).
+    pub store: Option<String>,
+    /// This host's name in sync leases and the sync history (default: the machine's
+    /// host name and the process id).
+    pub host_id: Option<String>,
     /// Compiled-connector cache (default: the user's cache directory).
     pub cache_dir: Option<PathBuf>,
     /// Let connectors reach loopback addresses (a PMS simulator); off in production.
@@ -206,6 +213,8 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("epms-data"),
+            store: None,
+            host_id: None,
             cache_dir: None,
             allow_loopback: false,
             master_key_file: None,
@@ -290,20 +299,33 @@ fn apply_env(
     Ok(())
 }
 
-/// Opens (or creates) the data directory's store.
-/// Opens (or creates) the store in `data_dir`. Residents' names and emails live there:
-/// the directory is made readable by its owner only (0700) and the database file 0600.
-/// The master key that seals stored secrets is `master_key_file`, or `master.key` in the
-/// data directory when none is given (keep it elsewhere so that a copy of the data
-/// directory alone does not open the secrets).
-pub fn open_store(data_dir: &Path, master_key_file: Option<&Path>) -> anyhow::Result<Store> {
+/// Opens the store the configuration names (see [`Config::store`]), with the master
+/// key that seals stored secrets: `master_key_file`, or `master.key` in the data
+/// directory when none is given and the store is this host's own redb file (keep it
+/// elsewhere so that a copy of the data directory alone does not open the secrets). A
+/// shared store refuses to start without a key file: each host generating its own
+/// would seal secrets that the others cannot open.
+///
+/// Residents' names and emails live in the store: the data directory is made readable
+/// by its owner only (0700) and a redb file 0600.
+pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
+    let data_dir = config.data_dir.as_path();
     private_dir(data_dir)?;
-    let key_path = master_key_file
-        .map(Path::to_owned)
-        .unwrap_or_else(|| data_dir.join("master.key"));
+    let location = config
+        .store
+        .clone()
+        .unwrap_or_else(|| data_dir.join("epms.redb").display().to_string());
+    let shared = location.contains("://") && !location.starts_with("redb://");
+    let key_path = match (&config.master_key_file, shared) {
+        (Some(file), _) => file.clone(),
+        (None, false) => data_dir.join("master.key"),
+        (None, true) => anyhow::bail!(
+            "a shared store needs the fleet's master key: set master_key_file (or EPMS_MASTER_KEY_FILE) to the same key file on every host"
+        ),
+    };
     let hex = match std::fs::read_to_string(&key_path) {
         Ok(hex) => hex,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !shared => {
             let hex = SecretBox::generate_hex();
             write_private(&key_path, &hex)?;
             hex
@@ -312,10 +334,40 @@ pub fn open_store(data_dir: &Path, master_key_file: Option<&Path>) -> anyhow::Re
     };
     let secrets = SecretBox::from_hex(hex.trim())
         .with_context(|| format!("{} is not a master key", key_path.display()))?;
-    let db = data_dir.join("epms.redb");
-    let store = Store::open(&db, secrets).with_context(|| format!("opening {}", db.display()))?;
-    owner_only(&db, 0o600)?;
+    let store = epms_store::port::open(&location, secrets)
+        .with_context(|| format!("opening the store {}", redacted(&location)))?;
+    if !shared {
+        let file = location
+            .strip_prefix("redb://")
+            .or_else(|| location.strip_prefix("redb:"))
+            .unwrap_or(&location);
+        owner_only(Path::new(file), 0o600)?;
+    }
     Ok(store)
+}
+
+/// A store location fit for messages: a URL's password is not shown.
+pub fn redacted(location: &str) -> String {
+    match url::Url::parse(location) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => location.to_owned(),
+    }
+}
+
+/// This host's name in leases and sync history.
+pub fn host_id(config: &Config) -> String {
+    config.host_id.clone().unwrap_or_else(|| {
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "host".into());
+        format!("{name}-{}", std::process::id())
+    })
 }
 
 /// Creates `dir` if needed and makes it its owner's alone (0700).
@@ -360,12 +412,14 @@ pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 /// The host's shared state: the bundled connectors, then the versions installed
 /// through the API (and their activations), with the configured trust.
 pub async fn app_state(
-    store: Arc<Store>,
+    store: Arc<dyn Storage>,
     runtime: Arc<Runtime>,
     connectors: HashMap<String, Arc<LoadedConnector>>,
     config: &Config,
 ) -> anyhow::Result<AppState> {
-    let state = AppState::new(store, runtime, connectors);
+    let mut state = AppState::new(store, runtime, connectors);
+    state.host_id = host_id(config).into();
+    state.lease_ttl = Duration::from_secs(config.scheduler.lease_seconds);
     *state.trust.write().unwrap_or_else(|p| p.into_inner()) = config.connectors.trust()?;
     let problems = epms_api::plugins::restore(&state).await?;
     for p in problems {
@@ -590,9 +644,13 @@ mod tests {
     #[test]
     fn the_master_key_is_created_once_and_kept() {
         let dir = tempfile::tempdir().unwrap();
-        drop(open_store(dir.path(), None).unwrap());
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        drop(open_store(&config).unwrap());
         let key = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
-        drop(open_store(dir.path(), None).unwrap());
+        drop(open_store(&config).unwrap());
         assert_eq!(
             std::fs::read_to_string(dir.path().join("master.key")).unwrap(),
             key
@@ -619,7 +677,12 @@ mod tests {
         std::fs::create_dir(&data).unwrap();
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
         let key = dir.path().join("elsewhere.key");
-        drop(open_store(&data, Some(&key)).unwrap());
+        let config = Config {
+            data_dir: data.clone(),
+            master_key_file: Some(key.clone()),
+            ..Config::default()
+        };
+        drop(open_store(&config).unwrap());
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&data), 0o700);
         assert_eq!(mode(&data.join("epms.redb")), 0o600);
@@ -628,6 +691,27 @@ mod tests {
             !data.join("master.key").exists(),
             "the key lives where it was told"
         );
-        drop(open_store(&data, Some(&key)).unwrap());
+        drop(open_store(&config).unwrap());
+    }
+
+    #[test]
+    fn a_shared_store_needs_the_fleets_key_file_and_never_makes_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            data_dir: dir.path().to_owned(),
+            store: Some("postgres://epms:secret@db.invalid/epms".into()),
+            ..Config::default()
+        };
+        let e = open_store(&config).err().unwrap().to_string();
+        assert!(e.contains("master_key_file"), "{e}");
+        config.master_key_file = Some(dir.path().join("fleet.key"));
+        let e = format!("{:#}", open_store(&config).err().unwrap());
+        assert!(e.contains("fleet.key"), "{e}");
+        assert!(!dir.path().join("fleet.key").exists(), "no key is made up");
+        assert!(!dir.path().join("master.key").exists());
+        assert_eq!(
+            redacted("postgres://epms:secret@db.invalid/epms"),
+            "postgres://epms:***@db.invalid/epms"
+        );
     }
 }

@@ -17,11 +17,19 @@ pub struct ConfigArg {
     /// The TOML configuration (absent: defaults and `EPMS_*` variables).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// The store, over the configuration's `store`: `postgres://user@host/db` (a fleet
+    /// on one database) or a redb file path.
+    #[arg(long)]
+    store: Option<String>,
 }
 
 impl ConfigArg {
     fn load(&self) -> anyhow::Result<Config> {
-        load_config(self.config.as_deref(), |k| std::env::var(k).ok())
+        let mut config = load_config(self.config.as_deref(), |k| std::env::var(k).ok())?;
+        if let Some(store) = &self.store {
+            config.store = Some(store.clone());
+        }
+        Ok(config)
     }
 }
 
@@ -91,16 +99,18 @@ pub async fn serve(args: ConfigArg) -> ExitCode {
     report(
         async {
             let config = args.load()?;
-            let store = std::sync::Arc::new(open_store(
-                &config.data_dir,
-                config.master_key_file.as_deref(),
-            )?);
+            let store = open_store(&config)?;
             let (runtime, connectors) = load_connectors(&config).await?;
             let listener = bind(&config).await?;
             eprintln!(
-                "epms: API on http://{}, data in {}, {} connectors",
+                "epms: API on http://{}, store {}, {} connectors",
                 config.listen,
-                config.data_dir.display(),
+                crate::service::redacted(
+                    config
+                        .store
+                        .as_deref()
+                        .unwrap_or(&config.data_dir.join("epms.redb").display().to_string())
+                ),
                 connectors.len()
             );
             let state = app_state(store, runtime, connectors, &config).await?;
@@ -130,7 +140,7 @@ pub fn token(cmd: TokenCommand) -> ExitCode {
             return report((|| {
                 let store = {
                     let c = config.load()?;
-                    open_store(&c.data_dir, c.master_key_file.as_deref())?
+                    open_store(&c)?
                 };
                 for (id, t) in store.tokens()? {
                     println!(
@@ -147,7 +157,7 @@ pub fn token(cmd: TokenCommand) -> ExitCode {
             return report((|| {
                 let store = {
                     let c = config.load()?;
-                    open_store(&c.data_dir, c.master_key_file.as_deref())?
+                    open_store(&c)?
                 };
                 let t = store.revoke_token(&id)?;
                 store.record_service_event(&cli_event(
@@ -168,7 +178,7 @@ pub fn token(cmd: TokenCommand) -> ExitCode {
         if let Some(problem) = role.scope_problem(&args.properties) {
             anyhow::bail!("{problem} (--property)");
         }
-        let store = open_store(&config.data_dir, config.master_key_file.as_deref())?;
+        let store = open_store(&config)?;
         for p in &args.properties {
             if let Err(e) = store.property(p) {
                 anyhow::bail!("--property {p}: {e}");
@@ -205,10 +215,7 @@ pub async fn sync(args: SyncArgs) -> ExitCode {
     report(
         async {
             let config = args.config.load()?;
-            let store = std::sync::Arc::new(open_store(
-                &config.data_dir,
-                config.master_key_file.as_deref(),
-            )?);
+            let store = open_store(&config)?;
             store.property(&args.property)?;
             let (runtime, connectors) = load_connectors(&config).await?;
             let state = app_state(store, runtime, connectors, &config).await?;

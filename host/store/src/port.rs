@@ -1,20 +1,23 @@
 //! The store as a port: what the API, the sync and the CLI hold (`Arc<dyn Storage>`),
-//! whatever the backend. redb ([`crate::Store`]) is the embedded one; another backend
-//! implements the same three traits, and applies a plan through
-//! [`epms_engine::Plan::changes`] so that what a plan means is never written again.
+//! whatever the backend. [`open`] takes a location (`redb:<path>`, a plain path, or a
+//! `postgres://` URL); both backends implement every trait here, and apply a plan
+//! through [`epms_engine::Plan::changes`] and [`crate::PropertyRecord::advance`], so
+//! that what a plan means is never written twice.
 //!
-//! The traits are synchronous, as redb is: callers that must not block an async worker
-//! already run store work off it (syncs run on their own threads).
+//! The traits are synchronous: callers that must not block an async worker already
+//! run store work off it (syncs run on threads of their own), and a blocking call of
+//! either backend is short.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use epms_engine::{Alert, AuditEntry, DoorState, Plan};
 
 use crate::{
-    ClosedSuggestion, CredentialRecord, FeedRecord, PluginRecord, PropertyRecord, SecretBox, Store,
-    StoreError, SyncRun, TokenRecord, VendorDefault,
+    ClosedSuggestion, CredentialRecord, FeedRecord, PgStore, PluginRecord, PropertyRecord,
+    RedbStore, SecretBox, StoreError, SyncRun, TokenRecord, VendorDefault,
 };
 
 /// Properties: their records, their DOOR state, plans applied to it, sync runs, the
@@ -29,7 +32,10 @@ pub trait PropertyStore: Send + Sync {
         id: &str,
         change: &mut dyn FnMut(&mut PropertyRecord),
     ) -> Result<PropertyRecord, StoreError>;
-    /// The property's current state (shared: it may be a cached copy).
+    /// The property's current state, read afresh.
+    fn load_state(&self, property: &str) -> Result<DoorState, StoreError>;
+    /// The property's current state (shared: it may be a cached copy, checked against
+    /// the property's version).
     fn state(&self, property: &str) -> Result<Arc<DoorState>, StoreError>;
     /// Applies a plan made against the state's version, with the sync run that made
     /// it, all or nothing; `Stale` when the state moved.
@@ -55,8 +61,8 @@ pub trait PropertyStore: Send + Sync {
     fn alert_history(&self, property: &str, limit: usize) -> Result<Vec<Alert>, StoreError>;
 }
 
-/// The service's own data: API tokens, vendor credentials (secrets sealed), connector
-/// versions, and the service audit log.
+/// The service's own data: API tokens, vendor credentials (secrets sealed) and the
+/// service audit log.
 pub trait AdminStore: Send + Sync {
     fn put_token(&self, hash: &str, record: &TokenRecord) -> Result<(), StoreError>;
     fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
@@ -77,6 +83,12 @@ pub trait AdminStore: Send + Sync {
     fn credentials(&self) -> Result<Vec<CredentialRecord>, StoreError>;
     /// A credential's secrets, opened.
     fn credential_secrets(&self, id: &str) -> Result<BTreeMap<String, String>, StoreError>;
+}
+
+/// Connector versions shipped to running hosts: installed (bytes kept by their
+/// hash), activated per vendor (with the versions before, for rollback) and pinned per
+/// property (canary). Every change is written with its audit entry, at once.
+pub trait ConnectorStore: Send + Sync {
     fn install_plugin(
         &self,
         record: &PluginRecord,
@@ -112,170 +124,58 @@ pub trait FeedStore: Send + Sync {
     fn feed(&self, cursor: u64, limit: usize) -> Result<Vec<(u64, FeedRecord)>, StoreError>;
 }
 
+/// Who syncs a property now. Each property's sync runs on one host at a time: a host
+/// holds the property's lease while it syncs, renews it, and releases it when done;
+/// a host that dies stops renewing, and the lease lapses after its time to live. The
+/// vendor's concurrency limit counts the live leases of all hosts.
+pub trait SyncLeases: Send + Sync {
+    /// Takes (or renews) the lease of `property` for `holder` for `ttl`, unless another
+    /// holder's lease is live or `max_per_vendor` other properties of `vendor` are
+    /// being synced (by any host).
+    fn acquire_lease(
+        &self,
+        property: &str,
+        vendor: &str,
+        holder: &str,
+        ttl: Duration,
+        max_per_vendor: usize,
+    ) -> Result<LeaseOutcome, StoreError>;
+    /// Gives the lease up, if `holder` has it.
+    fn release_lease(&self, property: &str, holder: &str) -> Result<(), StoreError>;
+    /// The holder of the live lease of `property`, if any.
+    fn lease_holder(&self, property: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// What asking for a sync lease gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    /// The caller holds it now (taken, or renewed).
+    Taken,
+    /// Another host syncs the property; it holds the lease.
+    HeldBy(String),
+    /// The vendor's limit of syncs at once is reached (across hosts).
+    VendorAtLimit,
+}
+
 /// All of the store, as one handle.
-pub trait Storage: PropertyStore + AdminStore + FeedStore {}
+pub trait Storage: PropertyStore + AdminStore + ConnectorStore + FeedStore + SyncLeases {}
 
-impl<T: PropertyStore + AdminStore + FeedStore> Storage for T {}
+impl<T: PropertyStore + AdminStore + ConnectorStore + FeedStore + SyncLeases> Storage for T {}
 
-/// Opens the store a location names: `redb:<path>` or a plain path is the embedded
-/// redb file (created when missing). Any other scheme is refused by name.
+/// Opens the store a location names: `redb:<path>`, `redb://<path>` or a plain path is
+/// the embedded redb file (created when missing); `postgres://…` (or `postgresql://…`)
+/// is a PostgreSQL database, migrated to this build's schema. Any other scheme is
+/// refused by name.
 pub fn open(location: &str, secrets: SecretBox) -> Result<Arc<dyn Storage>, StoreError> {
     let path = match location.split_once("://").map(|(s, _)| s) {
         None => location.strip_prefix("redb:").unwrap_or(location),
         Some("redb") => &location["redb://".len()..],
+        Some("postgres" | "postgresql") => {
+            return Ok(Arc::new(PgStore::connect(location, secrets)?));
+        }
         Some(other) => return Err(StoreError::UnknownBackend(other.to_owned())),
     };
-    Ok(Arc::new(Store::open(Path::new(path), secrets)?))
-}
-
-impl PropertyStore for Store {
-    fn create_property(&self, record: &PropertyRecord) -> Result<(), StoreError> {
-        Store::create_property(self, record)
-    }
-    fn property(&self, id: &str) -> Result<PropertyRecord, StoreError> {
-        Store::property(self, id)
-    }
-    fn properties(&self) -> Result<Vec<PropertyRecord>, StoreError> {
-        Store::properties(self)
-    }
-    fn update_property(
-        &self,
-        id: &str,
-        change: &mut dyn FnMut(&mut PropertyRecord),
-    ) -> Result<PropertyRecord, StoreError> {
-        Store::update_property(self, id, change)
-    }
-    fn state(&self, property: &str) -> Result<Arc<DoorState>, StoreError> {
-        Store::state(self, property)
-    }
-    fn apply(&self, property: &str, plan: &Plan, run: Option<&SyncRun>) -> Result<(), StoreError> {
-        Store::apply(self, property, plan, run)
-    }
-    fn is_settled(&self, property: &str, input_fingerprint: u64) -> Result<bool, StoreError> {
-        Store::is_settled(self, property, input_fingerprint)
-    }
-    fn record_sync_run(&self, property: &str, run: &SyncRun) -> Result<(), StoreError> {
-        Store::record_sync_run(self, property, run)
-    }
-    fn sync_runs(&self, property: &str, limit: usize) -> Result<Vec<SyncRun>, StoreError> {
-        Store::sync_runs(self, property, limit)
-    }
-    fn audit(
-        &self,
-        property: &str,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
-        Store::audit(self, property, after, limit)
-    }
-    fn suggestion_history(
-        &self,
-        property: &str,
-        limit: usize,
-    ) -> Result<Vec<ClosedSuggestion>, StoreError> {
-        Store::suggestion_history(self, property, limit)
-    }
-    fn alert_history(&self, property: &str, limit: usize) -> Result<Vec<Alert>, StoreError> {
-        Store::alert_history(self, property, limit)
-    }
-}
-
-impl AdminStore for Store {
-    fn put_token(&self, hash: &str, record: &TokenRecord) -> Result<(), StoreError> {
-        Store::put_token(self, hash, record)
-    }
-    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        Store::token(self, hash)
-    }
-    fn tokens(&self) -> Result<Vec<(String, TokenRecord)>, StoreError> {
-        Store::tokens(self)
-    }
-    fn revoke_token(&self, id: &str) -> Result<TokenRecord, StoreError> {
-        Store::revoke_token(self, id)
-    }
-    fn record_service_event(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        Store::record_service_event(self, entry)
-    }
-    fn service_audit(
-        &self,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
-        Store::service_audit(self, after, limit)
-    }
-    fn put_credential(
-        &self,
-        id: &str,
-        vendor: &str,
-        settings: BTreeMap<String, String>,
-        secrets: &BTreeMap<String, String>,
-    ) -> Result<CredentialRecord, StoreError> {
-        Store::put_credential(self, id, vendor, settings, secrets)
-    }
-    fn credential(&self, id: &str) -> Result<CredentialRecord, StoreError> {
-        Store::credential(self, id)
-    }
-    fn credentials(&self) -> Result<Vec<CredentialRecord>, StoreError> {
-        Store::credentials(self)
-    }
-    fn credential_secrets(&self, id: &str) -> Result<BTreeMap<String, String>, StoreError> {
-        Store::credential_secrets(self, id)
-    }
-    fn install_plugin(
-        &self,
-        record: &PluginRecord,
-        wasm: &[u8],
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError> {
-        Store::install_plugin(self, record, wasm, audit)
-    }
-    fn plugin(&self, sha256: &str) -> Result<Option<PluginRecord>, StoreError> {
-        Store::plugin(self, sha256)
-    }
-    fn plugins(&self) -> Result<Vec<PluginRecord>, StoreError> {
-        Store::plugins(self)
-    }
-    fn remove_plugin(&self, sha256: &str, audit: &AuditEntry) -> Result<bool, StoreError> {
-        Store::remove_plugin(self, sha256, audit)
-    }
-    fn plugin_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Store::plugin_bytes(self, sha256)
-    }
-    fn plugin_defaults(&self) -> Result<BTreeMap<String, VendorDefault>, StoreError> {
-        Store::plugin_defaults(self)
-    }
-    fn activate_plugin(
-        &self,
-        vendor: &str,
-        sha256: &str,
-        replacing: Option<&str>,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        Store::activate_plugin(self, vendor, sha256, replacing, audit)
-    }
-    fn rollback_plugin(&self, vendor: &str, audit: &AuditEntry) -> Result<String, StoreError> {
-        Store::rollback_plugin(self, vendor, audit)
-    }
-    fn pin_plugin(
-        &self,
-        property: &str,
-        sha256: Option<&str>,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        Store::pin_plugin(self, property, sha256, audit)
-    }
-    fn plugin_pin(&self, property: &str) -> Result<Option<String>, StoreError> {
-        Store::plugin_pin(self, property)
-    }
-    fn plugin_pins(&self) -> Result<BTreeMap<String, String>, StoreError> {
-        Store::plugin_pins(self)
-    }
-}
-
-impl FeedStore for Store {
-    fn feed(&self, cursor: u64, limit: usize) -> Result<Vec<(u64, FeedRecord)>, StoreError> {
-        Store::feed(self, cursor, limit)
-    }
+    Ok(Arc::new(RedbStore::open(Path::new(path), secrets)?))
 }
 
 #[cfg(test)]

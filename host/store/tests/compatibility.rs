@@ -68,7 +68,7 @@ fn write_fixture() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v1.redb");
     let _ = std::fs::remove_file(&path);
-    let store = Store::open(&path, SecretBox::new(KEY)).unwrap();
+    let store = RedbStore::open(&path, SecretBox::new(KEY)).unwrap();
     store
         .create_property(&PropertyRecord::new(
             "door-1",
@@ -101,7 +101,7 @@ fn a_database_written_by_schema_1_still_opens_and_reads() {
         &path,
     )
     .unwrap();
-    let store = Store::open(&path, SecretBox::new(KEY)).unwrap();
+    let store = RedbStore::open(&path, SecretBox::new(KEY)).unwrap();
     let state = store.load_state("door-1").unwrap();
     assert_eq!(state.accounts.len(), 1);
     let jose = state.accounts.values().next().unwrap();

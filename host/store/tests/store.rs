@@ -2,6 +2,7 @@
 //! rest, sync records, and atomicity under a killed writer.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use epms_engine::resolve::{Resolution, delete_account, resolve};
@@ -15,12 +16,80 @@ use epms_store::*;
 mod common;
 use common::{NOW, rec as person, snapshot};
 
-fn store(dir: &tempfile::TempDir) -> Store {
-    Store::open(&dir.path().join("epms.redb"), SecretBox::new([42; 32])).unwrap()
+mod backend;
+use backend::*;
+
+/// One `#[test]` per backend for each test function named.
+macro_rules! on_each_backend {
+    ($($test:ident),* $(,)?) => {
+        mod on_redb {
+            $( #[test] fn $test() { super::$test(&super::redb()) } )*
+        }
+        mod on_postgres {
+            $( #[test] fn $test() {
+                if let Some(backend) = super::postgres(stringify!($test)) {
+                    super::$test(&backend)
+                }
+            } )*
+        }
+    };
+}
+
+on_each_backend!(
+    applying_plans_matches_the_engines_reference_semantics,
+    a_plan_made_against_an_older_state_is_refused_and_changes_nothing,
+    the_shared_read_state_is_reused_until_a_plan_is_applied,
+    secrets_are_sealed_at_rest_and_open_only_with_the_key,
+    sync_runs_are_recorded_and_a_failure_keeps_the_last_good_time,
+    integration_changes_keep_the_stores_counters,
+    reopening_after_a_killed_writer_shows_a_whole_plan_or_none,
+    a_settled_input_is_recognised_until_the_state_or_the_input_changes,
+    access_plans_match_the_engine_and_the_feed_survives_a_restart,
+    connector_versions_are_installed_once_activated_rolled_back_and_pinned_with_audit,
+    a_sync_lease_has_one_holder_until_released_or_lapsed_and_counts_for_its_vendor,
+);
+
+fn a_sync_lease_has_one_holder_until_released_or_lapsed_and_counts_for_its_vendor(
+    backend: &Backend,
+) {
+    let store = open(backend);
+    let minute = Duration::from_secs(60);
+    let take = |p: &str, vendor: &str, holder: &str, ttl: Duration| {
+        store.acquire_lease(p, vendor, holder, ttl, 2).unwrap()
+    };
+    assert_eq!(take("p1", "yardi", "a", minute), LeaseOutcome::Taken);
+    assert_eq!(
+        take("p1", "yardi", "b", minute),
+        LeaseOutcome::HeldBy("a".into())
+    );
+    // The holder renews its own lease.
+    assert_eq!(take("p1", "yardi", "a", minute), LeaseOutcome::Taken);
+    assert_eq!(store.lease_holder("p1").unwrap().as_deref(), Some("a"));
+    // Two of the vendor's properties are being synced: a third waits, another vendor does not.
+    assert_eq!(take("p2", "yardi", "b", minute), LeaseOutcome::Taken);
+    assert_eq!(
+        take("p3", "yardi", "c", minute),
+        LeaseOutcome::VendorAtLimit
+    );
+    assert_eq!(take("p4", "entrata", "c", minute), LeaseOutcome::Taken);
+    // Only the holder releases; then anyone takes it.
+    store.release_lease("p1", "b").unwrap();
+    assert_eq!(store.lease_holder("p1").unwrap().as_deref(), Some("a"));
+    store.release_lease("p1", "a").unwrap();
+    assert_eq!(store.lease_holder("p1").unwrap(), None);
+    assert_eq!(take("p3", "yardi", "c", minute), LeaseOutcome::Taken);
+    // A lease that is not renewed lapses (its holder died): another host takes over.
+    assert_eq!(
+        take("p5", "mri", "dead", Duration::from_millis(200)),
+        LeaseOutcome::Taken
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(store.lease_holder("p5").unwrap(), None);
+    assert_eq!(take("p5", "mri", "b", minute), LeaseOutcome::Taken);
 }
 
 /// Applies a plan to the store and to the in-memory reference, and checks they agree.
-fn step(store: &Store, model: &mut DoorState, make: impl FnOnce(&DoorState) -> Plan) {
+fn step(store: &Arc<dyn Storage>, model: &mut DoorState, make: impl FnOnce(&DoorState) -> Plan) {
     let plan = make(model);
     // Warm the shared read state, so that applying advances it in memory.
     let _ = store.state("door-1").unwrap();
@@ -38,10 +107,8 @@ fn step(store: &Store, model: &mut DoorState, make: impl FnOnce(&DoorState) -> P
     );
 }
 
-#[test]
-fn applying_plans_matches_the_engines_reference_semantics() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir);
+fn applying_plans_matches_the_engines_reference_semantics(backend: &Backend) {
+    let store = open(backend);
     store
         .create_property(&PropertyRecord::new("door-1", "123 Building", NOW))
         .unwrap();
@@ -209,10 +276,8 @@ fn applying_plans_matches_the_engines_reference_semantics() {
     assert!(other.accounts.is_empty() && other.alerts.is_empty() && other.version == 0);
 }
 
-#[test]
-fn a_plan_made_against_an_older_state_is_refused_and_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir);
+fn a_plan_made_against_an_older_state_is_refused_and_changes_nothing(backend: &Backend) {
+    let store = open(backend);
     store
         .create_property(&PropertyRecord::new("door-1", "B", NOW))
         .unwrap();
@@ -238,10 +303,8 @@ fn a_plan_made_against_an_older_state_is_refused_and_changes_nothing() {
     assert_eq!(store.load_state("door-1").unwrap(), before);
 }
 
-#[test]
-fn the_shared_read_state_is_reused_until_a_plan_is_applied() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir);
+fn the_shared_read_state_is_reused_until_a_plan_is_applied(backend: &Backend) {
+    let store = open(backend);
     store
         .create_property(&PropertyRecord::new("door-1", "B", NOW))
         .unwrap();
@@ -275,31 +338,52 @@ fn the_shared_read_state_is_reused_until_a_plan_is_applied() {
     ));
 }
 
-#[test]
-fn a_database_written_by_a_newer_version_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("epms.redb");
-    drop(Store::open(&path, SecretBox::new([1; 32])).unwrap());
-    {
-        let db = redb::Database::create(&path).unwrap();
-        let txn = db.begin_write().unwrap();
-        txn.open_table(tables::META)
-            .unwrap()
-            .insert("schema-version", SCHEMA_VERSION + 1)
-            .unwrap();
-        txn.commit().unwrap();
-    }
-    match Store::open(&path, SecretBox::new([1; 32])) {
+fn expect_newer_schema(opened: Result<Arc<dyn Storage>, StoreError>) {
+    match opened {
         Err(e @ StoreError::NewerSchema { .. }) => assert!(e.to_string().contains("newer version")),
         other => panic!("expected NewerSchema, got {:?}", other.err()),
     }
 }
 
 #[test]
-fn secrets_are_sealed_at_rest_and_open_only_with_the_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("epms.redb");
-    let store = Store::open(&path, SecretBox::new([9; 32])).unwrap();
+fn a_redb_file_written_by_a_newer_version_is_refused() {
+    let backend = redb();
+    drop(open(&backend));
+    {
+        let db = redb::Database::create(&backend.location).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(redb_tables::META)
+            .unwrap()
+            .insert("schema-version", SCHEMA_VERSION + 1)
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    expect_newer_schema(port::open(&backend.location, SecretBox::new(KEY)));
+}
+
+#[test]
+fn a_postgres_database_migrated_by_a_newer_version_is_refused() {
+    let Some(backend) = postgres("newer_schema") else {
+        return;
+    };
+    drop(open(&backend));
+    let db = backend.db.as_ref().unwrap();
+    assert_eq!(
+        db.scalar("SELECT max(version) FROM epms_schema").as_deref(),
+        Some(PG_SCHEMA_VERSION.to_string().as_str()),
+        "migrated once, to this build's schema"
+    );
+    // Opening again (another host starting) migrates nothing and works.
+    drop(open(&backend));
+    db.scalar(&format!(
+        "INSERT INTO epms_schema (version) VALUES ({}) RETURNING version",
+        PG_SCHEMA_VERSION + 1
+    ));
+    expect_newer_schema(port::open(&backend.location, SecretBox::new(KEY)));
+}
+
+fn secrets_are_sealed_at_rest_and_open_only_with_the_key(backend: &Backend) {
+    let store = open_with(backend, [9; 32]);
     let secrets = BTreeMap::from([(
         "password".to_owned(),
         "correct horse battery staple".to_owned(),
@@ -311,22 +395,27 @@ fn secrets_are_sealed_at_rest_and_open_only_with_the_key() {
     assert!(!rec.sealed_secrets["password"].contains("horse"));
     assert_eq!(store.credential_secrets("cred-1").unwrap(), secrets);
     drop(store);
-    let raw = std::fs::read(&path).unwrap();
-    assert!(
-        !raw.windows(5).any(|w| w == b"horse"),
-        "the secret is not in the file in clear"
-    );
-    let wrong = Store::open(&path, SecretBox::new([8; 32])).unwrap();
+    let in_clear = match &backend.db {
+        None => std::fs::read(&backend.location)
+            .unwrap()
+            .windows(5)
+            .any(|w| w == b"horse"),
+        Some(db) => {
+            db.scalar("SELECT count(*) FROM credentials WHERE record::text LIKE '%horse%'")
+                .as_deref()
+                != Some("0")
+        }
+    };
+    assert!(!in_clear, "the secret is not stored in clear");
+    let wrong = open_with(backend, [8; 32]);
     assert!(matches!(
         wrong.credential_secrets("cred-1"),
         Err(StoreError::Secret(SecretError::Open))
     ));
 }
 
-#[test]
-fn sync_runs_are_recorded_and_a_failure_keeps_the_last_good_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir);
+fn sync_runs_are_recorded_and_a_failure_keeps_the_last_good_time(backend: &Backend) {
+    let store = open(backend);
     store
         .create_property(&PropertyRecord::new("door-1", "B", NOW))
         .unwrap();
@@ -341,6 +430,7 @@ fn sync_runs_are_recorded_and_a_failure_keeps_the_last_good_time() {
         error: None,
         input_fingerprint: None,
         connector: None,
+        host: Some("host-a".into()),
     };
     store.apply("door-1", &out.plan, Some(&ok)).unwrap();
     let failed = SyncRun {
@@ -352,6 +442,7 @@ fn sync_runs_are_recorded_and_a_failure_keeps_the_last_good_time() {
         error: Some("Login failed.".into()),
         input_fingerprint: None,
         connector: None,
+        host: Some("host-a".into()),
     };
     store.record_sync_run("door-1", &failed).unwrap();
     assert_eq!(
@@ -362,15 +453,13 @@ fn sync_runs_are_recorded_and_a_failure_keeps_the_last_good_time() {
     assert_eq!(runs, vec![failed, ok]);
 }
 
-#[test]
-fn integration_changes_keep_the_stores_counters() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir);
+fn integration_changes_keep_the_stores_counters(backend: &Backend) {
+    let store = open(backend);
     store
         .create_property(&PropertyRecord::new("door-1", "B", NOW))
         .unwrap();
     let p = store
-        .update_property("door-1", |p| {
+        .update_property("door-1", &mut |p| {
             p.pms_property_ids = vec!["P1".into()];
             p.settings.auto_link_exact_matches = false;
             p.version = 999; // ignored: the store owns it
@@ -379,7 +468,7 @@ fn integration_changes_keep_the_stores_counters() {
     assert_eq!(p.version, 0);
     assert_eq!(store.property("door-1").unwrap().pms_property_ids, ["P1"]);
     assert!(matches!(
-        store.update_property("nope", |_| {}),
+        store.update_property("nope", &mut |_| {}),
         Err(StoreError::NoSuchProperty(_))
     ));
     assert!(matches!(
@@ -396,10 +485,10 @@ const CRASH_ACCOUNTS: u64 = 300;
 #[test]
 #[ignore = "run by reopening_after_a_killed_writer_shows_a_whole_plan_or_none"]
 fn crash_writer() {
-    let Ok(path) = std::env::var(CRASH_DB) else {
+    let Ok(location) = std::env::var(CRASH_DB) else {
         return;
     };
-    let store = Store::open(path.as_ref(), SecretBox::new([3; 32])).unwrap();
+    let store = port::open(&location, SecretBox::new(KEY)).unwrap();
     loop {
         let state = store.load_state("door-1").unwrap();
         let marker = format!("v{}", state.version + 1);
@@ -421,14 +510,10 @@ fn crash_writer() {
 }
 
 /// A writer killed at a random moment: reopening shows the state of a whole number
-/// of plans, never part of one (redb commits atomically; the store uses one write
-/// transaction per plan).
-#[test]
-fn reopening_after_a_killed_writer_shows_a_whole_plan_or_none() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("crash.redb");
+/// of plans, never part of one (each backend commits a plan in one transaction).
+fn reopening_after_a_killed_writer_shows_a_whole_plan_or_none(backend: &Backend) {
     {
-        let store = Store::open(&path, SecretBox::new([3; 32])).unwrap();
+        let store = open(backend);
         store
             .create_property(&PropertyRecord::new("door-1", "B", NOW))
             .unwrap();
@@ -438,7 +523,7 @@ fn reopening_after_a_killed_writer_shows_a_whole_plan_or_none() {
     for round in 0..4u64 {
         let mut child = std::process::Command::new(&exe)
             .args(["crash_writer", "--exact", "--ignored", "--test-threads=1"])
-            .env(CRASH_DB, &path)
+            .env(CRASH_DB, &backend.location)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -446,7 +531,7 @@ fn reopening_after_a_killed_writer_shows_a_whole_plan_or_none() {
         std::thread::sleep(Duration::from_millis(150 + 97 * round));
         child.kill().unwrap();
         child.wait().unwrap();
-        let store = Store::open(&path, SecretBox::new([3; 32])).unwrap();
+        let store = open(backend);
         let state = store.load_state("door-1").unwrap();
         versions.push(state.version);
         if state.version == 0 {
@@ -468,10 +553,8 @@ fn reopening_after_a_killed_writer_shows_a_whole_plan_or_none() {
     );
 }
 
-#[test]
-fn a_settled_input_is_recognised_until_the_state_or_the_input_changes() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir);
+fn a_settled_input_is_recognised_until_the_state_or_the_input_changes(backend: &Backend) {
+    let store = open(backend);
     store
         .create_property(&PropertyRecord::new("door-1", "B", NOW))
         .unwrap();
@@ -494,8 +577,9 @@ fn a_settled_input_is_recognised_until_the_state_or_the_input_changes() {
         error: None,
         input_fingerprint: Some(fp),
         connector: None,
+        host: None,
     };
-    let sync = |store: &Store| {
+    let sync = |store: &Arc<dyn Storage>| {
         let state = store.load_state("door-1").unwrap();
         let plan = plan_sync(&snap, &state, &settings, NOW).plan;
         store.apply("door-1", &plan, Some(&run(fp))).unwrap();
@@ -532,15 +616,12 @@ fn access_settings() -> Settings {
     s
 }
 
-#[test]
-fn access_plans_match_the_engine_and_the_feed_survives_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("epms.redb");
+fn access_plans_match_the_engine_and_the_feed_survives_a_restart(backend: &Backend) {
     let actor = Actor::Manager("pat".into());
     let settings = access_settings();
     let mut model;
     {
-        let store = Store::open(&path, SecretBox::new([42; 32])).unwrap();
+        let store = open(backend);
         store
             .create_property(&PropertyRecord::new("door-1", "B", NOW))
             .unwrap();
@@ -632,7 +713,7 @@ fn access_plans_match_the_engine_and_the_feed_survives_a_restart() {
         assert_eq!(store.load_state("door-2").unwrap(), other);
     }
     // Reopen: the feed is durable, ordered, gapless, and replays to the grants.
-    let store = Store::open(&path, SecretBox::new([42; 32])).unwrap();
+    let store = open(backend);
     let all = store.feed(0, 1_000).unwrap();
     let seqs: Vec<u64> = all.iter().map(|(s, _)| *s).collect();
     assert_eq!(
@@ -666,11 +747,11 @@ fn access_plans_match_the_engine_and_the_feed_survives_a_restart() {
     assert_eq!(rest[0].0, cursor + 1);
 }
 
-#[test]
-fn connector_versions_are_installed_once_activated_rolled_back_and_pinned_with_audit() {
+fn connector_versions_are_installed_once_activated_rolled_back_and_pinned_with_audit(
+    backend: &Backend,
+) {
     use epms_store::PluginRecord;
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir);
+    let store = open(backend);
     store
         .create_property(&PropertyRecord::new("door-1", "B", NOW))
         .unwrap();

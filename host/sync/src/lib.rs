@@ -64,6 +64,29 @@ pub struct SyncReport {
     pub grants_added: usize,
     pub grants_removed: usize,
     pub suggestions_added: usize,
+    /// Set when the sync ran on another host and this answer was read from its
+    /// history: then only the run (with its counts) is known, and the other numbers
+    /// are zero.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ran_on: Option<String>,
+}
+
+impl SyncReport {
+    /// Another host's sync, as its history records it.
+    pub fn recorded(run: SyncRun) -> SyncReport {
+        SyncReport {
+            ran_on: Some(run.host.clone().unwrap_or_default()),
+            skipped: false,
+            accounts_created: run.counts.accounts_created,
+            accounts_updated: run.counts.accounts_updated,
+            alerts_opened: 0,
+            alerts_resolved: 0,
+            grants_added: 0,
+            grants_removed: 0,
+            suggestions_added: 0,
+            run,
+        }
+    }
 }
 
 /// Where a running sync is, for progress displays (`epms sync`, the sync history).
@@ -233,7 +256,16 @@ pub async fn sync_once(
     property: &str,
     now: i64,
 ) -> Result<SyncReport, SyncError> {
-    sync_once_observed(runtime, store, connectors, property, now, &Arc::default()).await
+    sync_once_observed(
+        runtime,
+        store,
+        connectors,
+        property,
+        now,
+        None,
+        &Arc::default(),
+    )
+    .await
 }
 
 /// [`sync_once`], telling `progress` where it is.
@@ -243,6 +275,7 @@ pub async fn sync_once_observed(
     connectors: &HashMap<String, Arc<LoadedConnector>>,
     property: &str,
     now: i64,
+    host: Option<&str>,
     progress: &Arc<Progress>,
 ) -> Result<SyncReport, SyncError> {
     let record = store.property(property)?;
@@ -263,6 +296,7 @@ pub async fn sync_once_observed(
         error: Some(e.to_string()),
         input_fingerprint: None,
         connector: used.clone(),
+        host: host.map(str::to_owned),
     };
     let prepared = async {
         let connector = connector?;
@@ -298,6 +332,7 @@ pub async fn sync_once_observed(
             error: None,
             input_fingerprint: Some(fingerprint),
             connector: used.clone(),
+            host: host.map(str::to_owned),
         };
         store.record_sync_run(property, &run)?;
         return Ok(SyncReport {
@@ -310,6 +345,7 @@ pub async fn sync_once_observed(
             grants_added: 0,
             grants_removed: 0,
             suggestions_added: 0,
+            ran_on: None,
         });
     }
     // A manager's change may land between loading and applying: plan again then.
@@ -328,6 +364,7 @@ pub async fn sync_once_observed(
                 error: None,
                 input_fingerprint: Some(fingerprint),
                 connector: used.clone(),
+                host: host.map(str::to_owned),
             };
             store
                 .apply(property, &out.plan, Some(&run))
@@ -350,6 +387,7 @@ pub async fn sync_once_observed(
                     grants_added: p.grants_added.len(),
                     grants_removed: p.grants_removed.len(),
                     suggestions_added: p.suggestions_added.len(),
+                    ran_on: None,
                 });
             }
             Err(StoreError::Stale { .. }) if attempts < 3 => continue,

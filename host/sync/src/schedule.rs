@@ -18,6 +18,12 @@
 //! - A failed sync that may succeed later is retried with exponential backoff (or the
 //!   PMS's `Retry-After`), at most `max_attempts` attempts in all; a wait longer than
 //!   the interval is not waited: the next scheduled sync takes over.
+//! - A sync that could not start (another host holds the property's lease, or the
+//!   vendor's limit across hosts is reached) is deferred: due again after the wait
+//!   given, without counting as an attempt.
+//! - Several hosts schedule every property: a good sync seen in the store that this
+//!   schedule did not run (another host's) counts as the regular sync, so the next one
+//!   is due an interval after it, and a retry waiting here is dropped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -53,6 +59,9 @@ pub struct SchedulerConfig {
     pub startup_spread_seconds: u64,
     /// How often the driver looks for changed properties, in milliseconds.
     pub tick_millis: u64,
+    /// How long a host's hold on a property it syncs lasts unless renewed (every third
+    /// of it): the longest a property waits when its host died mid-sync (3 to 3,600).
+    pub lease_seconds: u64,
 }
 
 impl Default for SchedulerConfig {
@@ -68,6 +77,7 @@ impl Default for SchedulerConfig {
             retry_max_seconds: 300,
             startup_spread_seconds: 30,
             tick_millis: 1_000,
+            lease_seconds: 60,
         }
     }
 }
@@ -90,6 +100,9 @@ impl SchedulerConfig {
         }
         if self.tick_millis == 0 {
             return Err("tick_millis must be at least 1".into());
+        }
+        if !(3..=3_600).contains(&self.lease_seconds) {
+            return Err("lease_seconds must be between 3 and 3600".into());
         }
         Ok(())
     }
@@ -140,6 +153,9 @@ pub struct Schedulable {
     pub interval: Duration,
     /// How long ago its last good sync finished, if it had one.
     pub since_last_ok: Option<Duration>,
+    /// What identifies that sync (its finish time as the store records it): a new
+    /// value is a good sync since the last update, wherever it ran.
+    pub last_ok_marker: Option<i64>,
 }
 
 /// How a sync the schedule started ended.
@@ -151,6 +167,11 @@ pub enum Outcome {
         retryable: bool,
         /// The PMS's `Retry-After`.
         retry_after: Option<Duration>,
+    },
+    /// It did not start (the property's lease is held elsewhere, or the vendor is at
+    /// its limit across hosts); try again after `wait`. Not an attempt.
+    Deferred {
+        wait: Duration,
     },
 }
 
@@ -165,6 +186,8 @@ struct Entry {
     /// Attempt number of the sync running or waiting to be retried (1 = first).
     attempt: u32,
     running: bool,
+    /// The last good sync this schedule knows of ([`Schedulable::last_ok_marker`]).
+    last_ok_marker: Option<i64>,
 }
 
 /// The schedule of every property that can be synced.
@@ -221,10 +244,22 @@ impl Schedule {
                     next_regular: due,
                     attempt: 1,
                     running: false,
+                    last_ok_marker: p.last_ok_marker,
                 }
             });
             entry.vendor = p.vendor;
             entry.interval = p.interval;
+            if !entry.running && entry.last_ok_marker != p.last_ok_marker {
+                entry.last_ok_marker = p.last_ok_marker;
+                if let Some(ago) = p.since_last_ok {
+                    // A good sync happened since (this host's or another's): the next
+                    // regular one counts from it, and a retry is no longer needed.
+                    let wait = config.jittered(p.interval, random()).saturating_sub(ago);
+                    entry.attempt = 1;
+                    entry.due = now.saturating_add(ms(wait));
+                    entry.next_regular = entry.due;
+                }
+            }
         }
         self.entries.retain(|id, _| seen.contains(id));
     }
@@ -280,6 +315,10 @@ impl Schedule {
             return;
         };
         e.running = false;
+        if let Outcome::Deferred { wait } = outcome {
+            e.due = now.saturating_add(ms(wait));
+            return;
+        }
         if let Outcome::Failed {
             retryable: true,
             retry_after,
@@ -335,6 +374,7 @@ mod tests {
             vendor: vendor.into(),
             interval: Duration::from_secs(3600),
             since_last_ok: since_last_ok.map(Duration::from_millis),
+            last_ok_marker: None,
         }
     }
 
@@ -552,5 +592,120 @@ mod tests {
         s.update(0, [property("a", "yardi", None)], &mut random);
         let started = s.start_due(60_000, &mut random);
         assert_eq!(started, ["a"]);
+    }
+
+    #[test]
+    fn a_deferred_sync_is_due_again_after_its_wait_and_is_not_an_attempt() {
+        let config = SchedulerConfig {
+            max_attempts: 2,
+            ..SchedulerConfig::default()
+        };
+        let mut s = Schedule::new(config);
+        let mut random = lcg(8);
+        s.update(0, [property("a", "yardi", None)], &mut random);
+        let start = s.next_due().unwrap();
+        for round in 0..5u64 {
+            let now = start + round * 10_000;
+            assert_eq!(s.start_due(now, &mut random), ["a"], "round {round}");
+            let wait = Duration::from_secs(10);
+            s.finished("a", now, Outcome::Deferred { wait }, &mut random);
+            assert_eq!(s.next_due(), Some(now + 10_000));
+        }
+        // Five deferrals later a failure is still the first attempt: it is retried.
+        let now = start + 50_000;
+        assert_eq!(s.start_due(now, &mut random), ["a"]);
+        let failed = Outcome::Failed {
+            retryable: true,
+            retry_after: None,
+        };
+        s.finished("a", now, failed, &mut random);
+        assert!(
+            s.next_due().unwrap() < now + 60 * MINUTE,
+            "retried, not given up"
+        );
+    }
+
+    /// Three hosts schedule the same properties; a shared store (here: leases and each
+    /// property's last good sync) decides who runs what. Over a simulated day no
+    /// property syncs on two hosts at once, the vendor limit holds across hosts, and
+    /// each property syncs about hourly in all (not three times as often).
+    #[test]
+    fn three_hosts_share_the_work_through_leases_and_the_last_good_sync() {
+        let config = SchedulerConfig {
+            max_concurrent: 4,
+            max_per_vendor: 2,
+            ..SchedulerConfig::default()
+        };
+        let mut random = lcg(9);
+        let vendors = ["yardi", "mri"];
+        let ids: Vec<String> = (0..20).map(|i| format!("p{i}")).collect();
+        let vendor_of = |id: &str| vendors[id[1..].parse::<usize>().unwrap() % 2];
+        let mut hosts: Vec<Schedule> = (0..3).map(|_| Schedule::new(config.clone())).collect();
+        // The store: lease holder per property, last good sync per property (ms).
+        let mut leases: HashMap<String, (usize, u64)> = HashMap::new(); // id → (host, ends at)
+        let mut last_ok: HashMap<String, u64> = HashMap::new();
+        let mut syncs: HashMap<String, usize> = HashMap::new();
+        let day = 24 * 60 * MINUTE;
+        let mut now = 0;
+        while now < day {
+            // Syncs that end now: the store records the good sync and frees the lease.
+            let ended: Vec<(String, usize)> = leases
+                .iter()
+                .filter(|(_, (_, end))| *end <= now)
+                .map(|(id, (h, _))| (id.clone(), *h))
+                .collect();
+            for (id, h) in ended {
+                leases.remove(&id);
+                last_ok.insert(id.clone(), now);
+                hosts[h].finished(&id, now, Outcome::Succeeded, &mut random);
+            }
+            for (h, host) in hosts.iter_mut().enumerate() {
+                if now % 5_000 == 0 {
+                    let view = ids.iter().map(|id| Schedulable {
+                        id: id.clone(),
+                        vendor: vendor_of(id).into(),
+                        interval: Duration::from_secs(3600),
+                        since_last_ok: last_ok.get(id).map(|t| Duration::from_millis(now - t)),
+                        last_ok_marker: last_ok.get(id).map(|t| *t as i64),
+                    });
+                    host.update(now, view, &mut random);
+                }
+                for id in host.start_due(now, &mut random) {
+                    let vendor = vendor_of(&id);
+                    let of_vendor = leases.keys().filter(|p| vendor_of(p) == vendor).count();
+                    let outcome = if leases.contains_key(&id) {
+                        Some(Outcome::Deferred {
+                            wait: Duration::from_secs(30),
+                        })
+                    } else if of_vendor >= config.max_per_vendor {
+                        Some(Outcome::Deferred {
+                            wait: Duration::from_secs(5),
+                        })
+                    } else {
+                        leases.insert(id.clone(), (h, now + 10_000 + (random() * 60_000.0) as u64));
+                        *syncs.entry(id.clone()).or_default() += 1;
+                        None
+                    };
+                    if let Some(outcome) = outcome {
+                        host.finished(&id, now, outcome, &mut random);
+                    }
+                }
+            }
+            for v in vendors {
+                let of_vendor = leases.keys().filter(|p| vendor_of(p) == v).count();
+                assert!(
+                    of_vendor <= config.max_per_vendor,
+                    "{v}: {of_vendor} at once"
+                );
+            }
+            now += 1_000;
+        }
+        for id in &ids {
+            let n = syncs.get(id).copied().unwrap_or(0);
+            assert!(
+                (20..=32).contains(&n),
+                "{id}: {n} syncs in a day on three hosts"
+            );
+        }
     }
 }

@@ -56,8 +56,11 @@ struct Running {
 #[derive(Serialize, schemars::JsonSchema)]
 struct History {
     last_sync_ok: Option<i64>,
-    /// The sync running now, if one is.
+    /// The sync running now on this host, if one is.
     running: Option<Running>,
+    /// The host syncing the property now, if it is another one (a fleet on a shared
+    /// store); its progress shows on that host.
+    running_on: Option<String>,
     runs: Vec<epms_store::SyncRun>,
 }
 
@@ -68,14 +71,23 @@ async fn sync_history(
 ) -> ApiResult {
     let limit = page_limit(w.limit, 50, 500)?;
     let p = state.store.property(&id)?;
+    let running = state
+        .sync_progress(&id)
+        .map(|(progress, started_at)| Running {
+            started_at,
+            progress,
+        });
+    let running_on = match running {
+        Some(_) => None,
+        None => state
+            .store
+            .lease_holder(&id)?
+            .filter(|host| **host != *state.host_id),
+    };
     reply(History {
         last_sync_ok: p.last_sync_ok,
-        running: state
-            .sync_progress(&id)
-            .map(|(progress, started_at)| Running {
-                started_at,
-                progress,
-            }),
+        running,
+        running_on,
         runs: state.store.sync_runs(&id, limit)?,
     })
 }

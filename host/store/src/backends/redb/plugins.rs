@@ -7,42 +7,19 @@ use std::collections::BTreeMap;
 
 use epms_engine::AuditEntry;
 use redb::{ReadableDatabase, ReadableTable};
-use serde::{Deserialize, Serialize};
 
-use crate::tables::{AUDIT, PLUGIN_BLOBS, PLUGIN_DEFAULTS, PLUGIN_PINS, PLUGINS};
-use crate::{SERVICE_SCOPE, Store, StoreError, append, dec, enc};
+use super::tables::{AUDIT, PLUGIN_BLOBS, PLUGIN_DEFAULTS, PLUGIN_PINS, PLUGINS};
+use super::{RedbStore, append};
+use crate::codec::{dec, enc};
+use crate::{
+    ConnectorStore, PluginRecord, PropertyStore, SERVICE_SCOPE, StoreError, VendorDefault,
+    rollback_audit,
+};
 
-/// A connector version installed through the API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PluginRecord {
-    /// Hex SHA-256 of the component's bytes: its identity.
-    pub sha256: String,
-    pub vendor: String,
-    pub version: String,
-    pub contract_version: String,
-    pub size: u64,
-    pub installed_at: i64,
-    /// The token name of whoever installed it.
-    pub installed_by: String,
-    /// "signed by key <id>", or "unsigned (development mode)".
-    pub provenance: String,
-    /// The signature line it was installed with, checked again against the trusted
-    /// keys each time the host starts (absent: unsigned, or installed before it was kept).
-    #[serde(default)]
-    pub signature: Option<String>,
-}
-
-/// A vendor's active version and the ones active before it, newest last.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VendorDefault {
-    pub active: String,
-    pub previous: Vec<String>,
-}
-
-impl Store {
+impl ConnectorStore for RedbStore {
     /// Stores a component and its record, unless a component with its hash is there
     /// already (installing is idempotent). Returns whether it was new.
-    pub fn install_plugin(
+    fn install_plugin(
         &self,
         record: &PluginRecord,
         wasm: &[u8],
@@ -68,14 +45,14 @@ impl Store {
     }
 
     /// The installed version with this hash, if any.
-    pub fn plugin(&self, sha256: &str) -> Result<Option<PluginRecord>, StoreError> {
+    fn plugin(&self, sha256: &str) -> Result<Option<PluginRecord>, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(PLUGINS)?;
         t.get(sha256)?.map(|v| dec(v.value())).transpose()
     }
 
     /// Every installed version, oldest first.
-    pub fn plugins(&self) -> Result<Vec<PluginRecord>, StoreError> {
+    fn plugins(&self) -> Result<Vec<PluginRecord>, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(PLUGINS)?;
         let mut out = Vec::new();
@@ -89,7 +66,7 @@ impl Store {
     /// Removes an installed version (record and bytes) and drops it from every
     /// vendor's rollback history. The caller checks it is neither active nor pinned.
     /// Returns whether it was installed.
-    pub fn remove_plugin(&self, sha256: &str, audit: &AuditEntry) -> Result<bool, StoreError> {
+    fn remove_plugin(&self, sha256: &str, audit: &AuditEntry) -> Result<bool, StoreError> {
         let txn = self.db.begin_write()?;
         let removed = txn.open_table(PLUGINS)?.remove(sha256)?.is_some();
         if removed {
@@ -99,8 +76,7 @@ impl Store {
             for e in defaults.iter()? {
                 let (vendor, value) = e?;
                 let mut d: VendorDefault = dec(value.value())?;
-                if d.previous.iter().any(|p| p == sha256) {
-                    d.previous.retain(|p| p != sha256);
+                if d.forget(sha256) {
                     changed.push((vendor.value().to_owned(), d));
                 }
             }
@@ -115,7 +91,7 @@ impl Store {
     }
 
     /// The bytes of an installed version.
-    pub fn plugin_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn plugin_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(PLUGIN_BLOBS)?;
         Ok(t.get(sha256)?.map(|v| v.value().to_vec()))
@@ -123,7 +99,7 @@ impl Store {
 
     /// Each vendor's activation history (vendors never activated through the API
     /// are absent: they run their bundled connector).
-    pub fn plugin_defaults(&self) -> Result<BTreeMap<String, VendorDefault>, StoreError> {
+    fn plugin_defaults(&self) -> Result<BTreeMap<String, VendorDefault>, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(PLUGIN_DEFAULTS)?;
         let mut out = BTreeMap::new();
@@ -136,7 +112,7 @@ impl Store {
 
     /// Makes `sha256` the vendor's active version; `replacing` (the version active
     /// until now, bundled or installed) becomes the one a rollback returns to.
-    pub fn activate_plugin(
+    fn activate_plugin(
         &self,
         vendor: &str,
         sha256: &str,
@@ -150,10 +126,7 @@ impl Store {
                 Some(v) => dec(v.value())?,
                 None => VendorDefault::default(),
             };
-            if let Some(old) = replacing.filter(|old| *old != sha256) {
-                d.previous.push(old.to_owned());
-            }
-            d.active = sha256.to_owned();
+            d.activate(sha256, replacing);
             t.insert(vendor, enc(&d).as_slice())?;
         }
         append(&txn, AUDIT, SERVICE_SCOPE, std::iter::once(enc(audit)))?;
@@ -163,7 +136,7 @@ impl Store {
 
     /// Returns the vendor to the version active before the current one; that
     /// version's hash.
-    pub fn rollback_plugin(&self, vendor: &str, audit: &AuditEntry) -> Result<String, StoreError> {
+    fn rollback_plugin(&self, vendor: &str, audit: &AuditEntry) -> Result<String, StoreError> {
         let txn = self.db.begin_write()?;
         let back = {
             let mut t = txn.open_table(PLUGIN_DEFAULTS)?;
@@ -172,22 +145,19 @@ impl Store {
                 None => return Err(StoreError::NothingToRollBack(vendor.to_owned())),
             };
             let back = d
-                .previous
-                .pop()
+                .roll_back()
                 .ok_or_else(|| StoreError::NothingToRollBack(vendor.to_owned()))?;
-            d.active = back.clone();
             t.insert(vendor, enc(&d).as_slice())?;
             back
         };
-        let mut audit = audit.clone();
-        audit.detail = format!("{} → {back}", audit.detail);
+        let audit = rollback_audit(audit, &back);
         append(&txn, AUDIT, SERVICE_SCOPE, std::iter::once(enc(&audit)))?;
         txn.commit()?;
         Ok(back)
     }
 
     /// Pins `sha256` for a property (`None`: back to the vendor's active version).
-    pub fn pin_plugin(
+    fn pin_plugin(
         &self,
         property: &str,
         sha256: Option<&str>,
@@ -212,14 +182,14 @@ impl Store {
     }
 
     /// The version pinned for a property, if any.
-    pub fn plugin_pin(&self, property: &str) -> Result<Option<String>, StoreError> {
+    fn plugin_pin(&self, property: &str) -> Result<Option<String>, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(PLUGIN_PINS)?;
         Ok(t.get(property)?.map(|v| v.value().to_owned()))
     }
 
     /// Every pin: property → hash.
-    pub fn plugin_pins(&self) -> Result<BTreeMap<String, String>, StoreError> {
+    fn plugin_pins(&self) -> Result<BTreeMap<String, String>, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(PLUGIN_PINS)?;
         let mut out = BTreeMap::new();
