@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use epms_store::test_database::TestDatabase;
-use epms_store::{FeedStore as _, PropertyStore as _, RunOutcome, SecretBox};
+use epms_store::{RunOutcome, SecretBox};
 use pms_sim::Simulator;
 use pms_sim::dataset::{Mutation, Spec, generate};
 use serde_json::{Value, json};
@@ -128,6 +128,18 @@ impl Fleet {
     }
 }
 
+/// The hosts, killed when the test ends however it ends (a failed assertion included).
+struct Hosts(Vec<(Child, String)>);
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        for (child, _) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn signal(child: &mut Child, signal: &str) {
     let sent = Command::new("kill")
         .args([&format!("-{signal}"), &child.id().to_string()])
@@ -176,7 +188,11 @@ fn three_hosts_on_one_postgres_sync_each_property_on_one_host_at_a_time_and_surv
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
 
     let names = ["host-a", "host-b", "host-c"];
-    let mut hosts: Vec<(Child, String)> = names.iter().map(|n| fleet.start(n)).collect();
+    let mut hosts = Hosts(Vec::new());
+    for name in names {
+        hosts.0.push(fleet.start(name));
+    }
+    let hosts = &mut hosts.0;
 
     // Set up through the first host; the others see it at once.
     let (_, first) = &hosts[0];
@@ -218,6 +234,14 @@ fn three_hosts_on_one_postgres_sync_each_property_on_one_host_at_a_time_and_surv
         );
     }
 
+    // Every PMS answer comes late, so that a sync spans more than a second: two
+    // overlapping syncs would show in the history's (whole-second) times.
+    sim.state.add_fault(pms_sim::faults::Fault {
+        vendor: "acme".into(),
+        endpoint: String::new(),
+        kind: pms_sim::faults::FaultKind::Latency { millis: 400 },
+        times: None,
+    });
     // Load: Sync Now at every host for random properties; the PMS data changes.
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicUsize::new(0));
@@ -227,7 +251,7 @@ fn three_hosts_on_one_postgres_sync_each_property_on_one_host_at_a_time_and_surv
         .collect();
     let mut load = Vec::new();
     for (h, addr) in addrs.iter().enumerate() {
-        for worker in 0..2 {
+        for worker in 0..3 {
             let (addr, stop, answered, token, ids) = (
                 addr.clone(),
                 stop.clone(),
@@ -236,20 +260,26 @@ fn three_hosts_on_one_postgres_sync_each_property_on_one_host_at_a_time_and_surv
                 ids.clone(),
             );
             load.push(std::thread::spawn(move || {
-                let mut n = h * 7 + worker * 13;
+                // Each worker picks properties at random, so that workers on different
+                // hosts often ask for the same one at once.
+                let mut x =
+                    (h as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (worker as u64 + 1);
                 while !stop.load(Ordering::Relaxed) {
-                    n = (n * 31 + 17) % ids.len();
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let n = (x % ids.len() as u64) as usize;
                     let target = addr.lock().unwrap().clone();
                     let path = format!("/api/v1/properties/{}/sync", ids[n]);
                     match request(&target, "POST", &path, &token, None) {
                         Ok((200, _)) => {
                             answered.fetch_add(1, Ordering::Relaxed);
                         }
+                        // The killed host (cut off mid-answer, or refusing), until it is back.
+                        Ok((0, _)) | Err(_) => std::thread::sleep(Duration::from_millis(100)),
                         Ok((status, body)) => {
                             assert!(status == 502, "{path} on {target}: {status} {body}")
                         }
-                        // The killed host, until it is back.
-                        Err(_) => std::thread::sleep(Duration::from_millis(100)),
                     }
                 }
             }));
@@ -322,7 +352,7 @@ fn three_hosts_on_one_postgres_sync_each_property_on_one_host_at_a_time_and_surv
         .map(|(_, a)| read(a, "/api/v1/feed?limit=1000"))
         .collect();
     assert_eq!(feed_views.len(), 1, "the feed differs between hosts");
-    for (child, _) in &mut hosts {
+    for (child, _) in hosts.iter_mut() {
         signal(child, "TERM");
     }
 
