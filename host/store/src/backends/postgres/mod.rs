@@ -7,20 +7,19 @@
 //!   hosts never apply against the same version: the second sees `Stale`.
 //! - Feed sequences are taken under the feed counter's row lock, held to the commit:
 //!   sequence order is commit order, with no gaps ([`FeedStore`]).
-//! - Statements of one transaction are pipelined (sent without waiting for each
-//!   answer, in order), so a plan of thousands of rows costs a few round trips.
+//! - A plan's changes are written in batches, one statement over arrays per run of
+//!   changes of one kind ([`changes`]), so a plan of thousands of rows costs a few
+//!   round trips.
 
+mod changes;
 mod pool;
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use epms_engine::{Alert, AuditEntry, Change, DoorState, Plan};
-use futures::future::try_join_all;
+use epms_engine::{Alert, AuditEntry, DoorState, Plan};
 use serde::de::DeserializeOwned;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, IsolationLevel, Transaction};
@@ -33,6 +32,7 @@ use crate::{
     StoreError, SyncLeases, SyncRun, TokenRecord, VendorDefault, check_new_property,
     opened_secrets, rollback_audit, sealed_credential, token_id,
 };
+use changes::apply_changes;
 use pool::{Pool, block_on};
 
 /// The migrations, in order; the schema version is their count.
@@ -50,9 +50,6 @@ pub struct PgStore {
     secrets: SecretBox,
     read_cache: ReadCache,
 }
-
-type Param = Box<dyn ToSql + Sync + Send>;
-type Pending<'a> = Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>>;
 
 fn sql_id(v: u64) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("id {v} is out of range")))
@@ -232,194 +229,6 @@ async fn lock_service(txn: &Transaction<'_>) -> Result<(), StoreError> {
         &[],
     )
     .await?;
-    Ok(())
-}
-
-/// The statements a plan's changes use, each prepared once per transaction.
-struct Statements {
-    sql: Vec<&'static str>,
-    prepared: Vec<tokio_postgres::Statement>,
-}
-
-impl Statements {
-    fn index(&mut self, sql: &'static str) -> usize {
-        match self.sql.iter().position(|s| *s == sql) {
-            Some(i) => i,
-            None => {
-                self.sql.push(sql);
-                self.sql.len() - 1
-            }
-        }
-    }
-}
-
-/// A row table keyed by (property, id) with a JSON value.
-fn put_sql(table: &str) -> &'static str {
-    match table {
-        "accounts" => {
-            "INSERT INTO accounts (property, id, value) VALUES ($1, $2, $3::text::jsonb) ON CONFLICT (property, id) DO UPDATE SET value = excluded.value"
-        }
-        "alerts" => {
-            "INSERT INTO alerts (property, id, value) VALUES ($1, $2, $3::text::jsonb) ON CONFLICT (property, id) DO UPDATE SET value = excluded.value"
-        }
-        "alert_history" => {
-            "INSERT INTO alert_history (property, id, value) VALUES ($1, $2, $3::text::jsonb) ON CONFLICT (property, id) DO UPDATE SET value = excluded.value"
-        }
-        "door_units" => {
-            "INSERT INTO door_units (property, id, value) VALUES ($1, $2, $3::text::jsonb) ON CONFLICT (property, id) DO UPDATE SET value = excluded.value"
-        }
-        "grants" => {
-            "INSERT INTO grants (property, id, value) VALUES ($1, $2, $3::text::jsonb) ON CONFLICT (property, id) DO UPDATE SET value = excluded.value"
-        }
-        "suggestions" => {
-            "INSERT INTO suggestions (property, id, value) VALUES ($1, $2, $3::text::jsonb) ON CONFLICT (property, id) DO UPDATE SET value = excluded.value"
-        }
-        "access_memos" => {
-            "INSERT INTO access_memos (property, id, value) VALUES ($1, $2, $3::text::jsonb) ON CONFLICT (property, id) DO UPDATE SET value = excluded.value"
-        }
-        other => unreachable!("no row table {other}"),
-    }
-}
-
-fn delete_sql(table: &str) -> &'static str {
-    match table {
-        "accounts" => "DELETE FROM accounts WHERE property = $1 AND id = $2",
-        "alerts" => "DELETE FROM alerts WHERE property = $1 AND id = $2",
-        "grants" => "DELETE FROM grants WHERE property = $1 AND id = $2",
-        "access_memos" => "DELETE FROM access_memos WHERE property = $1 AND id = $2",
-        other => unreachable!("no deletable row table {other}"),
-    }
-}
-
-/// A plan's row-level changes (`Plan::changes`: the one statement of what a plan
-/// means), pipelined in their order inside the caller's transaction.
-async fn apply_changes(
-    txn: &Transaction<'_>,
-    property: &str,
-    plan: &Plan,
-) -> Result<(), StoreError> {
-    let changes = plan.changes();
-    let feed_events = changes
-        .iter()
-        .filter(|c| matches!(c, Change::AppendFeed(_)))
-        .count();
-    let mut next_feed_seq = 0i64;
-    if feed_events > 0 {
-        // Held to the commit: no other writer takes a sequence before this one commits.
-        let last: i64 = txn
-            .query_one(
-                "SELECT value FROM counters WHERE name = 'feed' FOR UPDATE",
-                &[],
-            )
-            .await?
-            .get(0);
-        next_feed_seq = last + 1;
-        txn.execute(
-            "UPDATE counters SET value = value + $1 WHERE name = 'feed'",
-            &[&(feed_events as i64)],
-        )
-        .await?;
-    }
-
-    let mut statements = Statements {
-        sql: Vec::new(),
-        prepared: Vec::new(),
-    };
-    let mut ops: Vec<(usize, Vec<Param>)> = Vec::new();
-    let p = || Box::new(property.to_owned()) as Param;
-    for change in changes {
-        let (sql, params): (&'static str, Vec<Param>) = match change {
-            Change::PutAccount(a) => (
-                put_sql("accounts"),
-                vec![p(), Box::new(sql_id(a.id)?), Box::new(enc_text(a))],
-            ),
-            Change::DeleteAccount(id) => (delete_sql("accounts"), vec![p(), Box::new(sql_id(id)?)]),
-            Change::PutLink(k, a) => (
-                "INSERT INTO links (property, key, account) VALUES ($1, $2, $3) ON CONFLICT (property, key) DO UPDATE SET account = excluded.account",
-                vec![p(), Box::new(enc_text(k)), Box::new(sql_id(a)?)],
-            ),
-            Change::DeleteLink(k) => (
-                "DELETE FROM links WHERE property = $1 AND key = $2",
-                vec![p(), Box::new(enc_text(k))],
-            ),
-            Change::PutAlert(a) => (
-                put_sql("alerts"),
-                vec![p(), Box::new(sql_id(a.id)?), Box::new(enc_text(a))],
-            ),
-            Change::ArchiveAlert(a) => {
-                ops.push((
-                    statements.index(delete_sql("alerts")),
-                    vec![p(), Box::new(sql_id(a.id)?)],
-                ));
-                (
-                    put_sql("alert_history"),
-                    vec![p(), Box::new(sql_id(a.id)?), Box::new(enc_text(a))],
-                )
-            }
-            Change::SetPmsUnits(units) => (
-                "INSERT INTO pms_units (property, value) VALUES ($1, $2::text::jsonb) ON CONFLICT (property) DO UPDATE SET value = excluded.value",
-                vec![p(), Box::new(enc_text(&units))],
-            ),
-            Change::PutDoorUnit(u) => (
-                put_sql("door_units"),
-                vec![p(), Box::new(sql_id(u.id)?), Box::new(enc_text(u))],
-            ),
-            Change::PutMapping(k, d) => (
-                "INSERT INTO unit_mappings (property, key, door_unit) VALUES ($1, $2, $3) ON CONFLICT (property, key) DO UPDATE SET door_unit = excluded.door_unit",
-                vec![p(), Box::new(enc_text(k)), Box::new(sql_id(d)?)],
-            ),
-            Change::DeleteMapping(k) => (
-                "DELETE FROM unit_mappings WHERE property = $1 AND key = $2",
-                vec![p(), Box::new(enc_text(k))],
-            ),
-            Change::PutGrant(g) => (
-                put_sql("grants"),
-                vec![p(), Box::new(sql_id(g.id)?), Box::new(enc_text(g))],
-            ),
-            Change::DeleteGrant(id) => (delete_sql("grants"), vec![p(), Box::new(sql_id(id)?)]),
-            Change::PutSuggestion(sg) => (
-                put_sql("suggestions"),
-                vec![p(), Box::new(sql_id(sg.id)?), Box::new(enc_text(sg))],
-            ),
-            // The history row is a `ClosedSuggestion` (its two fields, by their serde
-            // names), built from the pending row it replaces.
-            Change::CloseSuggestion(id, outcome) => (
-                "WITH closed AS (DELETE FROM suggestions WHERE property = $1 AND id = $2 RETURNING value) \
-                 INSERT INTO suggestion_history (property, id, value) \
-                 SELECT $1, $2, jsonb_build_object('suggestion', value, 'outcome', $3::text) FROM closed \
-                 ON CONFLICT (property, id) DO UPDATE SET value = excluded.value",
-                vec![p(), Box::new(sql_id(id)?), Box::new(outcome.to_owned())],
-            ),
-            Change::PutMemo(id, m) => (
-                put_sql("access_memos"),
-                vec![p(), Box::new(sql_id(id)?), Box::new(enc_text(m))],
-            ),
-            Change::DeleteMemo(id) => {
-                (delete_sql("access_memos"), vec![p(), Box::new(sql_id(id)?)])
-            }
-            Change::AppendFeed(event) => {
-                let record = FeedRecord {
-                    property: property.to_owned(),
-                    event: event.clone(),
-                };
-                let seq = next_feed_seq;
-                next_feed_seq += 1;
-                (
-                    "INSERT INTO access_feed (seq, property, value) VALUES ($1, $2, $3::text::jsonb)",
-                    vec![Box::new(seq), p(), Box::new(enc_text(&record))],
-                )
-            }
-        };
-        ops.push((statements.index(sql), params));
-    }
-    statements.prepared = try_join_all(statements.sql.iter().map(|sql| txn.prepare(sql))).await?;
-    let pending: Vec<Pending<'_>> = ops
-        .into_iter()
-        .map(|(i, params)| {
-            Box::pin(txn.execute_raw(&statements.prepared[i], params)) as Pending<'_>
-        })
-        .collect();
-    try_join_all(pending).await?;
     Ok(())
 }
 
