@@ -260,7 +260,7 @@ fn run_sequence(
     });
     let setup = plan_create_units(&model, &units, &Actor::Manager("pat".into()), NOW).unwrap();
     let mut plans = vec![setup];
-    let mut audit_len = 0;
+    let mut audit: Vec<AuditEntry> = Vec::new();
     let mut feed: Vec<FeedEvent> = Vec::new();
     let mut ops = ops.iter();
     loop {
@@ -270,7 +270,7 @@ fn run_sequence(
             store.apply(&property, &plan, None).unwrap();
             model.apply(&plan).unwrap();
             seen(&plan);
-            audit_len += plan.audit.len();
+            audit.extend(plan.audit.iter().cloned());
             feed.extend(plan.feed.iter().cloned());
             prop_assert_eq!(
                 &store.load_state(&property).unwrap(),
@@ -282,8 +282,10 @@ fn run_sequence(
                 &model,
                 "shared read state"
             );
-            let audit = store.audit(&property, 0, usize::MAX).unwrap();
-            prop_assert_eq!(audit.len(), audit_len, "audit entries");
+            let stored = store.audit(&property, 0, usize::MAX).unwrap();
+            prop_assert!(stored.windows(2).all(|w| w[0].0 < w[1].0), "audit sequences ascend");
+            let stored: Vec<AuditEntry> = stored.into_iter().map(|(_, e)| e).collect();
+            prop_assert_eq!(&stored, &audit, "the audit trail, in order");
             let own_feed: Vec<FeedEvent> = store
                 .feed(0, usize::MAX)
                 .unwrap()

@@ -4,6 +4,8 @@
 //! 20,000 rows is a dozen statements. A key named twice in one batch keeps its last
 //! value, as applying the changes one by one would.
 
+use std::collections::HashMap;
+
 use epms_engine::{Change, Plan};
 use tokio_postgres::Transaction;
 
@@ -83,10 +85,10 @@ enum Row {
 
 /// The columns of consecutive changes written by one statement.
 enum Columns {
-    /// Rows put, archived or closed; feed events.
-    IdText(Vec<i64>, Vec<String>),
-    /// Links and mappings put.
-    KeyId(Vec<String>, Vec<i64>),
+    /// Rows put, archived or closed; feed events (with each id's position).
+    IdText(Vec<i64>, Vec<String>, HashMap<i64, usize>),
+    /// Links and mappings put (with each key's position).
+    KeyId(Vec<String>, Vec<i64>, HashMap<String, usize>),
     Ids(Vec<i64>),
     Keys(Vec<String>),
     /// One value (the PMS units of the sync).
@@ -101,8 +103,12 @@ struct Batch {
 impl Batch {
     fn new(sql: &'static str, row: Row) -> Batch {
         let columns = match row {
-            Row::IdText(id, text) => Columns::IdText(vec![id], vec![text]),
-            Row::KeyId(key, id) => Columns::KeyId(vec![key], vec![id]),
+            Row::IdText(id, text) => {
+                Columns::IdText(vec![id], vec![text], HashMap::from([(id, 0)]))
+            }
+            Row::KeyId(key, id) => {
+                Columns::KeyId(vec![key.clone()], vec![id], HashMap::from([(key, 0)]))
+            }
             Row::Id(id) => Columns::Ids(vec![id]),
             Row::Key(key) => Columns::Keys(vec![key]),
             Row::Text(text) => Columns::Text(text),
@@ -116,24 +122,22 @@ impl Batch {
             return Some(row);
         }
         match (&mut self.columns, row) {
-            (Columns::IdText(ids, texts), Row::IdText(id, text)) => {
-                match ids.iter().rposition(|i| *i == id) {
-                    Some(at) => texts[at] = text,
-                    None => {
-                        ids.push(id);
-                        texts.push(text);
-                    }
+            (Columns::IdText(ids, texts, at), Row::IdText(id, text)) => match at.get(&id) {
+                Some(&i) => texts[i] = text,
+                None => {
+                    at.insert(id, ids.len());
+                    ids.push(id);
+                    texts.push(text);
                 }
-            }
-            (Columns::KeyId(keys, ids), Row::KeyId(key, id)) => {
-                match keys.iter().rposition(|k| *k == key) {
-                    Some(at) => ids[at] = id,
-                    None => {
-                        keys.push(key);
-                        ids.push(id);
-                    }
+            },
+            (Columns::KeyId(keys, ids, at), Row::KeyId(key, id)) => match at.get(&key) {
+                Some(&i) => ids[i] = id,
+                None => {
+                    at.insert(key.clone(), keys.len());
+                    keys.push(key);
+                    ids.push(id);
                 }
-            }
+            },
             (Columns::Ids(ids), Row::Id(id)) => ids.push(id),
             (Columns::Keys(keys), Row::Key(key)) => keys.push(key),
             (Columns::Text(text), Row::Text(t)) => *text = t,
@@ -144,8 +148,8 @@ impl Batch {
 
     async fn execute(&self, txn: &Transaction<'_>, property: &str) -> Result<(), StoreError> {
         match &self.columns {
-            Columns::IdText(a, b) => txn.execute(self.sql, &[&property, a, b]).await?,
-            Columns::KeyId(a, b) => txn.execute(self.sql, &[&property, a, b]).await?,
+            Columns::IdText(a, b, _) => txn.execute(self.sql, &[&property, a, b]).await?,
+            Columns::KeyId(a, b, _) => txn.execute(self.sql, &[&property, a, b]).await?,
             Columns::Ids(a) => txn.execute(self.sql, &[&property, a]).await?,
             Columns::Keys(a) => txn.execute(self.sql, &[&property, a]).await?,
             Columns::Text(a) => txn.execute(self.sql, &[&property, a]).await?,

@@ -210,6 +210,11 @@ async fn read_property(
 /// caller holds the scope's lock (the property row, or the service-audit counter).
 const APPEND_AUDIT: &str = "INSERT INTO audit (scope, seq, value) \
      SELECT $1, coalesce(max(seq), 0) + 1, $2::text::jsonb FROM audit WHERE scope = $1";
+/// Many entries at once, numbered in their order after the scope's last.
+const APPEND_AUDIT_MANY: &str = "INSERT INTO audit (scope, seq, value) \
+     SELECT $1, last.seq + r.n, r.value::jsonb \
+     FROM (SELECT coalesce(max(seq), 0) AS seq FROM audit WHERE scope = $1) AS last, \
+     unnest($2::text[]) WITH ORDINALITY AS r(value, n)";
 const APPEND_RUN: &str = "INSERT INTO sync_runs (property, seq, value) \
      SELECT $1, coalesce(max(seq), 0) + 1, $2::text::jsonb FROM sync_runs WHERE property = $1";
 
@@ -405,8 +410,9 @@ impl PropertyStore for PgStore {
             if !plan.is_empty() {
                 apply_changes(txn, property, plan).await?;
             }
-            for entry in &plan.audit {
-                txn.execute(APPEND_AUDIT, &[&property, &enc_text(entry)])
+            if !plan.audit.is_empty() {
+                let entries: Vec<String> = plan.audit.iter().map(enc_text).collect();
+                txn.execute(APPEND_AUDIT_MANY, &[&property, &entries])
                     .await?;
             }
             if let Some(run) = run {
