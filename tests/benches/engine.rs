@@ -23,23 +23,7 @@ use pms_sim::dataset::{Rng, SimProperty, generate_property};
 const NOW: i64 = 1_800_000_000;
 
 fn snapshot(p: &SimProperty) -> PmsSnapshot {
-    PmsSnapshot {
-        vendor: p.vendor.clone(),
-        properties: vec![PmsPropertyData {
-            id: p.id.clone(),
-            units: p.units.clone(),
-            residents: p.residents.clone(),
-            leases: p
-                .leases
-                .iter()
-                .map(|l| {
-                    let mut l = l.clone();
-                    l.raw_status = format!("{:?}", l.status);
-                    l
-                })
-                .collect(),
-        }],
-    }
+    epms_e2e::snapshot_of(p)
 }
 
 fn peak_rss_mib() -> f64 {

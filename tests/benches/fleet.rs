@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use epms_api::AppState;
 use epms_e2e::{guests, loopback_runtime};
-use epms_engine::{PmsPropertyData, PmsSnapshot, Settings, plan_sync};
+use epms_engine::{Settings, plan_sync};
 use epms_runtime::{LoadedConnector, Runtime, SandboxLimits};
 use epms_store::test_database::TestDatabase;
 use epms_store::{PropertyRecord, SecretBox, Storage};
@@ -38,23 +38,7 @@ fn ms(d: Duration) -> f64 {
 fn first_sync_apply(stores: &[(&str, Arc<dyn Storage>)]) {
     let mut rng = Rng::new(2026);
     let big = generate_property(&mut rng, "yardi", "BIG", 5_000);
-    let snap = PmsSnapshot {
-        vendor: big.vendor.clone(),
-        properties: vec![PmsPropertyData {
-            id: big.id.clone(),
-            units: big.units.clone(),
-            residents: big.residents.clone(),
-            leases: big
-                .leases
-                .iter()
-                .map(|l| {
-                    let mut l = l.clone();
-                    l.raw_status = format!("{:?}", l.status);
-                    l
-                })
-                .collect(),
-        }],
-    };
+    let snap = epms_e2e::snapshot_of(&big);
     println!(
         "1. first sync of a 5,000-unit property ({} resident records)",
         big.residents.len()

@@ -289,3 +289,24 @@ pub async fn start_target(big_bytes: usize, slow: Duration) -> Target {
     });
     Target { addr, task }
 }
+
+/// A simulated property as the engine's snapshot (raw statuses spelled as the status).
+pub fn snapshot_of(p: &pms_sim::dataset::SimProperty) -> epms_engine::PmsSnapshot {
+    epms_engine::PmsSnapshot {
+        vendor: p.vendor.clone(),
+        properties: vec![epms_engine::PmsPropertyData {
+            id: p.id.clone(),
+            units: p.units.clone(),
+            residents: p.residents.clone(),
+            leases: p
+                .leases
+                .iter()
+                .map(|l| {
+                    let mut l = l.clone();
+                    l.raw_status = format!("{:?}", l.status);
+                    l
+                })
+                .collect(),
+        }],
+    }
+}

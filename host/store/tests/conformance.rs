@@ -283,7 +283,10 @@ fn run_sequence(
                 "shared read state"
             );
             let stored = store.audit(&property, 0, usize::MAX).unwrap();
-            prop_assert!(stored.windows(2).all(|w| w[0].0 < w[1].0), "audit sequences ascend");
+            prop_assert!(
+                stored.windows(2).all(|w| w[0].0 < w[1].0),
+                "audit sequences ascend"
+            );
             let stored: Vec<AuditEntry> = stored.into_iter().map(|(_, e)| e).collect();
             prop_assert_eq!(&stored, &audit, "the audit trail, in order");
             let own_feed: Vec<FeedEvent> = store
