@@ -78,71 +78,100 @@ fn failure(e: epms_sync::SyncError) -> SyncFailure {
 
 /// Runs one sync of `property`, or joins the one already running, here or on another
 /// host (Sync Now: the vendor's limit of syncs at once does not hold a person back).
+/// A lease that lapses without a record (its host died mid-sync) is taken over.
+///
+/// The sync itself is a task of its own (on the sync pool): a caller that goes away
+/// (an HTTP client hanging up on Sync Now) does not cancel it, and the next caller
+/// never joins a sync that nobody runs.
 pub async fn sync_property(state: &AppState, property: &str) -> Result<Value, SyncFailure> {
-    match sync_or_join(state, property, usize::MAX).await {
-        Started::Ran(outcome) => outcome,
-        Started::VendorAtLimit => unreachable!("no vendor limit was asked for"),
+    let asked_at = state.now();
+    loop {
+        match start_here(state, property, usize::MAX)? {
+            Here::Running(outcome) => return wait_local(outcome).await,
+            Here::HeldBy(host) => {
+                if let Some(done) = wait_remote(state, property, &host, asked_at).await {
+                    return done;
+                }
+            }
+            // Not with an unlimited vendor; should the store say so, ask again.
+            Here::VendorAtLimit => tokio::time::sleep(REMOTE_POLL).await,
+        }
     }
 }
 
-/// How [`sync_or_join`] ended.
-enum Started {
-    /// This sync (or the one joined) ended so.
-    Ran(Result<Value, SyncFailure>),
-    /// The vendor's limit across hosts was reached; nothing started.
+/// A scheduled sync: runs here if it can start now; deferred when another host syncs
+/// the property (that host's good sync reschedules it here too) or its vendor is at
+/// its limit across hosts.
+async fn scheduled_sync(state: &AppState, property: &str, max_per_vendor: usize) -> Outcome {
+    let ran = match start_here(state, property, max_per_vendor) {
+        Ok(Here::Running(outcome)) => wait_local(outcome).await,
+        Ok(Here::HeldBy(_)) => {
+            return Outcome::Deferred {
+                wait: state.lease_ttl,
+            };
+        }
+        Ok(Here::VendorAtLimit) => {
+            return Outcome::Deferred {
+                wait: VENDOR_BUSY_WAIT,
+            };
+        }
+        Err(f) => Err(f),
+    };
+    match ran {
+        Ok(_) => Outcome::Succeeded,
+        Err(f) => {
+            tracing::info!(%property, error = %f.error, retryable = f.retryable, "scheduled sync failed");
+            Outcome::Failed {
+                retryable: f.retryable,
+                retry_after: f.retry_after,
+            }
+        }
+    }
+}
+
+/// Where the sync of a property stands for a host that wants one.
+enum Here {
+    /// Running on this host (joined, or started now with the lease taken).
+    Running(watch::Receiver<Option<Result<Value, SyncFailure>>>),
+    /// Another host holds the property's lease.
+    HeldBy(String),
+    /// The vendor's limit across hosts is reached; nothing started.
     VendorAtLimit,
 }
 
 /// How often a host waiting on another host's sync looks at its lease.
 const REMOTE_POLL: Duration = Duration::from_millis(250);
 
-/// One sync of `property` on exactly one host: joins the sync running on this host;
-/// else takes the property's lease and runs it here; else (another host holds the
-/// lease) waits for that sync to end and answers with its record. A lease that lapses
-/// without a record (its host died) is taken over.
-///
-/// The sync itself is a task of its own (on the sync pool): a caller that goes away
-/// (an HTTP client hanging up on Sync Now) does not cancel it, and the next caller
-/// never joins a sync that nobody runs.
-async fn sync_or_join(state: &AppState, property: &str, max_per_vendor: usize) -> Started {
-    let asked_at = state.now();
-    loop {
-        let local = {
-            let mut running = state.running.lock().unwrap_or_else(|p| p.into_inner());
-            match running.get(property) {
-                Some(sync) => Ok(sync.outcome.clone()),
-                // Under the lock: two callers on this host never both take the lease.
-                None => match take_lease(state, property, max_per_vendor) {
-                    Err(f) => return Started::Ran(Err(f)),
-                    Ok(LeaseOutcome::Taken) => {
-                        let (tx, rx) = watch::channel(None);
-                        let progress = Arc::new(epms_sync::Progress::default());
-                        running.insert(
-                            property.to_owned(),
-                            RunningSync {
-                                outcome: rx.clone(),
-                                progress: progress.clone(),
-                                started_at: state.now(),
-                            },
-                        );
-                        start_sync(state, property, tx, progress);
-                        Ok(rx)
-                    }
-                    Ok(LeaseOutcome::VendorAtLimit) => return Started::VendorAtLimit,
-                    Ok(LeaseOutcome::HeldBy(host)) => Err(host),
-                },
-            }
-        };
-        match local {
-            Ok(outcome) => return Started::Ran(wait_local(outcome).await),
-            Err(host) => {
-                if let Some(done) = wait_remote(state, property, &host, asked_at).await {
-                    return Started::Ran(done);
-                }
-                // Its host died mid-sync: the lease lapsed with no record; go again.
-            }
-        }
+/// Joins the sync of `property` running on this host, or takes the property's lease
+/// and starts one here.
+fn start_here(
+    state: &AppState,
+    property: &str,
+    max_per_vendor: usize,
+) -> Result<Here, SyncFailure> {
+    let mut running = state.running.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(sync) = running.get(property) {
+        return Ok(Here::Running(sync.outcome.clone()));
     }
+    // Under the lock: two callers on this host never both take the lease.
+    Ok(match take_lease(state, property, max_per_vendor)? {
+        LeaseOutcome::Taken => {
+            let (tx, rx) = watch::channel(None);
+            let progress = Arc::new(epms_sync::Progress::default());
+            running.insert(
+                property.to_owned(),
+                RunningSync {
+                    outcome: rx.clone(),
+                    progress: progress.clone(),
+                    started_at: state.now(),
+                },
+            );
+            start_sync(state, property, tx, progress);
+            Here::Running(rx)
+        }
+        LeaseOutcome::HeldBy(host) => Here::HeldBy(host),
+        LeaseOutcome::VendorAtLimit => Here::VendorAtLimit,
+    })
 }
 
 fn take_lease(
@@ -362,19 +391,7 @@ pub async fn run(state: AppState, config: SchedulerConfig, mut shutdown: watch::
             let state = state.clone();
             let max_per_vendor = schedule.config().max_per_vendor;
             tasks.spawn(async move {
-                let outcome = match sync_or_join(&state, &property, max_per_vendor).await {
-                    Started::VendorAtLimit => Outcome::Deferred {
-                        wait: VENDOR_BUSY_WAIT,
-                    },
-                    Started::Ran(Ok(_)) => Outcome::Succeeded,
-                    Started::Ran(Err(f)) => {
-                        tracing::info!(%property, error = %f.error, retryable = f.retryable, "scheduled sync failed");
-                        Outcome::Failed {
-                            retryable: f.retryable,
-                            retry_after: f.retry_after,
-                        }
-                    }
-                };
+                let outcome = scheduled_sync(&state, &property, max_per_vendor).await;
                 (property, outcome)
             });
         }
