@@ -18,6 +18,7 @@ use epms_engine::*;
 use epms_model::{HouseholdRole, LeaseStatus};
 use epms_store::*;
 use proptest::prelude::*;
+use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 
 #[path = "../../engine/tests/common/mod.rs"]
 mod common;
@@ -89,7 +90,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => prop::collection::vec(person(), 0..10).prop_map(Op::Sync),
         2 => (0..10usize, 0..5usize, 0..3usize).prop_map(|(alert, how, account)| Op::Resolve { alert, how, account }),
         2 => (0..4usize, 0..3usize).prop_map(|(pms, door)| Op::Map { pms, door }),
-        1 => (0..4usize).prop_map(Op::Unmap),
+        2 => (0..4usize).prop_map(Op::Unmap),
         1 => (0..8usize).prop_map(Op::DeleteAccount),
         2 => (0..60usize).prop_map(Op::Approve),
         1 => (0..10usize).prop_map(Op::Discard),
@@ -312,9 +313,16 @@ fn conformance(backend: &Backend, cases: u32) {
         failure_persistence: None,
         ..ProptestConfig::default()
     };
-    proptest!(config, |(ops in prop::collection::vec(op(), 1..16), automatic in any::<bool>())| {
-        run_sequence(&store, &ops, automatic)?;
-    });
+    // A fixed seed: the same sequences on every run, so that the coverage check below
+    // cannot pass on one run and fail on the next.
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    let sequences = (prop::collection::vec(op(), 1..16), any::<bool>());
+    if let Err(e) = runner.run(&sequences, |(ops, automatic)| {
+        run_sequence(&store, &ops, automatic)
+    }) {
+        panic!("{e}");
+    }
     // The feed as a whole: sequences strictly increasing from 1, with no gaps.
     let seqs: Vec<u64> = store
         .feed(0, usize::MAX)
