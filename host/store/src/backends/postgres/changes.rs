@@ -7,12 +7,11 @@
 use std::collections::HashMap;
 
 use epms_engine::{Change, Plan};
-use tokio_postgres::Transaction;
 
 use crate::codec::enc_text;
 use crate::{FeedRecord, StoreError};
 
-use super::sql_id;
+use super::{Tx, sql_id};
 
 macro_rules! put_rows {
     ($table:literal) => {
@@ -146,7 +145,7 @@ impl Batch {
         None
     }
 
-    async fn execute(&self, txn: &Transaction<'_>, property: &str) -> Result<(), StoreError> {
+    async fn execute(&self, txn: &Tx<'_, '_>, property: &str) -> Result<(), StoreError> {
         match &self.columns {
             Columns::IdText(a, b, _) => txn.execute(self.sql, &[&property, a, b]).await?,
             Columns::KeyId(a, b, _) => txn.execute(self.sql, &[&property, a, b]).await?,
@@ -212,7 +211,7 @@ fn row_of(
 /// Writes `plan`'s changes, in their order, in the caller's transaction (which holds
 /// the property's row lock).
 pub(super) async fn apply_changes(
-    txn: &Transaction<'_>,
+    txn: &Tx<'_, '_>,
     property: &str,
     plan: &Plan,
 ) -> Result<(), StoreError> {

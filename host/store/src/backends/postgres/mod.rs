@@ -33,7 +33,10 @@ use crate::{
     opened_secrets, rollback_audit, sealed_credential, token_id,
 };
 use changes::apply_changes;
-use pool::{Pool, block_on};
+use pool::{Cached, Conn, Pool, block_on};
+
+/// A transaction, its statements prepared once per connection.
+type Tx<'a, 't> = Cached<'a, Transaction<'t>>;
 
 /// The migrations, in order; the schema version is their count.
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
@@ -113,12 +116,17 @@ impl PgStore {
     /// Runs `work` in a read-write transaction, committed when it succeeds.
     fn write<T>(
         &self,
-        work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+        work: impl AsyncFnOnce(&Tx<'_, '_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.pool.get()?;
+        let Conn { client, prepared } = &mut *conn;
         block_on(async {
-            let txn = conn.transaction().await?;
-            let out = work(&txn).await?;
+            let txn = client.transaction().await?;
+            let out = work(&Cached {
+                inner: &txn,
+                prepared,
+            })
+            .await?;
             txn.commit().await?;
             Ok(out)
         })
@@ -127,26 +135,34 @@ impl PgStore {
     /// Runs `work` on a connection, each statement on its own (autocommit).
     fn read<T>(
         &self,
-        work: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, StoreError>,
+        work: impl AsyncFnOnce(&Cached<'_, tokio_postgres::Client>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let conn = self.pool.get()?;
-        block_on(work(&conn))
+        block_on(work(&Cached {
+            inner: &conn.client,
+            prepared: &conn.prepared,
+        }))
     }
 
     /// Runs `work` in a read-only snapshot: every read sees one committed state.
     fn snapshot<T>(
         &self,
-        work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+        work: impl AsyncFnOnce(&Tx<'_, '_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.pool.get()?;
+        let Conn { client, prepared } = &mut *conn;
         block_on(async {
-            let txn = conn
+            let txn = client
                 .build_transaction()
                 .isolation_level(IsolationLevel::RepeatableRead)
                 .read_only(true)
                 .start()
                 .await?;
-            let out = work(&txn).await?;
+            let out = work(&Cached {
+                inner: &txn,
+                prepared,
+            })
+            .await?;
             txn.commit().await?;
             Ok(out)
         })
@@ -169,10 +185,7 @@ impl PgStore {
 }
 
 /// A property's record, locked for the rest of the transaction.
-async fn locked_property(
-    txn: &Transaction<'_>,
-    property: &str,
-) -> Result<PropertyRecord, StoreError> {
+async fn locked_property(txn: &Tx<'_, '_>, property: &str) -> Result<PropertyRecord, StoreError> {
     let row = txn
         .query_opt(
             "SELECT record::text FROM properties WHERE id = $1 FOR UPDATE",
@@ -183,7 +196,7 @@ async fn locked_property(
     decode(row.get(0))
 }
 
-async fn save_property(txn: &Transaction<'_>, p: &PropertyRecord) -> Result<(), StoreError> {
+async fn save_property(txn: &Tx<'_, '_>, p: &PropertyRecord) -> Result<(), StoreError> {
     txn.execute(
         "UPDATE properties SET record = $2::text::jsonb WHERE id = $1",
         &[&p.id, &enc_text(p)],
@@ -193,7 +206,7 @@ async fn save_property(txn: &Transaction<'_>, p: &PropertyRecord) -> Result<(), 
 }
 
 async fn read_property(
-    client: &impl GenericClient,
+    client: &Cached<'_, impl GenericClient>,
     property: &str,
 ) -> Result<PropertyRecord, StoreError> {
     let row = client
@@ -219,7 +232,7 @@ const APPEND_RUN: &str = "INSERT INTO sync_runs (property, seq, value) \
      SELECT $1, coalesce(max(seq), 0) + 1, $2::text::jsonb FROM sync_runs WHERE property = $1";
 
 /// An entry of the service's audit log, serialised with every other admin write.
-async fn append_service_audit(txn: &Transaction<'_>, entry: &AuditEntry) -> Result<(), StoreError> {
+async fn append_service_audit(txn: &Tx<'_, '_>, entry: &AuditEntry) -> Result<(), StoreError> {
     lock_service(txn).await?;
     txn.execute(APPEND_AUDIT, &[&SERVICE_SCOPE, &enc_text(entry)])
         .await?;
@@ -228,7 +241,7 @@ async fn append_service_audit(txn: &Transaction<'_>, entry: &AuditEntry) -> Resu
 
 /// Takes the lock every write of the service's own data holds (connector versions,
 /// the service audit log): they are few, and in one order across hosts.
-async fn lock_service(txn: &Transaction<'_>) -> Result<(), StoreError> {
+async fn lock_service(txn: &Tx<'_, '_>) -> Result<(), StoreError> {
     txn.execute(
         "SELECT value FROM counters WHERE name = 'service-audit' FOR UPDATE",
         &[],
@@ -239,7 +252,7 @@ async fn lock_service(txn: &Transaction<'_>) -> Result<(), StoreError> {
 
 /// A property's rows of an id-keyed table.
 async fn rows<T: DeserializeOwned>(
-    txn: &Transaction<'_>,
+    txn: &Tx<'_, '_>,
     sql: &str,
     property: &str,
 ) -> Result<BTreeMap<u64, T>, StoreError> {
@@ -252,7 +265,7 @@ async fn rows<T: DeserializeOwned>(
 
 /// A property's rows of a table keyed by a JSON-encoded key.
 async fn keyed_rows<K: DeserializeOwned + Ord>(
-    txn: &Transaction<'_>,
+    txn: &Tx<'_, '_>,
     sql: &str,
     property: &str,
 ) -> Result<BTreeMap<K, u64>, StoreError> {
@@ -264,7 +277,7 @@ async fn keyed_rows<K: DeserializeOwned + Ord>(
 }
 
 /// A property's whole state, in the caller's snapshot.
-async fn state_of(txn: &Transaction<'_>, p: &PropertyRecord) -> Result<DoorState, StoreError> {
+async fn state_of(txn: &Tx<'_, '_>, p: &PropertyRecord) -> Result<DoorState, StoreError> {
     let property = p.id.as_str();
     let (grants, suggestions, memos, accounts, door_units, alerts, links, mappings, pms_units) = futures::try_join!(
         rows(
@@ -584,7 +597,7 @@ impl AdminStore for PgStore {
 }
 
 async fn vendor_default(
-    txn: &Transaction<'_>,
+    txn: &Tx<'_, '_>,
     vendor: &str,
 ) -> Result<Option<VendorDefault>, StoreError> {
     txn.query_opt(
@@ -597,7 +610,7 @@ async fn vendor_default(
 }
 
 async fn save_vendor_default(
-    txn: &Transaction<'_>,
+    txn: &Tx<'_, '_>,
     vendor: &str,
     d: &VendorDefault,
 ) -> Result<(), StoreError> {

@@ -7,12 +7,15 @@
 //! works the same from a tokio worker (an API handler, as redb's calls do), a sync
 //! thread or a test, and never nests one runtime in another.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
-use tokio_postgres::Client;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, GenericClient, Row, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::StoreError;
@@ -34,39 +37,108 @@ pub(super) struct Pool {
 
 #[derive(Default)]
 struct PoolState {
-    idle: Vec<Client>,
+    idle: Vec<Conn>,
     open: usize,
+}
+
+/// A connection and the statements prepared on it: the server parses and plans each
+/// statement once per connection, not once per call.
+pub(super) struct Conn {
+    pub(super) client: Client,
+    pub(super) prepared: RefCell<HashMap<String, Statement>>,
+}
+
+/// Statements run through a connection's prepared-statement cache, on the connection
+/// itself or in a transaction of it.
+pub(super) struct Cached<'a, C> {
+    pub(super) inner: &'a C,
+    pub(super) prepared: &'a RefCell<HashMap<String, Statement>>,
+}
+
+impl<C: GenericClient> Cached<'_, C> {
+    async fn statement(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        let known = self.prepared.borrow().get(sql).cloned();
+        if let Some(statement) = known {
+            return Ok(statement);
+        }
+        let statement = self.inner.prepare(sql).await?;
+        self.prepared
+            .borrow_mut()
+            .insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    pub(super) async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, tokio_postgres::Error> {
+        let statement = self.statement(sql).await?;
+        self.inner.execute(&statement, params).await
+    }
+
+    pub(super) async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let statement = self.statement(sql).await?;
+        self.inner.query(&statement, params).await
+    }
+
+    pub(super) async fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, tokio_postgres::Error> {
+        let statement = self.statement(sql).await?;
+        self.inner.query_one(&statement, params).await
+    }
+
+    pub(super) async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, tokio_postgres::Error> {
+        let statement = self.statement(sql).await?;
+        self.inner.query_opt(&statement, params).await
+    }
+
+    /// Statements with no parameters, not prepared (migrations).
+    pub(super) async fn batch_execute(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        self.inner.batch_execute(sql).await
+    }
 }
 
 /// A connection taken from the pool; it goes back when dropped (unless it broke).
 pub(super) struct Pooled<'a> {
-    client: Option<Client>,
+    conn: Option<Conn>,
     pool: &'a Pool,
 }
 
 impl std::ops::Deref for Pooled<'_> {
-    type Target = Client;
-    fn deref(&self) -> &Client {
-        self.client.as_ref().expect("present until dropped")
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        self.conn.as_ref().expect("present until dropped")
     }
 }
 
 impl std::ops::DerefMut for Pooled<'_> {
-    fn deref_mut(&mut self) -> &mut Client {
-        self.client.as_mut().expect("present until dropped")
+    fn deref_mut(&mut self) -> &mut Conn {
+        self.conn.as_mut().expect("present until dropped")
     }
 }
 
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
-        let Some(client) = self.client.take() else {
+        let Some(conn) = self.conn.take() else {
             return;
         };
         let mut state = self.pool.state.lock().unwrap_or_else(|e| e.into_inner());
-        if client.is_closed() {
+        if conn.client.is_closed() {
             state.open -= 1;
         } else {
-            state.idle.push(client);
+            state.idle.push(conn);
         }
         drop(state);
         self.pool.returned.notify_one();
@@ -119,13 +191,13 @@ impl Pool {
     pub(super) fn get(&self) -> Result<Pooled<'_>, StoreError> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            while let Some(client) = state.idle.pop() {
-                if client.is_closed() {
+            while let Some(conn) = state.idle.pop() {
+                if conn.client.is_closed() {
                     state.open -= 1;
                     continue;
                 }
                 return Ok(Pooled {
-                    client: Some(client),
+                    conn: Some(conn),
                     pool: self,
                 });
             }
@@ -134,7 +206,10 @@ impl Pool {
                 drop(state);
                 return match self.connect() {
                     Ok(client) => Ok(Pooled {
-                        client: Some(client),
+                        conn: Some(Conn {
+                            client,
+                            prepared: RefCell::default(),
+                        }),
                         pool: self,
                     }),
                     Err(e) => {
