@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use epms_api::AppState;
-use epms_e2e::{guests, loopback_runtime};
+use epms_e2e::{guests, loopback_runtime, set_up_acme_properties};
 use epms_engine::{Settings, plan_sync};
 use epms_runtime::{LoadedConnector, Runtime, SandboxLimits};
 use epms_store::test_database::TestDatabase;
@@ -118,22 +118,6 @@ async fn sync_all(hosts: &[AppState], ids: &Arc<Vec<String>>) -> Duration {
     started.elapsed()
 }
 
-fn set_up(store: &dyn Storage, sim: &Simulator, connector: &LoadedConnector, ids: &[String]) {
-    let (plain, secret) = connector
-        .info()
-        .split_secrets(epms_e2e::sim_credential_fields(sim, "acme"));
-    store
-        .put_credential("acme", "acme", plain, &secret)
-        .unwrap();
-    for (n, id) in ids.iter().enumerate() {
-        let mut p = PropertyRecord::new(id, id, NOW);
-        p.credential_id = Some("acme".into());
-        p.pms_property_ids = vec![format!("ACME-{}", n + 1)];
-        p.settings.access.enabled = true;
-        store.create_property(&p).unwrap();
-    }
-}
-
 async fn portfolio(pg: Option<&TestDatabase>) {
     let ids: Arc<Vec<String>> = Arc::new((1..=PORTFOLIO).map(|n| format!("door-{n}")).collect());
     let sim = Simulator::generate(Spec {
@@ -165,7 +149,7 @@ async fn portfolio(pg: Option<&TestDatabase>) {
         SecretBox::new(KEY),
     )
     .unwrap();
-    set_up(redb.as_ref(), &sim, &connector, &ids);
+    set_up_acme_properties(redb.as_ref(), &sim, &connector, &ids);
     let baseline = sync_all(&[host(redb, &runtime, &connector, "redb")], &ids).await;
     let line = |what: &str, d: Duration| {
         println!(
@@ -178,7 +162,7 @@ async fn portfolio(pg: Option<&TestDatabase>) {
     line("1 host, redb (baseline)", baseline);
     let Some(db) = pg else { return };
     let open = || epms_store::port::open(&db.url, SecretBox::new(KEY)).unwrap();
-    set_up(open().as_ref(), &sim, &connector, &ids);
+    set_up_acme_properties(open().as_ref(), &sim, &connector, &ids);
     for n in 1..=3usize {
         // A fresh round: the same properties, synced again (each plans against its state).
         let hosts: Vec<AppState> = (0..n)

@@ -310,3 +310,26 @@ pub fn snapshot_of(p: &pms_sim::dataset::SimProperty) -> epms_engine::PmsSnapsho
         }],
     }
 }
+
+/// The template's (acme) credential on the simulator, and one DOOR property per id,
+/// attached in order to the simulator's `ACME-1`, `ACME-2`, … with Automated Access on.
+pub fn set_up_acme_properties(
+    store: &dyn epms_store::Storage,
+    sim: &pms_sim::Simulator,
+    connector: &epms_runtime::LoadedConnector,
+    ids: &[String],
+) {
+    let (plain, secret) = connector
+        .info()
+        .split_secrets(sim_credential_fields(sim, "acme"));
+    store
+        .put_credential("acme", "acme", plain, &secret)
+        .expect("the credential is stored");
+    for (n, id) in ids.iter().enumerate() {
+        let mut p = epms_store::PropertyRecord::new(id, id, 0);
+        p.credential_id = Some("acme".into());
+        p.pms_property_ids = vec![format!("ACME-{}", n + 1)];
+        p.settings.access.enabled = true;
+        store.create_property(&p).expect("the property is new");
+    }
+}
