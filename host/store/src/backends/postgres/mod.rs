@@ -168,6 +168,18 @@ impl PgStore {
         })
     }
 
+    /// The first column of the row a query returns, if it returns one.
+    fn first_column<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<T>, StoreError>
+    where
+        T: for<'a> tokio_postgres::types::FromSql<'a>,
+    {
+        self.read(async |db| Ok(db.query_opt(sql, params).await?.map(|r| r.get(0))))
+    }
+
     /// The one-value rows of a query, decoded (column 0: JSON text).
     fn values<T: DeserializeOwned>(
         &self,
@@ -693,15 +705,10 @@ impl ConnectorStore for PgStore {
     }
 
     fn plugin_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(async |txn| {
-            Ok(txn
-                .query_opt(
-                    "SELECT bytes FROM plugin_blobs WHERE sha256 = $1",
-                    &[&sha256],
-                )
-                .await?
-                .map(|r| r.get(0)))
-        })
+        self.first_column(
+            "SELECT bytes FROM plugin_blobs WHERE sha256 = $1",
+            &[&sha256],
+        )
     }
 
     fn plugin_defaults(&self) -> Result<BTreeMap<String, VendorDefault>, StoreError> {
@@ -772,15 +779,10 @@ impl ConnectorStore for PgStore {
     }
 
     fn plugin_pin(&self, property: &str) -> Result<Option<String>, StoreError> {
-        self.read(async |txn| {
-            Ok(txn
-                .query_opt(
-                    "SELECT sha256 FROM plugin_pins WHERE property = $1",
-                    &[&property],
-                )
-                .await?
-                .map(|r| r.get(0)))
-        })
+        self.first_column(
+            "SELECT sha256 FROM plugin_pins WHERE property = $1",
+            &[&property],
+        )
     }
 
     fn plugin_pins(&self) -> Result<BTreeMap<String, String>, StoreError> {
@@ -874,14 +876,9 @@ impl SyncLeases for PgStore {
     }
 
     fn lease_holder(&self, property: &str) -> Result<Option<String>, StoreError> {
-        self.read(async |txn| {
-            Ok(txn
-                .query_opt(
-                    "SELECT holder FROM sync_leases WHERE property = $1 AND expires_at > clock_timestamp()",
-                    &[&property],
-                )
-                .await?
-                .map(|r| r.get(0)))
-        })
+        self.first_column(
+            "SELECT holder FROM sync_leases WHERE property = $1 AND expires_at > clock_timestamp()",
+            &[&property],
+        )
     }
 }
