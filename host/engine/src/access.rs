@@ -456,11 +456,39 @@ impl Planner<'_> {
                 self.plan
                     .suggestions_closed
                     .push((s.id, "superseded by a later sync".into()));
+                self.plan.audit.push(AuditEntry {
+                    at: now,
+                    actor: Actor::Sync,
+                    action: "suggestion.superseded".into(),
+                    rule: s.rule.clone(),
+                    account: Some(s.account),
+                    pms_key: None,
+                    detail: format!(
+                        "suggestion {} superseded by a later sync: {}",
+                        s.id, s.reason
+                    ),
+                });
             }
         }
+        // Every automated decision is audited, the suggestions a sync makes included
+        // (applied or not): why a revoke waits is then in the trail, not only in an alert.
         for c in fresh {
             let id = self.plan.next_suggestion_id;
             self.plan.next_suggestion_id += 1;
+            let why = if automatic && hold && c.kind == SuggestionKind::Revoke {
+                " (held by the mass-revocation guard)"
+            } else {
+                ""
+            };
+            self.plan.audit.push(AuditEntry {
+                at: now,
+                actor: Actor::Sync,
+                action: "suggestion.created".into(),
+                rule: c.rule.into(),
+                account: Some(c.account),
+                pms_key: None,
+                detail: format!("suggestion {id}: {}{why}", c.reason),
+            });
             self.plan.suggestions_added.push(Suggestion {
                 id,
                 account: c.account,

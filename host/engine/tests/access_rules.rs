@@ -224,8 +224,23 @@ fn a_later_sync_supersedes_a_stale_suggestion() {
     let mut state = DoorState::default();
     mapped_unit(&mut state, "101");
     let settings = access(AccessMode::ApprovalRequired);
-    sync(&mut state, &ann(LeaseStatus::Current, "101"), &settings);
+    let first = sync(&mut state, &ann(LeaseStatus::Current, "101"), &settings);
     let stale: Vec<SuggestionId> = state.suggestions.keys().copied().collect();
+    // Each suggestion a sync makes is in the audit trail, applied or not.
+    let created: Vec<&AuditEntry> = first
+        .audit
+        .iter()
+        .filter(|e| e.action == "suggestion.created")
+        .collect();
+    assert_eq!(created.len(), stale.len());
+    for (e, id) in created.iter().zip(&stale) {
+        assert_eq!(e.actor, Actor::Sync);
+        assert!(
+            e.detail.starts_with(&format!("suggestion {id}: ")),
+            "{}",
+            e.detail
+        );
+    }
     // Before anyone approved, the lease was cancelled back to future.
     let plan = sync(&mut state, &ann(LeaseStatus::Future, "101"), &settings);
     assert_eq!(plan.suggestions_closed.len(), 3);
@@ -234,6 +249,12 @@ fn a_later_sync_supersedes_a_stale_suggestion() {
             .iter()
             .all(|(_, why)| why.contains("superseded"))
     );
+    let superseded = plan
+        .audit
+        .iter()
+        .filter(|e| e.action == "suggestion.superseded")
+        .count();
+    assert_eq!(superseded, 3, "each supersession is audited");
     assert!(
         approve(&state, &stale, &manager(), NOW).is_err(),
         "a stale suggestion cannot be approved"
@@ -438,6 +459,18 @@ fn the_mass_revocation_guard_holds_every_revoke_even_in_automatic_mode() {
     // All ten turn past at once: more than max(5, 20 % of 10).
     let plan = sync(&mut state, &people(LeaseStatus::Past), &settings);
     assert!(plan.feed.is_empty(), "nothing revoked");
+    let held_in_audit = plan
+        .audit
+        .iter()
+        .filter(|e| {
+            e.action == "suggestion.created"
+                && e.detail.contains("held by the mass-revocation guard")
+        })
+        .count();
+    assert_eq!(
+        held_in_audit, 20,
+        "each held revoke says so in the audit trail"
+    );
     assert_eq!(state.grants.len(), 20);
     assert_eq!(
         state
