@@ -154,37 +154,40 @@ fn start_here(
         return Ok(Here::Running(sync.outcome.clone()));
     }
     // Under the lock: two callers on this host never both take the lease.
-    Ok(match take_lease(state, property, max_per_vendor)? {
-        LeaseOutcome::Taken => {
-            let (tx, rx) = watch::channel(None);
-            let progress = Arc::new(epms_sync::Progress::default());
-            running.insert(
-                property.to_owned(),
-                RunningSync {
-                    outcome: rx.clone(),
-                    progress: progress.clone(),
-                    started_at: state.now(),
-                },
-            );
-            start_sync(state, property, tx, progress);
-            Here::Running(rx)
-        }
-        LeaseOutcome::HeldBy(host) => Here::HeldBy(host),
-        LeaseOutcome::VendorAtLimit => Here::VendorAtLimit,
-    })
+    let vendor = vendor_of(state, property);
+    Ok(
+        match take_lease(state, property, &vendor, max_per_vendor)? {
+            LeaseOutcome::Taken => {
+                let (tx, rx) = watch::channel(None);
+                let progress = Arc::new(epms_sync::Progress::default());
+                running.insert(
+                    property.to_owned(),
+                    RunningSync {
+                        outcome: rx.clone(),
+                        progress: progress.clone(),
+                        started_at: state.now(),
+                    },
+                );
+                start_sync(state, property, vendor, tx, progress);
+                Here::Running(rx)
+            }
+            LeaseOutcome::HeldBy(host) => Here::HeldBy(host),
+            LeaseOutcome::VendorAtLimit => Here::VendorAtLimit,
+        },
+    )
 }
 
 fn take_lease(
     state: &AppState,
     property: &str,
+    vendor: &str,
     max_per_vendor: usize,
 ) -> Result<LeaseOutcome, SyncFailure> {
-    let vendor = vendor_of(state, property);
     state
         .store
         .acquire_lease(
             property,
-            &vendor,
+            vendor,
             &state.host_id,
             state.lease_ttl,
             max_per_vendor,
@@ -286,6 +289,7 @@ impl Drop for RunningEntry {
 fn start_sync(
     state: &AppState,
     property: &str,
+    vendor: String,
     outcome: watch::Sender<Option<Result<Value, SyncFailure>>>,
     progress: Arc<epms_sync::Progress>,
 ) {
@@ -303,7 +307,6 @@ fn start_sync(
     let connectors = state.connectors_for(property);
     let now = state.now();
     let (host_id, ttl) = (state.host_id.clone(), state.lease_ttl);
-    let vendor = vendor_of(state, property);
     let work = async move {
         let started = Instant::now();
         let sync = epms_sync::sync_once_observed(

@@ -5,16 +5,13 @@
 
 use std::process::Command;
 
+mod common;
+use common::{created_token, epms, free_port};
+
 use pms_sim::Simulator;
 use pms_sim::dataset::{Spec, generate};
 
 const TEMPLATE: &str = env!("EPMS_CONNECTOR_TEMPLATE_WASM");
-
-fn epms(cache: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_epms"));
-    cmd.env("EPMS_CACHE_DIR", cache);
-    cmd
-}
 
 #[test]
 fn inspect_prints_the_contract_facts() {
@@ -333,14 +330,6 @@ fn stop(mut child: std::process::Child, signal: &str) {
     assert!(status.success(), "{status}");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn tokens_survive_a_restart_of_the_service_configured_by_the_environment() {
     let cache = tempfile::tempdir().unwrap();
@@ -360,16 +349,7 @@ fn tokens_survive_a_restart_of_the_service_configured_by_the_environment() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
     let mut create = epms(cache.path());
     with_env(&mut create);
-    let out = create
-        .args(["token", "create", "--role", "admin"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let token = created_token(create.args(["token", "create", "--role", "admin"]));
     assert!(token.starts_with("epms_"), "{token}");
 
     for round in 0..2 {
@@ -456,11 +436,7 @@ fn an_author_signs_a_connector_and_an_admin_installs_and_activates_it_from_the_c
     };
     let mut create = epms(cache.path());
     with_env(&mut create);
-    let out = create
-        .args(["token", "create", "--role", "admin"])
-        .output()
-        .unwrap();
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let token = created_token(create.args(["token", "create", "--role", "admin"]));
     let (child, addr) = serve(cache.path(), with_env);
     let remote = |args: &[&str]| {
         let mut cmd = epms(cache.path());

@@ -13,7 +13,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read as _, Write as _};
-use std::path::Path;
 use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,14 +24,11 @@ use pms_sim::Simulator;
 use pms_sim::dataset::{Mutation, Spec, generate};
 use serde_json::{Value, json};
 
+mod common;
+use common::{created_token, epms, free_port};
+
 const PROPERTIES: usize = 30;
 const LOAD: Duration = Duration::from_secs(60);
-
-fn epms(cache: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_epms"));
-    cmd.env("EPMS_CACHE_DIR", cache);
-    cmd
-}
 
 /// One HTTP/1.1 request on loopback: the status code and the body.
 fn request(
@@ -69,14 +65,6 @@ fn ok(addr: &str, method: &str, path: &str, token: &str, body: Option<Value>) ->
         "{method} {path}: {status} {text}"
     );
     serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Fleet {
@@ -162,30 +150,22 @@ fn three_hosts_on_one_postgres_sync_each_property_on_one_host_at_a_time_and_surv
             .collect(),
     });
     let sim = tokio.block_on(Simulator::start(portfolio.clone())).unwrap();
-    let fleet = Fleet {
-        cache: tempfile::tempdir().unwrap(),
-        root: tempfile::tempdir().unwrap(),
-        store_url: db.url.clone(),
-        key_file: std::path::PathBuf::new(),
-    };
-    let key_file = fleet.root.path().join("fleet.key");
+    let root = tempfile::tempdir().unwrap();
+    let key_file = root.path().join("fleet.key");
     let key_hex = SecretBox::generate_hex();
     std::fs::write(&key_file, &key_hex).unwrap();
-    let fleet = Fleet { key_file, ..fleet };
+    let fleet = Fleet {
+        cache: tempfile::tempdir().unwrap(),
+        root,
+        store_url: db.url.clone(),
+        key_file,
+    };
 
     // An admin token, made offline against the shared store (`--store` on the CLI).
     let mut create = epms(fleet.cache.path());
     fleet.configure(&mut create, "cli");
-    let out = create
-        .args(["token", "create", "--role", "admin", "--store", &db.url])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let token =
+        created_token(create.args(["token", "create", "--role", "admin", "--store", &db.url]));
 
     let names = ["host-a", "host-b", "host-c"];
     let mut hosts = Hosts(Vec::new());

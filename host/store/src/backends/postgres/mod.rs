@@ -118,10 +118,32 @@ impl PgStore {
         &self,
         work: impl AsyncFnOnce(&Tx<'_, '_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.transaction(false, work)
+    }
+
+    /// Runs `work` in a read-only snapshot: every read sees one committed state.
+    fn snapshot<T>(
+        &self,
+        work: impl AsyncFnOnce(&Tx<'_, '_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.transaction(true, work)
+    }
+
+    fn transaction<T>(
+        &self,
+        snapshot: bool,
+        work: impl AsyncFnOnce(&Tx<'_, '_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut conn = self.pool.get()?;
         let Conn { client, prepared } = &mut *conn;
         block_on(async {
-            let txn = client.transaction().await?;
+            let mut begin = client.build_transaction();
+            if snapshot {
+                begin = begin
+                    .isolation_level(IsolationLevel::RepeatableRead)
+                    .read_only(true);
+            }
+            let txn = begin.start().await?;
             let out = work(&Cached {
                 inner: &txn,
                 prepared,
@@ -142,30 +164,6 @@ impl PgStore {
             inner: &conn.client,
             prepared: &conn.prepared,
         }))
-    }
-
-    /// Runs `work` in a read-only snapshot: every read sees one committed state.
-    fn snapshot<T>(
-        &self,
-        work: impl AsyncFnOnce(&Tx<'_, '_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut conn = self.pool.get()?;
-        let Conn { client, prepared } = &mut *conn;
-        block_on(async {
-            let txn = client
-                .build_transaction()
-                .isolation_level(IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()
-                .await?;
-            let out = work(&Cached {
-                inner: &txn,
-                prepared,
-            })
-            .await?;
-            txn.commit().await?;
-            Ok(out)
-        })
     }
 
     /// The first column of the row a query returns, if it returns one.
