@@ -17,7 +17,7 @@ use epms_engine::{
 };
 use epms_model::{HouseholdRole, Lease, LeaseStatus, Resident, Unit};
 use epms_store::PropertyStore as _;
-use epms_store::{PropertyRecord, RedbStore, RunOutcome, SecretBox, SyncRun};
+use epms_store::{PlannedSync, PropertyRecord, RedbStore, RunOutcome, SecretBox, SyncRun};
 use pms_sim::dataset::{Rng, SimProperty, generate_property};
 
 const NOW: i64 = 1_800_000_000;
@@ -87,7 +87,11 @@ fn sync_with(
         connector: None,
         host: None,
     };
-    store.apply(property, &out.plan, Some(&run)).unwrap();
+    let planned = PlannedSync {
+        run: &run,
+        dispositions: &out.dispositions,
+    };
+    store.apply(property, &out.plan, Some(planned)).unwrap();
     (
         loaded,
         planned - loaded,

@@ -26,7 +26,8 @@ use serde::Serialize;
 use crate::plan::{Actor, AuditEntry, Plan};
 use crate::state::{
     AccessMemo, AccessMode, AccessSettings, Account, AccountId, AlertType, DoorState, FeedAction,
-    FeedEvent, Grant, GrantId, GrantSource, KeyRef, Suggestion, SuggestionId, SuggestionKind,
+    FeedEvent, Grant, GrantCause, GrantId, GrantSource, KeyRef, Suggestion, SuggestionId,
+    SuggestionKind,
 };
 use crate::user_sync::{Discrepancy, Planner};
 
@@ -151,6 +152,12 @@ impl Applier {
             start,
             end: None,
             source,
+            cause: Some(GrantCause {
+                rule: rule.to_owned(),
+                by: self.actor.clone(),
+                at: self.now,
+                reason: reason.to_owned(),
+            }),
         };
         self.feed.push(FeedEvent {
             grant: id,
@@ -562,6 +569,18 @@ pub fn approve(
             }
             SuggestionKind::NoChange => {}
         }
+        applier.audit.push(AuditEntry {
+            at: now,
+            actor: actor.clone(),
+            action: "suggestion.approved".into(),
+            rule: "manager.approve".into(),
+            account: Some(s.account),
+            pms_key: None,
+            detail: format!(
+                "suggestion {id} ({:?} {:?}) approved by {who}",
+                s.kind, s.key
+            ),
+        });
         plan.suggestions_closed
             .push((*id, format!("approved by {who}")));
     }
@@ -656,6 +675,18 @@ pub fn manual_status(
     for s in state.suggestions.values().filter(|s| s.account == account) {
         plan.suggestions_closed
             .push((s.id, "superseded by a manager's status change".into()));
+        plan.audit.push(AuditEntry {
+            at: now,
+            actor: actor.clone(),
+            action: "suggestion.superseded".into(),
+            rule: "manager.status".into(),
+            account: Some(account),
+            pms_key: None,
+            detail: format!(
+                "suggestion {} superseded by a manager's status change: {}",
+                s.id, s.reason
+            ),
+        });
     }
     Ok(plan)
 }

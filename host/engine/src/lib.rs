@@ -8,6 +8,7 @@
 pub mod access;
 pub mod accounts;
 pub mod compare;
+pub mod disposition;
 pub mod normalize;
 pub mod plan;
 pub mod resolve;
@@ -15,6 +16,7 @@ pub mod state;
 pub mod units_csv;
 pub mod user_sync;
 
+pub use disposition::{AlertRef, Disposition, Linked, RecordDisposition, SharedWith};
 pub use plan::{Actor, ApplyError, AuditEntry, Change, Plan};
 pub use state::*;
 pub use user_sync::{

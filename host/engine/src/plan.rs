@@ -459,6 +459,7 @@ mod tests {
                 start: 0,
                 end: None,
                 source: GrantSource::Manual,
+                cause: None,
             },
         );
         s.suggestions.insert(

@@ -373,6 +373,24 @@ pub struct Grant {
     pub start: i64,
     pub end: Option<i64>,
     pub source: GrantSource,
+    /// Why the key was given (absent on grants from before causes were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<GrantCause>,
+}
+
+/// Why a grant exists: the rule, who applied it, when, and on what.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantCause {
+    /// `access.current`, `access.unit-change`, `manager.status`…
+    pub rule: String,
+    /// The sync (automatic mode) or the manager who approved or gave it.
+    pub by: crate::plan::Actor,
+    /// When it was applied (unix seconds).
+    pub at: i64,
+    /// In words, with what the PMS said (its status as seen at that sync) or the
+    /// suggestion approved.
+    pub reason: String,
 }
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

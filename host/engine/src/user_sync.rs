@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use epms_model::{DoorStatus, HouseholdRole, Lease, LeaseStatus, Resident, Unit};
 use serde::{Deserialize, Serialize};
 
+use crate::disposition::{AlertRef, Disposition, Linked, RecordDisposition, SharedWith};
 use crate::normalize;
 use crate::plan::{Actor, AuditEntry, Plan};
 use crate::state::{
@@ -72,6 +73,8 @@ pub struct SyncCounts {
 pub struct SyncOutcome {
     pub plan: Plan,
     pub counts: SyncCounts,
+    /// What became of each resident record, by PMS key (empty when User Sync is off).
+    pub dispositions: Vec<RecordDisposition>,
 }
 
 /// One resident record with its effective lease.
@@ -348,6 +351,12 @@ pub(crate) struct Planner<'a> {
     pub(crate) seen: BTreeMap<AccountId, (DoorStatus, String)>,
     /// Accounts with at least one record in the feed, synced or not.
     pub(crate) present: std::collections::HashSet<AccountId>,
+    /// Records that dropped out before matching, with why.
+    dropped: Vec<RecordDisposition>,
+    /// How this sync linked a record's key to its account.
+    linked_how: HashMap<PmsKey, Linked>,
+    /// Records held by Duplicate Emails: the other records of the email.
+    shared_email: HashMap<PmsKey, Vec<SharedWith>>,
 }
 
 impl<'a> Planner<'a> {
@@ -391,27 +400,53 @@ impl<'a> Planner<'a> {
                 if let Some(a) = self.linked_account(&probe) {
                     self.present.insert(a);
                 }
-                if r.role == HouseholdRole::Guarantor {
-                    self.counts.guarantors += 1;
-                    continue;
-                }
                 let mut leases = leases_of.get(r.id.as_str()).cloned().unwrap_or_default();
                 if let Some(l) = r.lease_id.as_deref().and_then(|id| by_id.get(id))
                     && !leases.iter().any(|x| x.id == l.id)
                 {
                     leases.push(l);
                 }
-                if leases.is_empty() {
-                    self.counts.without_lease += 1;
+                let dropped = |outcome: Disposition| RecordDisposition {
+                    pms_key: probe.clone(),
+                    first_name: r.first_name.trim().to_owned(),
+                    last_name: r.last_name.trim().to_owned(),
+                    email: r.email.clone(),
+                    pms_unit: leases
+                        .iter()
+                        .find_map(|l| l.unit_id.clone())
+                        .or_else(|| r.unit_id.clone()),
+                    raw_statuses: leases.iter().map(|l| l.raw_status.clone()).collect(),
+                    outcome,
+                    alerts: Vec::new(),
+                };
+                if r.role == HouseholdRole::Guarantor {
+                    self.counts.guarantors += 1;
+                    self.dropped.push(dropped(Disposition::Guarantor));
                     continue;
                 }
-                let effective = leases
+                if leases.is_empty() {
+                    self.counts.without_lease += 1;
+                    self.dropped.push(dropped(Disposition::NoLease));
+                    continue;
+                }
+                let not_excluded: Vec<&Lease> = leases
                     .iter()
+                    .copied()
                     .filter(|l| !self.settings.excluded_statuses.contains(&l.raw_status))
+                    .collect();
+                let effective = not_excluded
+                    .iter()
                     .filter_map(|l| lease_rank(l).map(|rank| (rank, *l)))
                     .min_by(|a, b| a.0.cmp(&b.0));
                 let Some((rank, lease)) = effective else {
                     self.counts.excluded_or_not_synced += 1;
+                    self.dropped.push(dropped(if not_excluded.is_empty() {
+                        Disposition::ExcludedStatus
+                    } else {
+                        Disposition::StatusNeverSynced {
+                            statuses: not_excluded.iter().map(|l| l.status).collect(),
+                        }
+                    }));
                     continue;
                 };
                 let Some(status) = lease.status.door_status() else {
@@ -540,9 +575,16 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn link_missing_keys(&mut self, account: AccountId, person: &PmsPerson, rule: &str) {
+    fn link_missing_keys(
+        &mut self,
+        account: AccountId,
+        person: &PmsPerson,
+        rule: &str,
+        how: Linked,
+    ) {
         for key in &person.keys {
             if self.state.links.get(key) != Some(&account) {
+                self.linked_how.insert(key.clone(), how);
                 self.plan.links_added.push((key.clone(), account));
                 self.new_links.entry(account).or_default().push(key.clone());
                 self.audit(
@@ -560,7 +602,12 @@ impl<'a> Planner<'a> {
     /// yet linked (a transfer), and compare name and email.
     fn linked_person(&mut self, account: AccountId, recs: &[&Rec]) {
         let person = person_of(recs);
-        self.link_missing_keys(account, &person, "user-sync.linked.same-person");
+        self.link_missing_keys(
+            account,
+            &person,
+            "user-sync.linked.same-person",
+            Linked::Merged,
+        );
         let Some(acc) = self.state.accounts.get(&account) else {
             return;
         };
@@ -636,7 +683,12 @@ impl<'a> Planner<'a> {
                 } else if same_email && same_name {
                     if self.settings.auto_link_exact_matches {
                         self.counts.accounts_linked += 1;
-                        self.link_missing_keys(c, &person, "user-sync.unlinked.exact-match");
+                        self.link_missing_keys(
+                            c,
+                            &person,
+                            "user-sync.unlinked.exact-match",
+                            Linked::AutoLinkedExactMatch,
+                        );
                         self.flow(c, &person, &best.raw_status);
                         self.index_name_unit(c);
                         return true;
@@ -706,6 +758,7 @@ impl<'a> Planner<'a> {
         for key in &person.keys {
             self.plan.links_added.push((key.clone(), id));
             self.new_links.entry(id).or_default().push(key.clone());
+            self.linked_how.insert(key.clone(), Linked::Created);
         }
         self.index_name_unit(id);
     }
@@ -812,6 +865,90 @@ impl<'a> Planner<'a> {
     }
 }
 
+impl Planner<'_> {
+    /// Every resident record's disposition, by PMS key; `alerts_about` holds the
+    /// identities of the discrepancies found about each record.
+    fn dispositions(
+        &mut self,
+        recs: &[Rec],
+        alerts_about: &HashMap<PmsKey, Vec<String>>,
+    ) -> Vec<RecordDisposition> {
+        let plan = &self.plan;
+        let live: HashMap<&str, AlertRef> = self
+            .state
+            .alerts
+            .values()
+            .chain(&plan.alerts_updated)
+            .chain(&plan.alerts_opened)
+            .map(|a| {
+                let r = AlertRef {
+                    id: a.id,
+                    alert_type: a.alert_type,
+                    state: a.state,
+                };
+                (a.identity.as_str(), r)
+            })
+            .collect();
+        let new_links: HashMap<&PmsKey, AccountId> =
+            plan.links_added.iter().map(|(k, a)| (k, *a)).collect();
+        let mut out = std::mem::take(&mut self.dropped);
+        for r in recs {
+            let mut alerts: Vec<AlertRef> = alerts_about
+                .get(&r.key)
+                .into_iter()
+                .flatten()
+                .filter_map(|identity| live.get(identity.as_str()).cloned())
+                .filter(|a| a.state.is_live())
+                .collect();
+            alerts.sort_by_key(|a| a.id);
+            alerts.dedup();
+            let account = r.account.or_else(|| new_links.get(&r.key).copied());
+            let outcome = match account {
+                Some(account) => {
+                    let unmapped = r
+                        .pms_unit
+                        .as_ref()
+                        .filter(|u| !self.state.mappings.contains_key(u));
+                    Disposition::Synced {
+                        account,
+                        linked: self
+                            .linked_how
+                            .get(&r.key)
+                            .copied()
+                            .unwrap_or(Linked::AlreadyLinked),
+                        door_unit: self.planned(account).and_then(|a| a.door_unit),
+                        unmapped_pms_unit: unmapped.map(|u| u.unit.clone()),
+                    }
+                }
+                None if r.email.is_none() => Disposition::MissingEmail,
+                None if r.email_norm.is_none() => Disposition::MalformedEmail,
+                None => match self.shared_email.remove(&r.key) {
+                    Some(with) => Disposition::SharesEmail { with },
+                    // An unlinked record with a usable email that was neither created
+                    // nor linked is held by the alert its matching raised.
+                    None => Disposition::WaitingOnAlert {
+                        alert_type: alerts
+                            .first()
+                            .map_or(AlertType::DuplicateAccount, |a| a.alert_type),
+                    },
+                },
+            };
+            out.push(RecordDisposition {
+                pms_key: r.key.clone(),
+                first_name: r.first.clone(),
+                last_name: r.last.clone(),
+                email: r.email.clone(),
+                pms_unit: r.pms_unit.as_ref().map(|u| u.unit.clone()),
+                raw_statuses: vec![r.raw_status.clone()],
+                outcome,
+                alerts,
+            });
+        }
+        out.sort_by(|a, b| a.pms_key.cmp(&b.pms_key));
+        out
+    }
+}
+
 /// Plans one sync of a property from a complete snapshot.
 pub fn plan_sync(
     snapshot: &PmsSnapshot,
@@ -836,11 +973,15 @@ pub fn plan_sync(
         filed_under: HashMap::new(),
         seen: BTreeMap::new(),
         present: std::collections::HashSet::new(),
+        dropped: Vec::new(),
+        linked_how: HashMap::new(),
+        shared_email: HashMap::new(),
     };
     if !settings.user_sync {
         return SyncOutcome {
             plan: planner.plan,
             counts: planner.counts,
+            dispositions: Vec::new(),
         };
     }
     for a in state.accounts.values() {
@@ -901,6 +1042,18 @@ pub fn plan_sync(
             planner
                 .discrepancies
                 .push(Discrepancy::duplicate_emails(email, listed));
+            for r in &group {
+                let with = group
+                    .iter()
+                    .filter(|o| o.name_norm != r.name_norm)
+                    .map(|o| SharedWith {
+                        pms_key: o.key.clone(),
+                        first_name: o.first.clone(),
+                        last_name: o.last.clone(),
+                    })
+                    .collect();
+                planner.shared_email.insert(r.key.clone(), with);
+            }
             degraded.extend(group);
         } else {
             people.push(group);
@@ -981,7 +1134,17 @@ pub fn plan_sync(
     }
 
     planner.plan_access();
+    let mut alerts_about: HashMap<PmsKey, Vec<String>> = HashMap::new();
+    for d in &planner.discrepancies {
+        for key in d.people.iter().flat_map(|p| &p.keys) {
+            alerts_about
+                .entry(key.clone())
+                .or_default()
+                .push(d.identity.clone());
+        }
+    }
     planner.reconcile_alerts();
+    let dispositions = planner.dispositions(&recs, &alerts_about);
     planner.plan.accounts_updated = std::mem::take(&mut planner.updated).into_values().collect();
     planner.plan.accounts_created = std::mem::take(&mut planner.created).into_values().collect();
 
@@ -1011,6 +1174,7 @@ pub fn plan_sync(
     SyncOutcome {
         plan: planner.plan,
         counts: planner.counts,
+        dispositions,
     }
 }
 

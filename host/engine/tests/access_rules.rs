@@ -118,6 +118,7 @@ fn becoming_past_revokes_all_keys_manual_included_at_once() {
             start: NOW,
             end: None,
             source: GrantSource::Manual,
+            cause: None,
         },
     );
     state.next_grant_id = 100;
@@ -358,6 +359,7 @@ fn manual_current_to_past_or_future_revokes_all_keys_manual_and_automatic() {
                 start: NOW,
                 end: None,
                 source: GrantSource::Manual,
+                cause: None,
             },
         );
         state.next_grant_id = 51;

@@ -160,8 +160,10 @@ proptest! {
             match op {
                 Op::Sync(specs) => {
                     let snap = build(&specs);
-                    sync(&mut state, &snap, &settings);
+                    let out = plan_sync(&snap, &state, &settings, NOW);
+                    state.apply(&out.plan).unwrap();
                     check_invariants(&state)?;
+                    check_dispositions(&snap, &state, &out.dispositions)?;
                     let alerts = state.alerts.len();
                     let again = plan_sync(&snap, &state, &settings, NOW).plan;
                     prop_assert!(again.is_empty(), "second identical sync planned {again:#?}");
@@ -241,6 +243,43 @@ fn access_op() -> impl Strategy<Value = AccessOp> {
 /// revoke (Approval Required, or held by the guard): no silent access. `after_sync`:
 /// a manager may discard a revoke; the next sync suggests it again, so the strict
 /// check runs after syncs.
+/// Every resident record has one disposition; a synced one names an account that
+/// exists and is linked to it; every alert named is live.
+fn check_dispositions(
+    snap: &PmsSnapshot,
+    state: &DoorState,
+    dispositions: &[RecordDisposition],
+) -> Result<(), TestCaseError> {
+    let records: usize = snap.properties.iter().map(|p| p.residents.len()).sum();
+    prop_assert_eq!(dispositions.len(), records);
+    let keys: BTreeSet<&PmsKey> = dispositions.iter().map(|d| &d.pms_key).collect();
+    prop_assert_eq!(keys.len(), records, "a record listed twice");
+    for d in dispositions {
+        if let Disposition::Synced { account, .. } = d.outcome {
+            prop_assert!(state.accounts.contains_key(&account), "{d:?}");
+            prop_assert_eq!(state.links.get(&d.pms_key), Some(&account));
+        } else if matches!(
+            d.outcome,
+            Disposition::MissingEmail
+                | Disposition::MalformedEmail
+                | Disposition::SharesEmail { .. }
+                | Disposition::WaitingOnAlert { .. }
+        ) {
+            // Held before reaching an account (a record that stops syncing, say as an
+            // applicant, keeps the link it had).
+            prop_assert!(!state.links.contains_key(&d.pms_key), "{d:?} is linked");
+            prop_assert!(!d.alerts.is_empty(), "{d:?} is held by no alert");
+        }
+        for a in &d.alerts {
+            prop_assert!(
+                state.alerts.contains_key(&a.id),
+                "{d:?} names a closed alert"
+            );
+        }
+    }
+    Ok(())
+}
+
 fn check_access(
     state: &DoorState,
     feed: &[FeedEvent],

@@ -13,11 +13,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use epms_engine::{Alert, AuditEntry, DoorState, Plan};
+use epms_engine::{AccountId, Alert, AuditEntry, DoorState, Plan};
 
 use crate::{
-    ClosedSuggestion, CredentialRecord, FeedRecord, PgStore, PluginRecord, PropertyRecord,
-    RedbStore, SecretBox, StoreError, SyncRun, TokenRecord, VendorDefault,
+    ClosedSuggestion, CredentialRecord, Dispositions, FeedRecord, PgStore, PlannedSync,
+    PluginRecord, PropertyRecord, RedbStore, SecretBox, StoreError, SyncRun, TokenRecord,
+    VendorDefault,
 };
 
 /// Properties: their records, their DOOR state, plans applied to it, sync runs, the
@@ -37,9 +38,16 @@ pub trait PropertyStore: Send + Sync {
     /// The property's current state (shared: it may be a cached copy, checked against
     /// the property's version).
     fn state(&self, property: &str) -> Result<Arc<DoorState>, StoreError>;
-    /// Applies a plan made against the state's version, with the sync run that made
-    /// it, all or nothing; `Stale` when the state moved.
-    fn apply(&self, property: &str, plan: &Plan, run: Option<&SyncRun>) -> Result<(), StoreError>;
+    /// Applies a plan made against the state's version, with the sync that made it
+    /// (its run and record dispositions), all or nothing; `Stale` when the state moved.
+    fn apply(
+        &self,
+        property: &str,
+        plan: &Plan,
+        sync: Option<PlannedSync<'_>>,
+    ) -> Result<(), StoreError>;
+    /// What the last sync that planned did with each PMS record (empty before one).
+    fn dispositions(&self, property: &str) -> Result<Dispositions, StoreError>;
     /// Whether the last sync with this input fingerprint left the state as it is.
     fn is_settled(&self, property: &str, input_fingerprint: u64) -> Result<bool, StoreError>;
     /// Records a sync that applied nothing (a failure).
@@ -51,6 +59,13 @@ pub trait PropertyStore: Send + Sync {
         &self,
         property: &str,
         after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, AuditEntry)>, StoreError>;
+    /// The property's audit entries about `account`, newest first.
+    fn account_audit(
+        &self,
+        property: &str,
+        account: AccountId,
         limit: usize,
     ) -> Result<Vec<(u64, AuditEntry)>, StoreError>;
     fn suggestion_history(
@@ -122,6 +137,13 @@ pub trait ConnectorStore: Send + Sync {
 /// order, read after a cursor.
 pub trait FeedStore: Send + Sync {
     fn feed(&self, cursor: u64, limit: usize) -> Result<Vec<(u64, FeedRecord)>, StoreError>;
+    /// The feed events of one account of a property, newest first.
+    fn account_feed(
+        &self,
+        property: &str,
+        account: AccountId,
+        limit: usize,
+    ) -> Result<Vec<(u64, FeedRecord)>, StoreError>;
 }
 
 /// Who syncs a property now. Each property's sync runs on one host at a time: a host

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use epms_engine::{FeedEvent, Plan, Settings, Suggestion, SyncCounts};
+use epms_engine::{FeedEvent, Plan, RecordDisposition, Settings, Suggestion, SyncCounts};
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
@@ -172,6 +172,39 @@ pub struct SyncRun {
     /// The host that ran it (absent in records from before hosts were named).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+}
+
+/// A sync that planned, as the store records it with its plan: the run, and what
+/// became of each PMS record (replacing the last sync's list).
+#[derive(Debug, Clone, Copy)]
+pub struct PlannedSync<'a> {
+    pub run: &'a SyncRun,
+    pub dispositions: &'a [RecordDisposition],
+}
+
+impl PlannedSync<'_> {
+    /// What the store keeps of it besides the run ([`Dispositions`], borrowed).
+    pub(crate) fn kept_dispositions(&self) -> impl Serialize + '_ {
+        #[derive(Serialize)]
+        struct Kept<'a> {
+            planned_at: i64,
+            records: &'a [RecordDisposition],
+        }
+        Kept {
+            planned_at: self.run.started_at,
+            records: self.dispositions,
+        }
+    }
+}
+
+/// The record dispositions of the last sync that planned.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dispositions {
+    /// When that sync started (unix seconds). Later syncs of the same input against
+    /// the same state were settled: this list is still what they would say.
+    pub planned_at: i64,
+    pub records: Vec<RecordDisposition>,
 }
 
 /// Which connector version a sync ran.

@@ -121,6 +121,10 @@ fn a_database_written_by_schema_1_still_opens_and_reads() {
         store.credential_secrets("cred-1").unwrap()["password"],
         "fixture-secret"
     );
+    // Its audit log was indexed by account when it was opened.
+    let history = store.account_audit("door-1", jose.id, 10).unwrap();
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0].1.action, "account.created");
     // And it is still writable: a sync of the same snapshot plans nothing.
     assert!(
         plan_sync(

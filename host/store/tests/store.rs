@@ -47,7 +47,72 @@ on_each_backend!(
     access_plans_match_the_engine_and_the_feed_survives_a_restart,
     connector_versions_are_installed_once_activated_rolled_back_and_pinned_with_audit,
     a_sync_lease_has_one_holder_until_released_or_lapsed_and_counts_for_its_vendor,
+    the_last_planned_syncs_dispositions_replace_the_ones_before,
 );
+
+fn the_last_planned_syncs_dispositions_replace_the_ones_before(backend: &Backend) {
+    let store = open(backend);
+    store
+        .create_property(&PropertyRecord::new("door-1", "D", NOW))
+        .unwrap();
+    assert_eq!(
+        store.dispositions("door-1").unwrap(),
+        Dispositions::default()
+    );
+    let run = |at: i64| SyncRun {
+        started_at: at,
+        finished_at: at,
+        outcome: RunOutcome::Succeeded,
+        counts: SyncCounts::default(),
+        error_code: None,
+        error: None,
+        input_fingerprint: None,
+        connector: None,
+        host: None,
+    };
+    let sync = |records, at| {
+        let state = store.load_state("door-1").unwrap();
+        let out = plan_sync(&snapshot(records), &state, &Settings::default(), at);
+        let planned = PlannedSync {
+            run: &run(at),
+            dispositions: &out.dispositions,
+        };
+        store.apply("door-1", &out.plan, Some(planned)).unwrap();
+        out.dispositions
+    };
+    let first = sync(
+        vec![
+            person(
+                "r1",
+                "Ann",
+                "Lee",
+                Some("ann@example.com"),
+                "101",
+                LeaseStatus::Current,
+            ),
+            person("r2", "Bob", "Ray", None, "102", LeaseStatus::Current),
+        ],
+        NOW,
+    );
+    assert_eq!(first.len(), 2);
+    let kept = store.dispositions("door-1").unwrap();
+    assert_eq!((kept.planned_at, kept.records), (NOW, first));
+    let second = sync(
+        vec![person(
+            "r3",
+            "Cy",
+            "Ode",
+            Some("cy@example.com"),
+            "103",
+            LeaseStatus::Current,
+        )],
+        NOW + 60,
+    );
+    let kept = store.dispositions("door-1").unwrap();
+    assert_eq!((kept.planned_at, kept.records.clone()), (NOW + 60, second));
+    assert_eq!(kept.records[0].pms_key.resident, "r3");
+    assert_eq!(kept.records[0].outcome.as_str(), "synced");
+}
 
 fn a_sync_lease_has_one_holder_until_released_or_lapsed_and_counts_for_its_vendor(
     backend: &Backend,
@@ -432,7 +497,11 @@ fn sync_runs_are_recorded_and_a_failure_keeps_the_last_good_time(backend: &Backe
         connector: None,
         host: Some("host-a".into()),
     };
-    store.apply("door-1", &out.plan, Some(&ok)).unwrap();
+    let planned = PlannedSync {
+        run: &ok,
+        dispositions: &out.dispositions,
+    };
+    store.apply("door-1", &out.plan, Some(planned)).unwrap();
     let failed = SyncRun {
         started_at: NOW + 3600,
         finished_at: NOW + 3601,
@@ -581,8 +650,12 @@ fn a_settled_input_is_recognised_until_the_state_or_the_input_changes(backend: &
     };
     let sync = |store: &Arc<dyn Storage>| {
         let state = store.load_state("door-1").unwrap();
-        let plan = plan_sync(&snap, &state, &settings, NOW).plan;
-        store.apply("door-1", &plan, Some(&run(fp))).unwrap();
+        let out = plan_sync(&snap, &state, &settings, NOW);
+        let planned = PlannedSync {
+            run: &run(fp),
+            dispositions: &out.dispositions,
+        };
+        store.apply("door-1", &out.plan, Some(planned)).unwrap();
     };
     sync(&store);
     assert!(
@@ -714,6 +787,45 @@ fn access_plans_match_the_engine_and_the_feed_survives_a_restart(backend: &Backe
     }
     // Reopen: the feed is durable, ordered, gapless, and replays to the grants.
     let store = open(backend);
+    // A person's history: their own audit entries and feed events, newest first.
+    let ann = *store
+        .load_state("door-1")
+        .unwrap()
+        .accounts
+        .keys()
+        .next()
+        .unwrap();
+    let history = store.account_audit("door-1", ann, 100).unwrap();
+    assert!(history.windows(2).all(|w| w[0].0 > w[1].0), "newest first");
+    assert!(history.iter().all(|(_, e)| e.account == Some(ann)));
+    let actions: Vec<&str> = history.iter().map(|(_, e)| e.action.as_str()).collect();
+    for action in [
+        "account.created",
+        "suggestion.created",
+        "suggestion.approved",
+        "grant.added",
+        "grant.revoked",
+    ] {
+        assert!(
+            actions.contains(&action),
+            "{action} missing from {actions:?}"
+        );
+    }
+    assert_eq!(store.account_audit("door-1", ann, 2).unwrap().len(), 2);
+    let events = store.account_feed("door-1", ann, 100).unwrap();
+    assert_eq!(events.len(), 6, "3 granted and 3 revoked");
+    assert!(events.windows(2).all(|w| w[0].0 > w[1].0));
+    assert!(
+        events
+            .iter()
+            .all(|(_, r)| r.property == "door-1" && r.event.account == ann)
+    );
+    assert!(
+        store
+            .account_feed("door-2", ann + 1000, 10)
+            .unwrap()
+            .is_empty()
+    );
     let all = store.feed(0, 1_000).unwrap();
     let seqs: Vec<u64> = all.iter().map(|(s, _)| *s).collect();
     assert_eq!(

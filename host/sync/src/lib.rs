@@ -21,7 +21,9 @@ use epms_engine::{
 };
 use epms_model::RecordKind;
 use epms_runtime::{CallError, Credential, LoadedConnector, Runtime};
-use epms_store::{ConnectorUsed, PropertyRecord, RunOutcome, Storage, StoreError, SyncRun};
+use epms_store::{
+    ConnectorUsed, PlannedSync, PropertyRecord, RunOutcome, Storage, StoreError, SyncRun,
+};
 use serde::Serialize;
 
 /// Why a sync applied nothing.
@@ -366,8 +368,12 @@ pub async fn sync_once_observed(
                 connector: used.clone(),
                 host: host.map(str::to_owned),
             };
+            let planned = PlannedSync {
+                run: &run,
+                dispositions: &out.dispositions,
+            };
             store
-                .apply(property, &out.plan, Some(&run))
+                .apply(property, &out.plan, Some(planned))
                 .map(|()| (out, run))
         });
         match applied {

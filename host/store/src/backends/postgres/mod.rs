@@ -27,10 +27,10 @@ use tokio_postgres::{GenericClient, IsolationLevel, Transaction};
 use crate::codec::{dec, enc_text};
 use crate::read_cache::ReadCache;
 use crate::{
-    AdminStore, ClosedSuggestion, ConnectorStore, CredentialRecord, FeedRecord, FeedStore,
-    LeaseOutcome, PluginRecord, PropertyRecord, PropertyStore, SERVICE_SCOPE, SecretBox,
-    StoreError, SyncLeases, SyncRun, TokenRecord, VendorDefault, check_new_property,
-    opened_secrets, rollback_audit, sealed_credential, token_id,
+    AdminStore, ClosedSuggestion, ConnectorStore, CredentialRecord, Dispositions, FeedRecord,
+    FeedStore, LeaseOutcome, PlannedSync, PluginRecord, PropertyRecord, PropertyStore,
+    SERVICE_SCOPE, SecretBox, StoreError, SyncLeases, SyncRun, TokenRecord, VendorDefault,
+    check_new_property, opened_secrets, rollback_audit, sealed_credential, token_id,
 };
 use changes::apply_changes;
 use pool::{Cached, Conn, Pool, block_on};
@@ -39,7 +39,10 @@ use pool::{Cached, Conn, Pool, block_on};
 type Tx<'a, 't> = Cached<'a, Transaction<'t>>;
 
 /// The migrations, in order; the schema version is their count.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_explanations.sql"),
+];
 
 /// The schema this build writes.
 pub const PG_SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
@@ -426,7 +429,13 @@ impl PropertyStore for PgStore {
         Ok(state)
     }
 
-    fn apply(&self, property: &str, plan: &Plan, run: Option<&SyncRun>) -> Result<(), StoreError> {
+    fn apply(
+        &self,
+        property: &str,
+        plan: &Plan,
+        sync: Option<PlannedSync<'_>>,
+    ) -> Result<(), StoreError> {
+        let run = sync.map(|s| s.run);
         let record = self.write(async |txn| {
             let mut p = locked_property(txn, property).await?;
             p.advance(plan, run)?;
@@ -438,9 +447,15 @@ impl PropertyStore for PgStore {
                 txn.execute(APPEND_AUDIT_MANY, &[&property, &entries])
                     .await?;
             }
-            if let Some(run) = run {
-                txn.execute(APPEND_RUN, &[&property, &enc_text(run)])
+            if let Some(sync) = sync {
+                txn.execute(APPEND_RUN, &[&property, &enc_text(sync.run)])
                     .await?;
+                txn.execute(
+                    "INSERT INTO dispositions (property, value) VALUES ($1, $2::text::jsonb) \
+                     ON CONFLICT (property) DO UPDATE SET value = excluded.value",
+                    &[&property, &enc_text(&sync.kept_dispositions())],
+                )
+                .await?;
             }
             save_property(txn, &p).await?;
             Ok(p)
@@ -498,6 +513,32 @@ impl PropertyStore for PgStore {
             "SELECT value::text FROM suggestion_history WHERE property = $1 ORDER BY id DESC LIMIT $2",
             &[&property, &limit(n)],
         )
+    }
+
+    fn account_audit(
+        &self,
+        property: &str,
+        account: u64,
+        n: usize,
+    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
+        self.read(async |txn| {
+            txn.query(
+                "SELECT seq, value::text FROM audit WHERE scope = $1 AND (value->>'account')::bigint = $2 ORDER BY seq DESC LIMIT $3",
+                &[&property, &sql_id(account)?, &limit(n)],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((row_id(r.get(0))?, decode(r.get(1))?)))
+            .collect()
+        })
+    }
+
+    fn dispositions(&self, property: &str) -> Result<Dispositions, StoreError> {
+        let found: Vec<Dispositions> = self.values(
+            "SELECT value::text FROM dispositions WHERE property = $1",
+            &[&property],
+        )?;
+        Ok(found.into_iter().next().unwrap_or_default())
     }
 
     fn alert_history(&self, property: &str, n: usize) -> Result<Vec<Alert>, StoreError> {
@@ -801,6 +842,24 @@ impl FeedStore for PgStore {
             txn.query(
                 "SELECT seq, value::text FROM access_feed WHERE seq > $1 ORDER BY seq LIMIT $2",
                 &[&after(cursor), &limit(n)],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((row_id(r.get(0))?, decode(r.get(1))?)))
+            .collect()
+        })
+    }
+
+    fn account_feed(
+        &self,
+        property: &str,
+        account: u64,
+        n: usize,
+    ) -> Result<Vec<(u64, FeedRecord)>, StoreError> {
+        self.read(async |txn| {
+            txn.query(
+                "SELECT seq, value::text FROM access_feed WHERE property = $1 AND (value->>'account')::bigint = $2 ORDER BY seq DESC LIMIT $3",
+                &[&property, &sql_id(account)?, &limit(n)],
             )
             .await?
             .iter()

@@ -19,14 +19,16 @@ use serde::de::DeserializeOwned;
 use crate::codec::{dec, enc, enc_text};
 use crate::read_cache::ReadCache;
 use crate::{
-    AdminStore, ClosedSuggestion, CredentialRecord, FeedRecord, FeedStore, LeaseOutcome,
-    PropertyRecord, PropertyStore, SERVICE_SCOPE, SecretBox, StoreError, SyncLeases, SyncRun,
-    TokenRecord, check_new_property, opened_secrets, sealed_credential, token_id,
+    AdminStore, ClosedSuggestion, CredentialRecord, Dispositions, FeedRecord, FeedStore,
+    LeaseOutcome, PlannedSync, PropertyRecord, PropertyStore, SERVICE_SCOPE, SecretBox, StoreError,
+    SyncLeases, SyncRun, TokenRecord, check_new_property, opened_secrets, sealed_credential,
+    token_id,
 };
 use tables::*;
 
-/// The schema this build writes.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The schema this build writes. 2: the audit log and the feed are indexed by
+/// account (a file of schema 1 is indexed when it is first opened).
+pub const SCHEMA_VERSION: u64 = 2;
 
 macro_rules! db_err {
     ($($t:ty),*) => {$(
@@ -64,6 +66,7 @@ fn apply_changes(
     let mut suggestion_history = txn.open_table(SUGGESTION_HISTORY)?;
     let mut memos = txn.open_table(MEMOS)?;
     let mut feed = txn.open_table(FEED)?;
+    let mut feed_by_account = txn.open_table(FEED_BY_ACCOUNT)?;
     let mut next_seq = match feed.last()? {
         Some((k, _)) => k.value() + 1,
         None => 1,
@@ -132,6 +135,7 @@ fn apply_changes(
                     event: event.clone(),
                 };
                 feed.insert(next_seq, enc(&record).as_slice())?;
+                feed_by_account.insert((property, event.account, next_seq), ())?;
                 next_seq += 1;
             }
         }
@@ -169,7 +173,11 @@ impl RedbStore {
                         supported: SCHEMA_VERSION,
                     });
                 }
-                Some(_) => {}
+                Some(SCHEMA_VERSION) => {}
+                Some(_) => {
+                    index_by_account(&txn)?;
+                    meta.insert("schema-version", SCHEMA_VERSION)?;
+                }
                 None => {
                     meta.insert("schema-version", SCHEMA_VERSION)?;
                 }
@@ -182,6 +190,7 @@ impl RedbStore {
             txn.open_table(DOOR_UNITS)?;
             txn.open_table(MAPPINGS)?;
             txn.open_table(PMS_UNITS)?;
+            txn.open_table(DISPOSITIONS)?;
             txn.open_table(ALERTS)?;
             txn.open_table(ALERT_HISTORY)?;
             txn.open_table(SYNC_RUNS)?;
@@ -191,6 +200,8 @@ impl RedbStore {
             txn.open_table(SUGGESTION_HISTORY)?;
             txn.open_table(MEMOS)?;
             txn.open_table(FEED)?;
+            txn.open_table(AUDIT_BY_ACCOUNT)?;
+            txn.open_table(FEED_BY_ACCOUNT)?;
             txn.open_table(TOKENS)?;
             txn.open_table(PLUGINS)?;
             txn.open_table(PLUGIN_BLOBS)?;
@@ -307,7 +318,13 @@ impl PropertyStore for RedbStore {
 
     /// Applies a plan (and records the sync run, if given) in one write transaction.
     /// A plan made against another state version is refused: plan again.
-    fn apply(&self, property: &str, plan: &Plan, run: Option<&SyncRun>) -> Result<(), StoreError> {
+    fn apply(
+        &self,
+        property: &str,
+        plan: &Plan,
+        sync: Option<PlannedSync<'_>>,
+    ) -> Result<(), StoreError> {
+        let run = sync.map(|s| s.run);
         let txn = self.db.begin_write()?;
         let record = {
             let mut props = txn.open_table(PROPERTIES)?;
@@ -319,9 +336,11 @@ impl PropertyStore for RedbStore {
             if !plan.is_empty() {
                 apply_changes(&txn, property, plan)?;
             }
-            append(&txn, AUDIT, property, plan.audit.iter().map(enc))?;
-            if let Some(run) = run {
-                append(&txn, SYNC_RUNS, property, std::iter::once(enc(run)))?;
+            append_audit(&txn, property, &plan.audit)?;
+            if let Some(sync) = sync {
+                append(&txn, SYNC_RUNS, property, std::iter::once(enc(sync.run)))?;
+                txn.open_table(DISPOSITIONS)?
+                    .insert(property, enc(&sync.kept_dispositions()).as_slice())?;
             }
             props.insert(property, enc(&p).as_slice())?;
             p
@@ -392,6 +411,38 @@ impl PropertyStore for RedbStore {
         limit: usize,
     ) -> Result<Vec<ClosedSuggestion>, StoreError> {
         self.newest(SUGGESTION_HISTORY, property, limit)
+    }
+
+    fn account_audit(
+        &self,
+        property: &str,
+        account: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let index = txn.open_table(AUDIT_BY_ACCOUNT)?;
+        let audit = txn.open_table(AUDIT)?;
+        let mut out = Vec::new();
+        for e in index
+            .range((property, account, 0)..=(property, account, u64::MAX))?
+            .rev()
+            .take(limit)
+        {
+            let seq = e?.0.value().2;
+            if let Some(v) = audit.get((property, seq))? {
+                out.push((seq, dec(v.value())?));
+            }
+        }
+        Ok(out)
+    }
+
+    fn dispositions(&self, property: &str) -> Result<Dispositions, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(DISPOSITIONS)?;
+        Ok(match t.get(property)? {
+            Some(v) => dec(v.value())?,
+            None => Dispositions::default(),
+        })
     }
 
     /// Resolved alerts, newest first.
@@ -524,6 +575,29 @@ impl FeedStore for RedbStore {
         }
         Ok(out)
     }
+
+    fn account_feed(
+        &self,
+        property: &str,
+        account: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, FeedRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let index = txn.open_table(FEED_BY_ACCOUNT)?;
+        let feed = txn.open_table(FEED)?;
+        let mut out = Vec::new();
+        for e in index
+            .range((property, account, 0)..=(property, account, u64::MAX))?
+            .rev()
+            .take(limit)
+        {
+            let seq = e?.0.value().2;
+            if let Some(v) = feed.get(seq)? {
+                out.push((seq, dec(v.value())?));
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// A property's rows of an id-keyed table, decoded.
@@ -604,7 +678,7 @@ fn append(
     table: TableDefinition<(&str, u64), &[u8]>,
     property: &str,
     values: impl Iterator<Item = Vec<u8>>,
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
     let mut t = txn.open_table(table)?;
     let first = match t.range((property, 0)..=(property, u64::MAX))?.next_back() {
         Some(e) => e?.0.value().1 + 1,
@@ -612,6 +686,47 @@ fn append(
     };
     for (seq, v) in (first..).zip(values) {
         t.insert((property, seq), v.as_slice())?;
+    }
+    Ok(first)
+}
+
+/// Appends a property's audit entries, indexing the ones about an account.
+fn append_audit(
+    txn: &redb::WriteTransaction,
+    property: &str,
+    entries: &[AuditEntry],
+) -> Result<(), StoreError> {
+    let first = append(txn, AUDIT, property, entries.iter().map(enc))?;
+    let mut by_account = txn.open_table(AUDIT_BY_ACCOUNT)?;
+    for (seq, e) in (first..).zip(entries) {
+        if let Some(account) = e.account {
+            by_account.insert((property, account, seq), ())?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the by-account indexes of a file from before they existed.
+fn index_by_account(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    let audit = txn.open_table(AUDIT)?;
+    let mut by_account = txn.open_table(AUDIT_BY_ACCOUNT)?;
+    for e in audit.iter()? {
+        let (k, v) = e?;
+        let (scope, seq) = k.value();
+        let entry: AuditEntry = dec(v.value())?;
+        if let Some(account) = entry.account {
+            by_account.insert((scope, account, seq), ())?;
+        }
+    }
+    let feed = txn.open_table(FEED)?;
+    let mut feed_by_account = txn.open_table(FEED_BY_ACCOUNT)?;
+    for e in feed.iter()? {
+        let (k, v) = e?;
+        let record: FeedRecord = dec(v.value())?;
+        feed_by_account.insert(
+            (record.property.as_str(), record.event.account, k.value()),
+            (),
+        )?;
     }
     Ok(())
 }

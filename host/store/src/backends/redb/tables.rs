@@ -21,6 +21,9 @@ pub const DOOR_UNITS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new
 pub const MAPPINGS: TableDefinition<(&str, &str), u64> = TableDefinition::new("unit_mappings");
 /// property → JSON `Vec<PmsUnitRecord>`: the PMS units of the last sync.
 pub const PMS_UNITS: TableDefinition<&str, &[u8]> = TableDefinition::new("pms_units");
+/// property → JSON [`crate::Dispositions`]: what the last sync that planned did with
+/// each PMS record.
+pub const DISPOSITIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("dispositions");
 /// (property, alert id) → JSON `Alert`, live alerts (open, acknowledged, dismissed).
 pub const ALERTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("alerts");
 /// (property, alert id) → JSON `Alert`, resolved alerts.
@@ -30,6 +33,14 @@ pub const ALERT_HISTORY: TableDefinition<(&str, u64), &[u8]> =
 pub const SYNC_RUNS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("sync_runs");
 /// (property, sequence) → JSON `AuditEntry`.
 pub const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
+/// (property, account id, audit sequence) → (): the property's audit entries about
+/// each account (an index of `AUDIT`, since schema 2).
+pub const AUDIT_BY_ACCOUNT: TableDefinition<(&str, u64, u64), ()> =
+    TableDefinition::new("audit_by_account");
+/// (property, account id, feed sequence) → (): the feed events of each account (an
+/// index of `FEED`, since schema 2).
+pub const FEED_BY_ACCOUNT: TableDefinition<(&str, u64, u64), ()> =
+    TableDefinition::new("feed_by_account");
 /// (property, grant id) → JSON `Grant`.
 pub const GRANTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("grants");
 /// (property, suggestion id) → JSON `Suggestion`, pending ones.
