@@ -385,7 +385,7 @@ fn three_hosts_on_one_postgres_sync_each_property_on_one_host_at_a_time_and_surv
             .unwrap()
             .grants
             .values()
-            .map(|g| (g.id, (g.account, g.key.clone())))
+            .map(|g| (g.id, (g.account, g.key.clone(), g.end)))
             .collect();
         assert_eq!(replayed, grants, "{id}: the feed replays to its grants");
     }

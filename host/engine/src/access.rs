@@ -54,6 +54,7 @@ struct Change {
     key: Option<KeyRef>,
     grant: Option<GrantId>,
     start: Option<i64>,
+    end: Option<i64>,
     rule: &'static str,
     reason: String,
 }
@@ -64,6 +65,7 @@ impl Change {
             && s.kind == self.kind
             && s.key == self.key
             && s.grant == self.grant
+            && s.end == self.end
     }
 }
 
@@ -94,6 +96,7 @@ fn cause_of(rule: &str) -> &'static str {
     match rule {
         "access.unit-change" => "pms-unit-change",
         "access.missing-from-pms" => "missing-from-pms",
+        "access.move-out" => "move-out-date",
         r if r.starts_with("manager") => "manager",
         _ => "pms-status",
     }
@@ -103,6 +106,8 @@ fn cause_of(rule: &str) -> &'static str {
 struct Applier {
     grants: BTreeMap<GrantId, Grant>,
     next_grant_id: GrantId,
+    /// Ids from here on are grants this plan makes.
+    first_new_grant: GrantId,
     added: Vec<Grant>,
     removed: Vec<GrantId>,
     feed: Vec<FeedEvent>,
@@ -116,6 +121,7 @@ impl Applier {
         Applier {
             grants: state.grants.clone(),
             next_grant_id: state.next_grant_id,
+            first_new_grant: state.next_grant_id,
             added: Vec::new(),
             removed: Vec::new(),
             feed: Vec::new(),
@@ -134,11 +140,13 @@ impl Applier {
         plan.next_grant_id = self.next_grant_id;
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn grant(
         &mut self,
         account: AccountId,
         key: KeyRef,
         start: i64,
+        end: Option<i64>,
         source: GrantSource,
         rule: &str,
         reason: &str,
@@ -150,7 +158,7 @@ impl Applier {
             account,
             key: key.clone(),
             start,
-            end: None,
+            end,
             source,
             cause: Some(GrantCause {
                 rule: rule.to_owned(),
@@ -164,7 +172,7 @@ impl Applier {
             account,
             key: key.clone(),
             source,
-            action: FeedAction::Granted { start, end: None },
+            action: FeedAction::Granted { start, end },
             cause: cause_of(rule).to_owned(),
             at: self.now,
         });
@@ -178,6 +186,40 @@ impl Applier {
             detail: format!("{key} from {start}: {reason}"),
         });
         self.grants.insert(id, g.clone());
+        self.added.push(g);
+    }
+
+    /// A held grant's end follows the lease (applied in both modes: the PMS date moved,
+    /// no access is given or taken now).
+    fn set_end(&mut self, grant: GrantId, end: Option<i64>, reason: &str) {
+        let Some(g) = self.grants.get_mut(&grant) else {
+            return;
+        };
+        g.end = end;
+        let g = g.clone();
+        self.feed.push(FeedEvent {
+            grant,
+            account: g.account,
+            key: g.key.clone(),
+            source: g.source,
+            action: FeedAction::Updated {
+                start: g.start,
+                end,
+            },
+            cause: cause_of("access.move-out").to_owned(),
+            at: self.now,
+        });
+        let until = end.map_or("no end".to_owned(), crate::dates::format_utc);
+        self.audit.push(AuditEntry {
+            at: self.now,
+            actor: self.actor.clone(),
+            action: "grant.end-changed".into(),
+            rule: "access.move-out".into(),
+            account: Some(g.account),
+            pms_key: None,
+            detail: format!("{} (grant {grant}) now ends: {until}; {reason}", g.key),
+        });
+        self.added.retain(|a| a.id != grant);
         self.added.push(g);
     }
 
@@ -205,9 +247,10 @@ impl Applier {
             pms_key: None,
             detail: format!("{} (grant {grant}, {:?}): {reason}", g.key, g.source),
         });
-        if self.added.iter().any(|a| a.id == grant) {
-            self.added.retain(|a| a.id != grant);
-        } else {
+        // A grant this plan made is simply not made; one held before (perhaps with an
+        // end this plan moved) is removed.
+        self.added.retain(|a| a.id != grant);
+        if grant < self.first_new_grant {
             self.removed.push(grant);
         }
     }
@@ -238,6 +281,8 @@ impl Planner<'_> {
             .copied()
             .collect();
         let mut changes: Vec<Change> = Vec::new();
+        // Held grants whose end moves: (grant, new end, the PMS status said).
+        let mut applier_ends: Vec<(GrantId, Option<i64>, String)> = Vec::new();
         let mut missing: Vec<AccountId> = Vec::new();
         let mut evaluated: BTreeSet<AccountId> = BTreeSet::new();
         for account in accounts {
@@ -253,16 +298,22 @@ impl Planner<'_> {
             let known =
                 observed.is_none() && self.present.contains(&account) && old.effective().is_some();
             if observed.is_some() || known {
-                let raw = match observed {
-                    Some((pms_status, raw)) => {
-                        if old.pms_status != Some(pms_status) {
+                let raw = match &observed {
+                    Some(seen) => {
+                        if old.pms_status != Some(seen.status) {
                             memo.override_status = None;
                         }
-                        memo.pms_status = Some(pms_status);
-                        raw
+                        memo.pms_status = Some(seen.status);
+                        seen.raw_status.clone()
                     }
                     None => "last known; the PMS record is no longer synced".to_owned(),
                 };
+                // Where the keys end: the lease's move-out while the PMS status is the
+                // one access follows; none under a manager's status; unchanged when the
+                // record is no longer synced.
+                let end: Option<Option<i64>> = observed
+                    .as_ref()
+                    .map(|seen| seen.end.filter(|_| memo.override_status.is_none()));
                 memo.missing_syncs = 0;
                 evaluated.insert(account);
                 let effective = memo.effective();
@@ -278,8 +329,9 @@ impl Planner<'_> {
                                 && matches!(g.key, KeyRef::Unit(_))
                                 && !desired.contains(&g.key)
                         });
+                        let ends_by_now = end.flatten().is_some_and(|e| e <= now);
                         for key in &desired {
-                            if !held.iter().any(|g| &g.key == key) {
+                            if !ends_by_now && !held.iter().any(|g| &g.key == key) {
                                 let unit_change = moved && matches!(key, KeyRef::Unit(_));
                                 changes.push(Change {
                                     account,
@@ -287,6 +339,7 @@ impl Planner<'_> {
                                     key: Some(key.clone()),
                                     grant: None,
                                     start: Some(settings.grant_start(now)),
+                                    end: end.flatten(),
                                     rule: if unit_change {
                                         "access.unit-change"
                                     } else {
@@ -300,15 +353,44 @@ impl Planner<'_> {
                                 });
                             }
                         }
-                        for g in held.iter().filter(|g| {
-                            g.source == GrantSource::Automatic && !desired.contains(&g.key)
-                        }) {
+                        let unit_revokes: BTreeSet<GrantId> = held
+                            .iter()
+                            .filter(|g| {
+                                g.source == GrantSource::Automatic && !desired.contains(&g.key)
+                            })
+                            .map(|g| g.id)
+                            .collect();
+                        // The keys kept follow the move-out date; once it has passed,
+                        // they are revoked like any other.
+                        for g in held.iter().filter(|g| !unit_revokes.contains(&g.id)) {
+                            let target = end.unwrap_or(g.end);
+                            if target != g.end {
+                                applier_ends.push((g.id, target, raw.clone()));
+                            }
+                            if let Some(t) = target.filter(|t| *t <= now) {
+                                changes.push(Change {
+                                    account,
+                                    kind: SuggestionKind::Revoke,
+                                    key: Some(g.key.clone()),
+                                    grant: Some(g.id),
+                                    start: None,
+                                    end: None,
+                                    rule: "access.move-out",
+                                    reason: format!(
+                                        "on notice ({raw:?}): access ended at {}, after the move-out date",
+                                        crate::dates::format_utc(t)
+                                    ),
+                                });
+                            }
+                        }
+                        for g in held.iter().filter(|g| unit_revokes.contains(&g.id)) {
                             changes.push(Change {
                                 account,
                                 kind: SuggestionKind::Revoke,
                                 key: Some(g.key.clone()),
                                 grant: Some(g.id),
                                 start: None,
+                                end: None,
                                 rule: "access.unit-change",
                                 reason: format!(
                                     "the resident's unit changed; {} no longer theirs",
@@ -325,6 +407,7 @@ impl Planner<'_> {
                                 key: Some(g.key.clone()),
                                 grant: Some(g.id),
                                 start: None,
+                                end: None,
                                 rule: if effective == Some(DoorStatus::Past) {
                                     "access.past"
                                 } else {
@@ -345,6 +428,7 @@ impl Planner<'_> {
                         key: None,
                         grant: None,
                         start: None,
+                        end: None,
                         rule: "access.status-change",
                         reason: format!(
                             "status {} → {} ({raw:?}): no key changes",
@@ -394,6 +478,13 @@ impl Planner<'_> {
 
         let automatic = settings.mode == AccessMode::Automatic;
         let mut applier = Applier::new(state, Actor::Sync, now);
+        for (grant, end, raw) in applier_ends {
+            let why = match end {
+                Some(_) => format!("on notice in the PMS ({raw:?}): the move-out date sets it"),
+                None => format!("no longer on notice in the PMS ({raw:?})"),
+            };
+            applier.set_end(grant, end, &why);
+        }
         let mut wanted: Vec<Change> = Vec::new();
         for c in changes {
             let applies = automatic && !(hold && c.kind == SuggestionKind::Revoke);
@@ -404,6 +495,7 @@ impl Planner<'_> {
                         c.account,
                         key,
                         c.start.unwrap_or(now),
+                        c.end,
                         GrantSource::Automatic,
                         c.rule,
                         &c.reason,
@@ -503,6 +595,7 @@ impl Planner<'_> {
                 key: c.key,
                 grant: c.grant,
                 start: c.start,
+                end: c.end,
                 rule: c.rule.to_owned(),
                 reason: c.reason,
                 created_at: now,
@@ -545,7 +638,10 @@ pub fn approve(
         let reason = format!("{} (suggestion {id} approved by {who})", s.reason);
         match s.kind {
             SuggestionKind::Grant => {
+                // A grant whose end passed while it waited gives nothing.
+                let expired = s.end.is_some_and(|end| end <= now);
                 if let Some(key) = s.key.clone()
+                    && !expired
                     && !applier
                         .grants
                         .values()
@@ -556,6 +652,7 @@ pub fn approve(
                         s.account,
                         key,
                         start,
+                        s.end,
                         GrantSource::Automatic,
                         &s.rule,
                         &reason,
@@ -646,6 +743,7 @@ pub fn manual_status(
                         account,
                         key,
                         now,
+                        None,
                         GrantSource::Manual,
                         "manager.status",
                         &reason,
@@ -691,14 +789,14 @@ pub fn manual_status(
     Ok(plan)
 }
 
-/// The grants the feed implies, replayed from its start: for checking that the feed
-/// and the state agree.
-pub fn replay(feed: &[FeedEvent]) -> BTreeMap<GrantId, (AccountId, KeyRef)> {
+/// The grants the feed implies, replayed from its start (account, key, end): for
+/// checking that the feed and the state agree.
+pub fn replay(feed: &[FeedEvent]) -> BTreeMap<GrantId, (AccountId, KeyRef, Option<i64>)> {
     let mut grants = BTreeMap::new();
     for e in feed {
         match e.action {
-            FeedAction::Granted { .. } => {
-                grants.insert(e.grant, (e.account, e.key.clone()));
+            FeedAction::Granted { end, .. } | FeedAction::Updated { end, .. } => {
+                grants.insert(e.grant, (e.account, e.key.clone(), end));
             }
             FeedAction::Revoked { .. } => {
                 grants.remove(&e.grant);

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod accounts;
 pub mod compare;
+pub mod dates;
 pub mod disposition;
 pub mod normalize;
 pub mod plan;

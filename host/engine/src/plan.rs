@@ -59,6 +59,7 @@ pub struct Plan {
     /// Set or re-pointed.
     pub mappings_set: Vec<(PmsUnitKey, DoorUnitId)>,
     pub mappings_removed: Vec<PmsUnitKey>,
+    /// New grants, and held grants with new values (an end that followed the lease).
     pub grants_added: Vec<Grant>,
     pub grants_removed: Vec<GrantId>,
     pub suggestions_added: Vec<Suggestion>,
@@ -228,7 +229,7 @@ impl Plan {
         plan.grants_added = after
             .grants
             .values()
-            .filter(|g| !before.grants.contains_key(&g.id))
+            .filter(|g| before.grants.get(&g.id) != Some(*g))
             .cloned()
             .collect();
         plan.grants_removed = before
@@ -471,6 +472,7 @@ mod tests {
                 key: None,
                 grant: Some(7),
                 start: None,
+                end: None,
                 rule: "test".into(),
                 reason: "test".into(),
                 created_at: 0,

@@ -237,6 +237,57 @@ pub struct AccessSettings {
     /// PMS alert proposes a revoke.
     #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100)))]
     pub missing_after_syncs: u32,
+    /// When a notice resident's access ends (absent in settings stored before it
+    /// existed: the default).
+    #[serde(default)]
+    pub move_out: MoveOutWindow,
+}
+
+/// A notice resident's keys end at their move-out date: at `cutoff_minute` (local
+/// time, minutes after midnight) of the move-out date plus `grace_days`. Local time is
+/// UTC + `utc_offset_minutes` (a fixed offset: summer time is not followed).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MoveOutWindow {
+    /// Ends are set at all (default on).
+    pub enabled: bool,
+    /// Days after the move-out date (default 1, at most 30).
+    #[cfg_attr(feature = "schema", schemars(range(max = 30)))]
+    pub grace_days: u32,
+    /// Minute of the day access ends (default 1439: 23:59).
+    #[cfg_attr(feature = "schema", schemars(range(max = 1439)))]
+    pub cutoff_minute: u32,
+    /// The property's local time: minutes east of UTC (default 0, -720 to 840).
+    #[cfg_attr(feature = "schema", schemars(range(min = -720, max = 840)))]
+    pub utc_offset_minutes: i32,
+}
+
+impl Default for MoveOutWindow {
+    fn default() -> Self {
+        MoveOutWindow {
+            enabled: true,
+            grace_days: 1,
+            cutoff_minute: 23 * 60 + 59,
+            utc_offset_minutes: 0,
+        }
+    }
+}
+
+impl MoveOutWindow {
+    /// When access ends for a notice lease moving out on `move_out` (`YYYY-MM-DD`);
+    /// `None` when ends are off or the date is not a date.
+    pub fn end(&self, move_out: Option<&str>) -> Option<i64> {
+        if !self.enabled {
+            return None;
+        }
+        let day = crate::dates::parse_day(move_out?)?;
+        Some(crate::dates::local_time(
+            day + i64::from(self.grace_days.min(30)),
+            self.cutoff_minute.min(1439),
+            self.utc_offset_minutes.clamp(-720, 840),
+        ))
+    }
 }
 
 /// Longest grant delay a property may set: a week.
@@ -303,6 +354,25 @@ impl Settings {
                 );
             }
         }
+        let w = &a.move_out;
+        if w.grace_days > 30 {
+            return bad(
+                "settings.access.move_out.grace_days",
+                "must be at most 30".into(),
+            );
+        }
+        if w.cutoff_minute > 1439 {
+            return bad(
+                "settings.access.move_out.cutoff_minute",
+                "must be at most 1439 (23:59)".into(),
+            );
+        }
+        if !(-720..=840).contains(&w.utc_offset_minutes) {
+            return bad(
+                "settings.access.move_out.utc_offset_minutes",
+                "must be between -720 and 840".into(),
+            );
+        }
         if a.enabled && !self.user_sync {
             return bad(
                 "settings.access.enabled",
@@ -332,6 +402,7 @@ impl Default for AccessSettings {
             guard_min_residents: 5,
             guard_percent: 20,
             missing_after_syncs: 2,
+            move_out: MoveOutWindow::default(),
         }
     }
 }
@@ -415,8 +486,11 @@ pub struct Suggestion {
     pub key: Option<KeyRef>,
     /// For a revoke: the grant it takes away.
     pub grant: Option<GrantId>,
-    /// For a grant: when access would start.
+    /// For a grant: when access would start…
     pub start: Option<i64>,
+    /// …and end (a notice resident's move-out), if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<i64>,
     /// The rule that proposed it and what the PMS said.
     pub rule: String,
     pub reason: String,
@@ -446,8 +520,18 @@ impl AccessMemo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum FeedAction {
-    Granted { start: i64, end: Option<i64> },
-    Revoked { effective: i64 },
+    Granted {
+        start: i64,
+        end: Option<i64>,
+    },
+    /// A held grant's times changed (its end followed the move-out date).
+    Updated {
+        start: i64,
+        end: Option<i64>,
+    },
+    Revoked {
+        effective: i64,
+    },
 }
 
 /// One applied grant or revoke. The store gives each a sequence number in one
@@ -499,6 +583,14 @@ pub struct DoorState {
 }
 
 impl DoorState {
+    /// Whether a held grant's end has passed by `now`: then a sync must plan even when
+    /// its input is settled, since the same input now means a revoke.
+    pub fn an_end_has_passed(&self, now: i64) -> bool {
+        self.grants
+            .values()
+            .any(|g| g.end.is_some_and(|end| end <= now))
+    }
+
     /// The live alert with this identity, if any.
     pub fn alert_by_identity(&self, identity: &str) -> Option<&Alert> {
         self.alerts.values().find(|a| a.identity == identity)

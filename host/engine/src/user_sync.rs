@@ -90,6 +90,8 @@ struct Rec {
     raw_status: String,
     rank: (u8, Reverse<String>, String),
     pms_unit: Option<PmsUnitKey>,
+    /// When access ends: a notice lease's move-out date plus the property's grace.
+    end: Option<i64>,
     /// The account this record's key is linked to, if any.
     account: Option<AccountId>,
 }
@@ -328,6 +330,25 @@ fn status_word(s: Option<DoorStatus>) -> &'static str {
     }
 }
 
+/// What an account's best record of this sync says, for the access rules.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    pub(crate) status: DoorStatus,
+    pub(crate) raw_status: String,
+    /// When access ends (a notice lease's move-out), if it does.
+    pub(crate) end: Option<i64>,
+}
+
+impl Seen {
+    fn of(rec: &Rec) -> Seen {
+        Seen {
+            status: rec.status,
+            raw_status: rec.raw_status.clone(),
+            end: rec.end,
+        }
+    }
+}
+
 pub(crate) struct Planner<'a> {
     pub(crate) state: &'a DoorState,
     pub(crate) settings: &'a Settings,
@@ -347,8 +368,8 @@ pub(crate) struct Planner<'a> {
     new_links: HashMap<AccountId, Vec<PmsKey>>,
     /// Where each account is filed in `name_unit_index`.
     filed_under: HashMap<AccountId, (String, DoorUnitId)>,
-    /// Accounts a synced record reached this sync: the PMS's DOOR status and raw status.
-    pub(crate) seen: BTreeMap<AccountId, (DoorStatus, String)>,
+    /// Accounts a synced record reached this sync: what their best record says.
+    pub(crate) seen: BTreeMap<AccountId, Seen>,
     /// Accounts with at least one record in the feed, synced or not.
     pub(crate) present: std::collections::HashSet<AccountId>,
     /// Records that dropped out before matching, with why.
@@ -478,6 +499,14 @@ impl<'a> Planner<'a> {
                     name_norm: normalize::name(&r.first_name, &r.last_name),
                     status,
                     raw_status: lease.raw_status.clone(),
+                    end: match lease.status {
+                        LeaseStatus::Notice => self
+                            .settings
+                            .access
+                            .move_out
+                            .end(lease.move_out_date.as_deref()),
+                        _ => None,
+                    },
                     rank,
                     pms_unit: lease
                         .unit_id
@@ -502,12 +531,12 @@ impl<'a> Planner<'a> {
     }
 
     /// Status, unit and PMS unit flow into a linked account.
-    fn flow(&mut self, account: AccountId, person: &PmsPerson, raw_status: &str) {
+    fn flow(&mut self, account: AccountId, person: &PmsPerson, best: &Rec) {
+        let raw_status = best.raw_status.as_str();
         let Some(old) = self.state.accounts.get(&account) else {
             return;
         };
-        self.seen
-            .insert(account, (person.status, raw_status.to_owned()));
+        self.seen.insert(account, Seen::of(best));
         // A manager's status stands until the PMS status itself changes.
         let status = match self.state.memos.get(&account) {
             Some(m) if m.override_status.is_some() && m.pms_status == Some(person.status) => {
@@ -689,7 +718,7 @@ impl<'a> Planner<'a> {
                             "user-sync.unlinked.exact-match",
                             Linked::AutoLinkedExactMatch,
                         );
-                        self.flow(c, &person, &best.raw_status);
+                        self.flow(c, &person, best);
                         self.index_name_unit(c);
                         return true;
                     } else {
@@ -752,8 +781,7 @@ impl<'a> Planner<'a> {
             ),
         );
         self.counts.accounts_created += 1;
-        self.seen
-            .insert(id, (person.status, best.raw_status.clone()));
+        self.seen.insert(id, Seen::of(best));
         self.created.insert(id, account);
         for key in &person.keys {
             self.plan.links_added.push((key.clone(), id));
@@ -1102,7 +1130,7 @@ pub fn plan_sync(
     for (account, mut recs) in buckets {
         recs.sort_by(|a, b| a.rank.cmp(&b.rank).then_with(|| a.key.cmp(&b.key)));
         let person = person_of(&recs);
-        planner.flow(account, &person, &recs[0].raw_status);
+        planner.flow(account, &person, recs[0]);
     }
 
     // Unlinked people are matched against accounts as this sync leaves them (units

@@ -560,10 +560,10 @@ fn every_applied_grant_and_revoke_is_in_the_feed_which_replays_to_the_current_gr
         feed.extend(sync(&mut state, &ann(status, unit), &settings).feed);
     }
     let replayed = replay(&feed);
-    let current: std::collections::BTreeMap<GrantId, (AccountId, KeyRef)> = state
+    let current: std::collections::BTreeMap<GrantId, (AccountId, KeyRef, Option<i64>)> = state
         .grants
         .values()
-        .map(|g| (g.id, (g.account, g.key.clone())))
+        .map(|g| (g.id, (g.account, g.key.clone(), g.end)))
         .collect();
     assert_eq!(replayed, current);
 }
@@ -633,4 +633,137 @@ fn a_discarded_revoke_comes_back_when_the_record_is_no_longer_synced() {
             .count(),
         3
     );
+}
+
+/// Ann on notice, moving out on `move_out`.
+fn ann_on_notice(move_out: Option<&str>) -> PmsSnapshot {
+    let mut r = rec(
+        "t1",
+        "Ann",
+        "Lee",
+        Some("ann@x.com"),
+        "101",
+        LeaseStatus::Notice,
+    );
+    r.lease.move_out_date = move_out.map(str::to_owned);
+    snapshot(vec![r])
+}
+
+fn sync_at(state: &mut DoorState, snap: &PmsSnapshot, settings: &Settings, now: i64) -> Plan {
+    let out = plan_sync(snap, state, settings, now);
+    state.apply(&out.plan).unwrap();
+    out.plan
+}
+
+/// NOW is 2027-01-15 08:00 UTC.
+const JAN_31_END: i64 = 1_801_526_340; // 2027-02-01 23:59 UTC: Jan 31 + one day's grace
+
+#[test]
+fn a_notice_residents_keys_end_after_the_move_out_date_and_follow_it() {
+    let mut state = DoorState::default();
+    mapped_unit(&mut state, "101");
+    let settings = access(AccessMode::Automatic);
+    let plan = sync(&mut state, &ann_on_notice(Some("2027-01-31")), &settings);
+    let id = ann_id(&state);
+    assert_eq!(keys_of(&state, id).len(), 3);
+    assert!(state.grants.values().all(|g| g.end == Some(JAN_31_END)));
+    assert!(plan.feed.iter().all(|e| e.action
+        == FeedAction::Granted {
+            start: NOW + 900,
+            end: Some(JAN_31_END)
+        }));
+    // The PMS moves the date: the same grants end later, said in the feed.
+    let ids: Vec<GrantId> = state.grants.keys().copied().collect();
+    let plan = sync(&mut state, &ann_on_notice(Some("2027-02-10")), &settings);
+    let feb_11_end = JAN_31_END + 10 * 86_400;
+    assert_eq!(state.grants.keys().copied().collect::<Vec<_>>(), ids);
+    assert!(state.grants.values().all(|g| g.end == Some(feb_11_end)));
+    assert_eq!(plan.feed.len(), 3);
+    assert!(plan.feed.iter().all(|e| e.cause == "move-out-date"
+        && e.action
+            == FeedAction::Updated {
+                start: NOW + 900,
+                end: Some(feb_11_end)
+            }));
+    // The notice is withdrawn: no end.
+    sync(&mut state, &ann(LeaseStatus::Current, "101"), &settings);
+    assert!(state.grants.values().all(|g| g.end.is_none()));
+    assert_eq!(state.grants.keys().copied().collect::<Vec<_>>(), ids);
+    // Notice again; then the date passes with the PMS not updated: the keys go.
+    sync(&mut state, &ann_on_notice(Some("2027-01-31")), &settings);
+    let plan = sync_at(
+        &mut state,
+        &ann_on_notice(Some("2027-01-31")),
+        &settings,
+        JAN_31_END + 60,
+    );
+    assert!(keys_of(&state, id).is_empty());
+    assert_eq!(plan.grants_removed.len(), 3);
+    assert!(
+        plan.feed
+            .iter()
+            .all(|e| e.cause == "move-out-date" && matches!(e.action, FeedAction::Revoked { .. }))
+    );
+}
+
+#[test]
+fn the_grace_cutoff_and_offset_are_the_propertys_and_ends_can_be_turned_off() {
+    let mut state = DoorState::default();
+    mapped_unit(&mut state, "101");
+    let mut settings = access(AccessMode::Automatic);
+    settings.access.move_out.grace_days = 0;
+    settings.access.move_out.cutoff_minute = 12 * 60;
+    settings.access.move_out.utc_offset_minutes = -300; // UTC-5
+    sync(&mut state, &ann_on_notice(Some("2027-01-31")), &settings);
+    // Noon in UTC-5 on Jan 31 is 17:00 UTC.
+    let noon = JAN_31_END - 86_400 - (23 * 3600 + 59 * 60) + 17 * 3600;
+    assert!(state.grants.values().all(|g| g.end == Some(noon)));
+    settings.access.move_out.enabled = false;
+    sync(&mut state, &ann_on_notice(Some("2027-01-31")), &settings);
+    assert!(state.grants.values().all(|g| g.end.is_none()));
+}
+
+#[test]
+fn in_approval_mode_the_grant_carries_its_end_and_an_ended_one_is_a_revoke_to_approve() {
+    let mut state = DoorState::default();
+    mapped_unit(&mut state, "101");
+    let settings = access(AccessMode::ApprovalRequired);
+    sync(&mut state, &ann_on_notice(Some("2027-01-31")), &settings);
+    assert!(
+        state
+            .suggestions
+            .values()
+            .all(|s| s.kind == SuggestionKind::Grant && s.end == Some(JAN_31_END))
+    );
+    // Approved after the end passed: nothing is granted.
+    let ids: Vec<SuggestionId> = state.suggestions.keys().copied().collect();
+    let late = approve(&state, &ids, &manager(), JAN_31_END + 1).unwrap();
+    assert!(late.grants_added.is_empty());
+    // Approved in time: the keys carry the end; once it passes, revokes wait.
+    state
+        .apply(&approve(&state, &ids, &manager(), NOW).unwrap())
+        .unwrap();
+    assert!(state.grants.values().all(|g| g.end == Some(JAN_31_END)));
+    let approver = state.grants.values().next().unwrap().cause.clone().unwrap();
+    assert_eq!(approver.by, manager());
+    assert!(approver.reason.contains("approved by pat"), "{approver:?}");
+    sync_at(
+        &mut state,
+        &ann_on_notice(Some("2027-01-31")),
+        &settings,
+        JAN_31_END + 60,
+    );
+    assert_eq!(state.grants.len(), 3, "kept until a manager approves");
+    let revokes: Vec<&Suggestion> = state.suggestions.values().collect();
+    assert_eq!(revokes.len(), 3);
+    assert!(
+        revokes
+            .iter()
+            .all(|s| s.kind == SuggestionKind::Revoke && s.rule == "access.move-out")
+    );
+    // A new notice resident whose move-out already passed is given nothing.
+    let mut fresh = DoorState::default();
+    mapped_unit(&mut fresh, "101");
+    sync(&mut fresh, &ann_on_notice(Some("2026-12-01")), &settings);
+    assert!(fresh.suggestions.is_empty() && fresh.grants.is_empty());
 }

@@ -32,6 +32,16 @@ const STATUSES: &[LeaseStatus] = &[
     LeaseStatus::Cancelled,
 ];
 
+/// Move-out dates of a notice lease around `NOW` (2027-01-15 08:00 UTC): none, passed,
+/// today (its end, with a day's grace, is still ahead), months ahead, not a date.
+const MOVE_OUTS: &[Option<&str>] = &[
+    None,
+    Some("2026-12-01"),
+    Some("2027-01-15"),
+    Some("2027-06-30"),
+    Some("soon"),
+];
+
 #[derive(Debug, Clone)]
 struct RecSpec {
     first: usize,
@@ -40,6 +50,7 @@ struct RecSpec {
     unit: usize,
     status: usize,
     guarantor: bool,
+    move_out: usize,
 }
 
 fn rec_spec() -> impl Strategy<Value = RecSpec> {
@@ -50,15 +61,19 @@ fn rec_spec() -> impl Strategy<Value = RecSpec> {
         0..4usize,
         0..STATUSES.len(),
         prop::bool::weighted(0.1),
+        0..MOVE_OUTS.len(),
     )
-        .prop_map(|(first, last, email, unit, status, guarantor)| RecSpec {
-            first,
-            last,
-            email,
-            unit,
-            status,
-            guarantor,
-        })
+        .prop_map(
+            |(first, last, email, unit, status, guarantor, move_out)| RecSpec {
+                first,
+                last,
+                email,
+                unit,
+                status,
+                guarantor,
+                move_out,
+            },
+        )
 }
 
 /// A snapshot from specs; resident ids come from the spec's position, so the same
@@ -80,6 +95,7 @@ fn build(specs: &[RecSpec]) -> PmsSnapshot {
                 if s.guarantor {
                     r.resident.role = HouseholdRole::Guarantor;
                 }
+                r.lease.move_out_date = MOVE_OUTS[s.move_out].map(str::to_owned);
                 r
             })
             .collect(),
@@ -299,6 +315,19 @@ fn check_access(
             g.key
         );
         let effective = state.memos.get(&g.account).and_then(AccessMemo::effective);
+        // No silent access: a key whose end has passed waits on a revoke too.
+        if after_sync && g.end.is_some_and(|end| end <= NOW) {
+            let pending = state
+                .suggestions
+                .values()
+                .any(|s| s.grant == Some(g.id) && s.kind == SuggestionKind::Revoke);
+            prop_assert!(
+                pending,
+                "grant {} ended at {:?} and is still held with no pending revoke",
+                g.id,
+                g.end
+            );
+        }
         if after_sync && effective != Some(epms_model::DoorStatus::Current) {
             let pending = state
                 .suggestions
@@ -317,10 +346,10 @@ fn check_access(
         }
     }
     let replayed = epms_engine::access::replay(feed);
-    let current: std::collections::BTreeMap<GrantId, (AccountId, KeyRef)> = state
+    let current: std::collections::BTreeMap<GrantId, (AccountId, KeyRef, Option<i64>)> = state
         .grants
         .values()
-        .map(|g| (g.id, (g.account, g.key.clone())))
+        .map(|g| (g.id, (g.account, g.key.clone(), g.end)))
         .collect();
     prop_assert_eq!(
         replayed,
@@ -335,7 +364,8 @@ fn check_access(
                     "pms-unit-change",
                     "manager",
                     "missing-from-pms",
-                    "account-deleted"
+                    "account-deleted",
+                    "move-out-date"
                 ]
                 .contains(&e.cause.as_str()),
                 "revoke without an explicit cause: {e:?}"

@@ -845,10 +845,10 @@ fn access_plans_match_the_engine_and_the_feed_survives_a_restart(backend: &Backe
             .map(|(_, r)| r.event.clone())
             .collect();
         let state = store.load_state(property).unwrap();
-        let current: std::collections::BTreeMap<GrantId, (AccountId, KeyRef)> = state
+        let current: std::collections::BTreeMap<GrantId, (AccountId, KeyRef, Option<i64>)> = state
             .grants
             .values()
-            .map(|g| (g.id, (g.account, g.key.clone())))
+            .map(|g| (g.id, (g.account, g.key.clone(), g.end)))
             .collect();
         assert_eq!(epms_engine::access::replay(&events), current, "{property}");
     }

@@ -324,7 +324,7 @@ pub async fn sync_once_observed(
     };
 
     let fingerprint = input_fingerprint(&snapshot, &record.settings);
-    if store.is_settled(property, fingerprint)? {
+    if store.is_settled(property, fingerprint)? && !store.state(property)?.an_end_has_passed(now) {
         let run = SyncRun {
             started_at: now,
             finished_at: finished(),
