@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::http::StatusCode;
 use epms_api::{AppState, app, new_token, token_hash};
@@ -50,6 +51,8 @@ pub struct Host {
     stop: oneshot::Sender<()>,
     /// What loading the installed connector versions at start reported.
     pub restore_problems: Vec<String>,
+    /// Seconds the host's clock runs ahead of the real one (a test moves time on).
+    pub clock_ahead: Arc<AtomicI64>,
 }
 
 /// Stores a new token and returns it.
@@ -104,8 +107,12 @@ impl Host {
                 .expect("the connector loads");
             connectors.insert(vendor.to_owned(), Arc::new(loaded));
         }
-        let state = AppState::new(store.clone(), runtime, connectors);
+        let mut state = AppState::new(store.clone(), runtime, connectors);
         *state.trust.write().unwrap() = trust;
+        let clock_ahead = Arc::new(AtomicI64::new(0));
+        let ahead = clock_ahead.clone();
+        let real = state.clock.clone();
+        state.clock = Arc::new(move || real() + ahead.load(Ordering::Relaxed));
         let restore_problems = epms_api::plugins::restore(&state)
             .await
             .expect("the store reads");
@@ -131,6 +138,7 @@ impl Host {
             server,
             stop,
             restore_problems,
+            clock_ahead,
         }
     }
 

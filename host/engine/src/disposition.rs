@@ -63,8 +63,9 @@ pub enum Disposition {
     StatusNeverSynced { statuses: Vec<LeaseStatus> },
     /// No email: the Missing Email alert waits for one in the PMS.
     MissingEmail,
-    /// An email that is not an address (`alerts` has the Missing Email alert).
-    MalformedEmail,
+    /// An email that is not an address, as the PMS holds it or as the connector said
+    /// (`alerts` has the Missing Email alert).
+    MalformedEmail { detail: String },
     /// The email is shared with records of other names (the Duplicate Emails alert):
     /// the other records.
     SharesEmail { with: Vec<SharedWith> },
@@ -107,7 +108,7 @@ impl Disposition {
             Disposition::ExcludedStatus => "excluded-status",
             Disposition::StatusNeverSynced { .. } => "status-never-synced",
             Disposition::MissingEmail => "missing-email",
-            Disposition::MalformedEmail => "malformed-email",
+            Disposition::MalformedEmail { .. } => "malformed-email",
             Disposition::SharesEmail { .. } => "shares-email",
             Disposition::WaitingOnAlert { .. } => "waiting-on-alert",
         }

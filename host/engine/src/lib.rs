@@ -16,6 +16,7 @@ pub mod resolve;
 pub mod state;
 pub mod units_csv;
 pub mod user_sync;
+pub mod why;
 
 pub use disposition::{AlertRef, Disposition, Linked, RecordDisposition, SharedWith};
 pub use plan::{Actor, ApplyError, AuditEntry, Change, Plan};

@@ -92,6 +92,8 @@ struct Rec {
     pms_unit: Option<PmsUnitKey>,
     /// When access ends: a notice lease's move-out date plus the property's grace.
     end: Option<i64>,
+    /// What the connector said of an email it could not read (it then sends none).
+    email_warning: Option<String>,
     /// The account this record's key is linked to, if any.
     account: Option<AccountId>,
 }
@@ -499,6 +501,11 @@ impl<'a> Planner<'a> {
                     name_norm: normalize::name(&r.first_name, &r.last_name),
                     status,
                     raw_status: lease.raw_status.clone(),
+                    email_warning: r
+                        .warnings
+                        .iter()
+                        .find(|w| w.field == "email")
+                        .map(|w| w.message.clone()),
                     end: match lease.status {
                         LeaseStatus::Notice => self
                             .settings
@@ -948,8 +955,18 @@ impl Planner<'_> {
                         unmapped_pms_unit: unmapped.map(|u| u.unit.clone()),
                     }
                 }
-                None if r.email.is_none() => Disposition::MissingEmail,
-                None if r.email_norm.is_none() => Disposition::MalformedEmail,
+                None if r.email.is_none() => match &r.email_warning {
+                    Some(detail) => Disposition::MalformedEmail {
+                        detail: detail.clone(),
+                    },
+                    None => Disposition::MissingEmail,
+                },
+                None if r.email_norm.is_none() => Disposition::MalformedEmail {
+                    detail: format!(
+                        "not an email address: {:?}",
+                        r.email.as_deref().unwrap_or_default()
+                    ),
+                },
                 None => match self.shared_email.remove(&r.key) {
                     Some(with) => Disposition::SharesEmail { with },
                     // An unlinked record with a usable email that was neither created

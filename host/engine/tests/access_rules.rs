@@ -767,3 +767,42 @@ fn in_approval_mode_the_grant_carries_its_end_and_an_ended_one_is_a_revoke_to_ap
     sync(&mut fresh, &ann_on_notice(Some("2026-12-01")), &settings);
     assert!(fresh.suggestions.is_empty() && fresh.grants.is_empty());
 }
+
+#[test]
+fn why_access_says_each_key_with_its_cause_what_waits_and_what_the_pms_said() {
+    let mut state = DoorState::default();
+    mapped_unit(&mut state, "101");
+    let settings = access(AccessMode::ApprovalRequired);
+    let out = plan_sync(&ann_on_notice(Some("2027-01-31")), &state, &settings, NOW);
+    state.apply(&out.plan).unwrap();
+    let id = ann_id(&state);
+    let why =
+        epms_engine::why::explain_access(&state, &settings, id, &out.dispositions, NOW).unwrap();
+    assert!(why.keys.is_empty());
+    assert_eq!(why.pending.len(), 3);
+    assert_eq!(why.records.len(), 1);
+    let text = why.summary.join("\n");
+    assert!(
+        text.contains("The PMS says current (lease status Notice)"),
+        "{text}"
+    );
+    assert!(text.contains("No keys: none has been given yet"), "{text}");
+    assert!(text.contains("Waiting for a manager's approval"), "{text}");
+    let ids: Vec<SuggestionId> = state.suggestions.keys().copied().collect();
+    state
+        .apply(&approve(&state, &ids, &manager(), NOW).unwrap())
+        .unwrap();
+    let why =
+        epms_engine::why::explain_access(&state, &settings, id, &out.dispositions, NOW).unwrap();
+    let text = why.summary.join("\n");
+    assert_eq!(why.keys.len(), 3);
+    assert!(
+        text.contains(
+            "Has the key of unit Unit 101 from 2027-01-15 08:15 UTC, until 2027-02-01 23:59 UTC"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("approved by pat"), "{text}");
+    assert!(text.contains("(by pat, 2027-01-15 08:00 UTC)"), "{text}");
+    assert!(epms_engine::why::explain_access(&state, &settings, 999, &[], NOW).is_none());
+}

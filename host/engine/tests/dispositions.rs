@@ -95,7 +95,12 @@ fn each_record_gets_its_reason() {
     assert_eq!(missing.alerts.len(), 1);
     assert_eq!(missing.alerts[0].alert_type, AlertType::MissingEmail);
     let bad = by_resident(&out, "b1");
-    assert_eq!(bad.outcome, Disposition::MalformedEmail);
+    assert_eq!(
+        bad.outcome,
+        Disposition::MalformedEmail {
+            detail: "not an email address: \"not an address\"".into()
+        }
+    );
     assert_eq!(bad.alerts[0].alert_type, AlertType::MissingEmail);
     let shared = by_resident(&out, "d1");
     let Disposition::SharesEmail { with } = &shared.outcome else {
@@ -193,6 +198,27 @@ fn a_linked_record_whose_email_goes_missing_stays_synced_with_its_alert() {
     let d = by_resident(&out, "r1");
     assert!(matches!(d.outcome, Disposition::Synced { .. }), "{d:?}");
     assert_eq!(d.alerts[0].alert_type, AlertType::MissingEmail);
+}
+
+#[test]
+fn an_email_the_connector_could_not_read_is_malformed_with_its_warning() {
+    let mut r = rec("w1", "Wen", "Warn", None, "101", LeaseStatus::Current);
+    r.resident.warnings.push(epms_model::RecordWarning {
+        field: "email".into(),
+        message: "not an email address: \"ann at home\"".into(),
+    });
+    let out = plan_sync(
+        &snapshot(vec![r]),
+        &DoorState::default(),
+        &Settings::default(),
+        NOW,
+    );
+    assert_eq!(
+        out.dispositions[0].outcome,
+        Disposition::MalformedEmail {
+            detail: "not an email address: \"ann at home\"".into()
+        }
+    );
 }
 
 #[test]

@@ -277,7 +277,7 @@ fn check_dispositions(
         } else if matches!(
             d.outcome,
             Disposition::MissingEmail
-                | Disposition::MalformedEmail
+                | Disposition::MalformedEmail { .. }
                 | Disposition::SharesEmail { .. }
                 | Disposition::WaitingOnAlert { .. }
         ) {

@@ -46,8 +46,8 @@ pub trait PropertyStore: Send + Sync {
         plan: &Plan,
         sync: Option<PlannedSync<'_>>,
     ) -> Result<(), StoreError>;
-    /// What the last sync that planned did with each PMS record (empty before one).
-    fn dispositions(&self, property: &str) -> Result<Dispositions, StoreError>;
+    /// What the last sync that planned did with each PMS record (`None` before one).
+    fn dispositions(&self, property: &str) -> Result<Option<Dispositions>, StoreError>;
     /// Whether the last sync with this input fingerprint left the state as it is.
     fn is_settled(&self, property: &str, input_fingerprint: u64) -> Result<bool, StoreError>;
     /// Records a sync that applied nothing (a failure).

@@ -199,7 +199,7 @@ impl PlannedSync<'_> {
 
 /// The record dispositions of the last sync that planned.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dispositions {
     /// When that sync started (unix seconds). Later syncs of the same input against
     /// the same state were settled: this list is still what they would say.

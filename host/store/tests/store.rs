@@ -55,10 +55,7 @@ fn the_last_planned_syncs_dispositions_replace_the_ones_before(backend: &Backend
     store
         .create_property(&PropertyRecord::new("door-1", "D", NOW))
         .unwrap();
-    assert_eq!(
-        store.dispositions("door-1").unwrap(),
-        Dispositions::default()
-    );
+    assert_eq!(store.dispositions("door-1").unwrap(), None);
     let run = |at: i64| SyncRun {
         started_at: at,
         finished_at: at,
@@ -95,7 +92,7 @@ fn the_last_planned_syncs_dispositions_replace_the_ones_before(backend: &Backend
         NOW,
     );
     assert_eq!(first.len(), 2);
-    let kept = store.dispositions("door-1").unwrap();
+    let kept = store.dispositions("door-1").unwrap().unwrap();
     assert_eq!((kept.planned_at, kept.records), (NOW, first));
     let second = sync(
         vec![person(
@@ -108,7 +105,7 @@ fn the_last_planned_syncs_dispositions_replace_the_ones_before(backend: &Backend
         )],
         NOW + 60,
     );
-    let kept = store.dispositions("door-1").unwrap();
+    let kept = store.dispositions("door-1").unwrap().unwrap();
     assert_eq!((kept.planned_at, kept.records.clone()), (NOW + 60, second));
     assert_eq!(kept.records[0].pms_key.resident, "r3");
     assert_eq!(kept.records[0].outcome.as_str(), "synced");

@@ -107,8 +107,8 @@ struct FeedWindow {
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
-struct Event {
-    event: epms_store::FeedRecord,
+pub(super) struct Event {
+    pub event: epms_store::FeedRecord,
 }
 
 #[derive(Serialize, schemars::JsonSchema)]

@@ -6,6 +6,7 @@ mod alerts;
 mod audit;
 pub mod connectors;
 mod credentials;
+mod explain;
 mod people;
 mod properties;
 mod service;
@@ -33,6 +34,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         credentials::endpoints(),
         properties::endpoints(),
         people::endpoints(),
+        explain::endpoints(),
         alerts::endpoints(),
         suggestions::endpoints(),
         units::endpoints(),

@@ -533,12 +533,12 @@ impl PropertyStore for PgStore {
         })
     }
 
-    fn dispositions(&self, property: &str) -> Result<Dispositions, StoreError> {
+    fn dispositions(&self, property: &str) -> Result<Option<Dispositions>, StoreError> {
         let found: Vec<Dispositions> = self.values(
             "SELECT value::text FROM dispositions WHERE property = $1",
             &[&property],
         )?;
-        Ok(found.into_iter().next().unwrap_or_default())
+        Ok(found.into_iter().next())
     }
 
     fn alert_history(&self, property: &str, n: usize) -> Result<Vec<Alert>, StoreError> {

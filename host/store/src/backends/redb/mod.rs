@@ -436,13 +436,10 @@ impl PropertyStore for RedbStore {
         Ok(out)
     }
 
-    fn dispositions(&self, property: &str) -> Result<Dispositions, StoreError> {
+    fn dispositions(&self, property: &str) -> Result<Option<Dispositions>, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(DISPOSITIONS)?;
-        Ok(match t.get(property)? {
-            Some(v) => dec(v.value())?,
-            None => Dispositions::default(),
-        })
+        t.get(property)?.map(|v| dec(v.value())).transpose()
     }
 
     /// Resolved alerts, newest first.
