@@ -87,11 +87,11 @@ fn sync_with(
         connector: None,
         host: None,
     };
-    let planned = PlannedSync {
+    let sync = PlannedSync {
         run: &run,
         dispositions: &out.dispositions,
     };
-    store.apply(property, &out.plan, Some(planned)).unwrap();
+    store.apply(property, &out.plan, Some(sync)).unwrap();
     (
         loaded,
         planned - loaded,

@@ -72,6 +72,17 @@ pub fn token(store: &RedbStore, role: Role, properties: &[&str]) -> String {
     t
 }
 
+/// The webhook destination policy of the test hosts: loopback allowed.
+pub fn loopback_webhooks() -> epms_webhooks::DestinationPolicy {
+    epms_webhooks::DestinationPolicy {
+        network: epms_runtime::NetworkAccess {
+            allow_loopback: true,
+            allow_private: false,
+        },
+        allowed_hosts: Vec::new(),
+    }
+}
+
 impl Host {
     /// A fresh host over a simulator holding one property of `units` units per vendor.
     pub async fn start(seed: u64, units: usize) -> Host {
@@ -109,6 +120,8 @@ impl Host {
         }
         let mut state = AppState::new(store.clone(), runtime, connectors);
         *state.trust.write().unwrap() = trust;
+        // Webhook receivers of the tests listen on loopback, as the simulator does.
+        state.webhook_policy = Arc::new(loopback_webhooks());
         let clock_ahead = Arc::new(AtomicI64::new(0));
         let ahead = clock_ahead.clone();
         let real = state.clock.clone();

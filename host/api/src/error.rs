@@ -142,6 +142,7 @@ impl From<epms_store::StoreError> for ApiError {
                 ApiError::conflict("exists", format!("property {p:?} already exists"))
             }
             S::NoSuchToken(t) => ApiError::not_found(format!("token {t:?}")),
+            S::NoSuchSubscription(w) => ApiError::not_found(format!("webhook subscription {w:?}")),
             S::NothingToRollBack(v) => ApiError::conflict(
                 "nothing-to-roll-back",
                 format!("{v} has no earlier version"),

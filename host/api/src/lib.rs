@@ -61,6 +61,8 @@ pub struct AppState {
     /// How long a sync lease lasts unless renewed (a third of it between renewals):
     /// the longest a property waits after its host died mid-sync.
     pub lease_ttl: Duration,
+    /// Where webhook subscriptions may point (checked when one is created).
+    pub webhook_policy: Arc<epms_webhooks::DestinationPolicy>,
 }
 
 impl AppState {
@@ -84,6 +86,7 @@ impl AppState {
             sync_pool: start_sync_pool(),
             host_id: Arc::from("local"),
             lease_ttl: Duration::from_secs(60),
+            webhook_policy: Arc::default(),
             clock: Arc::new(|| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)

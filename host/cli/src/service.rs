@@ -50,6 +50,60 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub connectors: ConnectorsConfig,
     pub sandbox: SandboxConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+/// Webhook delivery (`[webhooks]`). Destinations follow the connectors' address rules
+/// (`allow_loopback`, `sandbox.allow_private`) and, when set, the allow-list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Deliver from this host (subscriptions are shared by a fleet: each is
+    /// delivered by one host at a time).
+    pub enabled: bool,
+    /// Host names webhooks may reach (`*.example.com` for a domain); empty: any host
+    /// the address rules allow.
+    pub allowed_hosts: Vec<String>,
+    /// Longest wait for a receiver, in seconds (1 to 300).
+    pub timeout_seconds: u64,
+    /// The first retry's delay in seconds (1 to 3,600); it doubles with each failure
+    /// in a row, up to an hour.
+    pub retry_base_seconds: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            enabled: true,
+            allowed_hosts: Vec::new(),
+            timeout_seconds: 10,
+            retry_base_seconds: 5,
+        }
+    }
+}
+
+impl Config {
+    /// Where webhooks may be delivered.
+    pub fn webhook_policy(&self) -> epms_webhooks::DestinationPolicy {
+        epms_webhooks::DestinationPolicy {
+            network: NetworkAccess {
+                allow_loopback: self.allow_loopback,
+                allow_private: self.sandbox.allow_private,
+            },
+            allowed_hosts: self.webhooks.allowed_hosts.clone(),
+        }
+    }
+
+    fn webhook_dispatch(&self) -> epms_webhooks::DispatcherConfig {
+        epms_webhooks::DispatcherConfig {
+            policy: self.webhook_policy(),
+            timeout: Duration::from_secs(self.webhooks.timeout_seconds),
+            retry_base: Duration::from_secs(self.webhooks.retry_base_seconds),
+            host_id: host_id(self),
+            lease_ttl: Duration::from_secs(self.scheduler.lease_seconds),
+            ..epms_webhooks::DispatcherConfig::default()
+        }
+    }
 }
 
 /// The sandbox every connector runs in (`[sandbox]`); the defaults suit a 5,000-unit
@@ -221,6 +275,7 @@ impl Default for Config {
             scheduler: SchedulerConfig::default(),
             connectors: ConnectorsConfig::default(),
             sandbox: SandboxConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -251,6 +306,13 @@ pub fn load_config(
         .map_err(|e| anyhow::anyhow!("scheduler: {e}"))?;
     config.connectors.trust()?;
     config.sandbox.limits()?;
+    let w = &config.webhooks;
+    if !(1..=300).contains(&w.timeout_seconds) {
+        anyhow::bail!("webhooks.timeout_seconds must be between 1 and 300");
+    }
+    if !(1..=3600).contains(&w.retry_base_seconds) {
+        anyhow::bail!("webhooks.retry_base_seconds must be between 1 and 3600");
+    }
     Ok(config)
 }
 
@@ -420,6 +482,7 @@ pub async fn app_state(
     let mut state = AppState::new(store, runtime, connectors);
     state.host_id = host_id(config).into();
     state.lease_ttl = Duration::from_secs(config.scheduler.lease_seconds);
+    state.webhook_policy = Arc::new(config.webhook_policy());
     *state.trust.write().unwrap_or_else(|p| p.into_inner()) = config.connectors.trust()?;
     let problems = epms_api::plugins::restore(&state).await?;
     for p in problems {
@@ -503,6 +566,17 @@ pub async fn serve(
             stopped.clone(),
         ))
     });
+    let webhooks = config.webhooks.enabled.then(|| {
+        let mut stopping = stopped.clone();
+        tokio::spawn(epms_webhooks::run(
+            state.store.clone(),
+            config.webhook_dispatch(),
+            epms_webhooks::dispatcher::system_clock(),
+            async move {
+                let _ = stopping.wait_for(|s| *s).await;
+            },
+        ))
+    });
     let mut api_stopped = stopped;
     let shutdown = async move {
         let _ = api_stopped.wait_for(|s| *s).await;
@@ -518,6 +592,9 @@ pub async fn serve(
     server.await??;
     if let Some(s) = scheduler {
         s.await?;
+    }
+    if let Some(w) = webhooks {
+        w.await?;
     }
     Ok(())
 }

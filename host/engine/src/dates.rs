@@ -72,6 +72,18 @@ pub fn format_utc(unix: i64) -> String {
     )
 }
 
+/// RFC 3339 (`YYYY-MM-DDTHH:MM:SSZ`) of unix seconds, for messages machines read.
+pub fn format_rfc3339(unix: i64) -> String {
+    let (y, m, d) = civil_from_days(unix.div_euclid(DAY));
+    let secs = unix.rem_euclid(DAY);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +110,7 @@ mod tests {
         }
         assert_eq!(parse_day("2026-05-31T10:00:00Z"), parse_day("2026-05-31"));
         assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_rfc3339(1_800_000_000), "2027-01-15T08:00:00Z");
         assert_eq!(
             format_utc(local_time(19_782, 23 * 60 + 59, 0)),
             "2024-02-29 23:59 UTC"

@@ -17,14 +17,17 @@ mod records;
 pub mod secret_box;
 #[doc(hidden)]
 pub mod test_database;
+mod webhooks;
 
 pub use backends::postgres::{PG_SCHEMA_VERSION, PgStore};
 pub use backends::redb::{RedbStore, SCHEMA_VERSION, tables as redb_tables};
 pub use port::{
     AdminStore, ConnectorStore, FeedStore, LeaseOutcome, PropertyStore, Storage, SyncLeases,
+    WebhookStore,
 };
 pub use records::*;
 pub use secret_box::{SecretBox, SecretError};
+pub use webhooks::*;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -57,6 +60,8 @@ pub enum StoreError {
     UnknownBackend(String),
     #[error("the store location is not usable: {0}")]
     BadLocation(String),
+    #[error("no webhook subscription has the id {0:?}")]
+    NoSuchSubscription(String),
 }
 
 /// The audit scope of the service itself; no property may have this id.

@@ -16,9 +16,9 @@ use std::time::Duration;
 use epms_engine::{AccountId, Alert, AuditEntry, DoorState, Plan};
 
 use crate::{
-    ClosedSuggestion, CredentialRecord, Dispositions, FeedRecord, PgStore, PlannedSync,
-    PluginRecord, PropertyRecord, RedbStore, SecretBox, StoreError, SyncRun, TokenRecord,
-    VendorDefault,
+    ClosedSuggestion, CredentialRecord, DeliveryAttempt, Dispositions, FeedRecord, OutboxEvent,
+    PgStore, PlannedSync, PluginRecord, PropertyRecord, RedbStore, SecretBox, StoreError,
+    Subscription, SyncRun, TokenRecord, VendorDefault,
 };
 
 /// Properties: their records, their DOOR state, plans applied to it, sync runs, the
@@ -179,10 +179,54 @@ pub enum LeaseOutcome {
     VendorAtLimit,
 }
 
-/// All of the store, as one handle.
-pub trait Storage: PropertyStore + AdminStore + ConnectorStore + FeedStore + SyncLeases {}
+/// Webhook subscriptions, the outbox of notifications (appended by `apply` and
+/// `record_sync_run` in their own transaction) and delivery attempts.
+pub trait WebhookStore: Send + Sync {
+    /// Adds a subscription, its cursor at the end of the outbox (it is sent what
+    /// happens from now on), its signing secret sealed.
+    fn create_subscription(
+        &self,
+        subscription: &Subscription,
+        secret: &str,
+    ) -> Result<Subscription, StoreError>;
+    fn subscription(&self, id: &str) -> Result<Subscription, StoreError>;
+    fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError>;
+    /// The signing secret, opened.
+    fn subscription_secret(&self, id: &str) -> Result<String, StoreError>;
+    fn update_subscription(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut Subscription),
+    ) -> Result<Subscription, StoreError>;
+    /// Removes a subscription with its secret and attempts.
+    fn delete_subscription(&self, id: &str) -> Result<(), StoreError>;
+    /// Outbox events after sequence `after`, oldest first.
+    fn outbox(&self, after: u64, limit: usize) -> Result<Vec<(u64, OutboxEvent)>, StoreError>;
+    /// Records an attempt and what it did to the subscription, in one transaction
+    /// (only the newest [`crate::ATTEMPTS_KEPT`] attempts are kept).
+    fn record_attempt(
+        &self,
+        id: &str,
+        attempt: &DeliveryAttempt,
+        change: &mut dyn FnMut(&mut Subscription),
+    ) -> Result<Subscription, StoreError>;
+    /// Attempts, newest first.
+    fn attempts(&self, id: &str, limit: usize) -> Result<Vec<DeliveryAttempt>, StoreError>;
+    /// Drops the outbox events every subscription's cursor has passed (all of them
+    /// when there is no subscription); how many.
+    fn prune_outbox(&self) -> Result<u64, StoreError>;
+}
 
-impl<T: PropertyStore + AdminStore + ConnectorStore + FeedStore + SyncLeases> Storage for T {}
+/// All of the store, as one handle.
+pub trait Storage:
+    PropertyStore + AdminStore + ConnectorStore + FeedStore + SyncLeases + WebhookStore
+{
+}
+
+impl<T: PropertyStore + AdminStore + ConnectorStore + FeedStore + SyncLeases + WebhookStore> Storage
+    for T
+{
+}
 
 /// Opens the store a location names: `redb:<path>`, `redb://<path>` or a plain path is
 /// the embedded redb file (created when missing); `postgres://…` (or `postgresql://…`)

@@ -48,7 +48,135 @@ on_each_backend!(
     connector_versions_are_installed_once_activated_rolled_back_and_pinned_with_audit,
     a_sync_lease_has_one_holder_until_released_or_lapsed_and_counts_for_its_vendor,
     the_last_planned_syncs_dispositions_replace_the_ones_before,
+    webhook_subscriptions_see_what_happens_after_them_in_order_and_keep_their_attempts,
 );
+
+fn webhook_subscriptions_see_what_happens_after_them_in_order_and_keep_their_attempts(
+    backend: &Backend,
+) {
+    let store = open(backend);
+    store
+        .create_property(&PropertyRecord::new("door-1", "W", NOW))
+        .unwrap();
+    let apply_sync = |records| {
+        let state = store.load_state("door-1").unwrap();
+        let out = plan_sync(
+            &snapshot(records),
+            &state,
+            &access_settings_automatic(),
+            NOW,
+        );
+        store.apply("door-1", &out.plan, None).unwrap();
+    };
+    // Before any subscription: events are kept for no one, and pruned.
+    apply_sync(vec![person(
+        "r0",
+        "Old",
+        "Event",
+        None,
+        "101",
+        LeaseStatus::Current,
+    )]);
+    assert!(!store.outbox(0, 100).unwrap().is_empty());
+    assert!(store.prune_outbox().unwrap() > 0);
+    assert!(store.outbox(0, 100).unwrap().is_empty());
+    let sub = Subscription {
+        id: "wh_test".into(),
+        url: "https://hooks.example.com/door".into(),
+        property: None,
+        events: vec![EventFamily::Access, EventFamily::Alerts, EventFamily::Syncs],
+        enabled: true,
+        disabled_reason: None,
+        cursor: 0,
+        failures: 0,
+        max_failures: 5,
+        retry_at_ms: None,
+        created_at: NOW,
+    };
+    let created = store.create_subscription(&sub, "whsec_c2VjcmV0").unwrap();
+    assert_eq!(
+        store.subscription_secret("wh_test").unwrap(),
+        "whsec_c2VjcmV0"
+    );
+    assert_eq!(store.subscriptions().unwrap(), vec![created.clone()]);
+    // A resident with an email is granted keys; the one without raised an alert before.
+    apply_sync(vec![person(
+        "r1",
+        "Ann",
+        "Lee",
+        Some("ann@x.com"),
+        "101",
+        LeaseStatus::Current,
+    )]);
+    let failed = SyncRun {
+        started_at: NOW,
+        finished_at: NOW + 1,
+        outcome: RunOutcome::Failed,
+        counts: SyncCounts::default(),
+        error_code: Some("auth".into()),
+        error: Some("Login failed.".into()),
+        input_fingerprint: None,
+        connector: None,
+        host: None,
+    };
+    store.record_sync_run("door-1", &failed).unwrap();
+    let events = store.outbox(created.cursor, 100).unwrap();
+    let types: Vec<&str> = events.iter().map(|(_, e)| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "access.granted",
+            "access.granted",
+            "alert.cleared",
+            "sync.failed"
+        ],
+        "{events:?}"
+    );
+    assert!(events.windows(2).all(|w| w[1].0 == w[0].0 + 1), "gapless");
+    assert!(events.iter().all(|(_, e)| e.property == "door-1"));
+    // Attempts: the newest first; the subscription changes with them.
+    let attempt = |seq, delivered| DeliveryAttempt {
+        seq,
+        event_type: "access.granted".into(),
+        at: NOW,
+        status: Some(if delivered { 200 } else { 503 }),
+        delivered,
+        error: (!delivered).then(|| "503".into()),
+        duration_ms: 3,
+        host: "h1".into(),
+    };
+    let first = events[0].0;
+    let s = store
+        .record_attempt("wh_test", &attempt(first, false), &mut |s| {
+            s.after_attempt(first, false, NOW * 1000, 100, "503")
+        })
+        .unwrap();
+    assert_eq!((s.failures, s.cursor), (1, created.cursor));
+    let s = store
+        .record_attempt("wh_test", &attempt(first, true), &mut |s| {
+            s.after_attempt(first, true, NOW * 1000, 100, "")
+        })
+        .unwrap();
+    assert_eq!((s.failures, s.cursor), (0, first));
+    let listed = store.attempts("wh_test", 10).unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed[0].delivered && !listed[1].delivered);
+    // Pruning keeps what the subscription has not passed.
+    store.prune_outbox().unwrap();
+    assert_eq!(store.outbox(0, 100).unwrap().len(), events.len() - 1);
+    store.delete_subscription("wh_test").unwrap();
+    assert!(matches!(
+        store.subscription("wh_test"),
+        Err(StoreError::NoSuchSubscription(_))
+    ));
+    assert!(store.attempts("wh_test", 10).unwrap().is_empty());
+}
+
+fn access_settings_automatic() -> Settings {
+    let mut s = access_settings();
+    s.access.mode = AccessMode::Automatic;
+    s
+}
 
 fn the_last_planned_syncs_dispositions_replace_the_ones_before(backend: &Backend) {
     let store = open(backend);

@@ -14,6 +14,7 @@ mod suggestions;
 mod syncs;
 pub mod tokens;
 mod units;
+mod webhooks;
 
 use epms_engine::access::AccessError;
 use epms_engine::resolve::ResolveError;
@@ -41,6 +42,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         syncs::endpoints(),
         audit::endpoints(),
         tokens::endpoints(),
+        webhooks::endpoints(),
         connectors::endpoints(),
     ]
     .into_iter()

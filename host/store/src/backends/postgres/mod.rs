@@ -13,6 +13,7 @@
 
 mod changes;
 mod pool;
+mod webhooks;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -42,6 +43,7 @@ type Tx<'a, 't> = Cached<'a, Transaction<'t>>;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_explanations.sql"),
+    include_str!("migrations/0003_webhooks.sql"),
 ];
 
 /// The schema this build writes.
@@ -447,6 +449,7 @@ impl PropertyStore for PgStore {
                 txn.execute(APPEND_AUDIT_MANY, &[&property, &entries])
                     .await?;
             }
+            webhooks::append_outbox(txn, crate::events_of_plan(property, plan)).await?;
             if let Some(sync) = sync {
                 txn.execute(APPEND_RUN, &[&property, &enc_text(sync.run)])
                     .await?;
@@ -475,6 +478,13 @@ impl PropertyStore for PgStore {
             save_property(txn, &p).await?;
             txn.execute(APPEND_RUN, &[&property, &enc_text(run)])
                 .await?;
+            webhooks::append_outbox(
+                txn,
+                crate::event_of_failed_run(property, run)
+                    .into_iter()
+                    .collect(),
+            )
+            .await?;
             Ok(())
         })
     }

@@ -6,6 +6,7 @@
 
 mod plugins;
 pub mod tables;
+mod webhooks;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -207,6 +208,10 @@ impl RedbStore {
             txn.open_table(PLUGIN_BLOBS)?;
             txn.open_table(PLUGIN_DEFAULTS)?;
             txn.open_table(PLUGIN_PINS)?;
+            txn.open_table(WEBHOOK_SUBSCRIPTIONS)?;
+            txn.open_table(WEBHOOK_SECRETS)?;
+            txn.open_table(WEBHOOK_OUTBOX)?;
+            txn.open_table(WEBHOOK_ATTEMPTS)?;
         }
         txn.commit()?;
         Ok(RedbStore {
@@ -337,6 +342,7 @@ impl PropertyStore for RedbStore {
                 apply_changes(&txn, property, plan)?;
             }
             append_audit(&txn, property, &plan.audit)?;
+            webhooks::append_outbox(&txn, crate::events_of_plan(property, plan))?;
             if let Some(sync) = sync {
                 append(&txn, SYNC_RUNS, property, std::iter::once(enc(sync.run)))?;
                 txn.open_table(DISPOSITIONS)?
@@ -370,6 +376,7 @@ impl PropertyStore for RedbStore {
             props.insert(property, enc(&p).as_slice())?;
         }
         append(&txn, SYNC_RUNS, property, std::iter::once(enc(run)))?;
+        webhooks::append_outbox(&txn, crate::event_of_failed_run(property, run))?;
         txn.commit()?;
         Ok(())
     }

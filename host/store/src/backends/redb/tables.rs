@@ -62,3 +62,13 @@ pub const PLUGIN_BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("plu
 pub const PLUGIN_DEFAULTS: TableDefinition<&str, &[u8]> = TableDefinition::new("plugin_defaults");
 /// Per property: a version pinned for it (a canary), by hash.
 pub const PLUGIN_PINS: TableDefinition<&str, &str> = TableDefinition::new("plugin_pins");
+/// Webhook subscriptions by id → JSON [`crate::Subscription`]…
+pub const WEBHOOK_SUBSCRIPTIONS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("webhook_subscriptions");
+/// …and their signing secrets, sealed.
+pub const WEBHOOK_SECRETS: TableDefinition<&str, &str> = TableDefinition::new("webhook_secrets");
+/// Global sequence → JSON [`crate::OutboxEvent`]: every notification, in commit order.
+pub const WEBHOOK_OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("webhook_outbox");
+/// (subscription, attempt number) → JSON [`crate::DeliveryAttempt`].
+pub const WEBHOOK_ATTEMPTS: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("webhook_attempts");
