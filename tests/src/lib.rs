@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use epms_runtime::{NetworkAccess, Runtime, RuntimeConfig, SandboxLimits};
 
 pub mod api_host;
+pub mod browser;
 
 /// Paths of the components built by this crate's build script.
 pub mod guests {

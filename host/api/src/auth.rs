@@ -24,6 +24,24 @@ pub fn new_token() -> String {
     format!("epms_{}", epms_store::SecretBox::generate_hex())
 }
 
+/// The console's session cookie: the token itself, HttpOnly and SameSite=Strict.
+pub const SESSION_COOKIE: &str = "epms_session";
+/// The header every write of the console carries (`X-Epms-Console: 1`).
+pub const CONSOLE_HEADER: &str = "x-epms-console";
+
+/// The token in the request's session cookie, if any.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
 /// Who is calling.
 #[derive(Debug, Clone)]
 pub struct Caller(pub TokenRecord);
@@ -66,15 +84,31 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        let token = parts
+        let bearer = parts
             .headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(ApiError::unauthorized)?;
-        match state.store.token(&token_hash(token))? {
+            .filter(|t| !t.is_empty());
+        let token = match bearer {
+            Some(t) => t.to_owned(),
+            None => {
+                let t = session_cookie(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+                // A write made with the console's cookie must carry the console's own
+                // header, which another site's page cannot send (the cookie is
+                // SameSite=Strict as well).
+                if !parts.method.is_safe() && !parts.headers.contains_key(CONSOLE_HEADER) {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::FORBIDDEN,
+                        "csrf",
+                        format!("a write signed in by cookie needs the {CONSOLE_HEADER} header"),
+                    ));
+                }
+                t
+            }
+        };
+        match state.store.token(&token_hash(&token))? {
             Some(record) => Ok(Caller(record)),
             None => Err(ApiError::unauthorized()),
         }

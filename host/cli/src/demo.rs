@@ -373,10 +373,22 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         .first()
         .map(|s| s.property.as_str())
         .unwrap_or("door-yardi");
+    // A property manager's token for the first property, to see the console as one.
+    let manager = epms_api::new_token();
+    state.store.put_token(
+        &epms_api::token_hash(&manager),
+        &TokenRecord {
+            name: format!("demo manager of {first}"),
+            role: Role::PropertyManager,
+            properties: vec![first.to_owned()],
+            created_at: now(),
+        },
+    )?;
     println!();
-    println!("admin API on {base} (Ctrl-C stops it); admin token, shown once:");
-    println!("  {token}");
-    println!("try:");
+    println!("console on {base}/ (Ctrl-C stops it); sign in with a token, each shown once:");
+    println!("  admin:                {token}");
+    println!("  manager of {first:<10} {manager}");
+    println!("admin API on {base}/api/v1; try:");
     println!("  curl -s -H 'Authorization: Bearer {token}' {base}/api/v1/properties");
     println!(
         "  curl -s -H 'Authorization: Bearer {token}' {base}/api/v1/properties/{first}/alerts"
@@ -672,44 +684,33 @@ async fn approve_and_change(api: &Api, sim: &Simulator, scene: &Scene) -> anyhow
 
 async fn summary(api: &Api, scenes: &[Scene]) -> anyhow::Result<()> {
     const ALERTS: [(&str, &str); 7] = [
-        ("dupEm", "duplicate-emails"),
-        ("noEm", "missing-email"),
-        ("dupAcc", "duplicate-account"),
-        ("name", "name-mismatch"),
-        ("email", "email-mismatch"),
-        ("gone", "missing-from-pms"),
-        ("held", "sync-held"),
+        ("Duplicate Emails", "duplicate-emails"),
+        ("Missing Email", "missing-email"),
+        ("Duplicate Account", "duplicate-account"),
+        ("Name Mismatch", "name-mismatch"),
+        ("Email Mismatch", "email-mismatch"),
+        ("Missing From PMS", "missing-from-pms"),
+        ("Sync Held", "sync-held"),
     ];
     println!();
-    print!("{:<15} {:>9} {:>8}", "property", "residents", "unmapped");
-    for (short, _) in ALERTS {
-        print!(" {short:>6}");
-    }
-    println!(
-        " {:>6} {:>6} {:>6}  last successful sync",
-        "grant", "revoke", "grey"
-    );
     for scene in scenes {
         let people = api.get(&scene.path("/people?limit=1")).await?;
         let units = api.get(&scene.path("/pms-units")).await?;
         let alerts = api.get(&scene.path("/alerts")).await?;
         let suggestions = api.get(&scene.path("/suggestions")).await?;
         let property = api.get(&scene.path("")).await?;
-        print!(
-            "{:<15} {:>9} {:>8}",
-            scene.property,
-            people["total"].as_u64().unwrap_or_default(),
-            units["unmapped"].as_u64().unwrap_or_default()
-        );
-        for (_, kind) in ALERTS {
-            let open = alerts["groups"][kind]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|a| a["state"] == "open")
-                .count();
-            print!(" {open:>6}");
-        }
+        let open: Vec<String> = ALERTS
+            .iter()
+            .filter_map(|(name, kind)| {
+                let n = alerts["groups"][kind]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|a| a["state"] == "open")
+                    .count();
+                (n > 0).then(|| format!("{n} {name}"))
+            })
+            .collect();
         let kinds = |k: &str| {
             suggestions["suggestions"]
                 .as_array()
@@ -720,10 +721,30 @@ async fn summary(api: &Api, scenes: &[Scene]) -> anyhow::Result<()> {
         };
         let last = property["last_sync_ok"]
             .as_i64()
-            .map(|t| format!("{t} (unix), {} s ago", now() - t))
+            .map(|t| {
+                format!(
+                    "{} ({} s ago)",
+                    epms_engine::dates::format_utc(t),
+                    now() - t
+                )
+            })
             .unwrap_or_else(|| "never".into());
         println!(
-            " {:>6} {:>6} {:>6}  {last}",
+            "{}: {} residents, {} PMS units not mapped; last successful sync {last}",
+            scene.property,
+            people["total"].as_u64().unwrap_or_default(),
+            units["unmapped"].as_u64().unwrap_or_default()
+        );
+        println!(
+            "  open alerts: {}",
+            if open.is_empty() {
+                "none".to_owned()
+            } else {
+                open.join(", ")
+            }
+        );
+        println!(
+            "  waiting for approval: {} to grant, {} to revoke, {} status notes",
             kinds("grant"),
             kinds("revoke"),
             kinds("no-change")

@@ -230,34 +230,52 @@ fn the_demo_runs_the_whole_pipeline_settles_and_serves_the_api() {
         };
         stdout.push_str(&line);
         stdout.push('\n');
-        if let Some(t) = line.trim().strip_prefix("epms_") {
-            break format!("epms_{t}");
+        if line.trim_start().starts_with("admin:")
+            && let Some(t) = line.split_whitespace().find(|w| w.starts_with("epms_"))
+        {
+            break t.to_owned();
         }
     };
     // The summary: every alert type of User Sync and Safety's Missing From PMS on
     // every property, units left unmapped, a move-in's grants and a move-out's
     // revokes pending.
-    let header: Vec<&str> = stdout
-        .lines()
-        .find(|l| l.starts_with("property "))
-        .expect("a summary table")
-        .split_whitespace()
-        .collect();
-    for vendor in ["yardi", "realpage", "entrata", "mri", "appfolio"] {
-        let row: Vec<&str> = stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("door-{vendor} ")))
-            .unwrap_or_else(|| panic!("a row for {vendor}: {stdout}"))
+    let lines: Vec<&str> = stdout.lines().collect();
+    let number_before = |line: &str, words: &str| -> u64 {
+        let at = line
+            .find(words)
+            .unwrap_or_else(|| panic!("{words:?} in {line:?}"));
+        line[..at]
             .split_whitespace()
-            .collect();
-        for column in [
-            "unmapped", "dupEm", "noEm", "dupAcc", "name", "email", "gone", "grant", "revoke",
+            .last()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a number before {words:?} in {line:?}"))
+    };
+    for vendor in ["yardi", "realpage", "entrata", "mri", "appfolio"] {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("door-{vendor}: ")))
+            .unwrap_or_else(|| panic!("a summary for {vendor}: {stdout}"));
+        let (head, alerts, waiting) = (lines[at], lines[at + 1], lines[at + 2]);
+        assert!(number_before(head, " PMS units not mapped") > 0, "{head}");
+        // Times as dates, not unix seconds.
+        assert!(head.contains(" UTC ("), "{head}");
+        for name in [
+            "Duplicate Emails",
+            "Missing Email",
+            "Duplicate Account",
+            "Name Mismatch",
+            "Email Mismatch",
+            "Missing From PMS",
         ] {
-            let i = header.iter().position(|h| *h == column).unwrap();
-            let n: u64 = row[i].parse().unwrap();
-            assert!(n > 0, "{vendor}: no {column}: {stdout}");
+            assert!(
+                number_before(alerts, name) > 0,
+                "{vendor}: no {name}: {alerts}"
+            );
         }
+        assert!(number_before(waiting, " to grant") > 0, "{waiting}");
+        assert!(number_before(waiting, " to revoke") > 0, "{waiting}");
     }
+    assert!(stdout.contains("console on http://"), "{stdout}");
     let (status, body) = get(&addr, "/api/v1/properties", Some(&token)).unwrap();
     assert!(status.contains("200"), "{status} {body}");
     for vendor in ["yardi", "realpage", "entrata", "mri", "appfolio"] {

@@ -5,6 +5,7 @@
 mod alerts;
 mod audit;
 pub mod connectors;
+mod console;
 mod credentials;
 mod explain;
 mod people;
@@ -31,6 +32,7 @@ use crate::framework::Endpoint;
 pub fn endpoints() -> Vec<Endpoint> {
     [
         service::endpoints(),
+        console::endpoints(),
         connectors::installed_endpoints(),
         credentials::endpoints(),
         properties::endpoints(),

@@ -67,6 +67,13 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
 
 #[derive(Deserialize, schemars::JsonSchema)]
 struct Page {
+    /// Text in the name or email (any case).
+    #[schemars(length(max = 200))]
+    q: Option<String>,
+    /// Only people with this status.
+    status: Option<DoorStatus>,
+    /// Only people from this source.
+    source: Option<epms_engine::AccountSource>,
     /// People to skip (default 0).
     offset: Option<usize>,
     /// People in the page (default 100).
@@ -74,7 +81,8 @@ struct Page {
     limit: Option<usize>,
 }
 
-/// People, in account order, a page at a time (default 100, at most 1,000).
+/// People, in account order, a page at a time (default 100, at most 1,000), filtered
+/// by text, status and source; `total` counts the people the filters keep.
 async fn people(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -82,9 +90,38 @@ async fn people(
 ) -> ApiResult {
     let limit = page_limit(page.limit, 100, 1_000)?;
     let offset = page.offset.unwrap_or(0);
+    let needle = match page.q.as_deref().map(str::trim) {
+        Some(q) if q.chars().count() > 200 => {
+            return Err(ApiError::invalid("q", "at most 200 characters"));
+        }
+        Some(q) => q.to_lowercase(),
+        None => String::new(),
+    };
     let door = state.store.state(&id)?;
-    let accounts: Vec<&epms_engine::Account> =
-        door.accounts.values().skip(offset).take(limit).collect();
+    let kept = |a: &&epms_engine::Account| {
+        page.status.is_none_or(|s| a.status == Some(s))
+            && page.source.is_none_or(|s| a.source == s)
+            && (needle.is_empty()
+                || format!("{} {}", a.first_name, a.last_name)
+                    .to_lowercase()
+                    .contains(&needle)
+                || a.email
+                    .as_deref()
+                    .is_some_and(|e| e.to_lowercase().contains(&needle)))
+    };
+    let filtered = page.status.is_some() || page.source.is_some() || !needle.is_empty();
+    let total = if filtered {
+        door.accounts.values().filter(kept).count()
+    } else {
+        door.accounts.len()
+    };
+    let accounts: Vec<&epms_engine::Account> = door
+        .accounts
+        .values()
+        .filter(kept)
+        .skip(offset)
+        .take(limit)
+        .collect();
     // The page's PMS keys, in one pass over the links.
     let mut keys: HashMap<u64, Vec<String>> = accounts.iter().map(|a| (a.id, Vec::new())).collect();
     for (key, account) in &door.links {
@@ -105,12 +142,12 @@ async fn people(
             }
         })
         .collect();
-    let next = offset + people.len();
+    let next = offset.saturating_add(people.len());
     // Serialised straight from the state (no JSON tree in between): the people page
     // is the API's most read and largest answer.
     Ok(Json(PeoplePage {
-        total: door.accounts.len(),
-        next_offset: (next < door.accounts.len()).then_some(next),
+        total,
+        next_offset: (next < total).then_some(next),
         people,
     })
     .into_response())
