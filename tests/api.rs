@@ -686,7 +686,11 @@ async fn openapi_documents_every_route_and_the_access_it_declares_holds() {
             .replace("{pms}", "P1")
             .replace(['{', '}'], "");
         let method = e.method.to_uppercase();
-        let body = e.body.map(|_| json!({}));
+        // The console's sign-in is the one public route that takes a body: a token.
+        let body = e.body.map(|_| match (e.method, e.path) {
+            ("post", "/console/session") => json!({"token": manager}),
+            _ => json!({}),
+        });
         // Routed: the path and method are known to the router.
         let (status, _, v) = h.call(&method, &uri, Some(&h.admin), body.clone()).await;
         assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
@@ -1226,4 +1230,82 @@ async fn bodies_over_their_routes_limit_are_refused_as_too_large_problems() {
         (status, &problem["field"]),
         (StatusCode::UNPROCESSABLE_ENTITY, &json!("body"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consoles_cookie_signs_in_reads_and_writes_only_with_the_consoles_header() {
+    let h = host().await;
+    h.admin(
+        "POST",
+        "/api/v1/properties",
+        Some(json!({"id": "door-c", "name": "C"})),
+    )
+    .await;
+    let manager = token(&h.store, Role::PropertyManager, &["door-c"]);
+    // A wrong token gets no cookie.
+    let (status, _, _) = h
+        .call(
+            "POST",
+            "/console/session",
+            None,
+            Some(json!({"token": "epms_nope"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The page and its assets are served with a policy that allows only themselves.
+    let (status, ctype, page) = h.request("GET", "/", None, None, Vec::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ctype.starts_with("text/html"), "{ctype}");
+    assert!(String::from_utf8_lossy(&page).contains("/console/app.js"));
+    let cookie = format!("epms_session={manager}");
+    let with = |extra: &'static [(&'static str, &'static str)]| {
+        let mut headers = vec![("cookie", cookie.as_str())];
+        headers.extend_from_slice(extra);
+        headers
+    };
+    let (status, _, body) = h
+        .request_with_headers("GET", "/console/session", None, &with(&[]), Vec::new())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let who: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(who["role"], "property-manager");
+    assert_eq!(who["properties"], json!(["door-c"]));
+    // A write by cookie without the console's header: refused (CSRF).
+    let account = br#"{"first_name":"Ann","last_name":"Lee","email":"ann@example.com"}"#.to_vec();
+    let (status, _, body) = h
+        .request_with_headers(
+            "POST",
+            "/api/v1/properties/door-c/accounts",
+            None,
+            &with(&[("content-type", "application/json")]),
+            account.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body:?}");
+    let problem: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["code"], "csrf");
+    let (status, _, _) = h
+        .request_with_headers(
+            "POST",
+            "/api/v1/properties/door-c/accounts",
+            None,
+            &with(&[
+                ("content-type", "application/json"),
+                ("x-epms-console", "1"),
+            ]),
+            account,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // The cookie is the manager's: another property is still a 404.
+    let (status, _, _) = h
+        .request_with_headers(
+            "GET",
+            "/api/v1/properties/door-z",
+            None,
+            &with(&[]),
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

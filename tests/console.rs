@@ -265,3 +265,53 @@ async fn a_new_property_is_set_up_through_the_seed_articles_steps() {
     b.wait_text("#toast", "Synced").await;
     assert!(!h.store.load_state("door-new").unwrap().accounts.is_empty());
 }
+
+/// The screenshots of `docs/` (run by hand: see `docs/console.md`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes the documentation's screenshots; run by hand"]
+async fn screenshots_of_the_main_screens() {
+    let Some(dir) = std::env::var_os("EPMS_CONSOLE_SCREENSHOTS") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let Some(b) = Browser::start("screenshots").await else {
+        return;
+    };
+    let h = Host::start(65, 40).await;
+    let property = h.set_up("acme", PMS).await;
+    h.set_up("yardi", "rnttrk01").await;
+    let unit = first_unit(&h);
+    add_resident(&h, "c-kim", "Kim", "Park", "kim.park@example.com", &unit);
+    h.admin(
+        "POST",
+        &format!("/api/v1/properties/{property}/accounts"),
+        Some(
+            json!({"first_name": "Kimberly", "last_name": "Park", "email": "kim.park@example.com"}),
+        ),
+    )
+    .await;
+    h.admin(
+        "POST",
+        &format!("/api/v1/properties/{property}/door-units"),
+        Some(json!({"name": "101", "building": "A"})),
+    )
+    .await;
+    h.sync(&property).await;
+    h.sync("door-yardi").await;
+    b.sign_in(&base(&h), &h.admin).await;
+    b.find("#properties").await;
+    b.screenshot(&dir.join("console-properties.png")).await;
+    b.go(&format!("{}/#/p/{property}/alerts", base(&h))).await;
+    b.find("[data-type=name-mismatch]").await;
+    b.screenshot(&dir.join("console-alerts.png")).await;
+    b.go(&format!("{}/#/p/{property}/access", base(&h))).await;
+    b.find("div.suggestion").await;
+    b.screenshot(&dir.join("console-access.png")).await;
+    b.go(&format!("{}/#/p/{property}/units", base(&h))).await;
+    b.find("#units").await;
+    b.screenshot(&dir.join("console-units.png")).await;
+    b.set_size(390, 844).await;
+    b.go(&format!("{}/#/p/{property}/people", base(&h))).await;
+    b.find("#people").await;
+    b.screenshot(&dir.join("console-people-phone.png")).await;
+}
