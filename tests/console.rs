@@ -6,7 +6,8 @@
 
 use epms_e2e::api_host::{Host, token};
 use epms_e2e::browser::Browser;
-use epms_model::{HouseholdRole, Lease, LeaseStatus, Resident};
+use epms_e2e::{add_to_sim, resident_on_lease};
+use epms_model::LeaseStatus;
 use epms_store::{PropertyStore as _, Role};
 use serde_json::json;
 
@@ -18,36 +19,36 @@ fn base(h: &Host) -> String {
 
 /// A resident with a current lease in `unit`, added to the simulator's ACME property.
 fn add_resident(h: &Host, id: &str, first: &str, last: &str, email: &str, unit: &str) {
-    h.sim.state.write(|portfolio| {
-        let p = portfolio
-            .properties
-            .iter_mut()
-            .find(|p| p.vendor == "acme")
-            .unwrap();
-        p.residents.push(Resident {
-            id: id.into(),
-            lease_id: Some(format!("L-{id}")),
-            unit_id: Some(unit.into()),
-            first_name: first.into(),
-            last_name: last.into(),
-            email: Some(email.into()),
-            phone: None,
-            role: HouseholdRole::Primary,
-            warnings: vec![],
-        });
-        p.leases.push(Lease {
-            id: format!("L-{id}"),
-            unit_id: Some(unit.into()),
-            resident_ids: vec![id.into()],
-            raw_status: "current".into(),
-            status: LeaseStatus::Current,
-            start_date: Some("2025-01-01".into()),
-            end_date: None,
-            move_in_date: None,
-            move_out_date: None,
-            warnings: vec![],
-        });
-    });
+    let (r, l) = resident_on_lease(
+        "acme",
+        id,
+        (first, last),
+        Some(email),
+        unit,
+        LeaseStatus::Current,
+    );
+    add_to_sim(&h.sim, "acme", vec![(r, Some(l))]);
+}
+
+/// Kim Park in the PMS, and a DOOR account made by hand with her email as "Kimberly
+/// Park": a Name Mismatch on the next sync.
+async fn kim_and_kimberly(h: &Host, property: &str) {
+    add_resident(
+        h,
+        "c-kim",
+        "Kim",
+        "Park",
+        "kim.park@example.com",
+        &first_unit(h),
+    );
+    h.admin(
+        "POST",
+        &format!("/api/v1/properties/{property}/accounts"),
+        Some(
+            json!({"first_name": "Kimberly", "last_name": "Park", "email": "kim.park@example.com"}),
+        ),
+    )
+    .await;
 }
 
 fn first_unit(h: &Host) -> String {
@@ -71,16 +72,7 @@ async fn a_manager_sees_only_their_property_and_merges_a_name_mismatch_that_the_
     let h = Host::start(61, 12).await;
     let property = h.set_up("acme", PMS).await;
     h.set_up("yardi", "rnttrk01").await;
-    let unit = first_unit(&h);
-    add_resident(&h, "c-kim", "Kim", "Park", "kim.park@example.com", &unit);
-    h.admin(
-        "POST",
-        &format!("/api/v1/properties/{property}/accounts"),
-        Some(
-            json!({"first_name": "Kimberly", "last_name": "Park", "email": "kim.park@example.com"}),
-        ),
-    )
-    .await;
+    kim_and_kimberly(&h, &property).await;
     h.sync(&property).await;
     let manager = token(&h.store, Role::PropertyManager, &[&property]);
 
@@ -280,16 +272,7 @@ async fn screenshots_of_the_main_screens() {
     let h = Host::start(65, 40).await;
     let property = h.set_up("acme", PMS).await;
     h.set_up("yardi", "rnttrk01").await;
-    let unit = first_unit(&h);
-    add_resident(&h, "c-kim", "Kim", "Park", "kim.park@example.com", &unit);
-    h.admin(
-        "POST",
-        &format!("/api/v1/properties/{property}/accounts"),
-        Some(
-            json!({"first_name": "Kimberly", "last_name": "Park", "email": "kim.park@example.com"}),
-        ),
-    )
-    .await;
+    kim_and_kimberly(&h, &property).await;
     h.admin(
         "POST",
         &format!("/api/v1/properties/{property}/door-units"),

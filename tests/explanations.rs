@@ -4,54 +4,24 @@
 //! resident whose move-out date passes.
 
 use epms_e2e::api_host::Host;
+use epms_e2e::{add_to_sim, resident_on_lease};
 use epms_model::{HouseholdRole, Lease, LeaseStatus, Resident};
 use serde_json::{Value, json};
 
 const PMS: &str = "ACME-1";
 
 fn resident(id: &str, first: &str, last: &str, email: Option<&str>, unit: &str) -> Resident {
-    Resident {
-        id: id.into(),
-        lease_id: Some(format!("L-{id}")),
-        unit_id: Some(unit.into()),
-        first_name: first.into(),
-        last_name: last.into(),
-        email: email.map(Into::into),
-        phone: None,
-        role: HouseholdRole::Primary,
-        warnings: vec![],
-    }
+    resident_on_lease("acme", id, (first, last), email, unit, LeaseStatus::Current).0
 }
 
 fn lease(id: &str, unit: &str, status: LeaseStatus, move_out: Option<String>) -> Lease {
-    Lease {
-        id: format!("L-{id}"),
-        unit_id: Some(unit.into()),
-        resident_ids: vec![id.into()],
-        raw_status: pms_sim::vendors::raw_status("acme", status).into(),
-        status,
-        start_date: Some("2025-01-01".into()),
-        end_date: None,
-        move_in_date: None,
-        move_out_date: move_out,
-        warnings: vec![],
-    }
+    let mut lease = resident_on_lease("acme", id, ("", ""), None, unit, status).1;
+    lease.move_out_date = move_out;
+    lease
 }
 
-/// Adds residents (each with their own lease unless `lease` is `None`) to the
-/// simulator's ACME property; the unit of its first unit.
 fn add(h: &Host, people: Vec<(Resident, Option<Lease>)>) {
-    h.sim.state.write(|portfolio| {
-        let p = portfolio
-            .properties
-            .iter_mut()
-            .find(|p| p.vendor == "acme")
-            .unwrap();
-        for (r, l) in people {
-            p.residents.push(r);
-            p.leases.extend(l);
-        }
-    });
+    add_to_sim(&h.sim, "acme", people);
 }
 
 fn first_unit(h: &Host) -> (String, String) {

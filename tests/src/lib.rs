@@ -334,3 +334,58 @@ pub fn set_up_acme_properties(
         store.create_property(&p).expect("the property is new");
     }
 }
+
+/// A resident on a lease of their own in `unit`, as a simulated `vendor` holds them.
+pub fn resident_on_lease(
+    vendor: &str,
+    id: &str,
+    (first, last): (&str, &str),
+    email: Option<&str>,
+    unit: &str,
+    status: epms_model::LeaseStatus,
+) -> (epms_model::Resident, epms_model::Lease) {
+    let resident = epms_model::Resident {
+        id: id.into(),
+        lease_id: Some(format!("L-{id}")),
+        unit_id: Some(unit.into()),
+        first_name: first.into(),
+        last_name: last.into(),
+        email: email.map(Into::into),
+        phone: None,
+        role: epms_model::HouseholdRole::Primary,
+        warnings: vec![],
+    };
+    let lease = epms_model::Lease {
+        id: format!("L-{id}"),
+        unit_id: Some(unit.into()),
+        resident_ids: vec![id.into()],
+        raw_status: pms_sim::vendors::raw_status(vendor, status).into(),
+        status,
+        start_date: Some("2025-01-01".into()),
+        end_date: None,
+        move_in_date: None,
+        move_out_date: None,
+        warnings: vec![],
+    };
+    (resident, lease)
+}
+
+/// Adds residents (with their lease, when they have one) to the simulator's property
+/// of `vendor`.
+pub fn add_to_sim(
+    sim: &pms_sim::Simulator,
+    vendor: &str,
+    people: Vec<(epms_model::Resident, Option<epms_model::Lease>)>,
+) {
+    sim.state.write(|portfolio| {
+        let p = portfolio
+            .properties
+            .iter_mut()
+            .find(|p| p.vendor == vendor)
+            .expect("the simulator has a property of the vendor");
+        for (r, l) in people {
+            p.residents.push(r);
+            p.leases.extend(l);
+        }
+    });
+}

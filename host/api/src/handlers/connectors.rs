@@ -25,7 +25,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::actor;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -166,15 +165,7 @@ fn hex_sha256(bytes: &[u8]) -> String {
 }
 
 fn audit(state: &AppState, caller: &Caller, action: &str, detail: String) -> AuditEntry {
-    AuditEntry {
-        at: state.now(),
-        actor: actor(caller),
-        action: action.to_owned(),
-        rule: "connectors".into(),
-        account: None,
-        pms_key: None,
-        detail,
-    }
+    super::service_entry(state, caller, "connectors", action, detail)
 }
 
 fn signature_error(e: SignatureError) -> ApiError {

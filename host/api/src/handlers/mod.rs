@@ -52,6 +52,38 @@ pub fn endpoints() -> Vec<Endpoint> {
     .collect()
 }
 
+/// An entry of the service's audit log: what `caller` did through the API, by `rule`.
+pub(super) fn service_entry(
+    state: &AppState,
+    caller: &Caller,
+    rule: &str,
+    action: &str,
+    detail: String,
+) -> epms_engine::AuditEntry {
+    epms_engine::AuditEntry {
+        at: state.now(),
+        actor: actor(caller),
+        action: action.to_owned(),
+        rule: rule.to_owned(),
+        account: None,
+        pms_key: None,
+        detail,
+    }
+}
+
+/// Records what `caller` did through the API in the service's audit log, at once.
+pub(super) fn record_service(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    detail: String,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .record_service_event(&service_entry(state, caller, "api", action, detail))?;
+    Ok(())
+}
+
 /// Applies a plan made from the current state, planning again if the state moved.
 pub(super) fn mutate(
     state: &AppState,

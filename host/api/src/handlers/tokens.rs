@@ -7,12 +7,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
-use epms_engine::AuditEntry;
 use epms_store::{Role, StoreError, TokenRecord, token_id};
 use serde::{Deserialize, Serialize};
 
-use super::actor;
 use super::audit::{AuditPage, AuditWindow, Entry, Sequenced};
+use super::record_service;
 use crate::AppState;
 use crate::auth::{Caller, new_token, token_hash};
 use crate::error::ApiError;
@@ -118,19 +117,6 @@ fn check_token_request(
     Ok(())
 }
 
-fn audit(state: &AppState, caller: &Caller, action: &str, detail: String) -> Result<(), ApiError> {
-    state.store.record_service_event(&AuditEntry {
-        at: state.now(),
-        actor: actor(caller),
-        action: action.to_owned(),
-        rule: "api".into(),
-        account: None,
-        pms_key: None,
-        detail,
-    })?;
-    Ok(())
-}
-
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -152,7 +138,7 @@ async fn create(
     };
     state.store.put_token(&hash, &record)?;
     let id = token_id(&hash);
-    audit(
+    record_service(
         &state,
         &caller,
         "token.created",
@@ -193,7 +179,7 @@ async fn revoke(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     let record = state.store.revoke_token(&id)?;
-    audit(
+    record_service(
         &state,
         &caller,
         "token.revoked",

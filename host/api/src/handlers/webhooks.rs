@@ -7,12 +7,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
-use epms_engine::AuditEntry;
 use epms_store::{DeliveryAttempt, EventFamily, StoreError, Subscription};
 use serde::{Deserialize, Serialize};
 
-use super::actor;
 use super::audit::HistoryWindow;
+use super::record_service;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -112,19 +111,6 @@ struct Attempts {
     attempts: Vec<DeliveryAttempt>,
 }
 
-fn audit(state: &AppState, caller: &Caller, action: &str, detail: String) -> Result<(), ApiError> {
-    state.store.record_service_event(&AuditEntry {
-        at: state.now(),
-        actor: actor(caller),
-        action: action.to_owned(),
-        rule: "api".into(),
-        account: None,
-        pms_key: None,
-        detail,
-    })?;
-    Ok(())
-}
-
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -180,7 +166,7 @@ async fn create(
         created_at: state.now(),
     };
     let stored = state.store.create_subscription(&subscription, &secret)?;
-    audit(
+    record_service(
         &state,
         &caller,
         "webhook.created",
@@ -213,7 +199,7 @@ async fn remove(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     state.store.delete_subscription(&id)?;
-    audit(&state, &caller, "webhook.deleted", format!("webhook {id}"))?;
+    record_service(&state, &caller, "webhook.deleted", format!("webhook {id}"))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -225,7 +211,7 @@ async fn enable(
     let s = state
         .store
         .update_subscription(&id, &mut Subscription::enable)?;
-    audit(&state, &caller, "webhook.enabled", format!("webhook {id}"))?;
+    record_service(&state, &caller, "webhook.enabled", format!("webhook {id}"))?;
     reply(s)
 }
 

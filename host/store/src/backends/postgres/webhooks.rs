@@ -11,6 +11,17 @@ const APPEND_OUTBOX: &str = "INSERT INTO webhook_outbox (seq, property, value) \
      SELECT $1 + r.n, r.property, r.value::jsonb \
      FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS r(property, value, n)";
 
+/// Takes the outbox counter's row lock (held to the commit); the last sequence taken.
+async fn lock_outbox(txn: &Tx<'_, '_>) -> Result<i64, StoreError> {
+    Ok(txn
+        .query_one(
+            "SELECT value FROM counters WHERE name = 'webhook-outbox' FOR UPDATE",
+            &[],
+        )
+        .await?
+        .get(0))
+}
+
 /// Appends notifications to the outbox in the caller's transaction.
 pub(super) async fn append_outbox(
     txn: &Tx<'_, '_>,
@@ -19,13 +30,7 @@ pub(super) async fn append_outbox(
     if events.is_empty() {
         return Ok(());
     }
-    let last: i64 = txn
-        .query_one(
-            "SELECT value FROM counters WHERE name = 'webhook-outbox' FOR UPDATE",
-            &[],
-        )
-        .await?
-        .get(0);
+    let last = lock_outbox(txn).await?;
     let n = i64::try_from(events.len()).unwrap_or(i64::MAX);
     txn.execute(
         "UPDATE counters SET value = value + $1 WHERE name = 'webhook-outbox'",
@@ -69,13 +74,7 @@ impl WebhookStore for PgStore {
         self.write(async |txn| {
             // The outbox counter's lock: no event commits between reading the end and
             // storing the cursor.
-            let end: i64 = txn
-                .query_one(
-                    "SELECT value FROM counters WHERE name = 'webhook-outbox' FOR UPDATE",
-                    &[],
-                )
-                .await?
-                .get(0);
+            let end = lock_outbox(txn).await?;
             let mut created = subscription.clone();
             created.cursor = row_id(end)?;
             txn.execute(

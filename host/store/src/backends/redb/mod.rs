@@ -427,15 +427,9 @@ impl PropertyStore for RedbStore {
         limit: usize,
     ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
         let txn = self.db.begin_read()?;
-        let index = txn.open_table(AUDIT_BY_ACCOUNT)?;
         let audit = txn.open_table(AUDIT)?;
         let mut out = Vec::new();
-        for e in index
-            .range((property, account, 0)..=(property, account, u64::MAX))?
-            .rev()
-            .take(limit)
-        {
-            let seq = e?.0.value().2;
+        for seq in newest_of_account(&txn, AUDIT_BY_ACCOUNT, property, account, limit)? {
             if let Some(v) = audit.get((property, seq))? {
                 out.push((seq, dec(v.value())?));
             }
@@ -587,15 +581,9 @@ impl FeedStore for RedbStore {
         limit: usize,
     ) -> Result<Vec<(u64, FeedRecord)>, StoreError> {
         let txn = self.db.begin_read()?;
-        let index = txn.open_table(FEED_BY_ACCOUNT)?;
         let feed = txn.open_table(FEED)?;
         let mut out = Vec::new();
-        for e in index
-            .range((property, account, 0)..=(property, account, u64::MAX))?
-            .rev()
-            .take(limit)
-        {
-            let seq = e?.0.value().2;
+        for seq in newest_of_account(&txn, FEED_BY_ACCOUNT, property, account, limit)? {
             if let Some(v) = feed.get(seq)? {
                 out.push((seq, dec(v.value())?));
             }
@@ -692,6 +680,27 @@ fn append(
         t.insert((property, seq), v.as_slice())?;
     }
     Ok(first)
+}
+
+/// The newest sequences `index` (an audit or feed index by account) holds for one
+/// account of a property.
+fn newest_of_account(
+    txn: &redb::ReadTransaction,
+    index: TableDefinition<(&str, u64, u64), ()>,
+    property: &str,
+    account: u64,
+    limit: usize,
+) -> Result<Vec<u64>, StoreError> {
+    let t = txn.open_table(index)?;
+    let mut out = Vec::new();
+    for e in t
+        .range((property, account, 0)..=(property, account, u64::MAX))?
+        .rev()
+        .take(limit)
+    {
+        out.push(e?.0.value().2);
+    }
+    Ok(out)
 }
 
 /// Appends a property's audit entries, indexing the ones about an account.
