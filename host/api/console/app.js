@@ -128,9 +128,14 @@ function signIn() {
 
 // ---- properties ------------------------------------------------------------------
 
-async function propertiesPage() {
+const PROPERTIES_PAGE = 25;
+
+async function propertiesPage(params) {
   const list = await api("GET", "/api/v1/properties");
-  const rows = await Promise.all(list.properties.map(async (p) => {
+  // Each row asks for its badge and last sync: a page of them at a time.
+  const offset = Number(params.get("offset") || 0);
+  const shown = list.properties.slice(offset, offset + PROPERTIES_PAGE);
+  const rows = await Promise.all(shown.map(async (p) => {
     const [detail, syncs] = await Promise.all([
       api("GET", `/api/v1/properties/${encodeURIComponent(p.id)}`),
       api("GET", `/api/v1/properties/${encodeURIComponent(p.id)}/syncs?limit=1`),
@@ -148,7 +153,11 @@ async function propertiesPage() {
     session.role === "admin" ? h("p", {}, h("a", { class: "button", href: "#/new", id: "new-property" }, "Set up a new property")) : null,
     h("div", { class: "scroll" }, h("table", { id: "properties" },
       h("thead", {}, h("tr", {}, h("th", {}, "Property"), h("th", {}, "To review"), h("th", {}, "Last successful sync"), h("th", { class: "optional" }, "Last sync"), h("th", { class: "optional" }, "People"))),
-      h("tbody", {}, rows))));
+      h("tbody", {}, rows))),
+    h("div", { class: "bar" },
+      offset > 0 ? h("a", { href: `#/?offset=${Math.max(0, offset - PROPERTIES_PAGE)}` }, "Previous") : null,
+      h("span", { class: "muted" }, `${list.properties.length} properties`),
+      offset + PROPERTIES_PAGE < list.properties.length ? h("a", { href: `#/?offset=${offset + PROPERTIES_PAGE}` }, "Next") : null));
 }
 
 function tabs(id, current) {
@@ -532,7 +541,7 @@ async function route() {
   const params = new URLSearchParams(query || "");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   try {
-    if (parts.length === 0) await propertiesPage();
+    if (parts.length === 0) await propertiesPage(params);
     else if (parts[0] === "new") await newPropertyPage();
     else if (parts[0] === "credentials") await newCredentialPage();
     else if (parts[0] === "tokens") await tokensPage();

@@ -362,11 +362,16 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     }
 
     // Keep serving: the admin API and hourly syncs over the same store and simulator.
+    // Webhooks may reach loopback in the demo, as its connectors do: try a subscription
+    // with a receiver on this machine.
     let config = crate::service::Config {
         listen: args.listen.clone(),
         data_dir,
+        allow_loopback: true,
         ..Default::default()
     };
+    let mut state = state;
+    state.webhook_policy = Arc::new(config.webhook_policy());
     let listener = crate::service::bind(&config).await?;
     let base = format!("http://{}", args.listen);
     let first = scenes

@@ -115,24 +115,30 @@ pub async fn run(
 /// lease.
 async fn worker(store: Arc<dyn Storage>, config: Arc<DispatcherConfig>, clock: Clock, id: String) {
     let lease = lease_name(&id);
+    // Renewed every third of its time to live, not at every step.
+    let mut held_since: Option<std::time::Instant> = None;
     loop {
-        match store.acquire_lease(
-            &lease,
-            "webhooks",
-            &config.host_id,
-            config.lease_ttl,
-            usize::MAX,
-        ) {
-            Ok(LeaseOutcome::Taken) => {}
-            Ok(_) => {
-                // Another host delivers it; look again when its lease could lapse.
-                tokio::time::sleep(config.lease_ttl / 3).await;
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(subscription = id, "webhook lease: {e}");
-                tokio::time::sleep(config.poll).await;
-                continue;
+        if held_since.is_none_or(|t| t.elapsed() >= config.lease_ttl / 3) {
+            match store.acquire_lease(
+                &lease,
+                "webhooks",
+                &config.host_id,
+                config.lease_ttl,
+                usize::MAX,
+            ) {
+                Ok(LeaseOutcome::Taken) => held_since = Some(std::time::Instant::now()),
+                Ok(_) => {
+                    // Another host delivers it; look again when its lease could lapse.
+                    held_since = None;
+                    tokio::time::sleep(config.lease_ttl / 3).await;
+                    continue;
+                }
+                Err(e) => {
+                    held_since = None;
+                    tracing::warn!(subscription = id, "webhook lease: {e}");
+                    tokio::time::sleep(config.poll).await;
+                    continue;
+                }
             }
         }
         match step(&store, &config, &clock, &id).await {
