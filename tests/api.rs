@@ -444,6 +444,21 @@ async fn alerts_are_resolved_and_access_approved_through_the_api() {
         .take(10)
         .collect();
     assert!(!ids.is_empty());
+    // A page of them: the same ones, in the same order, with where the next starts.
+    let all = s["suggestions"].as_array().unwrap();
+    assert_eq!(s["total"].as_u64().unwrap() as usize, all.len());
+    let page = h
+        .admin(
+            "GET",
+            &format!("/api/v1/properties/{property}/suggestions?offset=1&limit=2"),
+            None,
+        )
+        .await;
+    assert_eq!(page["suggestions"], json!(all[1..3]));
+    assert_eq!(
+        page["next_offset"],
+        if all.len() > 3 { json!(3) } else { Value::Null }
+    );
     let approved = h
         .admin(
             "POST",

@@ -300,10 +300,17 @@ async function alertsPage(id) {
 
 // ---- access suggestions -------------------------------------------------------------
 
-async function accessPage(id) {
+const SUGGESTIONS_PAGE = 200;
+
+async function accessPage(id, params) {
   const [title, lastSync, nav, p] = await header(id, "access");
   const base = `/api/v1/properties/${encodeURIComponent(id)}`;
-  const page = await api("GET", `${base}/suggestions`);
+  const offset = Number(params.get("offset") || 0);
+  const page = await api("GET", `${base}/suggestions?offset=${offset}&limit=${SUGGESTIONS_PAGE}`);
+  const pager = h("div", { class: "bar" },
+    offset > 0 ? h("a", { href: `#/p/${encodeURIComponent(id)}/access?offset=${Math.max(0, offset - SUGGESTIONS_PAGE)}` }, "Previous") : null,
+    h("span", { class: "muted" }, `${page.total} waiting`),
+    page.next_offset !== null ? h("a", { href: `#/p/${encodeURIComponent(id)}/access?offset=${page.next_offset}` }, "Next") : null);
   const selected = new Set();
   const count = h("span", { class: "muted", id: "access-selected" }, "0 selected");
   const boxes = [];
@@ -327,7 +334,7 @@ async function accessPage(id) {
   const all = h("button", { type: "button", id: "select-all", onclick: () => {
     for (const [box, sid] of boxes) { box.checked = true; selected.add(sid); }
     mark();
-  } }, "Select all");
+  } }, "Select all on this page");
   const update = h("button", { type: "button", class: "primary", id: "update-access", onclick: async () => {
     try {
       const r = await api("POST", `${base}/suggestions/approve`, { ids: [...selected] });
@@ -338,7 +345,7 @@ async function accessPage(id) {
   const mode = p.settings.access.enabled ? (p.settings.access.mode === "automatic" ? "Automatic" : "Approval Required") : "off";
   show(title, lastSync, nav, h("p", {}, `Automated Access: ${mode}. Green grants, red revokes, grey notes a status change with no key change; approve at most ${MAX_BATCH} at once.`),
     h("div", { class: "bar" }, all, update, count),
-    rows.length ? rows : h("p", { class: "muted" }, "Nothing waits for approval."));
+    rows.length ? rows : h("p", { class: "muted" }, "Nothing waits for approval."), pager);
 }
 
 // ---- units -------------------------------------------------------------------------

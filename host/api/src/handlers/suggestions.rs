@@ -25,6 +25,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
             Property,
             get(suggestions),
         )
+        .query::<SuggestionWindow>()
         .returns::<Suggestions>(),
         endpoint(
             "get",
@@ -57,15 +58,42 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
     list
 }
 
+#[derive(Deserialize, schemars::JsonSchema)]
+struct SuggestionWindow {
+    /// Suggestions to skip, in id order (default 0).
+    offset: Option<usize>,
+    /// Suggestions in the page (absent: all of them).
+    #[schemars(range(min = 1, max = 100000))]
+    limit: Option<usize>,
+}
+
 #[derive(serde::Serialize, schemars::JsonSchema)]
 struct Suggestions<'a> {
     suggestions: Vec<&'a epms_engine::Suggestion>,
+    /// Every pending suggestion, whatever the page.
+    total: usize,
+    next_offset: Option<usize>,
 }
 
-async fn suggestions(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
+async fn suggestions(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(w): ApiQuery<SuggestionWindow>,
+) -> ApiResult {
     let door = state.store.state(&id)?;
+    let total = door.suggestions.len();
+    let limit = match w.limit {
+        Some(_) => page_limit(w.limit, 100, 100_000)?,
+        None => total,
+    };
+    let offset = w.offset.unwrap_or(0);
+    let page: Vec<&epms_engine::Suggestion> =
+        door.suggestions.values().skip(offset).take(limit).collect();
+    let next = offset.saturating_add(page.len());
     Ok(Json(Suggestions {
-        suggestions: door.suggestions.values().collect(),
+        suggestions: page,
+        total,
+        next_offset: (next < total).then_some(next),
     })
     .into_response())
 }
