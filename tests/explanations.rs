@@ -53,24 +53,6 @@ async fn record_of(h: &Host, property: &str, resident: &str) -> Value {
     found[0].clone()
 }
 
-async fn set_settings(h: &Host, property: &str, change: impl FnOnce(&mut Value)) {
-    let current = h
-        .admin("GET", &format!("/api/v1/properties/{property}"), None)
-        .await;
-    let mut settings = current["settings"].clone();
-    change(&mut settings);
-    h.admin(
-        "PUT",
-        &format!("/api/v1/properties/{property}/integration"),
-        Some(json!({
-            "credential_id": current["credential_id"],
-            "pms_property_ids": [PMS],
-            "settings": settings
-        })),
-    )
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_resident_missing_from_door_is_listed_with_its_reason() {
     let h = Host::start(77, 12).await;
@@ -132,7 +114,7 @@ async fn every_resident_missing_from_door_is_listed_with_its_reason() {
         Some(json!({"first_name": "Dana", "last_name": "Park", "email": "dana.park@example.com"})),
     )
     .await;
-    set_settings(&h, &property, |s| {
+    h.change_settings(&property, |s| {
         s["excluded_statuses"] = json!(["denied"]);
     })
     .await;
@@ -286,11 +268,7 @@ async fn every_resident_missing_from_door_is_listed_with_its_reason() {
 async fn a_notice_residents_keys_end_after_move_out_and_go_when_the_date_passes() {
     let h = Host::start(78, 12).await;
     let property = h.set_up("acme", PMS).await;
-    set_settings(&h, &property, |s| {
-        s["access"]["mode"] = json!("automatic");
-        s["access"]["grant_delay_secs"] = json!(0);
-    })
-    .await;
+    h.automatic_access(&property).await;
     let (_, unit) = first_unit(&h);
     h.admin(
         "POST",

@@ -188,22 +188,7 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 /// A property whose sync grants keys at once: Automatic access, no delay.
 async fn automatic_property(h: &Host) -> String {
     let property = h.set_up("acme", "ACME-1").await;
-    let current = h
-        .admin("GET", &format!("/api/v1/properties/{property}"), None)
-        .await;
-    let mut settings = current["settings"].clone();
-    settings["access"]["mode"] = json!("automatic");
-    settings["access"]["grant_delay_secs"] = json!(0);
-    h.admin(
-        "PUT",
-        &format!("/api/v1/properties/{property}/integration"),
-        Some(json!({
-            "credential_id": current["credential_id"],
-            "pms_property_ids": ["ACME-1"],
-            "settings": settings
-        })),
-    )
-    .await;
+    h.automatic_access(&property).await;
     property
 }
 
