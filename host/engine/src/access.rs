@@ -60,6 +60,20 @@ struct Change {
 }
 
 impl Change {
+    /// Taking `grant` away, by `rule`, for `reason`.
+    fn revoke(grant: &Grant, rule: &'static str, reason: String) -> Change {
+        Change {
+            account: grant.account,
+            kind: SuggestionKind::Revoke,
+            key: Some(grant.key.clone()),
+            grant: Some(grant.id),
+            start: None,
+            end: None,
+            rule,
+            reason,
+        }
+    }
+
     fn same_as(&self, s: &Suggestion) -> bool {
         s.account == self.account
             && s.kind == self.kind
@@ -368,53 +382,36 @@ impl Planner<'_> {
                                 applier_ends.push((g.id, target, raw.clone()));
                             }
                             if let Some(t) = target.filter(|t| *t <= now) {
-                                changes.push(Change {
-                                    account,
-                                    kind: SuggestionKind::Revoke,
-                                    key: Some(g.key.clone()),
-                                    grant: Some(g.id),
-                                    start: None,
-                                    end: None,
-                                    rule: "access.move-out",
-                                    reason: format!(
+                                changes.push(Change::revoke(
+                                    g,
+                                    "access.move-out",
+                                    format!(
                                         "on notice ({raw:?}): access ended at {}, after the move-out date",
                                         crate::dates::format_utc(t)
                                     ),
-                                });
+                                ));
                             }
                         }
                         for g in held.iter().filter(|g| unit_revokes.contains(&g.id)) {
-                            changes.push(Change {
-                                account,
-                                kind: SuggestionKind::Revoke,
-                                key: Some(g.key.clone()),
-                                grant: Some(g.id),
-                                start: None,
-                                end: None,
-                                rule: "access.unit-change",
-                                reason: format!(
-                                    "the resident's unit changed; {} no longer theirs",
-                                    g.key
-                                ),
-                            });
+                            changes.push(Change::revoke(
+                                g,
+                                "access.unit-change",
+                                format!("the resident's unit changed; {} no longer theirs", g.key),
+                            ));
                         }
                     }
                     _ => {
+                        let rule = if effective == Some(DoorStatus::Past) {
+                            "access.past"
+                        } else {
+                            "access.future"
+                        };
                         for g in &held {
-                            changes.push(Change {
-                                account,
-                                kind: SuggestionKind::Revoke,
-                                key: Some(g.key.clone()),
-                                grant: Some(g.id),
-                                start: None,
-                                end: None,
-                                rule: if effective == Some(DoorStatus::Past) {
-                                    "access.past"
-                                } else {
-                                    "access.future"
-                                },
-                                reason: format!("lease {} in the PMS ({raw:?})", word(effective)),
-                            });
+                            changes.push(Change::revoke(
+                                g,
+                                rule,
+                                format!("lease {} in the PMS ({raw:?})", word(effective)),
+                            ));
                         }
                     }
                 }

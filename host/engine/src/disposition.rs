@@ -69,8 +69,9 @@ pub enum Disposition {
     /// The email is shared with records of other names (the Duplicate Emails alert):
     /// the other records.
     SharesEmail { with: Vec<SharedWith> },
-    /// Matching needs a person: the alert that holds the record (see `alerts`).
-    WaitingOnAlert { alert_type: AlertType },
+    /// Matching needs a person: the type of the alert that holds the record (its id
+    /// in `alerts`; absent only if no live alert names it).
+    WaitingOnAlert { alert_type: Option<AlertType> },
 }
 
 /// Another record with the same email.

@@ -972,9 +972,7 @@ impl Planner<'_> {
                     // An unlinked record with a usable email that was neither created
                     // nor linked is held by the alert its matching raised.
                     None => Disposition::WaitingOnAlert {
-                        alert_type: alerts
-                            .first()
-                            .map_or(AlertType::DuplicateAccount, |a| a.alert_type),
+                        alert_type: alerts.first().map(|a| a.alert_type),
                     },
                 },
             };

@@ -8,7 +8,7 @@ use crate::dates::format_utc;
 use crate::disposition::{Disposition, RecordDisposition};
 use crate::plan::Actor;
 use crate::state::{
-    Account, AccountId, DoorState, Grant, KeyRef, Settings, Suggestion, SuggestionKind,
+    Account, AccountId, AlertType, DoorState, Grant, KeyRef, Settings, Suggestion, SuggestionKind,
 };
 use epms_model::DoorStatus;
 
@@ -88,9 +88,10 @@ fn record_sentence(d: &RecordDisposition) -> Option<String> {
             "{who}: shares its email with {} other record(s) of another name",
             with.len()
         ),
-        Disposition::WaitingOnAlert { alert_type } => {
-            format!("{who}: waits on a {} alert", alert_type.as_str())
-        }
+        Disposition::WaitingOnAlert { alert_type } => format!(
+            "{who}: waits on a {} alert",
+            alert_type.map_or("review", AlertType::as_str)
+        ),
     })
 }
 

@@ -119,7 +119,7 @@ fn each_record_gets_its_reason() {
     assert_eq!(
         held.outcome,
         Disposition::WaitingOnAlert {
-            alert_type: AlertType::NameMismatch
+            alert_type: Some(AlertType::NameMismatch)
         }
     );
     let alert = &held.alerts[0];

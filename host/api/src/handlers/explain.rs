@@ -62,9 +62,7 @@ impl OutcomeFilter {
             other => other.word() == word,
         }
     }
-}
 
-impl OutcomeFilter {
     /// The outcome word it filters by ([`epms_engine::Disposition::as_str`]).
     fn word(self) -> &'static str {
         match self {
@@ -189,4 +187,54 @@ async fn why(
         history,
         events,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use epms_engine::{AlertType, Disposition, Linked};
+
+    /// The filter's words are the dispositions' own: a filter that names an outcome
+    /// no disposition has would silently match nothing.
+    #[test]
+    fn every_outcome_filter_is_the_word_of_a_disposition() {
+        let outcomes = [
+            Disposition::Synced {
+                account: 1,
+                linked: Linked::Created,
+                door_unit: None,
+                unmapped_pms_unit: None,
+            },
+            Disposition::Guarantor,
+            Disposition::NoLease,
+            Disposition::ExcludedStatus,
+            Disposition::StatusNeverSynced { statuses: vec![] },
+            Disposition::MissingEmail,
+            Disposition::MalformedEmail {
+                detail: String::new(),
+            },
+            Disposition::SharesEmail { with: vec![] },
+            Disposition::WaitingOnAlert {
+                alert_type: Some(AlertType::NameMismatch),
+            },
+        ];
+        let words: Vec<&str> = outcomes.iter().map(Disposition::as_str).collect();
+        for filter in [
+            OutcomeFilter::Synced,
+            OutcomeFilter::Guarantor,
+            OutcomeFilter::NoLease,
+            OutcomeFilter::ExcludedStatus,
+            OutcomeFilter::StatusNeverSynced,
+            OutcomeFilter::MissingEmail,
+            OutcomeFilter::MalformedEmail,
+            OutcomeFilter::SharesEmail,
+            OutcomeFilter::WaitingOnAlert,
+        ] {
+            assert!(words.contains(&filter.word()), "{filter:?}");
+            let as_query: OutcomeFilter =
+                serde_json::from_value(serde_json::json!(filter.word())).unwrap();
+            assert_eq!(as_query, filter, "the query word is the filter's word");
+        }
+        assert_eq!(words.len(), 9);
+    }
 }
