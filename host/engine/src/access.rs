@@ -296,7 +296,7 @@ impl Planner<'_> {
             .collect();
         let mut changes: Vec<Change> = Vec::new();
         // Held grants whose end moves: (grant, new end, the PMS status said).
-        let mut applier_ends: Vec<(GrantId, Option<i64>, String)> = Vec::new();
+        let mut applier_ends: Vec<(GrantId, Option<i64>, &str)> = Vec::new();
         let mut missing: Vec<AccountId> = Vec::new();
         let mut evaluated: BTreeSet<AccountId> = BTreeSet::new();
         for account in accounts {
@@ -318,9 +318,9 @@ impl Planner<'_> {
                             memo.override_status = None;
                         }
                         memo.pms_status = Some(seen.status);
-                        seen.raw_status.clone()
+                        seen.raw_status
                     }
-                    None => "last known; the PMS record is no longer synced".to_owned(),
+                    None => "last known; the PMS record is no longer synced",
                 };
                 // Where the keys end: the lease's move-out while the PMS status is the
                 // one access follows; none under a manager's status; unchanged when the
@@ -379,7 +379,7 @@ impl Planner<'_> {
                         for g in held.iter().filter(|g| !unit_revokes.contains(&g.id)) {
                             let target = end.unwrap_or(g.end);
                             if target != g.end {
-                                applier_ends.push((g.id, target, raw.clone()));
+                                applier_ends.push((g.id, target, raw));
                             }
                             if let Some(t) = target.filter(|t| *t <= now) {
                                 changes.push(Change::revoke(

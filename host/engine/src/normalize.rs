@@ -33,10 +33,63 @@ pub fn is_valid_email(email: &str) -> bool {
         && !email.chars().any(char::is_whitespace)
 }
 
+/// Whether `raw`'s normalised form is `normalised` (an [`email`] result), without
+/// allocating for the usual ASCII address.
+pub fn email_is(raw: Option<&str>, normalised: Option<&str>) -> bool {
+    let raw = raw.map(str::trim).filter(|t| !t.is_empty());
+    match (raw, normalised) {
+        (None, None) => true,
+        (Some(r), Some(n)) if r.is_ascii() => {
+            r.eq_ignore_ascii_case(n) && !n.bytes().any(|b| b.is_ascii_uppercase())
+        }
+        (Some(r), Some(n)) => r.to_lowercase() == n,
+        _ => false,
+    }
+}
+
+/// Whether a name in plain ASCII needs none of the Unicode folding.
+fn plain_ascii(s: &str) -> bool {
+    s.is_ascii() && !s.contains('`')
+}
+
+/// Whether `name(first, last) == normalised`, without allocating for the usual
+/// plain ASCII name.
+pub fn name_is(first: &str, last: &str, normalised: &str) -> bool {
+    if !(plain_ascii(first) && plain_ascii(last)) {
+        return name(first, last) == normalised;
+    }
+    let mut rest = normalised.as_bytes();
+    let mut started = false;
+    for word in first
+        .split_ascii_whitespace()
+        .chain(last.split_ascii_whitespace())
+    {
+        if started {
+            match rest.split_first() {
+                Some((b' ', tail)) => rest = tail,
+                _ => return false,
+            }
+        }
+        started = true;
+        let Some((head, tail)) = rest.split_at_checked(word.len()) else {
+            return false;
+        };
+        if !head
+            .iter()
+            .zip(word.bytes())
+            .all(|(n, w)| *n == w.to_ascii_lowercase())
+        {
+            return false;
+        }
+        rest = tail;
+    }
+    rest.is_empty()
+}
+
 /// The form names are compared in (see the module documentation).
 pub fn name(first: &str, last: &str) -> String {
     // Most names are plain ASCII: no decomposition needed.
-    if first.is_ascii() && last.is_ascii() && !first.contains('`') && !last.contains('`') {
+    if plain_ascii(first) && plain_ascii(last) {
         let mut out = String::with_capacity(first.len() + last.len() + 1);
         for word in first
             .split_ascii_whitespace()
@@ -97,5 +150,51 @@ mod tests {
         );
         assert_ne!(name("Ann", "Lee"), name("Anne", "Lee"));
         assert_ne!(name("Mary-Kate", "Smith"), name("Mary Kate", "Smith"));
+    }
+
+    #[test]
+    fn the_allocation_free_comparisons_agree_with_the_normal_forms() {
+        let names = [
+            ("Ann", "Lee"),
+            ("  Ann ", " Lee  "),
+            ("ANN", "lee"),
+            ("Anne", "Lee"),
+            ("Ann Marie", "Lee"),
+            ("", ""),
+            ("", "Lee"),
+            ("Ann", ""),
+            ("José", "Núñez"),
+            ("O`Brien", "Pat"),
+            ("Mary-Kate", "van  der   Berg"),
+        ];
+        for (f1, l1) in names {
+            for (f2, l2) in names {
+                assert_eq!(
+                    name_is(f1, l1, &name(f2, l2)),
+                    name(f1, l1) == name(f2, l2),
+                    "{f1:?} {l1:?} against {f2:?} {l2:?}"
+                );
+            }
+        }
+        let emails = [
+            None,
+            Some(""),
+            Some("  "),
+            Some("Ann@Example.com"),
+            Some(" ann@example.com "),
+            Some("ann@example.org"),
+            Some("ÅSA@example.com"),
+            Some("åsa@example.com"),
+        ];
+        for a in emails {
+            for b in emails {
+                let normal = b.and_then(email);
+                assert_eq!(
+                    email_is(a, normal.as_deref()),
+                    a.and_then(email) == normal,
+                    "{a:?} against {b:?}"
+                );
+            }
+        }
     }
 }

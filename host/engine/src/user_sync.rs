@@ -77,29 +77,85 @@ pub struct SyncOutcome {
     pub dispositions: Vec<RecordDisposition>,
 }
 
-/// One resident record with its effective lease.
+/// A record's PMS key, borrowed from the snapshot; ordered as [`PmsKey`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct RecordKey<'a> {
+    vendor: &'a str,
+    property: &'a str,
+    resident: &'a str,
+}
+
+impl<'a> RecordKey<'a> {
+    fn of(key: &'a PmsKey) -> Self {
+        RecordKey {
+            vendor: &key.vendor,
+            property: &key.property,
+            resident: &key.resident,
+        }
+    }
+
+    fn owned(self) -> PmsKey {
+        PmsKey {
+            vendor: self.vendor.to_owned(),
+            property: self.property.to_owned(),
+            resident: self.resident.to_owned(),
+        }
+    }
+}
+
+/// A record's PMS unit, borrowed from the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct PmsUnitRef<'a> {
+    property: &'a str,
+    unit: &'a str,
+}
+
+impl<'a> PmsUnitRef<'a> {
+    fn of(key: &'a PmsUnitKey) -> Self {
+        PmsUnitRef {
+            property: &key.property,
+            unit: &key.unit,
+        }
+    }
+
+    fn owned(self) -> PmsUnitKey {
+        PmsUnitKey {
+            property: self.property.to_owned(),
+            unit: self.unit.to_owned(),
+        }
+    }
+}
+
+fn same_pms_unit(a: Option<PmsUnitRef<'_>>, b: Option<&PmsUnitKey>) -> bool {
+    a == b.map(PmsUnitRef::of)
+}
+
+/// One resident record with its effective lease. It borrows from the snapshot: a
+/// sync of 12,000 records allocates only what its plan and explanations keep.
 #[derive(Debug, Clone)]
-struct Rec {
-    key: PmsKey,
-    first: String,
-    last: String,
-    email: Option<String>,
+struct Rec<'a> {
+    key: RecordKey<'a>,
+    /// Trimmed.
+    first: &'a str,
+    last: &'a str,
+    /// Trimmed, never blank.
+    email: Option<&'a str>,
     email_norm: Option<String>,
     name_norm: String,
     status: DoorStatus,
-    raw_status: String,
-    rank: (u8, Reverse<String>, String),
-    pms_unit: Option<PmsUnitKey>,
+    raw_status: &'a str,
+    rank: (u8, Reverse<&'a str>, &'a str),
+    pms_unit: Option<PmsUnitRef<'a>>,
     /// When access ends: a notice lease's move-out date plus the property's grace.
     end: Option<i64>,
     /// What the connector said of an email it could not read (it then sends none).
-    email_warning: Option<String>,
+    email_warning: Option<&'a str>,
     /// The account this record's key is linked to, if any.
     account: Option<AccountId>,
 }
 
 /// Effective-lease order: current/notice, then future, then past; later start first.
-fn lease_rank(lease: &Lease) -> Option<(u8, Reverse<String>, String)> {
+fn lease_rank(lease: &Lease) -> Option<(u8, Reverse<&str>, &str)> {
     let class = match lease.status.door_status()? {
         DoorStatus::Current => 0,
         DoorStatus::Future => 1,
@@ -107,20 +163,25 @@ fn lease_rank(lease: &Lease) -> Option<(u8, Reverse<String>, String)> {
     };
     Some((
         class,
-        Reverse(lease.start_date.clone().unwrap_or_default()),
-        lease.id.clone(),
+        Reverse(lease.start_date.as_deref().unwrap_or_default()),
+        lease.id.as_str(),
     ))
 }
 
-fn person_of(recs: &[&Rec]) -> PmsPerson {
+/// The order records of one person are weighed in: best lease first.
+fn by_rank(a: &&Rec<'_>, b: &&Rec<'_>) -> std::cmp::Ordering {
+    a.rank.cmp(&b.rank).then_with(|| a.key.cmp(&b.key))
+}
+
+fn person_of(recs: &[&Rec<'_>]) -> PmsPerson {
     let best = recs[0];
     PmsPerson {
-        keys: recs.iter().map(|r| r.key.clone()).collect(),
-        first_name: best.first.clone(),
-        last_name: best.last.clone(),
-        email: best.email.clone(),
+        keys: recs.iter().map(|r| r.key.owned()).collect(),
+        first_name: best.first.to_owned(),
+        last_name: best.last.to_owned(),
+        email: best.email.map(str::to_owned),
         status: best.status,
-        pms_unit: best.pms_unit.clone(),
+        pms_unit: best.pms_unit.map(PmsUnitRef::owned),
     }
 }
 
@@ -309,18 +370,31 @@ pub(crate) fn fingerprint<'s>(
     h.0
 }
 
-/// The DOOR unit and PMS unit an account should have (see the module docs, step 6).
+/// The DOOR unit an account should have (see the module docs, step 6).
 pub(crate) fn assign_unit(
     account: Option<&Account>,
     pms_unit: Option<&PmsUnitKey>,
     mappings: &BTreeMap<PmsUnitKey, DoorUnitId>,
 ) -> Option<DoorUnitId> {
-    match pms_unit.and_then(|u| mappings.get(u)) {
-        Some(door) => Some(*door),
-        None => account
-            .filter(|a| a.pms_unit.as_ref() == pms_unit)
-            .and_then(|a| a.door_unit),
-    }
+    unit_for(
+        account,
+        pms_unit.and_then(|u| mappings.get(u)).copied(),
+        |a| a.pms_unit.as_ref() == pms_unit,
+    )
+}
+
+/// The rule of [`assign_unit`]: a mapped PMS unit gives its DOOR unit; an unmapped
+/// one keeps the account's unit only while the resident stays in the same PMS unit.
+fn unit_for(
+    account: Option<&Account>,
+    mapped: Option<DoorUnitId>,
+    same_pms_unit: impl Fn(&Account) -> bool,
+) -> Option<DoorUnitId> {
+    mapped.or_else(|| {
+        account
+            .filter(|a| same_pms_unit(a))
+            .and_then(|a| a.door_unit)
+    })
 }
 
 fn status_word(s: Option<DoorStatus>) -> &'static str {
@@ -333,22 +407,33 @@ fn status_word(s: Option<DoorStatus>) -> &'static str {
 }
 
 /// What an account's best record of this sync says, for the access rules.
-#[derive(Debug, Clone)]
-pub(crate) struct Seen {
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seen<'a> {
     pub(crate) status: DoorStatus,
-    pub(crate) raw_status: String,
+    pub(crate) raw_status: &'a str,
     /// When access ends (a notice lease's move-out), if it does.
     pub(crate) end: Option<i64>,
 }
 
-impl Seen {
-    fn of(rec: &Rec) -> Seen {
+impl<'a> Seen<'a> {
+    fn of(rec: &Rec<'a>) -> Seen<'a> {
         Seen {
             status: rec.status,
-            raw_status: rec.raw_status.clone(),
+            raw_status: rec.raw_status,
             end: rec.end,
         }
     }
+}
+
+/// The indexes only the matching of unlinked people needs (built when there are any).
+#[derive(Default)]
+struct MatchIndexes<'a> {
+    email: HashMap<String, Vec<AccountId>>,
+    name_unit: HashMap<(String, DoorUnitId), Vec<AccountId>>,
+    /// Where each account is filed in `name_unit`.
+    filed_under: HashMap<AccountId, (String, DoorUnitId)>,
+    /// The keys linked to each account before this sync.
+    linked_keys: HashMap<AccountId, Vec<RecordKey<'a>>>,
 }
 
 pub(crate) struct Planner<'a> {
@@ -358,28 +443,27 @@ pub(crate) struct Planner<'a> {
     pub(crate) plan: Plan,
     counts: SyncCounts,
     pub(crate) discrepancies: Vec<Discrepancy>,
-    email_index: HashMap<String, Vec<AccountId>>,
-    name_unit_index: HashMap<(String, DoorUnitId), Vec<AccountId>>,
-    linked_accounts: HashMap<AccountId, Vec<&'a PmsKey>>,
+    /// The state's links and mappings, looked up by borrowed keys.
+    links: HashMap<RecordKey<'a>, AccountId>,
+    mappings: HashMap<PmsUnitRef<'a>, DoorUnitId>,
+    matching: MatchIndexes<'a>,
     /// Every record reaching an account this sync, for one flow of status and unit.
-    buckets: BTreeMap<AccountId, Vec<&'a Rec>>,
+    buckets: BTreeMap<AccountId, Vec<&'a Rec<'a>>>,
     /// Accounts as this plan leaves them (moved into the plan at the end).
     updated: BTreeMap<AccountId, Account>,
     created: BTreeMap<AccountId, Account>,
     /// Links this plan adds, by account.
-    new_links: HashMap<AccountId, Vec<PmsKey>>,
-    /// Where each account is filed in `name_unit_index`.
-    filed_under: HashMap<AccountId, (String, DoorUnitId)>,
+    new_links: HashMap<AccountId, Vec<RecordKey<'a>>>,
     /// Accounts a synced record reached this sync: what their best record says.
-    pub(crate) seen: BTreeMap<AccountId, Seen>,
+    pub(crate) seen: BTreeMap<AccountId, Seen<'a>>,
     /// Accounts with at least one record in the feed, synced or not.
     pub(crate) present: std::collections::HashSet<AccountId>,
     /// Records that dropped out before matching, with why.
     dropped: Vec<RecordDisposition>,
     /// How this sync linked a record's key to its account.
-    linked_how: HashMap<PmsKey, Linked>,
+    linked_how: HashMap<RecordKey<'a>, Linked>,
     /// Records held by Duplicate Emails: the other records of the email.
-    shared_email: HashMap<PmsKey, Vec<SharedWith>>,
+    shared_email: HashMap<RecordKey<'a>, Vec<SharedWith>>,
 }
 
 impl<'a> Planner<'a> {
@@ -402,8 +486,9 @@ impl<'a> Planner<'a> {
         });
     }
 
-    fn records(&mut self, snapshot: &PmsSnapshot) -> Vec<Rec> {
+    fn records(&mut self, snapshot: &'a PmsSnapshot) -> Vec<Rec<'a>> {
         let mut out = Vec::new();
+        let vendor = snapshot.vendor.as_str();
         for prop in &snapshot.properties {
             let mut leases_of: HashMap<&str, Vec<&Lease>> = HashMap::new();
             let by_id: HashMap<&str, &Lease> =
@@ -415,12 +500,13 @@ impl<'a> Planner<'a> {
             }
             for r in &prop.residents {
                 self.counts.resident_records += 1;
-                let probe = PmsKey {
-                    vendor: snapshot.vendor.clone(),
-                    property: prop.id.clone(),
-                    resident: r.id.clone(),
+                let key = RecordKey {
+                    vendor,
+                    property: &prop.id,
+                    resident: &r.id,
                 };
-                if let Some(a) = self.linked_account(&probe) {
+                let account = self.linked_account(key);
+                if let Some(a) = account {
                     self.present.insert(a);
                 }
                 let mut leases = leases_of.get(r.id.as_str()).cloned().unwrap_or_default();
@@ -430,7 +516,7 @@ impl<'a> Planner<'a> {
                     leases.push(l);
                 }
                 let dropped = |outcome: Disposition| RecordDisposition {
-                    pms_key: probe.clone(),
+                    pms_key: key.owned(),
                     first_name: r.first_name.trim().to_owned(),
                     last_name: r.last_name.trim().to_owned(),
                     email: r.email.clone(),
@@ -452,60 +538,48 @@ impl<'a> Planner<'a> {
                     self.dropped.push(dropped(Disposition::NoLease));
                     continue;
                 }
-                let not_excluded: Vec<&Lease> = leases
+                let excluded = |l: &Lease| self.settings.excluded_statuses.contains(&l.raw_status);
+                let effective = leases
                     .iter()
-                    .copied()
-                    .filter(|l| !self.settings.excluded_statuses.contains(&l.raw_status))
-                    .collect();
-                let effective = not_excluded
-                    .iter()
+                    .filter(|l| !excluded(l))
                     .filter_map(|l| lease_rank(l).map(|rank| (rank, *l)))
                     .min_by(|a, b| a.0.cmp(&b.0));
                 let Some((rank, lease)) = effective else {
                     self.counts.excluded_or_not_synced += 1;
-                    self.dropped.push(dropped(if not_excluded.is_empty() {
+                    let statuses: Vec<LeaseStatus> = leases
+                        .iter()
+                        .filter(|l| !excluded(l))
+                        .map(|l| l.status)
+                        .collect();
+                    self.dropped.push(dropped(if statuses.is_empty() {
                         Disposition::ExcludedStatus
                     } else {
-                        Disposition::StatusNeverSynced {
-                            statuses: not_excluded.iter().map(|l| l.status).collect(),
-                        }
+                        Disposition::StatusNeverSynced { statuses }
                     }));
                     continue;
                 };
                 let Some(status) = lease.status.door_status() else {
                     continue;
                 };
-                let email = r
-                    .email
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|e| !e.is_empty())
-                    .map(str::to_owned);
+                let email = r.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
                 let email_norm = email
-                    .as_deref()
                     .and_then(normalize::email)
                     .filter(|e| normalize::is_valid_email(e));
-                let key = PmsKey {
-                    vendor: snapshot.vendor.clone(),
-                    property: prop.id.clone(),
-                    resident: r.id.clone(),
-                };
-                let account = self.linked_account(&key);
                 out.push(Rec {
                     account,
                     key,
-                    first: r.first_name.trim().to_owned(),
-                    last: r.last_name.trim().to_owned(),
+                    first: r.first_name.trim(),
+                    last: r.last_name.trim(),
                     email,
                     email_norm,
                     name_norm: normalize::name(&r.first_name, &r.last_name),
                     status,
-                    raw_status: lease.raw_status.clone(),
+                    raw_status: &lease.raw_status,
                     email_warning: r
                         .warnings
                         .iter()
                         .find(|w| w.field == "email")
-                        .map(|w| w.message.clone()),
+                        .map(|w| w.message.as_str()),
                     end: match lease.status {
                         LeaseStatus::Notice => self
                             .settings
@@ -517,10 +591,10 @@ impl<'a> Planner<'a> {
                     rank,
                     pms_unit: lease
                         .unit_id
-                        .clone()
-                        .or_else(|| r.unit_id.clone())
-                        .map(|unit| PmsUnitKey {
-                            property: prop.id.clone(),
+                        .as_deref()
+                        .or(r.unit_id.as_deref())
+                        .map(|unit| PmsUnitRef {
+                            property: &prop.id,
                             unit,
                         }),
                 });
@@ -529,46 +603,60 @@ impl<'a> Planner<'a> {
         out
     }
 
-    fn linked_account(&self, key: &PmsKey) -> Option<AccountId> {
-        self.state
-            .links
-            .get(key)
+    fn linked_account(&self, key: RecordKey<'_>) -> Option<AccountId> {
+        self.links
+            .get(&key)
             .copied()
             .filter(|a| self.state.accounts.contains_key(a))
     }
 
-    /// Status, unit and PMS unit flow into a linked account.
-    fn flow(&mut self, account: AccountId, person: &PmsPerson, best: &Rec) {
-        let raw_status = best.raw_status.as_str();
+    /// The DOOR unit a PMS unit gives an account (see [`assign_unit`]).
+    fn assign(
+        &self,
+        account: Option<&Account>,
+        pms_unit: Option<PmsUnitRef<'_>>,
+    ) -> Option<DoorUnitId> {
+        let mapped = pms_unit.and_then(|u| self.mappings.get(&u)).copied();
+        unit_for(account, mapped, |a| {
+            same_pms_unit(pms_unit, a.pms_unit.as_ref())
+        })
+    }
+
+    /// Status, unit and PMS unit flow into a linked account from its best record.
+    fn flow(&mut self, account: AccountId, best: &Rec<'a>) {
         let Some(old) = self.state.accounts.get(&account) else {
             return;
         };
         self.seen.insert(account, Seen::of(best));
         // A manager's status stands until the PMS status itself changes.
         let status = match self.state.memos.get(&account) {
-            Some(m) if m.override_status.is_some() && m.pms_status == Some(person.status) => {
+            Some(m) if m.override_status.is_some() && m.pms_status == Some(best.status) => {
                 m.override_status
             }
-            _ => Some(person.status),
+            _ => Some(best.status),
         };
         // An earlier step of this plan may already hold a newer value.
-        let base = self.updated.get(&account).unwrap_or(old).clone();
-        let door_unit = assign_unit(Some(&base), person.pms_unit.as_ref(), &self.state.mappings);
+        let base = self.updated.get(&account).unwrap_or(old);
+        let door_unit = self.assign(Some(base), best.pms_unit);
+        if base.status == status
+            && base.door_unit == door_unit
+            && same_pms_unit(best.pms_unit, base.pms_unit.as_ref())
+        {
+            return;
+        }
         let mut new = base.clone();
         new.status = status;
         new.door_unit = door_unit;
-        new.pms_unit = person.pms_unit.clone();
-        if new == base {
-            return;
-        }
+        new.pms_unit = best.pms_unit.map(PmsUnitRef::owned);
         if &new == old {
             self.updated.remove(&account);
             return;
         }
         let detail = format!(
-            "status {} → {} (PMS status {raw_status:?}); DOOR unit {:?} → {:?}; PMS unit {:?}",
+            "status {} → {} (PMS status {:?}); DOOR unit {:?} → {:?}; PMS unit {:?}",
             status_word(base.status),
-            status_word(new.status),
+            status_word(status),
+            best.raw_status,
             base.door_unit,
             new.door_unit,
             new.pms_unit.as_ref().map(|u| &u.unit)
@@ -577,7 +665,7 @@ impl<'a> Planner<'a> {
             "account.updated",
             "user-sync.linked.flow",
             Some(account),
-            person.keys.first(),
+            Some(&best.key.owned()),
             detail,
         );
         self.counts.accounts_updated += 1;
@@ -592,10 +680,31 @@ impl<'a> Planner<'a> {
             .or_else(|| self.state.accounts.get(&id))
     }
 
+    /// Builds the indexes that matching unlinked people uses, from the accounts as
+    /// the linked people's flow left them.
+    fn index_for_matching(&mut self) {
+        for a in self.state.accounts.values() {
+            if let Some(e) = a.email.as_deref().and_then(normalize::email) {
+                self.matching.email.entry(e).or_default().push(a.id);
+            }
+        }
+        for (key, account) in &self.state.links {
+            self.matching
+                .linked_keys
+                .entry(*account)
+                .or_default()
+                .push(RecordKey::of(key));
+        }
+        let ids: Vec<AccountId> = self.state.accounts.keys().copied().collect();
+        for id in ids {
+            self.index_name_unit(id);
+        }
+    }
+
     /// (Re)files an account in the name-and-unit index under its planned unit.
     fn index_name_unit(&mut self, id: AccountId) {
-        if let Some(old) = self.filed_under.remove(&id)
-            && let Some(ids) = self.name_unit_index.get_mut(&old)
+        if let Some(old) = self.matching.filed_under.remove(&id)
+            && let Some(ids) = self.matching.name_unit.get_mut(&old)
         {
             ids.retain(|a| *a != id);
         }
@@ -603,158 +712,139 @@ impl<'a> Planner<'a> {
             && let Some(unit) = a.door_unit
         {
             let key = (normalize::name(&a.first_name, &a.last_name), unit);
-            self.name_unit_index
+            self.matching
+                .name_unit
                 .entry(key.clone())
                 .or_default()
                 .push(id);
-            self.filed_under.insert(id, key);
+            self.matching.filed_under.insert(id, key);
         }
     }
 
     fn link_missing_keys(
         &mut self,
         account: AccountId,
-        person: &PmsPerson,
+        recs: &[&Rec<'a>],
         rule: &str,
         how: Linked,
     ) {
-        for key in &person.keys {
-            if self.state.links.get(key) != Some(&account) {
-                self.linked_how.insert(key.clone(), how);
-                self.plan.links_added.push((key.clone(), account));
-                self.new_links.entry(account).or_default().push(key.clone());
+        for r in recs {
+            if self.links.get(&r.key) != Some(&account) {
+                let key = r.key.owned();
+                self.linked_how.insert(r.key, how);
+                self.new_links.entry(account).or_default().push(r.key);
                 self.audit(
                     "link.added",
                     rule,
                     Some(account),
-                    Some(key),
+                    Some(&key),
                     format!("PMS resident {key} linked to account {account}"),
                 );
+                self.plan.links_added.push((key, account));
             }
         }
     }
 
     /// A clean person (one email, one name) linked to one account: link the keys not
     /// yet linked (a transfer), and compare name and email.
-    fn linked_person(&mut self, account: AccountId, recs: &[&Rec]) {
-        let person = person_of(recs);
+    fn linked_person(&mut self, account: AccountId, recs: &[&Rec<'a>]) {
         self.link_missing_keys(
             account,
-            &person,
+            recs,
             "user-sync.linked.same-person",
             Linked::Merged,
         );
         let Some(acc) = self.state.accounts.get(&account) else {
             return;
         };
-        if normalize::name(&acc.first_name, &acc.last_name) != recs[0].name_norm {
+        let best = recs[0];
+        if !normalize::name_is(&acc.first_name, &acc.last_name, &best.name_norm) {
             self.discrepancies.push(Discrepancy::about(
                 AlertType::NameMismatch,
-                vec![person.clone()],
+                vec![person_of(recs)],
                 vec![account],
             ));
         }
-        if acc.email.as_deref().and_then(normalize::email) != recs[0].email_norm {
+        if !normalize::email_is(acc.email.as_deref(), best.email_norm.as_deref()) {
             self.discrepancies.push(Discrepancy::about(
                 AlertType::EmailMismatch,
-                vec![person],
+                vec![person_of(recs)],
                 vec![account],
             ));
         }
     }
 
     /// Matches an unlinked person; `true` when an account was created or linked.
-    fn unlinked_person(&mut self, recs: &[&'a Rec]) -> bool {
-        let person = person_of(recs);
+    fn unlinked_person(&mut self, recs: &[&'a Rec<'a>]) -> bool {
         let best = recs[0];
-        let email_norm = best.email_norm.clone().unwrap_or_default();
-        let mapped_unit = best
-            .pms_unit
-            .as_ref()
-            .and_then(|u| self.state.mappings.get(u))
-            .copied();
+        let email_norm = best.email_norm.as_deref().unwrap_or_default();
+        let mapped_unit = best.pms_unit.and_then(|u| self.mappings.get(&u)).copied();
         let mut candidates: BTreeSet<AccountId> = self
-            .email_index
-            .get(&email_norm)
-            .cloned()
-            .unwrap_or_default()
+            .matching
+            .email
+            .get(email_norm)
             .into_iter()
+            .flatten()
+            .copied()
             .collect();
-        if let Some(unit) = mapped_unit {
-            candidates.extend(
-                self.name_unit_index
-                    .get(&(best.name_norm.clone(), unit))
-                    .cloned()
-                    .unwrap_or_default(),
-            );
+        if let Some(unit) = mapped_unit
+            && let Some(ids) = self.matching.name_unit.get(&(best.name_norm.clone(), unit))
+        {
+            candidates.extend(ids);
         }
         let candidates: Vec<AccountId> = candidates.into_iter().collect();
+        let one_of_them = |k: &RecordKey<'_>| recs.iter().any(|r| r.key == *k);
         match candidates.as_slice() {
             [] => {
-                self.create(person, best);
+                self.create(recs);
                 return true;
             }
             [c] => {
                 let c = *c;
                 let linked_elsewhere = self
-                    .linked_accounts
+                    .matching
+                    .linked_keys
                     .get(&c)
-                    .is_some_and(|keys| keys.iter().any(|k| !person.keys.contains(k)))
-                    || self
-                        .new_links
-                        .get(&c)
-                        .is_some_and(|keys| keys.iter().any(|k| !person.keys.contains(k)));
+                    .into_iter()
+                    .chain(self.new_links.get(&c))
+                    .flatten()
+                    .any(|k| !one_of_them(k));
                 let Some(acc) = self.planned(c) else {
                     return false;
                 };
-                let same_email = acc.email.as_deref().and_then(normalize::email).as_deref()
-                    == Some(email_norm.as_str());
-                let same_name = normalize::name(&acc.first_name, &acc.last_name) == best.name_norm;
-                if linked_elsewhere {
-                    self.discrepancies.push(Discrepancy::about(
-                        AlertType::DuplicateAccount,
-                        vec![person],
-                        vec![c],
-                    ));
+                let same_email = normalize::email_is(acc.email.as_deref(), Some(email_norm));
+                let same_name =
+                    normalize::name_is(&acc.first_name, &acc.last_name, &best.name_norm);
+                let found = if linked_elsewhere {
+                    AlertType::DuplicateAccount
                 } else if same_email && same_name {
                     if self.settings.auto_link_exact_matches {
                         self.counts.accounts_linked += 1;
                         self.link_missing_keys(
                             c,
-                            &person,
+                            recs,
                             "user-sync.unlinked.exact-match",
                             Linked::AutoLinkedExactMatch,
                         );
-                        self.flow(c, &person, best);
+                        self.flow(c, best);
                         self.index_name_unit(c);
                         return true;
-                    } else {
-                        self.discrepancies.push(Discrepancy::about(
-                            AlertType::DuplicateAccount,
-                            vec![person],
-                            vec![c],
-                        ));
                     }
+                    AlertType::DuplicateAccount
                 } else if same_email {
-                    self.discrepancies.push(Discrepancy::about(
-                        AlertType::NameMismatch,
-                        vec![person],
-                        vec![c],
-                    ));
+                    AlertType::NameMismatch
                 } else {
                     // Matched by name and unit: the email differs.
-                    self.discrepancies.push(Discrepancy::about(
-                        AlertType::EmailMismatch,
-                        vec![person],
-                        vec![c],
-                    ));
+                    AlertType::EmailMismatch
                 };
+                self.discrepancies
+                    .push(Discrepancy::about(found, vec![person_of(recs)], vec![c]));
             }
             several => {
                 let several = several.to_vec();
                 self.discrepancies.push(Discrepancy::about(
                     AlertType::DuplicateAccount,
-                    vec![person],
+                    vec![person_of(recs)],
                     several,
                 ));
             }
@@ -762,24 +852,26 @@ impl<'a> Planner<'a> {
         false
     }
 
-    fn create(&mut self, person: PmsPerson, best: &Rec) {
+    fn create(&mut self, recs: &[&Rec<'a>]) {
+        let best = recs[0];
         let id = self.plan.next_account_id;
         self.plan.next_account_id += 1;
         let account = Account {
             id,
-            first_name: person.first_name.clone(),
-            last_name: person.last_name.clone(),
-            email: person.email.clone(),
-            status: Some(person.status),
-            door_unit: assign_unit(None, person.pms_unit.as_ref(), &self.state.mappings),
-            pms_unit: person.pms_unit.clone(),
+            first_name: best.first.to_owned(),
+            last_name: best.last.to_owned(),
+            email: best.email.map(str::to_owned),
+            status: Some(best.status),
+            door_unit: self.assign(None, best.pms_unit),
+            pms_unit: best.pms_unit.map(PmsUnitRef::owned),
             source: AccountSource::Pms,
         };
+        let keys: Vec<PmsKey> = recs.iter().map(|r| r.key.owned()).collect();
         self.audit(
             "account.created",
             "user-sync.unlinked.create",
             Some(id),
-            person.keys.first(),
+            keys.first(),
             format!(
                 "no DOOR account matched; created with status {} (PMS status {:?}), DOOR unit {:?}",
                 status_word(account.status),
@@ -790,10 +882,10 @@ impl<'a> Planner<'a> {
         self.counts.accounts_created += 1;
         self.seen.insert(id, Seen::of(best));
         self.created.insert(id, account);
-        for key in &person.keys {
-            self.plan.links_added.push((key.clone(), id));
-            self.new_links.entry(id).or_default().push(key.clone());
-            self.linked_how.insert(key.clone(), Linked::Created);
+        for (r, key) in recs.iter().zip(keys) {
+            self.plan.links_added.push((key, id));
+            self.new_links.entry(id).or_default().push(r.key);
+            self.linked_how.insert(r.key, Linked::Created);
         }
         self.index_name_unit(id);
     }
@@ -900,13 +992,13 @@ impl<'a> Planner<'a> {
     }
 }
 
-impl Planner<'_> {
+impl<'a> Planner<'a> {
     /// Every resident record's disposition, by PMS key; `alerts_about` holds the
     /// identities of the discrepancies found about each record.
     fn dispositions(
         &mut self,
-        recs: &[Rec],
-        alerts_about: &HashMap<PmsKey, Vec<String>>,
+        recs: &[Rec<'a>],
+        alerts_about: &HashMap<RecordKey<'_>, Vec<&str>>,
     ) -> Vec<RecordDisposition> {
         let plan = &self.plan;
         let live: HashMap<&str, AlertRef> = self
@@ -924,48 +1016,46 @@ impl Planner<'_> {
                 (a.identity.as_str(), r)
             })
             .collect();
-        let new_links: HashMap<&PmsKey, AccountId> =
-            plan.links_added.iter().map(|(k, a)| (k, *a)).collect();
+        let new_links: HashMap<RecordKey<'_>, AccountId> = plan
+            .links_added
+            .iter()
+            .map(|(k, a)| (RecordKey::of(k), *a))
+            .collect();
         let mut out = std::mem::take(&mut self.dropped);
+        out.reserve(recs.len());
         for r in recs {
             let mut alerts: Vec<AlertRef> = alerts_about
                 .get(&r.key)
                 .into_iter()
                 .flatten()
-                .filter_map(|identity| live.get(identity.as_str()).cloned())
+                .filter_map(|identity| live.get(identity).cloned())
                 .filter(|a| a.state.is_live())
                 .collect();
             alerts.sort_by_key(|a| a.id);
             alerts.dedup();
             let account = r.account.or_else(|| new_links.get(&r.key).copied());
             let outcome = match account {
-                Some(account) => {
-                    let unmapped = r
+                Some(account) => Disposition::Synced {
+                    account,
+                    linked: self
+                        .linked_how
+                        .get(&r.key)
+                        .copied()
+                        .unwrap_or(Linked::AlreadyLinked),
+                    door_unit: self.planned(account).and_then(|a| a.door_unit),
+                    unmapped_pms_unit: r
                         .pms_unit
-                        .as_ref()
-                        .filter(|u| !self.state.mappings.contains_key(u));
-                    Disposition::Synced {
-                        account,
-                        linked: self
-                            .linked_how
-                            .get(&r.key)
-                            .copied()
-                            .unwrap_or(Linked::AlreadyLinked),
-                        door_unit: self.planned(account).and_then(|a| a.door_unit),
-                        unmapped_pms_unit: unmapped.map(|u| u.unit.clone()),
-                    }
-                }
-                None if r.email.is_none() => match &r.email_warning {
+                        .filter(|u| !self.mappings.contains_key(u))
+                        .map(|u| u.unit.to_owned()),
+                },
+                None if r.email.is_none() => match r.email_warning {
                     Some(detail) => Disposition::MalformedEmail {
-                        detail: detail.clone(),
+                        detail: detail.to_owned(),
                     },
                     None => Disposition::MissingEmail,
                 },
                 None if r.email_norm.is_none() => Disposition::MalformedEmail {
-                    detail: format!(
-                        "not an email address: {:?}",
-                        r.email.as_deref().unwrap_or_default()
-                    ),
+                    detail: format!("not an email address: {:?}", r.email.unwrap_or_default()),
                 },
                 None => match self.shared_email.remove(&r.key) {
                     Some(with) => Disposition::SharesEmail { with },
@@ -977,12 +1067,12 @@ impl Planner<'_> {
                 },
             };
             out.push(RecordDisposition {
-                pms_key: r.key.clone(),
-                first_name: r.first.clone(),
-                last_name: r.last.clone(),
-                email: r.email.clone(),
-                pms_unit: r.pms_unit.as_ref().map(|u| u.unit.clone()),
-                raw_statuses: vec![r.raw_status.clone()],
+                pms_key: r.key.owned(),
+                first_name: r.first.to_owned(),
+                last_name: r.last.to_owned(),
+                email: r.email.map(str::to_owned),
+                pms_unit: r.pms_unit.map(|u| u.unit.to_owned()),
+                raw_statuses: vec![r.raw_status.to_owned()],
                 outcome,
                 alerts,
             });
@@ -1006,14 +1096,13 @@ pub fn plan_sync(
         plan: Plan::empty(state),
         counts: SyncCounts::default(),
         discrepancies: Vec::new(),
-        email_index: HashMap::new(),
-        name_unit_index: HashMap::new(),
-        linked_accounts: HashMap::new(),
+        links: HashMap::new(),
+        mappings: HashMap::new(),
+        matching: MatchIndexes::default(),
         buckets: BTreeMap::new(),
         updated: BTreeMap::new(),
         created: BTreeMap::new(),
         new_links: HashMap::new(),
-        filed_under: HashMap::new(),
         seen: BTreeMap::new(),
         present: std::collections::HashSet::new(),
         dropped: Vec::new(),
@@ -1027,28 +1116,26 @@ pub fn plan_sync(
             dispositions: Vec::new(),
         };
     }
-    for a in state.accounts.values() {
-        if let Some(e) = a.email.as_deref().and_then(normalize::email) {
-            planner.email_index.entry(e).or_default().push(a.id);
-        }
-    }
-    for (key, account) in &state.links {
-        planner
-            .linked_accounts
-            .entry(*account)
-            .or_default()
-            .push(key);
-    }
+    planner.links = state
+        .links
+        .iter()
+        .map(|(k, a)| (RecordKey::of(k), *a))
+        .collect();
+    planner.mappings = state
+        .mappings
+        .iter()
+        .map(|(k, d)| (PmsUnitRef::of(k), *d))
+        .collect();
 
     let mut recs = planner.records(snapshot);
-    recs.sort_by(|a, b| a.rank.cmp(&b.rank).then_with(|| a.key.cmp(&b.key)));
+    recs.sort_by(|a, b| by_rank(&a, &b));
 
     // Step 2: emails.
-    let mut by_email: BTreeMap<String, Vec<&Rec>> = BTreeMap::new();
+    let mut by_email: BTreeMap<&str, Vec<&Rec>> = BTreeMap::new();
     let mut no_email: Vec<&Rec> = Vec::new();
     for r in &recs {
         match &r.email_norm {
-            Some(e) => by_email.entry(e.clone()).or_default().push(r),
+            Some(e) => by_email.entry(e.as_str()).or_default().push(r),
             None => no_email.push(r),
         }
     }
@@ -1068,39 +1155,40 @@ pub fn plan_sync(
 
     let mut people: Vec<Vec<&Rec>> = Vec::new();
     for (email, group) in by_email {
+        let name = group[0].name_norm.as_str();
+        if group.iter().all(|r| r.name_norm == name) {
+            people.push(group);
+            continue;
+        }
         let names: BTreeSet<&str> = group.iter().map(|r| r.name_norm.as_str()).collect();
-        if names.len() > 1 {
-            planner.counts.duplicate_email_records += group.len();
-            let listed: Vec<PmsPerson> = names
+        planner.counts.duplicate_email_records += group.len();
+        let listed: Vec<PmsPerson> = names
+            .iter()
+            .map(|n| {
+                let same: Vec<&Rec> = group
+                    .iter()
+                    .copied()
+                    .filter(|r| r.name_norm == *n)
+                    .collect();
+                person_of(&same)
+            })
+            .collect();
+        planner
+            .discrepancies
+            .push(Discrepancy::duplicate_emails(email.to_owned(), listed));
+        for r in &group {
+            let with = group
                 .iter()
-                .map(|n| {
-                    let same: Vec<&Rec> = group
-                        .iter()
-                        .copied()
-                        .filter(|r| r.name_norm == *n)
-                        .collect();
-                    person_of(&same)
+                .filter(|o| o.name_norm != r.name_norm)
+                .map(|o| SharedWith {
+                    pms_key: o.key.owned(),
+                    first_name: o.first.to_owned(),
+                    last_name: o.last.to_owned(),
                 })
                 .collect();
-            planner
-                .discrepancies
-                .push(Discrepancy::duplicate_emails(email, listed));
-            for r in &group {
-                let with = group
-                    .iter()
-                    .filter(|o| o.name_norm != r.name_norm)
-                    .map(|o| SharedWith {
-                        pms_key: o.key.clone(),
-                        first_name: o.first.clone(),
-                        last_name: o.last.clone(),
-                    })
-                    .collect();
-                planner.shared_email.insert(r.key.clone(), with);
-            }
-            degraded.extend(group);
-        } else {
-            people.push(group);
+            planner.shared_email.insert(r.key, with);
         }
+        degraded.extend(group);
     }
     for r in degraded {
         if let Some(a) = r.account {
@@ -1112,47 +1200,40 @@ pub fn plan_sync(
     planner.counts.people = people.len();
     let mut unlinked: Vec<Vec<&Rec>> = Vec::new();
     for group in people {
+        let mut accounts = group.iter().filter_map(|r| r.account);
+        let Some(first) = accounts.next() else {
+            unlinked.push(group);
+            continue;
+        };
+        if accounts.all(|a| a == first) {
+            planner.linked_person(first, &group);
+            planner.buckets.entry(first).or_default().extend(group);
+            continue;
+        }
         let accounts: BTreeSet<AccountId> = group.iter().filter_map(|r| r.account).collect();
-        match accounts.len() {
-            0 => unlinked.push(group),
-            1 => {
-                let account = *accounts.iter().next().unwrap_or(&0);
-                planner.linked_person(account, &group);
-                planner
-                    .buckets
-                    .entry(account)
-                    .or_default()
-                    .extend(group.iter().copied());
-            }
-            _ => {
-                for r in &group {
-                    if let Some(a) = r.account {
-                        planner.buckets.entry(a).or_default().push(r);
-                    }
-                }
-                let person = person_of(&group);
-                planner.discrepancies.push(Discrepancy::about(
-                    AlertType::DuplicateAccount,
-                    vec![person],
-                    accounts.into_iter().collect(),
-                ));
+        for r in &group {
+            if let Some(a) = r.account {
+                planner.buckets.entry(a).or_default().push(r);
             }
         }
+        planner.discrepancies.push(Discrepancy::about(
+            AlertType::DuplicateAccount,
+            vec![person_of(&group)],
+            accounts.into_iter().collect(),
+        ));
     }
 
     // Status and unit flow once per account, from its best record this sync.
     let buckets = std::mem::take(&mut planner.buckets);
     for (account, mut recs) in buckets {
-        recs.sort_by(|a, b| a.rank.cmp(&b.rank).then_with(|| a.key.cmp(&b.key)));
-        let person = person_of(&recs);
-        planner.flow(account, &person, recs[0]);
+        recs.sort_by(by_rank);
+        planner.flow(account, recs[0]);
     }
 
     // Unlinked people are matched against accounts as this sync leaves them (units
     // included), so that the next sync of the same snapshot finds the same candidates.
-    let ids: Vec<AccountId> = state.accounts.keys().copied().collect();
-    for id in ids {
-        planner.index_name_unit(id);
+    if !unlinked.is_empty() {
+        planner.index_for_matching();
     }
     // An account created or linked for one person can become another's candidate:
     // match again until nothing new is created or linked, keeping only the last
@@ -1177,16 +1258,25 @@ pub fn plan_sync(
     }
 
     planner.plan_access();
-    let mut alerts_about: HashMap<PmsKey, Vec<String>> = HashMap::new();
-    for d in &planner.discrepancies {
-        for key in d.people.iter().flat_map(|p| &p.keys) {
-            alerts_about
-                .entry(key.clone())
-                .or_default()
-                .push(d.identity.clone());
-        }
-    }
+    // Which alerts each record is about (copied: the alerts take the discrepancies).
+    let about: Vec<(PmsKey, String)> = planner
+        .discrepancies
+        .iter()
+        .flat_map(|d| {
+            d.people
+                .iter()
+                .flat_map(|p| &p.keys)
+                .map(|k| (k.clone(), d.identity.clone()))
+        })
+        .collect();
     planner.reconcile_alerts();
+    let mut alerts_about: HashMap<RecordKey<'_>, Vec<&str>> = HashMap::new();
+    for (key, identity) in &about {
+        alerts_about
+            .entry(RecordKey::of(key))
+            .or_default()
+            .push(identity);
+    }
     let dispositions = planner.dispositions(&recs, &alerts_about);
     planner.plan.accounts_updated = std::mem::take(&mut planner.updated).into_values().collect();
     planner.plan.accounts_created = std::mem::take(&mut planner.created).into_values().collect();
