@@ -98,7 +98,9 @@ pub fn name(first: &str, last: &str) -> String {
             if !out.is_empty() {
                 out.push(' ');
             }
-            out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+            let start = out.len();
+            out.push_str(word);
+            out[start..].make_ascii_lowercase();
         }
         return out;
     }

@@ -25,7 +25,11 @@
 //!    to an unmapped unit drops the old assignment).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+// The planner's maps hash PMS ids: foldhash, seeded per process, hashes them several
+// times faster than the standard SipHash and still resists chosen collisions.
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use epms_model::{DoorStatus, HouseholdRole, Lease, LeaseStatus, Resident, Unit};
 use serde::{Deserialize, Serialize};
@@ -447,8 +451,6 @@ pub(crate) struct Planner<'a> {
     links: HashMap<RecordKey<'a>, AccountId>,
     mappings: HashMap<PmsUnitRef<'a>, DoorUnitId>,
     matching: MatchIndexes<'a>,
-    /// Every record reaching an account this sync, for one flow of status and unit.
-    buckets: BTreeMap<AccountId, Vec<&'a Rec<'a>>>,
     /// Accounts as this plan leaves them (moved into the plan at the end).
     updated: BTreeMap<AccountId, Account>,
     created: BTreeMap<AccountId, Account>,
@@ -457,7 +459,7 @@ pub(crate) struct Planner<'a> {
     /// Accounts a synced record reached this sync: what their best record says.
     pub(crate) seen: BTreeMap<AccountId, Seen<'a>>,
     /// Accounts with at least one record in the feed, synced or not.
-    pub(crate) present: std::collections::HashSet<AccountId>,
+    pub(crate) present: HashSet<AccountId>,
     /// Records that dropped out before matching, with why.
     dropped: Vec<RecordDisposition>,
     /// How this sync linked a record's key to its account.
@@ -1021,9 +1023,24 @@ impl<'a> Planner<'a> {
             .iter()
             .map(|(k, a)| (RecordKey::of(k), *a))
             .collect();
-        let mut out = std::mem::take(&mut self.dropped);
-        out.reserve(recs.len());
-        for r in recs {
+        // Listed by PMS key; under one key, the dropped records and then the others
+        // best lease first. Indexes are sorted: the dispositions themselves are large.
+        let dropped = std::mem::take(&mut self.dropped);
+        let kept = dropped.len();
+        let sort_key = |i: usize| match i.checked_sub(kept) {
+            None => (RecordKey::of(&dropped[i].pms_key), None),
+            Some(j) => (recs[j].key, Some(&recs[j].rank)),
+        };
+        let mut order: Vec<usize> = (0..kept + recs.len()).collect();
+        order.sort_by(|a, b| sort_key(*a).cmp(&sort_key(*b)));
+        let mut dropped: Vec<Option<RecordDisposition>> = dropped.into_iter().map(Some).collect();
+        let mut out = Vec::with_capacity(order.len());
+        for i in order {
+            let Some(j) = i.checked_sub(kept) else {
+                out.extend(dropped[i].take());
+                continue;
+            };
+            let r = &recs[j];
             let mut alerts: Vec<AlertRef> = alerts_about
                 .get(&r.key)
                 .into_iter()
@@ -1077,7 +1094,6 @@ impl<'a> Planner<'a> {
                 alerts,
             });
         }
-        out.sort_by(|a, b| a.pms_key.cmp(&b.pms_key));
         out
     }
 }
@@ -1099,12 +1115,11 @@ pub fn plan_sync(
         links: HashMap::new(),
         mappings: HashMap::new(),
         matching: MatchIndexes::default(),
-        buckets: BTreeMap::new(),
         updated: BTreeMap::new(),
         created: BTreeMap::new(),
         new_links: HashMap::new(),
         seen: BTreeMap::new(),
-        present: std::collections::HashSet::new(),
+        present: HashSet::new(),
         dropped: Vec::new(),
         linked_how: HashMap::new(),
         shared_email: HashMap::new(),
@@ -1127,23 +1142,19 @@ pub fn plan_sync(
         .map(|(k, d)| (PmsUnitRef::of(k), *d))
         .collect();
 
-    let mut recs = planner.records(snapshot);
-    recs.sort_by(|a, b| by_rank(&a, &b));
-
-    // Step 2: emails.
-    let mut by_email: BTreeMap<&str, Vec<&Rec>> = BTreeMap::new();
-    let mut no_email: Vec<&Rec> = Vec::new();
-    for r in &recs {
-        match &r.email_norm {
-            Some(e) => by_email.entry(e.as_str()).or_default().push(r),
-            None => no_email.push(r),
-        }
-    }
+    let recs = planner.records(snapshot);
+    // Step 2: emails. One sort of references (a record is some 200 bytes) groups the
+    // records by email, each group best lease first; the records without a usable
+    // email come first, best first.
+    let mut by_email: Vec<&Rec> = recs.iter().collect();
+    by_email.sort_by(|a, b| a.email_norm.cmp(&b.email_norm).then_with(|| by_rank(a, b)));
+    let split = by_email.partition_point(|r| r.email_norm.is_none());
+    let (no_email, with_email) = by_email.split_at(split);
 
     // Records that reach DOOR only through an existing link (email missing or shared):
     // status and unit still flow, nothing else.
     let mut degraded: Vec<&Rec> = Vec::new();
-    for r in no_email {
+    for r in no_email.iter().copied() {
         planner.counts.missing_email += 1;
         planner.discrepancies.push(Discrepancy::about(
             AlertType::MissingEmail,
@@ -1153,8 +1164,8 @@ pub fn plan_sync(
         degraded.push(r);
     }
 
-    let mut people: Vec<Vec<&Rec>> = Vec::new();
-    for (email, group) in by_email {
+    let mut people: Vec<&[&Rec]> = Vec::new();
+    for group in with_email.chunk_by(|a, b| a.email_norm == b.email_norm) {
         let name = group[0].name_norm.as_str();
         if group.iter().all(|r| r.name_norm == name) {
             people.push(group);
@@ -1173,10 +1184,11 @@ pub fn plan_sync(
                 person_of(&same)
             })
             .collect();
+        let email = group[0].email_norm.clone().unwrap_or_default();
         planner
             .discrepancies
-            .push(Discrepancy::duplicate_emails(email.to_owned(), listed));
-        for r in &group {
+            .push(Discrepancy::duplicate_emails(email, listed));
+        for r in group {
             let with = group
                 .iter()
                 .filter(|o| o.name_norm != r.name_norm)
@@ -1190,15 +1202,15 @@ pub fn plan_sync(
         }
         degraded.extend(group);
     }
-    for r in degraded {
-        if let Some(a) = r.account {
-            planner.buckets.entry(a).or_default().push(r);
-        }
-    }
+    // Every record reaching an account this sync, for one flow of status and unit.
+    let mut reaching: Vec<(AccountId, &Rec)> = degraded
+        .iter()
+        .filter_map(|r| r.account.map(|a| (a, *r)))
+        .collect();
 
     // Steps 3 and 4.
     planner.counts.people = people.len();
-    let mut unlinked: Vec<Vec<&Rec>> = Vec::new();
+    let mut unlinked: Vec<&[&Rec]> = Vec::new();
     for group in people {
         let mut accounts = group.iter().filter_map(|r| r.account);
         let Some(first) = accounts.next() else {
@@ -1206,28 +1218,23 @@ pub fn plan_sync(
             continue;
         };
         if accounts.all(|a| a == first) {
-            planner.linked_person(first, &group);
-            planner.buckets.entry(first).or_default().extend(group);
+            planner.linked_person(first, group);
+            reaching.extend(group.iter().map(|r| (first, *r)));
             continue;
         }
         let accounts: BTreeSet<AccountId> = group.iter().filter_map(|r| r.account).collect();
-        for r in &group {
-            if let Some(a) = r.account {
-                planner.buckets.entry(a).or_default().push(r);
-            }
-        }
+        reaching.extend(group.iter().filter_map(|r| r.account.map(|a| (a, *r))));
         planner.discrepancies.push(Discrepancy::about(
             AlertType::DuplicateAccount,
-            vec![person_of(&group)],
+            vec![person_of(group)],
             accounts.into_iter().collect(),
         ));
     }
 
     // Status and unit flow once per account, from its best record this sync.
-    let buckets = std::mem::take(&mut planner.buckets);
-    for (account, mut recs) in buckets {
-        recs.sort_by(by_rank);
-        planner.flow(account, recs[0]);
+    reaching.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| by_rank(&a.1, &b.1)));
+    for run in reaching.chunk_by(|a, b| a.0 == b.0) {
+        planner.flow(run[0].0, run[0].1);
     }
 
     // Unlinked people are matched against accounts as this sync leaves them (units
@@ -1244,7 +1251,7 @@ pub fn plan_sync(
         let mut unresolved = Vec::new();
         let mut progressed = false;
         for group in pending {
-            if planner.unlinked_person(&group) {
+            if planner.unlinked_person(group) {
                 progressed = true;
             } else {
                 unresolved.push(group);
