@@ -258,11 +258,21 @@ impl Discrepancy {
 }
 
 /// FNV-1a: a hash that is the same on every machine and release (it is stored).
-struct Fnv(u64);
+struct Fnv(u64, String);
 
 impl Fnv {
     fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
+        Fnv(0xcbf2_9ce4_8422_2325, String::new())
+    }
+    /// Adds a value's `Debug` text, written into a reused buffer.
+    fn debug(&mut self, v: &impl std::fmt::Debug) {
+        use std::fmt::Write as _;
+        let mut text = std::mem::take(&mut self.1);
+        text.clear();
+        // Writing into a String cannot fail.
+        let _ = write!(text, "{v:?}");
+        self.add(&text);
+        self.1 = text;
     }
     fn add(&mut self, s: &str) {
         for b in s.bytes().chain(std::iter::once(0xff)) {
@@ -317,7 +327,7 @@ pub fn input_fingerprint(snapshot: &PmsSnapshot, settings: &Settings) -> u64 {
             h.add(&r.last_name);
             h.opt(r.email.as_deref());
             h.opt(r.phone.as_deref());
-            h.add(&format!("{:?}", r.role));
+            h.debug(&r.role);
         }
         for l in &p.leases {
             h.add(&l.id);
@@ -327,7 +337,7 @@ pub fn input_fingerprint(snapshot: &PmsSnapshot, settings: &Settings) -> u64 {
             }
             h.add("|");
             h.add(&l.raw_status);
-            h.add(&format!("{:?}", l.status));
+            h.debug(&l.status);
             h.opt(l.start_date.as_deref());
             h.opt(l.end_date.as_deref());
             h.opt(l.move_in_date.as_deref());
@@ -731,7 +741,8 @@ impl<'a> Planner<'a> {
         how: Linked,
     ) {
         for r in recs {
-            if self.links.get(&r.key) != Some(&account) {
+            // A record found linked to this account needs no lookup.
+            if r.account != Some(account) && self.links.get(&r.key) != Some(&account) {
                 let key = r.key.owned();
                 self.linked_how.insert(r.key, how);
                 self.new_links.entry(account).or_default().push(r.key);
