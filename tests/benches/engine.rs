@@ -70,6 +70,21 @@ fn sync(
     sync_with(store, property, snap, &Settings::default())
 }
 
+/// A sync run recorded at `NOW`.
+fn sync_run(outcome: RunOutcome, input_fingerprint: Option<u64>) -> SyncRun {
+    SyncRun {
+        started_at: NOW,
+        finished_at: NOW,
+        outcome,
+        counts: SyncCounts::default(),
+        error_code: None,
+        error: None,
+        input_fingerprint,
+        connector: None,
+        host: None,
+    }
+}
+
 fn sync_with(
     store: &RedbStore,
     property: &str,
@@ -84,17 +99,10 @@ fn sync_with(
     let changes = out.plan.accounts_created.len()
         + out.plan.accounts_updated.len()
         + out.plan.alerts_opened.len();
-    let run = SyncRun {
-        started_at: NOW,
-        finished_at: NOW,
-        outcome: RunOutcome::Succeeded,
-        counts: SyncCounts::default(),
-        error_code: None,
-        error: None,
-        input_fingerprint: Some(input_fingerprint(snap, settings)),
-        connector: None,
-        host: None,
-    };
+    let run = sync_run(
+        RunOutcome::Succeeded,
+        Some(input_fingerprint(snap, settings)),
+    );
     let sync = PlannedSync {
         run: &run,
         dispositions: &out.dispositions,
@@ -347,17 +355,7 @@ fn main() {
         settled += started.elapsed();
     }
     // The floor of any sequence of syncs: each commits once, durably (fsync).
-    let floor_run = SyncRun {
-        started_at: NOW,
-        finished_at: NOW,
-        outcome: RunOutcome::Failed,
-        counts: SyncCounts::default(),
-        error_code: None,
-        error: None,
-        input_fingerprint: None,
-        connector: None,
-        host: None,
-    };
+    let floor_run = sync_run(RunOutcome::Failed, None);
     let started = Instant::now();
     for _ in 0..1_000 {
         store.record_sync_run("P0000", &floor_run).unwrap();

@@ -234,6 +234,13 @@ async fn wait_remote(
     asked_at: i64,
 ) -> Option<Result<Value, SyncFailure>> {
     tracing::debug!(%property, %host, "joining the sync running on another host");
+    // The run that host records is the first one newer than this. Run times are whole
+    // seconds from the sync's start, so a sync under a second long can record a
+    // finish before `asked_at`: a newer record is the sure sign.
+    let before = match state.store.sync_runs(property, 1) {
+        Ok(mut runs) => runs.pop(),
+        Err(e) => return Some(Err(failure(epms_sync::SyncError::Store(e)))),
+    };
     loop {
         match state.store.lease_holder(property) {
             Ok(Some(_)) => tokio::time::sleep(REMOTE_POLL).await,
@@ -245,7 +252,7 @@ async fn wait_remote(
         Ok(mut runs) => runs.pop(),
         Err(e) => return Some(Err(failure(epms_sync::SyncError::Store(e)))),
     };
-    let run = newest.filter(|r| r.finished_at >= asked_at)?;
+    let run = newest.filter(|r| before.as_ref() != Some(r) || r.finished_at >= asked_at)?;
     Some(match run.outcome {
         epms_store::RunOutcome::Succeeded => Ok(report_view(&epms_sync::SyncReport::recorded(run))),
         epms_store::RunOutcome::Failed => Err(SyncFailure {
