@@ -301,6 +301,16 @@ fn main() {
             }
             return;
         }
+        Ok("first") => {
+            for i in 0..10 {
+                let id = format!("big-{i}");
+                store
+                    .create_property(&PropertyRecord::new(&id, "Big", NOW))
+                    .unwrap();
+                sync(&store, &id, &snap);
+            }
+            return;
+        }
         Ok("resync") => {
             for _ in 0..30 {
                 sync(&store, "big", &snap);
