@@ -12,7 +12,13 @@
 //!   parsing and mapping, the records crossing, and the gate's bookkeeping;
 //! - **native**: every recorded answer parsed natively, in the host (`serde_json`
 //!   into a `Value`; `quick-xml` read event by event, each text decoded), as the ratio
-//!   replay / native (target ≤ 2×).
+//!   replay / native (target ≤ 2×);
+//! - **SDK native**: the same answers through the SDK's own readers compiled for the
+//!   host (`xml::parse`'s element tree, `serde_json::Value`): what the tree costs
+//!   without the sandbox.
+//!
+//! `CONNECTORS_PROFILE=<vendor>` replays that vendor's read ten times and stops (for a
+//! profiler).
 //!
 //! Run: `cargo bench -p epms-e2e --bench connectors`.
 
@@ -29,6 +35,16 @@ const CROSSING: Duration = Duration::from_nanos(750);
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// Reads one recorded answer as a connector does, with the SDK compiled for the host.
+fn parse_with_sdk(body: &[u8]) -> usize {
+    let text = std::str::from_utf8(body).expect("recorded answers are text");
+    if text.trim_start().starts_with('<') {
+        let root = epms_connector_sdk::xml::parse(text).expect("recorded XML parses");
+        return root.children.len();
+    }
+    parse_natively(body)
 }
 
 /// Parses one recorded answer natively: JSON into a `Value`, XML event by event with
@@ -76,9 +92,9 @@ fn main() {
         let limits = SandboxLimits { memory_bytes: 256 << 20, ..SandboxLimits::default() };
         let runtime = loopback_runtime(cache.path(), limits);
         println!(
-            "{:<11} {:>6} {:>10} {:>8} {:>7} {:>8} {:>7} {:>12} {:>9} {:>9} {:>9} {:>7}  target",
+            "{:<11} {:>6} {:>10} {:>8} {:>7} {:>8} {:>7} {:>12} {:>9} {:>9} {:>9} {:>7} {:>10}  target",
             "vendor", "KiB", "compile ms", "cache ms", "records", "read ms", "HTTP ms", "guest+bnd ms",
-            "~crossing", "replay ms", "native ms", "ratio"
+            "~crossing", "replay ms", "native ms", "ratio", "SDK native"
         );
         for (vendor, property, wasm) in VENDORS {
             let size = std::fs::metadata(wasm).unwrap().len() / 1024;
@@ -130,6 +146,19 @@ fn main() {
                 replays.push(started.elapsed());
                 assert_eq!(n, records, "the replay reads what the live read did");
             }
+            if std::env::var("CONNECTORS_PROFILE").as_deref() == Ok(vendor) {
+                for _ in 0..10 {
+                    let tape = Tape::Replay(Player::new(&cassette));
+                    let mut session = runtime
+                        .session_with_tape(&connector, &replayed_with, tape)
+                        .await
+                        .unwrap();
+                    session.all_units(property).await.unwrap();
+                    session.all_residents(property).await.unwrap();
+                    session.all_leases(property).await.unwrap();
+                }
+                return;
+            }
             replays.sort();
             let replay = replays[1];
             let bodies: Vec<Vec<u8>> = cassette
@@ -146,8 +175,17 @@ fn main() {
             }
             natives.sort();
             let native = natives[1];
+            let mut sdk_runs = Vec::new();
+            for _ in 0..3 {
+                let started = Instant::now();
+                let n: usize = bodies.iter().map(|b| parse_with_sdk(b)).sum();
+                std::hint::black_box(n);
+                sdk_runs.push(started.elapsed());
+            }
+            sdk_runs.sort();
+            let sdk_native = sdk_runs[1];
             println!(
-                "{vendor:<11} {size:>6} {:>10.1} {:>8.2} {records:>7} {:>8.1} {:>7.1} {:>12.1} {:>9.1} {:>9.1} {:>9.1} {:>6.1}x  <= 100 ms {}, ratio <= 2x {}",
+                "{vendor:<11} {size:>6} {:>10.1} {:>8.2} {records:>7} {:>8.1} {:>7.1} {:>12.1} {:>9.1} {:>9.1} {:>9.1} {:>6.1}x {:>10.1}  <= 100 ms {}, ratio <= 2x {}",
                 ms(compile),
                 ms(cached),
                 ms(total),
@@ -157,6 +195,7 @@ fn main() {
                 ms(replay),
                 ms(native),
                 replay.as_secs_f64() / native.as_secs_f64(),
+                ms(sdk_native),
                 if total <= Duration::from_millis(100) { "ok" } else { "MISSED" },
                 if replay <= native * 2 { "ok" } else { "MISSED" }
             );
