@@ -158,6 +158,16 @@ struct Rec<'a> {
     account: Option<AccountId>,
 }
 
+impl Rec<'_> {
+    /// Whether an account's name compares equal to this record's. An account made
+    /// from the record holds its very words: equal without normalising them again
+    /// (names with accents take the slow Unicode path).
+    fn same_name_as(&self, account: &Account) -> bool {
+        (account.first_name == self.first && account.last_name == self.last)
+            || normalize::name_is(&account.first_name, &account.last_name, &self.name_norm)
+    }
+}
+
 /// Effective-lease order: current/notice, then future, then past; later start first.
 fn lease_rank(lease: &Lease) -> Option<(u8, Reverse<&str>, &str)> {
     let class = match lease.status.door_status()? {
@@ -510,6 +520,8 @@ impl<'a> Planner<'a> {
                     leases_of.entry(rid.as_str()).or_default().push(lease);
                 }
             }
+            // One list reused for every resident's leases.
+            let mut leases: Vec<&Lease> = Vec::new();
             for r in &prop.residents {
                 self.counts.resident_records += 1;
                 let key = RecordKey {
@@ -521,7 +533,8 @@ impl<'a> Planner<'a> {
                 if let Some(a) = account {
                     self.present.insert(a);
                 }
-                let mut leases = leases_of.get(r.id.as_str()).cloned().unwrap_or_default();
+                leases.clear();
+                leases.extend(leases_of.get(r.id.as_str()).into_iter().flatten());
                 if let Some(l) = r.lease_id.as_deref().and_then(|id| by_id.get(id))
                     && !leases.iter().any(|x| x.id == l.id)
                 {
@@ -771,7 +784,7 @@ impl<'a> Planner<'a> {
             return;
         };
         let best = recs[0];
-        if !normalize::name_is(&acc.first_name, &acc.last_name, &best.name_norm) {
+        if !best.same_name_as(acc) {
             self.discrepancies.push(Discrepancy::about(
                 AlertType::NameMismatch,
                 vec![person_of(recs)],
@@ -827,7 +840,7 @@ impl<'a> Planner<'a> {
                 };
                 let same_email = normalize::email_is(acc.email.as_deref(), Some(email_norm));
                 let same_name =
-                    normalize::name_is(&acc.first_name, &acc.last_name, &best.name_norm);
+                    best.same_name_as(acc);
                 let found = if linked_elsewhere {
                     AlertType::DuplicateAccount
                 } else if same_email && same_name {
