@@ -22,6 +22,10 @@
 //!
 //! Run: `cargo bench -p epms-e2e --bench connectors`.
 
+/// The allocator of the `epms` binary: the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use epms_e2e::{VENDORS, loopback_runtime, sim_credential};

@@ -5,6 +5,10 @@
 //!
 //! Run: `cargo bench -p epms-e2e --bench console`.
 
+/// The allocator of the `epms` binary: the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

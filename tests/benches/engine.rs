@@ -15,6 +15,10 @@
 //!
 //! Run: `cargo bench -p epms-e2e --bench engine`.
 
+/// The allocator of the `epms` binary: the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -203,15 +207,25 @@ fn main() {
         big.residents.len(),
         big.leases.len()
     );
-    store
-        .create_property(&PropertyRecord::new("big", "Big", NOW))
-        .unwrap();
-    let empty = store.state("big").unwrap();
-    let first_join = median(5, || {
-        std::hint::black_box(plain_join(&snap, &empty));
-    });
-    let (load, plan, apply, changes) = sync(&store, "big", &snap);
-    println!("  first sync: {changes} changes (accounts created, alerts opened)");
+    // The first sync of five fresh properties of the same data (one run is noisy);
+    // the median is shown. "big" is the one synced again below.
+    let mut firsts = Vec::new();
+    let mut changes = 0;
+    for id in ["big", "big-2", "big-3", "big-4", "big-5"] {
+        store
+            .create_property(&PropertyRecord::new(id, "Big", NOW))
+            .unwrap();
+        let empty = store.state(id).unwrap();
+        let first_join = median(5, || {
+            std::hint::black_box(plain_join(&snap, &empty));
+        });
+        let (load, plan, apply, made) = sync(&store, id, &snap);
+        changes = made;
+        firsts.push((plan + apply, load, plan, apply, first_join));
+    }
+    firsts.sort();
+    let (_, load, plan, apply, first_join) = firsts[2];
+    println!("  first sync: {changes} changes (accounts created, alerts opened), median of 5");
     row("  load state", load, None);
     row("  plan", plan, None);
     baseline("plain HashMap join of the same records", plan, first_join);
@@ -326,7 +340,7 @@ fn main() {
         let mut rng = Rng::new(7 + i as u64);
         generate_property(&mut rng, "entrata", &format!("P{i:04}"), 135)
     };
-    drop((snap, big, synced, empty));
+    drop((snap, big, synced));
     println!(
         "before the portfolio: VmRSS {:.0} MiB, VmHWM {:.0} MiB",
         rss_mib("VmRSS:"),

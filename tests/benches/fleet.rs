@@ -12,6 +12,10 @@
 //! Needs a PostgreSQL server (`EPMS_TEST_POSTGRES`, or the local default); without one
 //! it prints the redb figures only. Run: `cargo bench -p epms-e2e --bench fleet`.
 
+/// The allocator of the `epms` binary: the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -9,6 +9,10 @@
 //!
 //! Run: `cargo bench -p epms-e2e --bench service`.
 
+/// The allocator of the `epms` binary: the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

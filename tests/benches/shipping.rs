@@ -4,6 +4,10 @@
 //!
 //! Run: `cargo bench -p epms-e2e --bench shipping`.
 
+/// The allocator of the `epms` binary: the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use epms_e2e::api_host::Host;

@@ -10,6 +10,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// See the workspace manifest: planning a sync is allocation-bound.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Connectors compiled into this binary.
 mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));

@@ -839,8 +839,7 @@ impl<'a> Planner<'a> {
                     return false;
                 };
                 let same_email = normalize::email_is(acc.email.as_deref(), Some(email_norm));
-                let same_name =
-                    best.same_name_as(acc);
+                let same_name = best.same_name_as(acc);
                 let found = if linked_elsewhere {
                     AlertType::DuplicateAccount
                 } else if same_email && same_name {
