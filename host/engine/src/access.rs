@@ -205,7 +205,7 @@ impl Applier {
 
     /// A held grant's end follows the lease (applied in both modes: the PMS date moved,
     /// no access is given or taken now).
-    fn set_end(&mut self, grant: GrantId, end: Option<i64>, reason: &str) {
+    fn set_end(&mut self, grant: GrantId, end: Option<i64>, rule: &str, reason: &str) {
         let Some(g) = self.grants.get_mut(&grant) else {
             return;
         };
@@ -220,7 +220,7 @@ impl Applier {
                 start: g.start,
                 end,
             },
-            cause: cause_of("access.move-out").to_owned(),
+            cause: cause_of(rule).to_owned(),
             at: self.now,
         });
         let until = end.map_or("no end".to_owned(), crate::dates::format_utc);
@@ -228,7 +228,7 @@ impl Applier {
             at: self.now,
             actor: self.actor.clone(),
             action: "grant.end-changed".into(),
-            rule: "access.move-out".into(),
+            rule: rule.into(),
             account: Some(g.account),
             pms_key: None,
             detail: format!("{} (grant {grant}) now ends: {until}; {reason}", g.key),
@@ -344,8 +344,12 @@ impl Planner<'_> {
                                 && !desired.contains(&g.key)
                         });
                         let ends_by_now = end.flatten().is_some_and(|e| e <= now);
+                        // A record no longer synced grants nothing: its last status only
+                        // keeps or revokes what is held (re-granting a key whose end
+                        // passed would be silent access).
+                        let may_grant = observed.is_some() && !ends_by_now;
                         for key in &desired {
-                            if !ends_by_now && !held.iter().any(|g| &g.key == key) {
+                            if may_grant && !held.iter().any(|g| &g.key == key) {
                                 let unit_change = moved && matches!(key, KeyRef::Unit(_));
                                 changes.push(Change {
                                     account,
@@ -441,6 +445,19 @@ impl Planner<'_> {
                     missing.push(account);
                 }
             }
+            if !evaluated.contains(&account) {
+                // Not weighed this sync (gone from the feed, or no status known): a key
+                // whose end has passed is still revoked, so an ended key never stays
+                // held unnoticed (a discarded revoke comes back).
+                for g in held.iter().filter(|g| g.end.is_some_and(|e| e <= now)) {
+                    let ended = g.end.map(crate::dates::format_utc).unwrap_or_default();
+                    changes.push(Change::revoke(
+                        g,
+                        "access.move-out",
+                        format!("access ended at {ended}, after the move-out date"),
+                    ));
+                }
+            }
             if memo != old {
                 self.plan.memos_set.push((account, memo));
             }
@@ -480,7 +497,7 @@ impl Planner<'_> {
                 Some(_) => format!("on notice in the PMS ({raw:?}): the move-out date sets it"),
                 None => format!("no longer on notice in the PMS ({raw:?})"),
             };
-            applier.set_end(grant, end, &why);
+            applier.set_end(grant, end, "access.move-out", &why);
         }
         let mut wanted: Vec<Change> = Vec::new();
         for c in changes {
@@ -542,12 +559,15 @@ impl Planner<'_> {
                 None => fresh.push(c),
             }
         }
-        // Only accounts this sync evaluated: the others' suggestions stand.
+        // Only accounts this sync evaluated: the others' suggestions stand, unless
+        // the grant they are about was revoked by this sync.
         let touched: BTreeSet<AccountId> = fresh.iter().map(|c| c.account).collect();
+        let revoked: BTreeSet<GrantId> = self.plan.grants_removed.iter().copied().collect();
         for s in state.suggestions.values() {
             let stale = !kept.contains(&s.id)
-                && evaluated.contains(&s.account)
-                && (s.kind != SuggestionKind::NoChange || touched.contains(&s.account));
+                && ((evaluated.contains(&s.account)
+                    && (s.kind != SuggestionKind::NoChange || touched.contains(&s.account)))
+                    || s.grant.is_some_and(|g| revoked.contains(&g)));
             if stale {
                 self.plan
                     .suggestions_closed
@@ -734,6 +754,11 @@ pub fn manual_status(
     let reason = format!("status set to {} by a manager", word(Some(status)));
     match status {
         DoorStatus::Current => {
+            // The manager's status stands over the lease's move-out date: the keys
+            // held end no more (ends follow the PMS only without an override).
+            for g in held.iter().filter(|g| g.end.is_some()) {
+                applier.set_end(g.id, None, "manager.status", &reason);
+            }
             for key in desired_keys(acc, settings) {
                 if !held.iter().any(|g| g.key == key) {
                     applier.grant(

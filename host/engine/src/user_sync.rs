@@ -299,7 +299,7 @@ impl Fnv {
 }
 
 /// Bumped whenever the sync rules change what they plan for the same input.
-pub const RULES_VERSION: &str = "sync-3";
+pub const RULES_VERSION: &str = "sync-4";
 
 /// A fingerprint of everything a sync's plan depends on besides the DOOR state: the
 /// rules, the settings and every field of the snapshot. Equal fingerprints and an
