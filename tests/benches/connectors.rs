@@ -41,6 +41,19 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// The median of three runs of `parse` over every recorded answer.
+fn parse_all(bodies: &[Vec<u8>], parse: fn(&[u8]) -> usize) -> Duration {
+    let mut runs: Vec<Duration> = (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            std::hint::black_box(bodies.iter().map(|b| parse(b)).sum::<usize>());
+            started.elapsed()
+        })
+        .collect();
+    runs.sort();
+    runs[1]
+}
+
 /// Reads one recorded answer as a connector does, with the SDK compiled for the host.
 fn parse_with_sdk(body: &[u8]) -> usize {
     let text = std::str::from_utf8(body).expect("recorded answers are text");
@@ -170,24 +183,8 @@ fn main() {
                 .iter()
                 .map(|e| e.response.body.to_bytes().unwrap())
                 .collect();
-            let mut natives = Vec::new();
-            for _ in 0..3 {
-                let started = Instant::now();
-                let n: usize = bodies.iter().map(|b| parse_natively(b)).sum();
-                std::hint::black_box(n);
-                natives.push(started.elapsed());
-            }
-            natives.sort();
-            let native = natives[1];
-            let mut sdk_runs = Vec::new();
-            for _ in 0..3 {
-                let started = Instant::now();
-                let n: usize = bodies.iter().map(|b| parse_with_sdk(b)).sum();
-                std::hint::black_box(n);
-                sdk_runs.push(started.elapsed());
-            }
-            sdk_runs.sort();
-            let sdk_native = sdk_runs[1];
+            let native = parse_all(&bodies, parse_natively);
+            let sdk_native = parse_all(&bodies, parse_with_sdk);
             println!(
                 "{vendor:<11} {size:>6} {:>10.1} {:>8.2} {records:>7} {:>8.1} {:>7.1} {:>12.1} {:>9.1} {:>9.1} {:>9.1} {:>6.1}x {:>10.1}  <= 100 ms {}, ratio <= 2x {}",
                 ms(compile),
