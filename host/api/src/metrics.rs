@@ -151,7 +151,8 @@ pub fn render(state: &AppState) -> Result<String, epms_store::StoreError> {
     let mut pending = String::new();
     let mut last_ok = String::new();
     for p in state.store.properties()? {
-        let door = state.store.state(&p.id)?;
+        // A scan of every property: it must not push the ones in use out of the cache.
+        let door = state.store.state_for_scan(&p.id)?;
         let id = escape(&p.id);
         let _ = writeln!(
             out,

@@ -268,26 +268,33 @@ impl Discrepancy {
 }
 
 /// FNV-1a: a hash that is the same on every machine and release (it is stored).
-struct Fnv(u64, String);
+struct Fnv {
+    hash: u64,
+    /// Reused for the `Debug` texts hashed.
+    scratch: String,
+}
 
 impl Fnv {
     fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325, String::new())
+        Fnv {
+            hash: 0xcbf2_9ce4_8422_2325,
+            scratch: String::new(),
+        }
     }
     /// Adds a value's `Debug` text, written into a reused buffer.
     fn debug(&mut self, v: &impl std::fmt::Debug) {
         use std::fmt::Write as _;
-        let mut text = std::mem::take(&mut self.1);
+        let mut text = std::mem::take(&mut self.scratch);
         text.clear();
         // Writing into a String cannot fail.
         let _ = write!(text, "{v:?}");
         self.add(&text);
-        self.1 = text;
+        self.scratch = text;
     }
     fn add(&mut self, s: &str) {
         for b in s.bytes().chain(std::iter::once(0xff)) {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+            self.hash ^= u64::from(b);
+            self.hash = self.hash.wrapping_mul(0x0100_0000_01b3);
         }
     }
     fn opt(&mut self, s: Option<&str>) {
@@ -354,7 +361,7 @@ pub fn input_fingerprint(snapshot: &PmsSnapshot, settings: &Settings) -> u64 {
             h.opt(l.move_out_date.as_deref());
         }
     }
-    h.0
+    h.hash
 }
 
 /// The data an alert is about: PMS names and emails, and the DOOR accounts' names
@@ -391,7 +398,7 @@ pub(crate) fn fingerprint<'s>(
             );
         }
     }
-    h.0
+    h.hash
 }
 
 /// The DOOR unit an account should have (see the module docs, step 6).

@@ -38,6 +38,10 @@ pub trait PropertyStore: Send + Sync {
     /// The property's current state (shared: it may be a cached copy, checked against
     /// the property's version).
     fn state(&self, property: &str) -> Result<Arc<DoorState>, StoreError>;
+    /// [`PropertyStore::state`] for a scan of every property (the metrics): the cached
+    /// copy when there is one, else read afresh and not cached, so that a scan does
+    /// not push the properties in use out of the cache.
+    fn state_for_scan(&self, property: &str) -> Result<Arc<DoorState>, StoreError>;
     /// Applies a plan made against the state's version, with the sync that made it
     /// (its run and record dispositions), all or nothing; `Stale` when the state moved.
     fn apply(

@@ -39,6 +39,7 @@ on_each_backend!(
     applying_plans_matches_the_engines_reference_semantics,
     a_plan_made_against_an_older_state_is_refused_and_changes_nothing,
     the_shared_read_state_is_reused_until_a_plan_is_applied,
+    a_scan_of_every_property_keeps_the_states_in_use_cached,
     secrets_are_sealed_at_rest_and_open_only_with_the_key,
     sync_runs_are_recorded_and_a_failure_keeps_the_last_good_time,
     integration_changes_keep_the_stores_counters,
@@ -491,6 +492,30 @@ fn a_plan_made_against_an_older_state_is_refused_and_changes_nothing(backend: &B
         })
     ));
     assert_eq!(store.load_state("door-1").unwrap(), before);
+}
+
+fn a_scan_of_every_property_keeps_the_states_in_use_cached(backend: &Backend) {
+    let store = open(backend);
+    // More properties than the cache holds.
+    let others: Vec<String> = (0..80).map(|i| format!("other-{i}")).collect();
+    for id in std::iter::once("hot").chain(others.iter().map(String::as_str)) {
+        store
+            .create_property(&PropertyRecord::new(id, "S", NOW))
+            .unwrap();
+    }
+    let hot = store.state("hot").unwrap();
+    for id in &others {
+        store.state_for_scan(id).unwrap();
+    }
+    assert!(
+        std::sync::Arc::ptr_eq(&hot, &store.state("hot").unwrap()),
+        "a scan pushed the state in use out of the cache"
+    );
+    // Reading every property as the API does would have.
+    for id in &others {
+        store.state(id).unwrap();
+    }
+    assert!(!std::sync::Arc::ptr_eq(&hot, &store.state("hot").unwrap()));
 }
 
 fn the_shared_read_state_is_reused_until_a_plan_is_applied(backend: &Backend) {

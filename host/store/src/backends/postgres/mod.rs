@@ -72,6 +72,24 @@ fn decode<T: DeserializeOwned>(text: &str) -> Result<T, StoreError> {
 }
 
 impl PgStore {
+    /// The cached state of `property`, or the state read afresh (and cached if `keep`).
+    fn shared_state(&self, property: &str, keep: bool) -> Result<Arc<DoorState>, StoreError> {
+        let p = self.property(property)?;
+        if let Some(hit) = self.read_cache.get(&p) {
+            return Ok(hit);
+        }
+        let (p, state) = self.snapshot(async |txn| {
+            let p = read_property(txn, property).await?;
+            let state = state_of(txn, &p).await?;
+            Ok((p, state))
+        })?;
+        let state = Arc::new(state);
+        if keep {
+            self.read_cache.put(&p, state.clone());
+        }
+        Ok(state)
+    }
+
     /// Connects to the database a `postgres://` URL names and migrates it to this
     /// build's schema.
     pub fn connect(url: &str, secrets: SecretBox) -> Result<PgStore, StoreError> {
@@ -417,18 +435,11 @@ impl PropertyStore for PgStore {
     }
 
     fn state(&self, property: &str) -> Result<Arc<DoorState>, StoreError> {
-        let p = self.property(property)?;
-        if let Some(hit) = self.read_cache.get(&p) {
-            return Ok(hit);
-        }
-        let (p, state) = self.snapshot(async |txn| {
-            let p = read_property(txn, property).await?;
-            let state = state_of(txn, &p).await?;
-            Ok((p, state))
-        })?;
-        let state = Arc::new(state);
-        self.read_cache.put(&p, state.clone());
-        Ok(state)
+        self.shared_state(property, true)
+    }
+
+    fn state_for_scan(&self, property: &str) -> Result<Arc<DoorState>, StoreError> {
+        self.shared_state(property, false)
     }
 
     fn apply(

@@ -230,6 +230,21 @@ impl RedbStore {
         })
     }
 
+    /// The cached state of `property`, or the state read afresh (and cached if `keep`).
+    fn shared_state(&self, property: &str, keep: bool) -> Result<Arc<DoorState>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let p = read_property(&txn, property)?;
+        if let Some(hit) = self.read_cache.get(&p) {
+            return Ok(hit);
+        }
+        // Decoded outside the cache's lock: readers of other properties do not wait.
+        let state = Arc::new(state_of(&txn, &p)?);
+        if keep {
+            self.read_cache.put(&p, state.clone());
+        }
+        Ok(state)
+    }
+
     /// A property's rows of a sequence-keyed table, newest first.
     fn newest<T: DeserializeOwned>(
         &self,
@@ -318,15 +333,11 @@ impl PropertyStore for RedbStore {
     /// applied since it was read (reads in the API do not decode the whole state
     /// each time).
     fn state(&self, property: &str) -> Result<Arc<DoorState>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let p = read_property(&txn, property)?;
-        if let Some(hit) = self.read_cache.get(&p) {
-            return Ok(hit);
-        }
-        // Decoded outside the cache's lock: readers of other properties do not wait.
-        let state = Arc::new(state_of(&txn, &p)?);
-        self.read_cache.put(&p, state.clone());
-        Ok(state)
+        self.shared_state(property, true)
+    }
+
+    fn state_for_scan(&self, property: &str) -> Result<Arc<DoorState>, StoreError> {
+        self.shared_state(property, false)
     }
 
     /// Applies a plan (and records the sync run, if given) in one write transaction.
