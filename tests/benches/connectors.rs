@@ -29,8 +29,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::{Duration, Instant};
 
 use epms_e2e::{VENDORS, loopback_runtime, sim_credential};
-use epms_runtime::SandboxLimits;
 use epms_runtime::cassette::{Cassette, Player, Recorder, Tape};
+use epms_runtime::{ConnectorSession, SandboxLimits};
 use pms_sim::Simulator;
 use pms_sim::dataset::Spec;
 
@@ -39,6 +39,13 @@ const CROSSING: Duration = Duration::from_nanos(750);
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// Reads a whole property through a session: the number of records.
+async fn read_all(mut session: ConnectorSession, property: &str) -> usize {
+    session.all_units(property).await.unwrap().len()
+        + session.all_residents(property).await.unwrap().len()
+        + session.all_leases(property).await.unwrap().len()
 }
 
 /// The median of three runs of `parse` over every recorded answer.
@@ -125,13 +132,10 @@ fn main() {
             for _ in 0..3 {
                 let before = runtime.outbound();
                 let started = Instant::now();
-                let mut session = runtime.session(&connector, &credential).await.unwrap();
-                let units = session.all_units(property).await.unwrap().len();
-                let residents = session.all_residents(property).await.unwrap().len();
-                let leases = session.all_leases(property).await.unwrap().len();
+                let session = runtime.session(&connector, &credential).await.unwrap();
+                records = read_all(session, property).await;
                 let total = started.elapsed();
                 let http = Duration::from_nanos(runtime.outbound().nanos - before.nanos);
-                records = units + residents + leases;
                 runs.push((total, http));
             }
             runs.sort();
@@ -139,40 +143,33 @@ fn main() {
 
             // The same read recorded, replayed with no network, and parsed natively.
             let recorder = Recorder::default();
-            let mut session = runtime
+            let session = runtime
                 .session_with_tape(&connector, &credential, Tape::Record(recorder.clone()))
                 .await
                 .unwrap();
-            session.all_units(property).await.unwrap();
-            session.all_residents(property).await.unwrap();
-            session.all_leases(property).await.unwrap();
-            drop(session);
+            read_all(session, property).await;
             let cassette = Cassette::new(&connector, &credential, &recorder);
             let replayed_with = cassette.credential(connector.info()).unwrap();
             let mut replays = Vec::new();
             for _ in 0..3 {
                 let tape = Tape::Replay(Player::new(&cassette));
                 let started = Instant::now();
-                let mut session = runtime
+                let session = runtime
                     .session_with_tape(&connector, &replayed_with, tape)
                     .await
                     .unwrap();
-                let n = session.all_units(property).await.unwrap().len()
-                    + session.all_residents(property).await.unwrap().len()
-                    + session.all_leases(property).await.unwrap().len();
+                let n = read_all(session, property).await;
                 replays.push(started.elapsed());
                 assert_eq!(n, records, "the replay reads what the live read did");
             }
             if std::env::var("CONNECTORS_PROFILE").as_deref() == Ok(vendor) {
                 for _ in 0..10 {
                     let tape = Tape::Replay(Player::new(&cassette));
-                    let mut session = runtime
+                    let session = runtime
                         .session_with_tape(&connector, &replayed_with, tape)
                         .await
                         .unwrap();
-                    session.all_units(property).await.unwrap();
-                    session.all_residents(property).await.unwrap();
-                    session.all_leases(property).await.unwrap();
+                    read_all(session, property).await;
                 }
                 return;
             }

@@ -449,12 +449,17 @@ impl Planner<'_> {
                 // Not weighed this sync (gone from the feed, or no status known): a key
                 // whose end has passed is still revoked, so an ended key never stays
                 // held unnoticed (a discarded revoke comes back).
-                for g in held.iter().filter(|g| g.end.is_some_and(|e| e <= now)) {
-                    let ended = g.end.map(crate::dates::format_utc).unwrap_or_default();
+                for (g, ended) in held
+                    .iter()
+                    .filter_map(|g| g.end.filter(|e| *e <= now).map(|e| (g, e)))
+                {
                     changes.push(Change::revoke(
                         g,
                         "access.move-out",
-                        format!("access ended at {ended}, after the move-out date"),
+                        format!(
+                            "access ended at {}, after the move-out date",
+                            crate::dates::format_utc(ended)
+                        ),
                     ));
                 }
             }

@@ -189,39 +189,28 @@ async fn resource(
     // Only the requested page's rows are built: building every row for each page made
     // a 5,000-unit read quadratic (the simulator must never be what a bench measures).
     let answer = state.read(|portfolio| {
-        let props = portfolio.properties.iter().filter(|p| {
-            p.vendor == "rentmanager" && property.as_ref().is_none_or(|id| *id == p.id)
-        });
         let (row, count): (Row, fn(&SimProperty) -> usize) = match resource.as_str() {
-            "Properties" => {
-                let rows: Vec<Value> = portfolio
-                    .properties
-                    .iter()
-                    .filter(|p| p.vendor == "rentmanager" && forced != Some(Forced::Empty))
-                    .map(|p| json!({"PropertyID": id_value(&p.id), "Name": p.name}))
-                    .collect();
-                return Some(paged(rows.len(), size, page, |start, end| {
-                    rows[start..end].to_vec()
-                }));
-            }
+            "Properties" => (property_row, |_| 1),
             "Units" => (unit_row, |p| p.units.len()),
             "Tenants" => (tenant_row, |p| p.leases.len()),
             "Leases" => (lease_row, |p| p.leases.len()),
             _ => return None,
         };
-        let positions: Vec<(&SimProperty, usize)> = if forced == Some(Forced::Empty) {
-            Vec::new()
-        } else {
-            props
-                .flat_map(|p| (0..count(p)).map(move |i| (p, i)))
-                .collect()
+        // The filter narrows a property's resources; the property list is whole.
+        let listed = |p: &&SimProperty| {
+            p.vendor == "rentmanager"
+                && (resource == "Properties" || property.as_ref().is_none_or(|id| *id == p.id))
         };
-        Some(paged(positions.len(), size, page, |start, end| {
-            positions[start..end]
-                .iter()
-                .map(|(p, i)| row(p, *i))
-                .collect()
-        }))
+        let mut positions: Vec<(&SimProperty, usize)> = portfolio
+            .properties
+            .iter()
+            .filter(listed)
+            .flat_map(|p| (0..count(p)).map(move |i| (p, i)))
+            .collect();
+        if forced == Some(Forced::Empty) {
+            positions.clear();
+        }
+        Some(paged(&positions, size, page, row))
     });
     let Some((mut records, more)) = answer else {
         return text(
@@ -240,20 +229,28 @@ async fn resource(
     (status, Json(records)).into_response()
 }
 
-/// One row of a resource: the `i`th unit or lease of a property.
+/// One row of a resource: the property itself, or its `i`th unit or lease.
 type Row = fn(&SimProperty, usize) -> Value;
 
-/// Page `page` of `size` rows out of `total`, built by `rows(start, end)`, and whether
-/// more rows follow.
+/// Page `page` of `size` rows, only those built, and whether more rows follow.
 fn paged(
-    total: usize,
+    positions: &[(&SimProperty, usize)],
     size: usize,
     page: usize,
-    rows: impl FnOnce(usize, usize) -> Vec<Value>,
+    row: Row,
 ) -> (Vec<Value>, bool) {
+    let total = positions.len();
     let start = page.saturating_sub(1).saturating_mul(size).min(total);
     let end = start.saturating_add(size).min(total);
-    (rows(start, end), end < total)
+    let rows = positions[start..end]
+        .iter()
+        .map(|(p, i)| row(p, *i))
+        .collect();
+    (rows, end < total)
+}
+
+fn property_row(p: &SimProperty, _: usize) -> Value {
+    json!({"PropertyID": id_value(&p.id), "Name": p.name})
 }
 
 fn when(date: &Option<String>) -> Option<String> {
