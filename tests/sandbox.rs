@@ -524,3 +524,34 @@ async fn endless_slow_paging_stops_at_the_session_time_limit() {
         Err(CallError::Poisoned)
     ));
 }
+
+/// An honest connector's requests give back every host resource they take: one session
+/// makes far more requests than the resource limit allows held at once. (Each request
+/// once kept its `request-options` in the session's table, so a session died with a
+/// host-memory error after about 250 requests.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_makes_many_more_requests_than_it_may_hold_resources() {
+    let cache = tempfile::tempdir().unwrap();
+    let limits = limits();
+    let runtime = loopback_runtime(cache.path(), limits.clone());
+    let target = start_target(16, Duration::from_secs(10)).await;
+    let bench = runtime
+        .load_file(guests::EPMS_TEST_BENCH.as_ref())
+        .await
+        .unwrap();
+    let credential =
+        Credential::from_fields(bench.info(), fields(&[("base-url", &target.base_url())])).unwrap();
+    let mut session = runtime.session(&bench, &credential).await.unwrap();
+    for request in 0..limits.resources * 4 {
+        let what = if request % 2 == 0 {
+            "get:/big"
+        } else {
+            "timed-get:/big"
+        };
+        let page = session
+            .read_units(what, None)
+            .await
+            .unwrap_or_else(|e| panic!("request {request}: {e}"));
+        assert_eq!(page.records[0].number, "16");
+    }
+}

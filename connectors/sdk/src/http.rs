@@ -310,17 +310,19 @@ pub fn send(req: &Request) -> Result<Response, HttpError> {
         .set_path_with_query(Some(parts.path_and_query))
         .map_err(|_| invalid("path"))?;
 
-    let options = RequestOptions::new();
-    if let Some(t) = req.timeout {
+    // Options only when there is something to set: each is a host resource and calls.
+    let options = req.timeout.map(|t| {
+        let options = RequestOptions::new();
         let ns = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
         let _ = options.set_first_byte_timeout(Some(ns));
         let _ = options.set_between_bytes_timeout(Some(ns));
-    }
+        options
+    });
 
     let body = request
         .body()
         .map_err(|_| HttpError::Other("request body taken twice".into()))?;
-    let future = outgoing_handler::handle(request, Some(options)).map_err(from_error_code)?;
+    let future = outgoing_handler::handle(request, options).map_err(from_error_code)?;
     let wait = || loop {
         if let Some(ready) = future.get() {
             break ready

@@ -57,6 +57,8 @@ struct Positions {
     residents: std::collections::HashMap<String, usize>,
     leases: std::collections::HashMap<String, usize>,
     units: std::collections::HashMap<String, usize>,
+    /// Unit id → the positions of its leases, in list order.
+    leases_by_unit: std::collections::HashMap<String, Vec<usize>>,
 }
 
 /// Lookups by id into one property (positions cached until the data changes).
@@ -84,6 +86,17 @@ impl<'a> PropertyIndex<'a> {
     pub fn unit_position(&self, id: &str) -> usize {
         self.positions.units.get(id).copied().unwrap_or_default()
     }
+    /// The leases on a unit, in list order.
+    pub fn leases_of_unit(&self, unit_id: &str) -> impl Iterator<Item = &'a Lease> + use<'a> {
+        let leases = &self.property.leases;
+        self.positions
+            .leases_by_unit
+            .get(unit_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(move |i| &leases[*i])
+    }
 }
 
 impl SimProperty {
@@ -107,6 +120,15 @@ impl SimProperty {
                 .enumerate()
                 .map(|(i, u)| (u.id.clone(), i))
                 .collect(),
+            leases_by_unit: self.leases.iter().enumerate().fold(
+                std::collections::HashMap::new(),
+                |mut by_unit: std::collections::HashMap<String, Vec<usize>>, (i, l)| {
+                    if let Some(unit) = &l.unit_id {
+                        by_unit.entry(unit.clone()).or_default().push(i);
+                    }
+                    by_unit
+                },
+            ),
         });
         PropertyIndex {
             property: self,
@@ -120,11 +142,11 @@ impl SimProperty {
     }
 
     /// The email of a resident as the PMS serves it.
-    pub fn wire_email(&self, r: &Resident) -> Option<String> {
+    pub fn wire_email<'a>(&'a self, r: &'a Resident) -> Option<&'a str> {
         self.wire_emails
             .get(&r.id)
-            .cloned()
-            .or_else(|| r.email.clone())
+            .or(r.email.as_ref())
+            .map(String::as_str)
     }
 
     /// Sets a resident's email as the PMS would hold it; the canonical record follows.
@@ -397,7 +419,9 @@ impl Portfolio {
                 Ok(format!("resident {resident} email changed"))
             }
             Mutation::DuplicateEmail { resident, from, .. } => {
-                let from_email = p.wire_email(&p.residents[resident_index(p, from)?]);
+                let from_email = p
+                    .wire_email(&p.residents[resident_index(p, from)?])
+                    .map(str::to_owned);
                 let i = resident_index(p, resident)?;
                 p.set_email(i, from_email);
                 Ok(format!(

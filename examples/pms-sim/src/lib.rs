@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Router;
+use axum::serve::ListenerExt as _;
 use dataset::{Portfolio, Spec};
 use faults::{Fault, FaultKind};
 use serde::{Deserialize, Serialize};
@@ -143,6 +144,13 @@ async fn listen(router: Router) -> anyhow::Result<(SocketAddr, tokio::task::Join
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
+        // Answers go out as written: with Nagle's algorithm a large answer's last
+        // segment waits for the client's delayed ACK (about 40 ms a request).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         if let Err(e) = axum::serve(listener, router).await {
             tracing::error!(error = %e, "simulator listener stopped");
         }

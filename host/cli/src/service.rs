@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt as _;
 use epms_api::{AppState, SchedulerConfig};
 use epms_runtime::signing::{PublicKey, TrustedKeys};
 use epms_runtime::{LoadedConnector, NetworkAccess, Runtime, RuntimeConfig, SandboxLimits};
@@ -582,9 +583,17 @@ pub async fn serve(
         let _ = api_stopped.wait_for(|s| *s).await;
     };
     let server = tokio::spawn(
-        axum::serve(listener, epms_api::app(state))
-            .with_graceful_shutdown(shutdown)
-            .into_future(),
+        axum::serve(
+            // Answers go out as written, not held back for a delayed ACK.
+            listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::warn!(error = %e, "could not set TCP_NODELAY");
+                }
+            }),
+            epms_api::app(state),
+        )
+        .with_graceful_shutdown(shutdown)
+        .into_future(),
     );
     stop_requested.await;
     eprintln!("stopping: letting running syncs finish");

@@ -111,6 +111,8 @@ pub async fn send(
         .await
         .map_err(|_| HttpError::ConnectionTimeout)?
         .map_err(|e| connection_error(&e))?;
+    // A request goes out as written, not held back for the server's delayed ACK.
+    tcp.set_nodelay(true).map_err(|e| connection_error(&e))?;
     let stream: Box<dyn Stream> = if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
         let name =
             rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())

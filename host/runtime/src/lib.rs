@@ -18,6 +18,7 @@ pub mod credential;
 mod error;
 pub mod gate;
 pub mod limits;
+mod outgoing_handler;
 mod output;
 pub mod policy;
 pub mod secrets;
@@ -34,6 +35,7 @@ use std::time::{Duration, Instant};
 use epms_model::{ConnectorInfo, Lease, Page, PmsProperty, Resident, Unit};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Store, UpdateDeadline};
+use wasmtime_wasi_http::{WasiHttp, WasiHttpView};
 
 pub use cache::{CacheOutcome, sha256_hex};
 pub use credential::{Credential, CredentialError};
@@ -148,7 +150,12 @@ impl Runtime {
         // A Rust guest's std imports wasi:cli/clocks/random/filesystem even when
         // unused; they are linked against an empty context (see `HostState::new`).
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::bindings::http::types::add_to_linker::<_, WasiHttp>(
+            &mut linker,
+            &Default::default(),
+            HostState::http,
+        )?;
+        outgoing_handler::add_to_linker(&mut linker)?;
         v1::door::connector::host::add_to_linker::<HostState, HasSelf<HostState>>(
             &mut linker,
             |s| s,

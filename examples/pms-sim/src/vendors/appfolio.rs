@@ -259,7 +259,7 @@ fn unit_rows(p: &SimProperty) -> Vec<Value> {
 /// A second address for some tenants, to exercise the semicolon list. Only after a
 /// valid first address: a connector keeps the first valid one, which the ground truth
 /// (the canonical record) then still describes.
-fn emails(id: &str, email: &Option<String>) -> String {
+fn emails(id: &str, email: Option<&str>) -> String {
     match email {
         Some(e)
             if crate::dataset::is_email(e.trim())
@@ -267,7 +267,7 @@ fn emails(id: &str, email: &Option<String>) -> String {
         {
             format!("{e}; {id}@alt.example.com")
         }
-        Some(e) => e.clone(),
+        Some(e) => e.to_owned(),
         None => String::new(),
     }
 }
@@ -290,7 +290,7 @@ fn tenant_rows(p: &SimProperty) -> Vec<Value> {
                 "unit": unit.map(|u| u.number.clone()),
                 "first_name": r.first_name,
                 "last_name": r.last_name,
-                "emails": emails(&r.id, &p.wire_email(r)),
+                "emails": emails(&r.id, p.wire_email(r)),
                 "phone_numbers": r.phone.clone().unwrap_or_default(),
                 "status": status,
                 "tenant_type": tenant_type(r.role),

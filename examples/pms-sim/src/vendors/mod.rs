@@ -46,11 +46,32 @@ pub fn routers(state: &SimState) -> Vec<(&'static str, Router)> {
     ]
 }
 
-/// An ISO date as `MM/DD/YYYY` (empty when absent), as the US vendors write dates.
-pub fn us_date(iso: Option<&str>) -> String {
-    match iso.map(|d| d.split('-').collect::<Vec<_>>()).as_deref() {
-        Some([y, m, d]) => format!("{m}/{d}/{y}"),
-        _ => String::new(),
+/// An ISO date as `MM/DD/YYYY` (empty when absent), as the US vendors write dates;
+/// written where it is used (an XML element, a JSON string), never held as a string.
+pub fn us_date(iso: Option<&str>) -> UsDate<'_> {
+    UsDate(iso)
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct UsDate<'a>(Option<&'a str>);
+
+impl std::fmt::Display for UsDate<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts = self.0.and_then(|iso| {
+            let (y, rest) = iso.split_once('-')?;
+            let (m, d) = rest.split_once('-')?;
+            (!d.contains('-')).then_some((y, m, d))
+        });
+        match parts {
+            Some((y, m, d)) => write!(f, "{m}/{d}/{y}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl serde::Serialize for UsDate<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 

@@ -137,19 +137,19 @@ async fn endpoint(
     let partial = forced == Some(Forced::PartialPage);
     let inner = state.read(|portfolio| {
         if op == "getsitelist" {
-            let sites: String = portfolio
+            let mut out = String::from("<sitelist>");
+            for p in portfolio
                 .properties
                 .iter()
                 .filter(|p| p.vendor == "realpage")
-                .map(|p| {
-                    format!(
-                        "<site>{}{}</site>",
-                        el("siteid", &p.id),
-                        el("sitename", &p.name)
-                    )
-                })
-                .collect();
-            return Ok(format!("<sitelist>{sites}</sitelist>"));
+            {
+                out.push_str("<site>");
+                el(&mut out, "siteid", &p.id);
+                el(&mut out, "sitename", &p.name);
+                out.push_str("</site>");
+            }
+            out.push_str("</sitelist>");
+            return Ok(out);
         }
         let Some(p) = portfolio.property("realpage", arg("siteid")) else {
             return Err(format!(
@@ -182,35 +182,42 @@ fn units(p: &SimProperty, empty: bool) -> String {
     if !empty {
         for (i, u) in p.units.iter().enumerate() {
             out.push_str("<UnitObject>");
-            out.push_str(&el("PropertyNumberID", &p.id));
+            el(&mut out, "PropertyNumberID", &p.id);
             out.push_str("<Address>");
-            out.push_str(&el("UnitID", &u.id));
-            out.push_str(&el("UnitNumber", &u.number));
+            el(&mut out, "UnitID", &u.id);
+            el(&mut out, "UnitNumber", &u.number);
             // As recorded: the building only as its id (no name).
-            out.push_str(&el("BuildingID", u.building.as_deref().unwrap_or_default()));
+            el(
+                &mut out,
+                "BuildingID",
+                u.building.as_deref().unwrap_or_default(),
+            );
             out.push_str("</Address><Availability>");
-            out.push_str(&el(
+            el(
+                &mut out,
                 "VacantBit",
                 match u.vacant {
                     Some(true) => "true",
                     Some(false) => "false",
                     None => "",
                 },
-            ));
-            out.push_str(&el(
+            );
+            el(
+                &mut out,
                 "VacantDate",
                 if u.vacant == Some(true) {
                     "10/26/2026"
                 } else {
                     ""
                 },
-            ));
+            );
             out.push_str("</Availability><FloorPlan>");
-            out.push_str(&el("FloorPlanID", &(i % 4 + 1).to_string()));
-            out.push_str(&el(
+            el(&mut out, "FloorPlanID", i % 4 + 1);
+            el(
+                &mut out,
                 "FloorPlanName",
                 u.floorplan.as_deref().unwrap_or_default(),
-            ));
+            );
             out.push_str("</FloorPlan></UnitObject>");
         }
     }
@@ -236,40 +243,54 @@ fn residents(p: &SimProperty, empty: bool, partial: bool) -> String {
             .filter(|l| l.status == LeaseStatus::Notice)
             .and_then(|l| l.start_date.as_deref());
         out.push_str("<resident>");
-        out.push_str(&el("residentid", r.lease_id.as_deref().unwrap_or_default()));
-        out.push_str(&el("residentmemberid", &r.id));
-        out.push_str(&el("relationship", relationship(r.role)));
-        out.push_str(&el("unitid", r.unit_id.as_deref().unwrap_or_default()));
-        out.push_str(&el(
+        el(
+            &mut out,
+            "residentid",
+            r.lease_id.as_deref().unwrap_or_default(),
+        );
+        el(&mut out, "residentmemberid", &r.id);
+        el(&mut out, "relationship", relationship(r.role));
+        el(&mut out, "unitid", r.unit_id.as_deref().unwrap_or_default());
+        el(
+            &mut out,
             "unitnumber",
             unit.map(|u| u.number.as_str()).unwrap_or_default(),
-        ));
-        out.push_str(&el("firstname", &r.first_name));
-        out.push_str(&el("lastname", &r.last_name));
-        out.push_str(&el("email", &p.wire_email(r).unwrap_or_default()));
-        out.push_str(&el("homephone", ""));
-        out.push_str(&el("cellphone", r.phone.as_deref().unwrap_or_default()));
-        out.push_str(&el(
+        );
+        el(&mut out, "firstname", &r.first_name);
+        el(&mut out, "lastname", &r.last_name);
+        el(&mut out, "email", p.wire_email(r).unwrap_or_default());
+        el(&mut out, "homephone", "");
+        el(
+            &mut out,
+            "cellphone",
+            r.phone.as_deref().unwrap_or_default(),
+        );
+        el(
+            &mut out,
             "leasestatus",
             lease.map(|l| l.raw_status.as_str()).unwrap_or_default(),
-        ));
-        out.push_str(&el(
+        );
+        el(
+            &mut out,
             "begindate",
-            &us_date(lease.and_then(|l| l.start_date.as_deref())),
-        ));
-        out.push_str(&el(
+            us_date(lease.and_then(|l| l.start_date.as_deref())),
+        );
+        el(
+            &mut out,
             "enddate",
-            &us_date(lease.and_then(|l| l.end_date.as_deref())),
-        ));
-        out.push_str(&el(
+            us_date(lease.and_then(|l| l.end_date.as_deref())),
+        );
+        el(
+            &mut out,
             "moveindate",
-            &us_date(lease.and_then(|l| l.move_in_date.as_deref())),
-        ));
-        out.push_str(&el(
+            us_date(lease.and_then(|l| l.move_in_date.as_deref())),
+        );
+        el(
+            &mut out,
             "moveoutdate",
-            &us_date(lease.and_then(|l| l.move_out_date.as_deref())),
-        ));
-        out.push_str(&el("noticegivendate", &us_date(notice)));
+            us_date(lease.and_then(|l| l.move_out_date.as_deref())),
+        );
+        el(&mut out, "noticegivendate", us_date(notice));
         out.push_str("</resident>");
     }
     out.push_str("</residentlist>");

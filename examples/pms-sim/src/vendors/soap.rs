@@ -2,6 +2,7 @@
 //! escaping text, wrapping answers.
 
 use std::collections::HashMap;
+use std::fmt::{self, Write as _};
 
 use quick_xml::Reader;
 use quick_xml::events::Event;
@@ -46,27 +47,57 @@ pub fn leaves(xml: &str) -> Option<HashMap<String, String>> {
     Some(out)
 }
 
+/// Appends `text` with the five XML special characters escaped.
+pub fn push_escaped(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            _ => "&apos;",
+        });
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+}
+
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
+    push_escaped(&mut out, text);
     out
 }
 
-/// `<name>escaped</name>`, or `<name/>` when empty.
-pub fn el(name: &str, value: &str) -> String {
-    if value.is_empty() {
-        format!("<{name}/>")
+/// A `fmt::Write` that escapes what it is given into an XML document.
+struct Escaping<'a>(&'a mut String);
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        push_escaped(self.0, text);
+        Ok(())
+    }
+}
+
+/// Appends `<name>escaped value</name>`, or `<name/>` when the value is empty. The
+/// value is written straight into the answer: a large answer makes no string a field.
+pub fn el(out: &mut String, name: &str, value: impl fmt::Display) {
+    let open = out.len();
+    out.push('<');
+    out.push_str(name);
+    out.push('>');
+    let start = out.len();
+    write!(Escaping(out), "{value}").expect("the simulator's values write without error");
+    if out.len() == start {
+        out.truncate(open);
+        out.push('<');
+        out.push_str(name);
+        out.push_str("/>");
     } else {
-        format!("<{name}>{}</{name}>", esc(value))
+        out.push_str("</");
+        out.push_str(name);
+        out.push('>');
     }
 }
 
@@ -95,5 +126,14 @@ mod tests {
         assert_eq!(l["siteid"], "");
         assert_eq!(l["licensekey"], "a&b");
         assert!(leaves("<a><b></a>").is_none());
+    }
+
+    #[test]
+    fn an_element_is_escaped_and_an_empty_one_closes_itself() {
+        let mut out = String::new();
+        el(&mut out, "a", "x<&>\"'y");
+        el(&mut out, "b", "");
+        el(&mut out, "c", 17);
+        assert_eq!(out, "<a>x&lt;&amp;&gt;&quot;&apos;y</a><b/><c>17</c>");
     }
 }

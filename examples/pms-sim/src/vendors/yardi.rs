@@ -34,7 +34,7 @@ use epms_model::{HouseholdRole, LeaseStatus};
 use crate::SimState;
 use crate::dataset::{SimCredential, SimProperty};
 use crate::faults::Forced;
-use crate::vendors::soap::{el, envelope, esc, leaves};
+use crate::vendors::soap::{el, envelope, esc, leaves, push_escaped};
 use crate::vendors::us_date;
 
 pub const NS: &str = "http://tempuri.org/YSI.Interfaces.WebServices/ItfResidentData";
@@ -156,8 +156,13 @@ async fn endpoint(
                 .properties
                 .iter()
                 .filter(|p| p.vendor == "yardi")
-                .map(|p| format!("<Property>{}{}</Property>", el("Code", &p.id), el("MarketingName", &p.name)))
-                .collect();
+                .fold(String::new(), |mut out, p| {
+                    out.push_str("<Property>");
+                    el(&mut out, "Code", &p.id);
+                    el(&mut out, "MarketingName", &p.name);
+                    out.push_str("</Property>");
+                    out
+                });
             return Some(format!("<Properties xmlns=\"\">{props}</Properties>"));
         }
         let p = portfolio.property("yardi", arg("YardiPropertyId"))?;
@@ -196,33 +201,39 @@ fn residents(p: &SimProperty, empty: bool, partial: bool) -> String {
         let Some(primary) = members.iter().find(|r| r.role == HouseholdRole::Primary) else {
             continue;
         };
-        out.push_str(&format!(
-            "<Resident tCode=\"{}\" pCode=\"p{}\">",
-            esc(&l.id),
-            esc(&p.id)
-        ));
-        out.push_str(&el("Status", &l.raw_status));
-        out.push_str(&el("FirstName", &primary.first_name));
-        out.push_str(&el("LastName", &primary.last_name));
-        out.push_str(&el("Email", &p.wire_email(primary).unwrap_or_default()));
-        out.push_str(&phone(&primary.phone));
-        out.push_str(&el("UnitCode", l.unit_id.as_deref().unwrap_or_default()));
-        out.push_str(&el("LeaseFromDate", &us_date(l.start_date.as_deref())));
-        out.push_str(&el("LeaseToDate", &us_date(l.end_date.as_deref())));
-        out.push_str(&el("MoveInDate", &us_date(l.move_in_date.as_deref())));
-        out.push_str(&el("MoveOutDate", &us_date(l.move_out_date.as_deref())));
+        out.push_str("<Resident tCode=\"");
+        push_escaped(&mut out, &l.id);
+        out.push_str("\" pCode=\"p");
+        push_escaped(&mut out, &p.id);
+        out.push_str("\">");
+        el(&mut out, "Status", &l.raw_status);
+        el(&mut out, "FirstName", &primary.first_name);
+        el(&mut out, "LastName", &primary.last_name);
+        el(&mut out, "Email", p.wire_email(primary).unwrap_or_default());
+        phone(&mut out, primary.phone.as_deref());
+        el(
+            &mut out,
+            "UnitCode",
+            l.unit_id.as_deref().unwrap_or_default(),
+        );
+        el(&mut out, "LeaseFromDate", us_date(l.start_date.as_deref()));
+        el(&mut out, "LeaseToDate", us_date(l.end_date.as_deref()));
+        el(&mut out, "MoveInDate", us_date(l.move_in_date.as_deref()));
+        el(&mut out, "MoveOutDate", us_date(l.move_out_date.as_deref()));
         out.push_str("<NoticeDate/>");
         let others: Vec<&&epms_model::Resident> =
             members.iter().filter(|r| r.id != primary.id).collect();
         if !others.is_empty() {
             out.push_str("<OtherOccupants>");
             for o in others {
-                out.push_str(&format!("<OtherOccupant Code=\"{}\">", esc(&o.id)));
-                out.push_str(&el("FirstName", &o.first_name));
-                out.push_str(&el("LastName", &o.last_name));
-                out.push_str(&el("Email", &p.wire_email(o).unwrap_or_default()));
-                out.push_str(&phone(&o.phone));
-                out.push_str(&el("Relationship", relationship(o.role)));
+                out.push_str("<OtherOccupant Code=\"");
+                push_escaped(&mut out, &o.id);
+                out.push_str("\">");
+                el(&mut out, "FirstName", &o.first_name);
+                el(&mut out, "LastName", &o.last_name);
+                el(&mut out, "Email", p.wire_email(o).unwrap_or_default());
+                phone(&mut out, o.phone.as_deref());
+                el(&mut out, "Relationship", relationship(o.role));
                 out.push_str("</OtherOccupant>");
             }
             out.push_str("</OtherOccupants>");
@@ -233,16 +244,12 @@ fn residents(p: &SimProperty, empty: bool, partial: bool) -> String {
     out
 }
 
-fn phone(number: &Option<String>) -> String {
-    match number {
-        Some(n) => format!(
-            "<Phone PhoneType=\"cell\"><PhoneDescription>Mobile</PhoneDescription>{}</Phone>",
-            el("PhoneNumber", n)
-        ),
-        None => {
-            "<Phone PhoneType=\"cell\"><PhoneDescription>Mobile</PhoneDescription></Phone>".into()
-        }
+fn phone(out: &mut String, number: Option<&str>) {
+    out.push_str("<Phone PhoneType=\"cell\"><PhoneDescription>Mobile</PhoneDescription>");
+    if let Some(n) = number {
+        el(out, "PhoneNumber", n);
     }
+    out.push_str("</Phone>");
 }
 
 /// In the recorded shape (`GetUnitInformation_Login`): a unit per customer on it
@@ -254,13 +261,9 @@ fn units(p: &SimProperty, empty: bool) -> String {
         "<PhysicalProperty xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:MITS=\"http://my-company.com/namespace\" xmlns=\"\"><Property>",
     );
     if !empty {
+        let idx = p.index();
         for (i, u) in p.units.iter().enumerate() {
-            let customers: Vec<&str> = p
-                .leases
-                .iter()
-                .filter(|l| l.unit_id.as_deref() == Some(&u.id))
-                .map(|l| l.id.as_str())
-                .collect();
+            let customers: Vec<&str> = idx.leases_of_unit(&u.id).map(|l| l.id.as_str()).collect();
             let status = match u.vacant {
                 Some(true) => "Vacant Unrented Not Ready",
                 Some(false) => "Occupied No Notice",
@@ -271,24 +274,26 @@ fn units(p: &SimProperty, empty: bool) -> String {
             rows.extend(customers.iter().skip(1));
             for customer in rows {
                 out.push_str("<RT_Customer>");
-                out.push_str(&el("CustomerID", customer));
+                el(&mut out, "CustomerID", customer);
                 out.push_str("<RT_Unit>");
-                out.push_str(&el("UnitID", &u.id));
-                out.push_str(&el("UnitIDValue", &(17_000 + i).to_string()));
+                el(&mut out, "UnitID", &u.id);
+                el(&mut out, "UnitIDValue", 17_000 + i);
                 out.push_str("<Unit><MITS:Information>");
-                out.push_str(&el("MITS:UnitID", &u.id));
-                out.push_str(&el("MITS:UnitEconomicStatus", "Residential"));
-                out.push_str(&el("MITS:UnitEconomicStatusDescription", status));
-                out.push_str(&el(
+                el(&mut out, "MITS:UnitID", &u.id);
+                el(&mut out, "MITS:UnitEconomicStatus", "Residential");
+                el(&mut out, "MITS:UnitEconomicStatusDescription", status);
+                el(
+                    &mut out,
                     "MITS:FloorplanName",
                     u.floorplan.as_deref().unwrap_or_default(),
-                ));
-                out.push_str(&el(
+                );
+                el(
+                    &mut out,
                     "MITS:BuildingID",
                     u.building.as_deref().unwrap_or_default(),
-                ));
+                );
                 out.push_str("</MITS:Information>");
-                out.push_str(&el("MITS:PropertyPrimaryID", &p.id));
+                el(&mut out, "MITS:PropertyPrimaryID", &p.id);
                 out.push_str("</Unit></RT_Unit></RT_Customer>");
             }
         }

@@ -1,9 +1,11 @@
 //! A connector for benchmarks. `read-residents("synthetic:N")` returns N made-up
 //! residents, built once per instance so that repeated calls measure the crossing of
 //! the boundary, not their construction; `read-units("get:/path")` makes one GET to
-//! the credential's host and returns the body length as the unit number.
+//! the credential's host and returns the body length as the unit number
+//! (`timed-get:/path` the same with a timeout).
 
 use std::cell::RefCell;
+use std::time::Duration;
 
 use epms_connector_sdk::http::Request;
 use epms_connector_sdk::{
@@ -53,10 +55,15 @@ impl Connector for Bench {
     }
 
     fn read_units(&self, what: &str, _cursor: Option<String>) -> Result<UnitPage, ConnectorError> {
-        let path = what
-            .strip_prefix("get:")
-            .ok_or_else(|| ConnectorError::NotFound(what.to_owned()))?;
-        let resp = Request::get(format!("{}{path}", self.base_url)).send()?;
+        // `timed-get:` sets a timeout, which passes `request-options` to the host.
+        let (path, timeout) = match what.split_once(':') {
+            Some(("get", path)) => (path, None),
+            Some(("timed-get", path)) => (path, Some(Duration::from_secs(5))),
+            _ => return Err(ConnectorError::NotFound(what.to_owned())),
+        };
+        let mut request = Request::get(format!("{}{path}", self.base_url));
+        request.timeout = timeout;
+        let resp = request.send()?;
         Ok(UnitPage {
             records: vec![Unit {
                 id: "u".into(),
