@@ -1,8 +1,8 @@
-//! Runtime benchmarks: prints figures against the foundation's targets.
+//! Runtime benchmarks: prints figures against their targets.
 //!
 //! - load a cached component (deserialize + pre-instantiate + `info`) ≤ 5 ms
-//! - instantiate from `InstancePre` (fresh store) ≤ 30 µs median
-//! - one resident record across the boundary ≤ 1 µs
+//! - instantiate from `InstancePre` (fresh store) ≤ 8 µs median
+//! - one resident record across the boundary ≤ 0.3 µs
 //! - the HTTP gate adds ≤ 20 % to a loopback GET compared with a plain client
 //!
 //! Run: `cargo bench -p epms-e2e --bench runtime`. Medians of many runs; the machine
@@ -120,8 +120,8 @@ fn main() {
         row(
             "instantiate from InstancePre (median of 2000)",
             format!("{:.1} µs", inst_med.as_secs_f64() * 1e6),
-            "<= 30 µs",
-            inst_med <= Duration::from_micros(30),
+            "<= 8 µs",
+            inst_med <= Duration::from_micros(8),
         );
         row(
             "  p90",
@@ -166,8 +166,8 @@ fn main() {
         row(
             "one resident across the boundary (10,000 a call)",
             format!("{:.3} µs", per_record.as_secs_f64() * 1e6),
-            "<= 1 µs",
-            per_record <= Duration::from_micros(1),
+            "<= 0.3 µs",
+            per_record <= Duration::from_nanos(300),
         );
 
         // The gate: a guest GET through wasi:http and the gate vs a plain client GET.

@@ -26,13 +26,13 @@ use axum::routing::post;
 use axum::{Extension, Json, Router};
 use base64::Engine as _;
 use epms_model::{HouseholdRole, LeaseStatus};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::SimState;
 use crate::dataset::{SimCredential, SimProperty};
 use crate::faults::Forced;
-use crate::vendors::object;
+use crate::vendors::WireId;
 
 pub const CLIENT_ID: &str = "af-client-2c71";
 pub const CLIENT_SECRET: &str = "af-secret-9d04";
@@ -193,67 +193,121 @@ async fn report(
     };
     let page = q.page.unwrap_or(1).max(1);
     let per_page = q.per_page.unwrap_or(MAX_PER_PAGE).clamp(1, MAX_PER_PAGE);
-    let rows = state.read(|portfolio| {
+    let answer = state.read(|portfolio| {
         let props: Vec<&SimProperty> = portfolio
             .properties
             .iter()
             .filter(|p| p.vendor == "appfolio" && (ids.is_empty() || ids.contains(&p.id)))
             .collect();
-        match name {
-            "property_directory" => Some(
-                props
-                    .iter()
-                    .map(|p| json!({"property_id": crate::vendors::id_value(&p.id), "property_name": p.name}))
-                    .collect::<Vec<_>>(),
+        let listing = Listing {
+            props: &props,
+            report: &report,
+            ids: &ids,
+            page,
+            per_page,
+            forced,
+        };
+        Some(match name {
+            "property_directory" => listing.answer(
+                |_| 1,
+                |p, _| PropertyRow {
+                    property_id: WireId(&p.id),
+                    property_name: &p.name,
+                },
             ),
-            "unit_directory" => Some(props.iter().flat_map(|p| unit_rows(p)).collect()),
-            "tenant_directory" => Some(props.iter().flat_map(|p| tenant_rows(p)).collect()),
-            "rent_roll" => Some(props.iter().flat_map(|p| rent_roll_rows(p)).collect()),
-            _ => None,
-        }
+            "unit_directory" => listing.answer(|p| p.units.len(), unit_row),
+            "tenant_directory" => listing.answer(|p| p.residents.len(), tenant_row),
+            "rent_roll" => listing.answer(|p| p.leases.len(), rent_roll_row),
+            _ => return None,
+        })
     });
-    let Some(rows) = rows else {
-        return plain(StatusCode::NOT_FOUND, "No such report.");
-    };
-    let rows = if forced == Some(Forced::Empty) {
-        Vec::new()
-    } else {
-        rows
-    };
-    let start = ((page - 1) * per_page).min(rows.len());
-    let end = (start + per_page).min(rows.len());
-    let mut results = rows[start..end].to_vec();
-    if forced == Some(Forced::PartialPage) {
-        results.truncate(results.len() / 2);
-    }
-    let next = (end < rows.len()).then(|| {
-        format!(
-            "/api/v2/reports/{report}?page={}&per_page={per_page}&properties_ids={}",
-            page + 1,
-            ids.join(",")
-        )
-    });
-    Json(object([
-        ("results", Value::Array(results)),
-        ("next_page_url", json!(next)),
-    ]))
-    .into_response()
+    answer.unwrap_or_else(|| plain(StatusCode::NOT_FOUND, "No such report."))
 }
 
-fn unit_rows(p: &SimProperty) -> Vec<Value> {
-    p.units
-        .iter()
-        .map(|u| {
-            json!({
-                "unit_id": crate::vendors::id_value(&u.id),
-                "unit_name": u.number,
-                "property_id": crate::vendors::id_value(&p.id),
-                "unit_address": format!("{} Example St {}", p.id, u.number),
-                "bedrooms": 1,
-                "unit_type": u.floorplan,
-            })
+/// One page of a report over the listed properties: only its rows are rendered, and
+/// serialised straight from borrowed records.
+struct Listing<'a, 'p> {
+    props: &'a [&'p SimProperty],
+    report: &'a str,
+    ids: &'a [String],
+    page: usize,
+    per_page: usize,
+    forced: Option<Forced>,
+}
+
+impl<'p> Listing<'_, 'p> {
+    fn answer<R: Serialize>(
+        &self,
+        count: impl Fn(&SimProperty) -> usize,
+        row: impl Fn(&'p SimProperty, usize) -> R,
+    ) -> Response {
+        let total = if self.forced == Some(Forced::Empty) {
+            0
+        } else {
+            self.props.iter().map(|p| count(p)).sum()
+        };
+        let start = ((self.page - 1) * self.per_page).min(total);
+        let end = (start + self.per_page).min(total);
+        let mut results = Vec::with_capacity(end - start);
+        let mut offset = 0;
+        for p in self.props {
+            let n = count(p);
+            let (from, to) = (start.max(offset), end.min(offset + n));
+            results.extend((from..to).map(|i| row(p, i - offset)));
+            offset += n;
+        }
+        if self.forced == Some(Forced::PartialPage) {
+            results.truncate(results.len() / 2);
+        }
+        let next_page_url = (end < total).then(|| {
+            format!(
+                "/api/v2/reports/{}?page={}&per_page={}&properties_ids={}",
+                self.report,
+                self.page + 1,
+                self.per_page,
+                self.ids.join(",")
+            )
+        });
+        Json(Page {
+            results,
+            next_page_url,
         })
-        .collect()
+        .into_response()
+    }
+}
+
+#[derive(Serialize)]
+struct Page<R> {
+    results: Vec<R>,
+    next_page_url: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PropertyRow<'a> {
+    property_id: WireId<'a>,
+    property_name: &'a str,
+}
+
+#[derive(Serialize)]
+struct UnitRow<'a> {
+    unit_id: WireId<'a>,
+    unit_name: &'a str,
+    property_id: WireId<'a>,
+    unit_address: String,
+    bedrooms: u32,
+    unit_type: Option<&'a str>,
+}
+
+fn unit_row(p: &SimProperty, i: usize) -> UnitRow<'_> {
+    let u = &p.units[i];
+    UnitRow {
+        unit_id: WireId(&u.id),
+        unit_name: &u.number,
+        property_id: WireId(&p.id),
+        unit_address: format!("{} Example St {}", p.id, u.number),
+        bedrooms: 1,
+        unit_type: u.floorplan.as_deref(),
+    }
 }
 
 /// A second address for some tenants, to exercise the semicolon list. Only after a
@@ -272,55 +326,75 @@ fn emails(id: &str, email: Option<&str>) -> String {
     }
 }
 
-fn tenant_rows(p: &SimProperty) -> Vec<Value> {
-    let idx = p.index();
-    p.residents
-        .iter()
-        .map(|r| {
-            let unit = idx.unit(r.unit_id.as_deref());
-            let status = idx
-                .lease(r.lease_id.as_deref())
-                .map(|l| l.raw_status.clone())
-                .unwrap_or_default();
-            json!({
-                "selected_tenant_id": crate::vendors::id_value(&r.id),
-                "occupancy_id": r.lease_id.as_deref().map(crate::vendors::id_value),
-                "property_id": crate::vendors::id_value(&p.id),
-                "unit_id": r.unit_id.as_deref().map(crate::vendors::id_value),
-                "unit": unit.map(|u| u.number.clone()),
-                "first_name": r.first_name,
-                "last_name": r.last_name,
-                "emails": emails(&r.id, p.wire_email(r)),
-                "phone_numbers": r.phone.clone().unwrap_or_default(),
-                "status": status,
-                "tenant_type": tenant_type(r.role),
-            })
-        })
-        .collect()
+#[derive(Serialize)]
+struct TenantRow<'a> {
+    selected_tenant_id: WireId<'a>,
+    occupancy_id: Option<WireId<'a>>,
+    property_id: WireId<'a>,
+    unit_id: Option<WireId<'a>>,
+    unit: Option<&'a str>,
+    first_name: &'a str,
+    last_name: &'a str,
+    emails: String,
+    phone_numbers: &'a str,
+    status: &'a str,
+    tenant_type: &'static str,
 }
 
-fn rent_roll_rows(p: &SimProperty) -> Vec<Value> {
+fn tenant_row(p: &SimProperty, i: usize) -> TenantRow<'_> {
     let idx = p.index();
-    p.leases
-        .iter()
-        .map(|l| {
-            let unit = idx.unit(l.unit_id.as_deref());
-            let primary = l.resident_ids.first().cloned().unwrap_or_default();
-            json!({
-                "property_id": crate::vendors::id_value(&p.id),
-                "unit_id": l.unit_id.as_deref().map(crate::vendors::id_value),
-                "unit": unit.map(|u| u.number.clone()),
-                "building_id": unit.and_then(|u| u.building.clone()),
-                "occupancy_id": crate::vendors::id_value(&l.id),
-                "tenant_id": crate::vendors::id_value(&primary),
-                "additional_tenant_ids": l.resident_ids.iter().skip(1).cloned().collect::<Vec<_>>().join(","),
-                "status": l.raw_status,
-                // ISO dates and `null`, as recorded.
-                "lease_from": l.start_date,
-                "lease_to": l.end_date,
-                "move_in": l.move_in_date,
-                "move_out": l.move_out_date,
-            })
-        })
-        .collect()
+    let r = &p.residents[i];
+    TenantRow {
+        selected_tenant_id: WireId(&r.id),
+        occupancy_id: r.lease_id.as_deref().map(WireId),
+        property_id: WireId(&p.id),
+        unit_id: r.unit_id.as_deref().map(WireId),
+        unit: idx.unit(r.unit_id.as_deref()).map(|u| u.number.as_str()),
+        first_name: &r.first_name,
+        last_name: &r.last_name,
+        emails: emails(&r.id, p.wire_email(r)),
+        phone_numbers: r.phone.as_deref().unwrap_or_default(),
+        status: idx
+            .lease(r.lease_id.as_deref())
+            .map(|l| l.raw_status.as_str())
+            .unwrap_or_default(),
+        tenant_type: tenant_type(r.role),
+    }
+}
+
+#[derive(Serialize)]
+struct RentRollRow<'a> {
+    property_id: WireId<'a>,
+    unit_id: Option<WireId<'a>>,
+    unit: Option<&'a str>,
+    building_id: Option<&'a str>,
+    occupancy_id: WireId<'a>,
+    tenant_id: WireId<'a>,
+    additional_tenant_ids: String,
+    status: &'a str,
+    // ISO dates and `null`, as recorded.
+    lease_from: Option<&'a str>,
+    lease_to: Option<&'a str>,
+    move_in: Option<&'a str>,
+    move_out: Option<&'a str>,
+}
+
+fn rent_roll_row(p: &SimProperty, i: usize) -> RentRollRow<'_> {
+    let idx = p.index();
+    let l = &p.leases[i];
+    let unit = idx.unit(l.unit_id.as_deref());
+    RentRollRow {
+        property_id: WireId(&p.id),
+        unit_id: l.unit_id.as_deref().map(WireId),
+        unit: unit.map(|u| u.number.as_str()),
+        building_id: unit.and_then(|u| u.building.as_deref()),
+        occupancy_id: WireId(&l.id),
+        tenant_id: WireId(l.resident_ids.first().map_or("", String::as_str)),
+        additional_tenant_ids: l.resident_ids.get(1..).unwrap_or_default().join(","),
+        status: &l.raw_status,
+        lease_from: l.start_date.as_deref(),
+        lease_to: l.end_date.as_deref(),
+        move_in: l.move_in_date.as_deref(),
+        move_out: l.move_out_date.as_deref(),
+    }
 }

@@ -28,13 +28,13 @@ use axum::routing::post;
 use axum::{Extension, Router};
 use base64::Engine as _;
 use epms_model::{HouseholdRole, LeaseStatus};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::SimState;
-use crate::dataset::{SimCredential, SimProperty};
+use crate::dataset::{PropertyIndex, SimCredential, SimProperty};
 use crate::faults::Forced;
-use crate::vendors::{object, us_date};
+use crate::vendors::{UsDate, WireId, us_date, zero_or_one};
 
 pub const API_KEY: &str = "entrata-key-7f3a";
 pub const USERNAME: &str = "epms-integration";
@@ -54,14 +54,15 @@ pub fn default_credential() -> SimCredential {
     }
 }
 
-pub fn status_type(status: LeaseStatus) -> (u8, &'static str) {
+/// The lease status type id (as the recordings write it, a string) and its name.
+pub fn status_type(status: LeaseStatus) -> (&'static str, &'static str) {
     match status {
-        LeaseStatus::Applicant => (1, "Applicant"),
-        LeaseStatus::Cancelled | LeaseStatus::Denied => (2, "Cancelled"),
-        LeaseStatus::Future => (3, "Future"),
-        LeaseStatus::Current => (4, "Current"),
-        LeaseStatus::Notice => (5, "Notice"),
-        LeaseStatus::Past | LeaseStatus::Other => (6, "Past"),
+        LeaseStatus::Applicant => ("1", "Applicant"),
+        LeaseStatus::Cancelled | LeaseStatus::Denied => ("2", "Cancelled"),
+        LeaseStatus::Future => ("3", "Future"),
+        LeaseStatus::Current => ("4", "Current"),
+        LeaseStatus::Notice => ("5", "Notice"),
+        LeaseStatus::Past | LeaseStatus::Other => ("6", "Past"),
     }
 }
 
@@ -252,15 +253,22 @@ fn handle(
                 .properties
                 .iter()
                 .filter(|p| p.vendor == "entrata")
-                .map(|p| json!({"PropertyID": crate::vendors::id_value(&p.id), "MarketingName": p.name}))
+                .map(|p| json!({"PropertyID": WireId(&p.id), "MarketingName": p.name}))
                 .collect();
-            return Ok((json!({"PhysicalProperty": {"Property": props}}), None));
+            let result = json!({"PhysicalProperty": {"Property": props}});
+            return Ok(answer(&request_id, &result, None));
         }
         let Some(id) = property_id.as_deref() else {
-            return Err((StatusCode::BAD_REQUEST, "propertyId is required.".to_owned()));
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "propertyId is required.".to_owned(),
+            ));
         };
         let Some(p) = portfolio.property("entrata", id) else {
-            return Err((StatusCode::NOT_FOUND, format!("Property {id} was not found.")));
+            return Err((
+                StatusCode::NOT_FOUND,
+                format!("Property {id} was not found."),
+            ));
         };
         let total = match method {
             "getCustomers" => p.residents.len(),
@@ -269,128 +277,346 @@ fn handle(
         };
         let last_page = total.div_ceil(per_page).max(1);
         let start = ((page - 1) * per_page).min(total);
-        let mut slice = records(p, method, start..(start + per_page).min(total));
+        let mut range = start..(start + per_page).min(total);
         if forced == Some(Forced::PartialPage) {
-            slice.truncate(slice.len() / 2);
+            range.end = range.start + range.len() / 2;
         }
-        let meta = json!({"currentPage": page, "lastPage": last_page, "perPage": per_page, "total": total});
-        let slice = Value::Array(slice);
-        let result = match method {
-            "getCustomers" => object([("Customers", object([("Customer", slice)]))]),
-            "getLeases" => object([("leases", object([("lease", slice)]))]),
-            _ => object([(
-                "properties",
-                object([("property", Value::Array(vec![object([("propertyId", crate::vendors::id_value(id)), ("units", object([("unit", slice)]))])]))]),
-            )]),
+        let meta = Meta {
+            current_page: page,
+            last_page,
+            per_page,
+            total,
         };
-        Ok((result, Some(meta)))
+        // Entrata answers an empty list of customers or leases with a message, no meta.
+        let no_records = forced == Some(Forced::Empty)
+            || (range.is_empty() && matches!(method, "getCustomers" | "getLeases"));
+        if no_records {
+            return Ok(answer(
+                &request_id,
+                &json!({"success": "No Records Found."}),
+                None,
+            ));
+        }
+        let idx = p.index();
+        Ok(match method {
+            "getCustomers" => {
+                let customer: Vec<CustomerRow> = p.residents[range]
+                    .iter()
+                    .map(|r| customer_row(p, &idx, r))
+                    .collect();
+                answer(
+                    &request_id,
+                    &Customers {
+                        customers: CustomerList { customer },
+                    },
+                    Some(meta),
+                )
+            }
+            "getLeases" => {
+                let lease: Vec<LeaseRow> = p.leases[range]
+                    .iter()
+                    .map(|l| lease_row(p, &idx, l))
+                    .collect();
+                answer(
+                    &request_id,
+                    &Leases {
+                        leases: LeaseList { lease },
+                    },
+                    Some(meta),
+                )
+            }
+            _ => {
+                let unit: Vec<UnitRow> = p.units[range].iter().map(unit_row).collect();
+                let result = Units {
+                    properties: PropertyList {
+                        property: [PropertyUnits {
+                            property_id: WireId(id),
+                            units: UnitList { unit },
+                        }],
+                    },
+                };
+                answer(&request_id, &result, Some(meta))
+            }
+        })
     });
     match answer {
         Err((status, message)) => envelope(&request_id, status, &message),
-        Ok((result, meta)) => {
-            let empty = forced == Some(Forced::Empty)
-                || result
-                    .pointer("/Customers/Customer")
-                    .is_some_and(|v| v.as_array().is_some_and(Vec::is_empty))
-                || result
-                    .pointer("/leases/lease")
-                    .is_some_and(|v| v.as_array().is_some_and(Vec::is_empty));
-            let result = if empty {
-                json!({"success": "No Records Found."})
-            } else {
-                result
-            };
-            let mut body =
-                json!({"response": {"requestId": request_id, "code": 200, "result": result}});
-            if let Some(meta) = meta
-                && !empty
-            {
-                body["response"]["meta"] = meta;
-            }
-            let mut r = Json(body).into_response();
+        Ok(body) => {
+            let mut r = ([("content-type", "application/json")], body).into_response();
             add_rate_headers(&mut r);
             r
         }
     }
 }
 
-fn phones(phone: &Option<String>) -> Value {
-    match phone {
-        Some(n) => json!({"phone": [{"phoneNumber": n, "phoneType": "Mobile"}]}),
-        None => json!({"phone": []}),
+/// The whole answer, serialised straight from borrowed rows (a page is never built as
+/// a `serde_json::Value` tree: that cost more than everything else of serving it).
+fn answer(request_id: &Value, result: &impl Serialize, meta: Option<Meta>) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Answer<'a, R> {
+        response: Body<'a, R>,
+    }
+    #[derive(Serialize)]
+    struct Body<'a, R> {
+        #[serde(rename = "requestId")]
+        request_id: &'a Value,
+        code: u16,
+        result: R,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        meta: Option<Meta>,
+    }
+    serde_json::to_vec(&Answer {
+        response: Body {
+            request_id,
+            code: 200,
+            result,
+            meta,
+        },
+    })
+    .expect("an answer of strings and numbers serialises")
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Meta {
+    current_page: usize,
+    last_page: usize,
+    per_page: usize,
+    total: usize,
+}
+
+#[derive(Serialize)]
+struct Customers<'a> {
+    #[serde(rename = "Customers")]
+    customers: CustomerList<'a>,
+}
+
+#[derive(Serialize)]
+struct CustomerList<'a> {
+    #[serde(rename = "Customer")]
+    customer: Vec<CustomerRow<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CustomerRow<'a> {
+    #[serde(rename = "@attributes")]
+    attributes: Attributes<'a>,
+    first_name: &'a str,
+    last_name: &'a str,
+    email: &'a str,
+    phone_number: &'a str,
+    unit_number: &'a str,
+    building_name: &'a str,
+    lease_id: Option<&'a str>,
+    customer_type: &'static str,
+}
+
+#[derive(Serialize)]
+struct Attributes<'a> {
+    #[serde(rename = "Id")]
+    id: &'a str,
+}
+
+fn customer_row<'a>(
+    p: &'a SimProperty,
+    idx: &PropertyIndex<'a>,
+    r: &'a epms_model::Resident,
+) -> CustomerRow<'a> {
+    let unit = idx.unit(r.unit_id.as_deref());
+    CustomerRow {
+        attributes: Attributes { id: &r.id },
+        first_name: &r.first_name,
+        last_name: &r.last_name,
+        email: p.wire_email(r).unwrap_or_default(),
+        phone_number: r.phone.as_deref().unwrap_or_default(),
+        unit_number: unit.map(|u| u.number.as_str()).unwrap_or_default(),
+        building_name: unit.and_then(|u| u.building.as_deref()).unwrap_or_default(),
+        lease_id: r.lease_id.as_deref(),
+        customer_type: customer_type(r.role),
     }
 }
 
-fn records(p: &SimProperty, method: &str, range: std::ops::Range<usize>) -> Vec<Value> {
-    let idx = p.index();
-    match method {
-        "getCustomers" => p.residents[range]
-            .iter()
-            .map(|r| {
-                let unit = idx.unit(r.unit_id.as_deref());
-                json!({
-                    "@attributes": {"Id": r.id},
-                    "FirstName": r.first_name,
-                    "LastName": r.last_name,
-                    "Email": p.wire_email(r).unwrap_or_default(),
-                    "PhoneNumber": r.phone.clone().unwrap_or_default(),
-                    "UnitNumber": unit.map(|u| u.number.clone()).unwrap_or_default(),
-                    "BuildingName": unit.and_then(|u| u.building.clone()).unwrap_or_default(),
-                    "LeaseId": r.lease_id,
-                    "CustomerType": customer_type(r.role),
-                })
-            })
-            .collect(),
-        "getLeases" => p.leases[range]
-            .iter()
-            .map(|l| {
-                let (type_id, type_name) = status_type(l.status);
-                let customers: Vec<Value> = l
-                    .resident_ids
-                    .iter()
-                    .filter_map(|rid| idx.resident(rid))
-                    .map(|r| {
-                        let mut c = json!({
-                            "id": crate::vendors::id_value(&r.id),
-                            "customerType": customer_type(r.role),
-                            "firstName": r.first_name,
-                            "lastName": r.last_name,
-                            "emailAddress": p.wire_email(r).unwrap_or_default(),
-                            "leaseCustomerStatus": type_name,
-                        });
-                        c["phones"] = phones(&r.phone);
-                        c
-                    })
-                    .collect();
-                let mut lease = json!({
-                    "id": l.id,
-                    // As recorded: the id as a string, the name only as the interval's status.
-                    "leaseStatusTypeId": type_id.to_string(),
-                    "leaseIntervalStatus": type_name,
-                    "propertyId": p.id,
-                    "unitId": l.unit_id.clone().unwrap_or_default(),
-                    "unitSpaces": {"unitSpace": idx.unit(l.unit_id.as_deref()).iter().map(|u| json!({"unitSpaceId": 90_000 + idx.unit_position(&u.id), "unitSpace": u.number})).collect::<Vec<_>>()},
-                    "moveInDate": us_date(l.move_in_date.as_deref()),
-                    "moveOutDate": us_date(l.move_out_date.as_deref()),
-                    "leaseIntervals": {"leaseInterval": [{"startDate": us_date(l.start_date.as_deref()), "endDate": us_date(l.end_date.as_deref())}]},
-                });
-                // Moved in, not through json!: that would copy the customers again.
-                lease["customers"] = object([("customer", Value::Array(customers))]);
-                lease
-            })
-            .collect(),
-        _ => p.units[range]
-            .iter()
-            .map(|u| {
-                json!({
-                    "id": u.id,
-                    "unitNumber": u.number,
-                    "buildingId": u.building.as_deref().map(|b| b.replace("Building ", "B")).unwrap_or_default(),
-                    "buildingName": u.building.clone().unwrap_or_default(),
-                    "floorplanName": u.floorplan.clone().unwrap_or_default(),
-                    "unitStatus": match u.vacant { Some(true) => "Vacant", Some(false) => "Occupied", None => "" },
-                })
-            })
-            .collect(),
+#[derive(Serialize)]
+struct Leases<'a> {
+    leases: LeaseList<'a>,
+}
+
+#[derive(Serialize)]
+struct LeaseList<'a> {
+    lease: Vec<LeaseRow<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LeaseRow<'a> {
+    id: &'a str,
+    /// As recorded: the id as a string, the name only as the interval's status.
+    lease_status_type_id: &'static str,
+    lease_interval_status: &'static str,
+    property_id: &'a str,
+    unit_id: &'a str,
+    unit_spaces: UnitSpaces<'a>,
+    move_in_date: UsDate<'a>,
+    move_out_date: UsDate<'a>,
+    lease_intervals: LeaseIntervals<'a>,
+    customers: LeaseCustomers<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UnitSpaces<'a> {
+    #[serde(serialize_with = "zero_or_one")]
+    unit_space: Option<UnitSpace<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UnitSpace<'a> {
+    unit_space_id: usize,
+    unit_space: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LeaseIntervals<'a> {
+    lease_interval: [LeaseInterval<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LeaseInterval<'a> {
+    start_date: UsDate<'a>,
+    end_date: UsDate<'a>,
+}
+
+#[derive(Serialize)]
+struct LeaseCustomers<'a> {
+    customer: Vec<LeaseCustomer<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LeaseCustomer<'a> {
+    id: WireId<'a>,
+    customer_type: &'static str,
+    first_name: &'a str,
+    last_name: &'a str,
+    email_address: &'a str,
+    lease_customer_status: &'static str,
+    phones: Phones<'a>,
+}
+
+#[derive(Serialize)]
+struct Phones<'a> {
+    #[serde(serialize_with = "zero_or_one")]
+    phone: Option<Phone<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Phone<'a> {
+    phone_number: &'a str,
+    phone_type: &'static str,
+}
+
+fn lease_row<'a>(
+    p: &'a SimProperty,
+    idx: &PropertyIndex<'a>,
+    l: &'a epms_model::Lease,
+) -> LeaseRow<'a> {
+    let (type_id, type_name) = status_type(l.status);
+    let customer = l
+        .resident_ids
+        .iter()
+        .filter_map(|rid| idx.resident(rid))
+        .map(|r| LeaseCustomer {
+            id: WireId(&r.id),
+            customer_type: customer_type(r.role),
+            first_name: &r.first_name,
+            last_name: &r.last_name,
+            email_address: p.wire_email(r).unwrap_or_default(),
+            lease_customer_status: type_name,
+            phones: Phones {
+                phone: r.phone.as_deref().map(|n| Phone {
+                    phone_number: n,
+                    phone_type: "Mobile",
+                }),
+            },
+        })
+        .collect();
+    LeaseRow {
+        id: &l.id,
+        lease_status_type_id: type_id,
+        lease_interval_status: type_name,
+        property_id: &p.id,
+        unit_id: l.unit_id.as_deref().unwrap_or_default(),
+        unit_spaces: UnitSpaces {
+            unit_space: idx.unit(l.unit_id.as_deref()).map(|u| UnitSpace {
+                unit_space_id: 90_000 + idx.unit_position(&u.id),
+                unit_space: &u.number,
+            }),
+        },
+        move_in_date: us_date(l.move_in_date.as_deref()),
+        move_out_date: us_date(l.move_out_date.as_deref()),
+        lease_intervals: LeaseIntervals {
+            lease_interval: [LeaseInterval {
+                start_date: us_date(l.start_date.as_deref()),
+                end_date: us_date(l.end_date.as_deref()),
+            }],
+        },
+        customers: LeaseCustomers { customer },
+    }
+}
+
+#[derive(Serialize)]
+struct Units<'a> {
+    properties: PropertyList<'a>,
+}
+
+#[derive(Serialize)]
+struct PropertyList<'a> {
+    property: [PropertyUnits<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PropertyUnits<'a> {
+    property_id: WireId<'a>,
+    units: UnitList<'a>,
+}
+
+#[derive(Serialize)]
+struct UnitList<'a> {
+    unit: Vec<UnitRow<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UnitRow<'a> {
+    id: &'a str,
+    unit_number: &'a str,
+    building_id: String,
+    building_name: &'a str,
+    floorplan_name: &'a str,
+    unit_status: &'static str,
+}
+
+fn unit_row(u: &epms_model::Unit) -> UnitRow<'_> {
+    UnitRow {
+        id: &u.id,
+        unit_number: &u.number,
+        building_id: u
+            .building
+            .as_deref()
+            .map(|b| b.replace("Building ", "B"))
+            .unwrap_or_default(),
+        building_name: u.building.as_deref().unwrap_or_default(),
+        floorplan_name: u.floorplan.as_deref().unwrap_or_default(),
+        unit_status: match u.vacant {
+            Some(true) => "Vacant",
+            Some(false) => "Occupied",
+            None => "",
+        },
     }
 }

@@ -119,20 +119,22 @@ pub fn serves(vendor: &str, status: LeaseStatus) -> bool {
 
 /// An id as the vendors that number their records send it: a JSON number when it is
 /// one (the dataset numbers those vendors' ids), else a string.
-pub fn id_value(id: &str) -> serde_json::Value {
-    match id.parse::<u64>() {
-        Ok(n) if !id.starts_with('0') || id == "0" => serde_json::Value::from(n),
-        _ => serde_json::Value::from(id),
+#[derive(Debug, Clone, Copy)]
+pub struct WireId<'a>(pub &'a str);
+
+impl serde::Serialize for WireId<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.parse::<u64>() {
+            Ok(n) if !self.0.starts_with('0') || self.0 == "0" => serializer.serialize_u64(n),
+            _ => serializer.serialize_str(self.0),
+        }
     }
 }
 
-/// A JSON object built from owned values: `json!` would deep-copy a `Value` variable
-/// (it serialises it again), which dominates the cost of a large page.
-pub fn object<const N: usize>(entries: [(&str, serde_json::Value); N]) -> serde_json::Value {
-    serde_json::Value::Object(
-        entries
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-    )
+/// An optional value as a JSON array of none or one (how the vendors list a phone).
+pub fn zero_or_one<T: serde::Serialize, S: serde::Serializer>(
+    value: &Option<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(value.iter())
 }

@@ -33,7 +33,8 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use base64::Engine as _;
 use epms_model::{HouseholdRole, LeaseStatus, Resident};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 use crate::SimState;
 use crate::dataset::{PropertyIndex, SimCredential, SimProperty};
@@ -164,10 +165,15 @@ fn lease_number(id: &str) -> &str {
     id.rsplit('/').next().unwrap_or(id)
 }
 
-fn mri_date(iso: Option<&str>) -> Value {
-    match iso {
-        Some(d) => json!(format!("{d}T00:00:00")),
-        None => Value::Null,
+/// A date as MRI writes it (`YYYY-MM-DDT00:00:00`), or null.
+struct MriDate<'a>(Option<&'a str>);
+
+impl Serialize for MriDate<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(d) => serializer.collect_str(&format_args!("{d}T00:00:00")),
+            None => serializer.serialize_none(),
+        }
     }
 }
 
@@ -257,52 +263,75 @@ async fn api(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("localhost")
         .to_owned();
-    let empty = forced == Some(Forced::Empty);
-    // Only the requested page is rendered: (total rows, rows of the page).
-    let page = state.read(|portfolio| -> Result<(usize, Vec<Value>), (StatusCode, String)> {
-        fn window<T>(items: impl Iterator<Item = T>, skip: usize, top: usize, render: impl Fn(T) -> Value) -> (usize, Vec<Value>) {
-            let mut total = 0;
-            let mut out = Vec::new();
-            for item in items {
-                if total >= skip && out.len() < top {
-                    out.push(render(item));
-                }
-                total += 1;
-            }
-            (total, out)
-        }
-        if empty {
-            return Ok((0, Vec::new()));
+    let listing = Listing {
+        api,
+        host: &host,
+        query: &q,
+        skip,
+        top,
+        forced,
+    };
+    // Only the requested page is rendered, and serialised straight from borrowed rows.
+    state.read(|portfolio| {
+        if forced == Some(Forced::Empty) {
+            // Whatever was asked: an empty page (before any check of the property).
+            return listing.answer(std::iter::empty::<()>(), |()| ());
         }
         if api == "MRI_S-PMRM_PropertyList" {
             let props = portfolio.properties.iter().filter(|p| p.vendor == "mri");
-            return Ok(window(props, skip, top, |p| json!({"PropertyID": p.id, "PropertyName": p.name})));
+            return listing.answer(props, |p| PropertyRow {
+                property_id: &p.id,
+                property_name: &p.name,
+            });
         }
         let Some(id) = property.as_deref() else {
-            return Err((StatusCode::BAD_REQUEST, "Missing RMPROPID.".into()));
+            return error(StatusCode::BAD_REQUEST, "Missing RMPROPID.");
         };
         let Some(p) = portfolio.property("mri", id) else {
-            return Err((StatusCode::NOT_FOUND, format!("Property {id} not found.")));
+            return error(StatusCode::NOT_FOUND, &format!("Property {id} not found."));
         };
         let idx = p.index();
         match api {
-            "MRI_S-PMRM_UnitVacancyInformation" => Ok(window(p.units.iter(), skip, top, |u| {
-                json!({"PropertyID": p.id, "BuildingID": u.building, "UnitID": u.id, "UnitDescription": u.number,
-                    "Vacant": match u.vacant { Some(true) => "Y", Some(false) => "N", None => "" },
-                    "FloorplanName": u.floorplan})
-            })),
+            "MRI_S-PMRM_UnitVacancyInformation" => listing.answer(p.units.iter(), |u| UnitRow {
+                property_id: &p.id,
+                building_id: u.building.as_deref(),
+                unit_id: &u.id,
+                unit_description: &u.number,
+                vacant: match u.vacant {
+                    Some(true) => "Y",
+                    Some(false) => "N",
+                    None => "",
+                },
+                floorplan_name: u.floorplan.as_deref(),
+            }),
             "MRI_S-PMRM_ResidentsByPropertyID" => {
                 let rows = p.residents.iter().filter(|r| !is_pending(&idx, r));
-                Ok(window(rows, skip, top, |r| {
+                listing.answer(rows, |r| {
                     let lease = lease_of(&idx, r);
-                    json!({"ResidentNameID": r.id, "RMPROPID": p.id, "RMBLDGID": building_of(&idx, r), "UNITID": r.unit_id,
-                        "RMLEASEID": r.lease_id.as_deref().map(lease_number), "ResidentType": resident_type(r.role),
-                        "Status": if lease.is_some_and(|l| l.status == LeaseStatus::Past) { "O" } else { "R" },
-                        "FirstName": r.first_name, "LastName": r.last_name, "Email": p.wire_email(r),
-                        "PhoneNumber": r.phone, "OccupantOccupyDate": mri_date(lease.and_then(|l| l.move_in_date.as_deref())),
-                        "VacateDate": mri_date(lease.and_then(|l| l.move_out_date.as_deref())),
-                        "LastUpdateDate": "2026-11-01T00:00:00", "Namegroup": r.lease_id})
-                }))
+                    ResidentRow {
+                        resident_name_id: &r.id,
+                        rm_prop_id: &p.id,
+                        rm_bldg_id: building_of(&idx, r),
+                        unit_id: r.unit_id.as_deref(),
+                        rm_lease_id: r.lease_id.as_deref().map(lease_number),
+                        resident_type: resident_type(r.role),
+                        status: if lease.is_some_and(|l| l.status == LeaseStatus::Past) {
+                            "O"
+                        } else {
+                            "R"
+                        },
+                        first_name: &r.first_name,
+                        last_name: &r.last_name,
+                        email: p.wire_email(r),
+                        phone_number: r.phone.as_deref(),
+                        occupant_occupy_date: MriDate(
+                            lease.and_then(|l| l.move_in_date.as_deref()),
+                        ),
+                        vacate_date: MriDate(lease.and_then(|l| l.move_out_date.as_deref())),
+                        last_update_date: "2026-11-01T00:00:00",
+                        namegroup: r.lease_id.as_deref(),
+                    }
+                })
             }
             "MRI_S-PMRM_ResidentLeaseDetailsByPropertyID" => {
                 let rows = p
@@ -310,7 +339,7 @@ async fn api(
                     .iter()
                     .filter_map(|r| lease_of(&idx, r).map(|l| (r, l)))
                     .filter(|(_, l)| l.status != LeaseStatus::Future);
-                Ok(window(rows, skip, top, |(r, l)| lease_row(p, &idx, r, l)))
+                listing.answer(rows, |(r, l)| lease_row(p, &idx, r, l))
             }
             "MRI_S-PMRM_PendingMoveIns" => {
                 let rows = p
@@ -318,54 +347,168 @@ async fn api(
                     .iter()
                     .filter_map(|r| lease_of(&idx, r).map(|l| (r, l)))
                     .filter(|(_, l)| l.status == LeaseStatus::Future);
-                Ok(window(rows, skip, top, |(r, l)| json!({
-                    "ResidentID": r.id, "FirstName": r.first_name, "LastName": r.last_name, "PropertyID": p.id,
-                    "BuildingID": building_of(&idx, r), "UnitID": l.unit_id, "LeaseID": lease_number(&l.id),
-                    "ResidentStatus": "New",
-                    "ScheduledMoveInDate": l.move_in_date.as_deref().map(|d| format!("{d}T00:00:00.0000000")),
-                    "Email": p.wire_email(r), "Phone": r.phone, "PreviousAddress": []
-                })))
+                listing.answer(rows, |(r, l)| PendingRow {
+                    resident_id: &r.id,
+                    first_name: &r.first_name,
+                    last_name: &r.last_name,
+                    property_id: &p.id,
+                    building_id: building_of(&idx, r),
+                    unit_id: l.unit_id.as_deref(),
+                    lease_id: lease_number(&l.id),
+                    resident_status: "New",
+                    scheduled_move_in_date: l
+                        .move_in_date
+                        .as_deref()
+                        .map(|d| format!("{d}T00:00:00.0000000")),
+                    email: p.wire_email(r),
+                    phone: r.phone.as_deref(),
+                    previous_address: [],
+                })
             }
-            _ => Err((StatusCode::NOT_FOUND, format!("Unknown API {api}."))),
+            _ => error(StatusCode::NOT_FOUND, &format!("Unknown API {api}.")),
         }
-    });
-    let (total, mut value) = match page {
-        Ok(page) => page,
-        Err((status, message)) => return error(status, &message),
-    };
-    let end = skip.saturating_add(value.len()).min(total);
-    if forced == Some(Forced::PartialPage) {
-        value.truncate(value.len() / 2);
+    })
+}
+
+/// What shapes a page of any API: the request's paging and where it came from.
+struct Listing<'a> {
+    api: &'a str,
+    host: &'a str,
+    query: &'a [(String, String)],
+    skip: usize,
+    top: usize,
+    forced: Option<Forced>,
+}
+
+impl Listing<'_> {
+    /// The page of `items` the request asks for (only its rows rendered), with the
+    /// `nextLink` of the rest.
+    fn answer<T, R: Serialize>(
+        &self,
+        items: impl Iterator<Item = T>,
+        render: impl Fn(T) -> R,
+    ) -> Response {
+        let mut total = 0;
+        let mut value = Vec::new();
+        for item in items {
+            if total >= self.skip && value.len() < self.top {
+                value.push(render(item));
+            }
+            total += 1;
+        }
+        let end = self.skip.saturating_add(value.len()).min(total);
+        if self.forced == Some(Forced::PartialPage) {
+            value.truncate(value.len() / 2);
+        }
+        let (host, api) = (self.host, self.api);
+        let metadata = format!(
+            "http://{host}/mriapiservices/api.asp?$api={api}&$metadata#MRI.{}-container/{}",
+            api.to_ascii_lowercase(),
+            api.to_ascii_lowercase()
+        );
+        let next_link = (end < total).then(|| {
+            let encode = |k: &str| k.replace('$', "%24");
+            let rest: Vec<String> = self
+                .query
+                .iter()
+                .filter(|(k, _)| k != "$skip" && k != "$top" && k != "_next")
+                .map(|(k, v)| format!("{}={v}", encode(k)))
+                .collect();
+            let position = if api == "MRI_S-PMRM_UnitVacancyInformation" {
+                format!("_next={end:x}")
+            } else {
+                format!("%24top={}&%24skip={}", self.top, end + 1)
+            };
+            format!(
+                "http://{host}/mriapiservices/api.asp?{}&{position}",
+                rest.join("&")
+            )
+        });
+        Json(Page {
+            metadata,
+            value,
+            next_link,
+        })
+        .into_response()
     }
-    let mut body = crate::vendors::object([
-        (
-            "odata.metadata",
-            json!(format!(
-                "http://{host}/mriapiservices/api.asp?$api={api}&$metadata#MRI.{}-container/{}",
-                api.to_ascii_lowercase(),
-                api.to_ascii_lowercase()
-            )),
-        ),
-        ("value", Value::Array(value)),
-    ]);
-    if end < total {
-        let encode = |k: &str| k.replace('$', "%24");
-        let rest: Vec<String> = q
-            .iter()
-            .filter(|(k, _)| k != "$skip" && k != "$top" && k != "_next")
-            .map(|(k, v)| format!("{}={v}", encode(k)))
-            .collect();
-        let position = if api == "MRI_S-PMRM_UnitVacancyInformation" {
-            format!("_next={end:x}")
-        } else {
-            format!("%24top={top}&%24skip={}", end + 1)
-        };
-        body["nextLink"] = json!(format!(
-            "http://{host}/mriapiservices/api.asp?{}&{position}",
-            rest.join("&")
-        ));
-    }
-    Json(body).into_response()
+}
+
+#[derive(Serialize)]
+struct Page<R> {
+    #[serde(rename = "odata.metadata")]
+    metadata: String,
+    value: Vec<R>,
+    #[serde(rename = "nextLink", skip_serializing_if = "Option::is_none")]
+    next_link: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PropertyRow<'a> {
+    #[serde(rename = "PropertyID")]
+    property_id: &'a str,
+    property_name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct UnitRow<'a> {
+    #[serde(rename = "PropertyID")]
+    property_id: &'a str,
+    #[serde(rename = "BuildingID")]
+    building_id: Option<&'a str>,
+    #[serde(rename = "UnitID")]
+    unit_id: &'a str,
+    unit_description: &'a str,
+    vacant: &'static str,
+    floorplan_name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResidentRow<'a> {
+    #[serde(rename = "ResidentNameID")]
+    resident_name_id: &'a str,
+    #[serde(rename = "RMPROPID")]
+    rm_prop_id: &'a str,
+    #[serde(rename = "RMBLDGID")]
+    rm_bldg_id: Option<&'a str>,
+    #[serde(rename = "UNITID")]
+    unit_id: Option<&'a str>,
+    #[serde(rename = "RMLEASEID")]
+    rm_lease_id: Option<&'a str>,
+    resident_type: &'static str,
+    status: &'static str,
+    first_name: &'a str,
+    last_name: &'a str,
+    email: Option<&'a str>,
+    phone_number: Option<&'a str>,
+    occupant_occupy_date: MriDate<'a>,
+    vacate_date: MriDate<'a>,
+    last_update_date: &'static str,
+    namegroup: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PendingRow<'a> {
+    #[serde(rename = "ResidentID")]
+    resident_id: &'a str,
+    first_name: &'a str,
+    last_name: &'a str,
+    #[serde(rename = "PropertyID")]
+    property_id: &'a str,
+    #[serde(rename = "BuildingID")]
+    building_id: Option<&'a str>,
+    #[serde(rename = "UnitID")]
+    unit_id: Option<&'a str>,
+    #[serde(rename = "LeaseID")]
+    lease_id: &'a str,
+    resident_status: &'static str,
+    scheduled_move_in_date: Option<String>,
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
+    previous_address: [(); 0],
 }
 
 /// A future lease's holder: in PendingMoveIns only.
@@ -377,39 +520,80 @@ fn lease_of<'a>(idx: &PropertyIndex<'a>, r: &Resident) -> Option<&'a epms_model:
     idx.lease(r.lease_id.as_deref())
 }
 
-fn building_of(idx: &PropertyIndex<'_>, r: &Resident) -> Option<String> {
+fn building_of<'a>(idx: &PropertyIndex<'a>, r: &Resident) -> Option<&'a str> {
     idx.unit(r.unit_id.as_deref())
-        .and_then(|u| u.building.clone())
+        .and_then(|u| u.building.as_deref())
 }
 
 /// A person's `ResidentStatus`: the lease's for its holder (the first member), the
 /// words MRI uses for the other members.
-fn person_status(idx: &PropertyIndex<'_>, r: &Resident) -> String {
+fn person_status<'a>(idx: &PropertyIndex<'a>, r: &Resident) -> &'a str {
     let Some(lease) = lease_of(idx, r) else {
-        return String::new();
+        return "";
     };
     match lease.resident_ids.iter().position(|id| id == &r.id) {
-        Some(0) => lease.raw_status.clone(),
-        Some(1) => "Co-Resident".into(),
-        _ => "Other Resident".into(),
+        Some(0) => &lease.raw_status,
+        Some(1) => "Co-Resident",
+        _ => "Other Resident",
     }
 }
 
-fn lease_row(
-    p: &SimProperty,
-    idx: &PropertyIndex<'_>,
-    r: &Resident,
-    l: &epms_model::Lease,
-) -> Value {
-    json!({
-        "ResidentNameID": r.id, "PropertyID": p.id, "BuildingID": building_of(idx, r), "UnitID": l.unit_id,
-        "LeaseID": lease_number(&l.id), "FirstName": r.first_name, "LastName": r.last_name, "Email": p.wire_email(r),
-        "ResidentStatus": person_status(idx, r),
-        "Guarantor": if r.role == HouseholdRole::Guarantor { "Y" } else { "N" },
-        "Namegroup": l.id,
-        "LeaseStart": mri_date(l.start_date.as_deref()), "LeaseEnd": mri_date(l.end_date.as_deref()),
-        "OccupyDate": mri_date(l.move_in_date.as_deref()),
-        "LeaseMoveOut": mri_date(l.move_out_date.as_deref()),
-        "IsCurrent": if matches!(l.status, LeaseStatus::Current | LeaseStatus::Notice) { "Y" } else { "N" },
-    })
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct LeaseRow<'a> {
+    #[serde(rename = "ResidentNameID")]
+    resident_name_id: &'a str,
+    #[serde(rename = "PropertyID")]
+    property_id: &'a str,
+    #[serde(rename = "BuildingID")]
+    building_id: Option<&'a str>,
+    #[serde(rename = "UnitID")]
+    unit_id: Option<&'a str>,
+    #[serde(rename = "LeaseID")]
+    lease_id: &'a str,
+    first_name: &'a str,
+    last_name: &'a str,
+    email: Option<&'a str>,
+    resident_status: &'a str,
+    guarantor: &'static str,
+    namegroup: &'a str,
+    lease_start: MriDate<'a>,
+    lease_end: MriDate<'a>,
+    occupy_date: MriDate<'a>,
+    lease_move_out: MriDate<'a>,
+    is_current: &'static str,
+}
+
+fn lease_row<'a>(
+    p: &'a SimProperty,
+    idx: &PropertyIndex<'a>,
+    r: &'a Resident,
+    l: &'a epms_model::Lease,
+) -> LeaseRow<'a> {
+    LeaseRow {
+        resident_name_id: &r.id,
+        property_id: &p.id,
+        building_id: building_of(idx, r),
+        unit_id: l.unit_id.as_deref(),
+        lease_id: lease_number(&l.id),
+        first_name: &r.first_name,
+        last_name: &r.last_name,
+        email: p.wire_email(r),
+        resident_status: person_status(idx, r),
+        guarantor: if r.role == HouseholdRole::Guarantor {
+            "Y"
+        } else {
+            "N"
+        },
+        namegroup: &l.id,
+        lease_start: MriDate(l.start_date.as_deref()),
+        lease_end: MriDate(l.end_date.as_deref()),
+        occupy_date: MriDate(l.move_in_date.as_deref()),
+        lease_move_out: MriDate(l.move_out_date.as_deref()),
+        is_current: if matches!(l.status, LeaseStatus::Current | LeaseStatus::Notice) {
+            "Y"
+        } else {
+            "N"
+        },
+    }
 }

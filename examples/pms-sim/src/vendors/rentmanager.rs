@@ -20,13 +20,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use epms_model::{HouseholdRole, LeaseStatus};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::SimState;
 use crate::dataset::{SimCredential, SimProperty};
 use crate::faults::Forced;
-use crate::vendors::id_value;
+use crate::vendors::{WireId, zero_or_one};
 
 pub const USERNAME: &str = "rm-api";
 pub const PASSWORD: &str = "rm-pass-41c7";
@@ -189,82 +189,139 @@ async fn resource(
     // Only the requested page's rows are built: building every row for each page made
     // a 5,000-unit read quadratic (the simulator must never be what a bench measures).
     let answer = state.read(|portfolio| {
-        let (row, count): (Row, fn(&SimProperty) -> usize) = match resource.as_str() {
-            "Properties" => (property_row, |_| 1),
-            "Units" => (unit_row, |p| p.units.len()),
-            "Tenants" => (tenant_row, |p| p.leases.len()),
-            "Leases" => (lease_row, |p| p.leases.len()),
-            _ => return None,
-        };
         // The filter narrows a property's resources; the property list is whole.
-        let listed = |p: &&SimProperty| {
-            p.vendor == "rentmanager"
-                && (resource == "Properties" || property.as_ref().is_none_or(|id| *id == p.id))
+        let positions = |count: fn(&SimProperty) -> usize| -> Vec<(&SimProperty, usize)> {
+            if forced == Some(Forced::Empty) {
+                return Vec::new();
+            }
+            portfolio
+                .properties
+                .iter()
+                .filter(|p| {
+                    p.vendor == "rentmanager"
+                        && (resource == "Properties"
+                            || property.as_ref().is_none_or(|id| *id == p.id))
+                })
+                .flat_map(|p| (0..count(p)).map(move |i| (p, i)))
+                .collect()
         };
-        let mut positions: Vec<(&SimProperty, usize)> = portfolio
-            .properties
-            .iter()
-            .filter(listed)
-            .flat_map(|p| (0..count(p)).map(move |i| (p, i)))
-            .collect();
-        if forced == Some(Forced::Empty) {
-            positions.clear();
-        }
-        Some(paged(&positions, size, page, row))
+        let listing = Listing {
+            size,
+            page,
+            partial: forced == Some(Forced::PartialPage),
+        };
+        Some(match resource.as_str() {
+            "Properties" => listing.answer(&positions(|_| 1), |p, _| PropertyRow {
+                property_id: WireId(&p.id),
+                name: &p.name,
+            }),
+            "Units" => listing.answer(&positions(|p| p.units.len()), unit_row),
+            "Tenants" => listing.answer(&positions(|p| p.leases.len()), tenant_row),
+            "Leases" => listing.answer(&positions(|p| p.leases.len()), lease_row),
+            _ => return None,
+        })
     });
-    let Some((mut records, more)) = answer else {
-        return text(
+    answer.unwrap_or_else(|| {
+        text(
             StatusCode::NOT_FOUND,
             &format!("No such resource {resource:?}"),
-        );
-    };
-    if forced == Some(Forced::PartialPage) {
-        records.truncate(records.len() / 2);
-    }
-    let status = if more {
-        StatusCode::PARTIAL_CONTENT
-    } else {
-        StatusCode::OK
-    };
-    (status, Json(records)).into_response()
+        )
+    })
 }
 
-/// One row of a resource: the property itself, or its `i`th unit or lease.
-type Row = fn(&SimProperty, usize) -> Value;
-
-/// Page `page` of `size` rows, only those built, and whether more rows follow.
-fn paged(
-    positions: &[(&SimProperty, usize)],
+/// The paging of a request: page `page` of `size` rows.
+struct Listing {
     size: usize,
     page: usize,
-    row: Row,
-) -> (Vec<Value>, bool) {
-    let total = positions.len();
-    let start = page.saturating_sub(1).saturating_mul(size).min(total);
-    let end = start.saturating_add(size).min(total);
-    let rows = positions[start..end]
-        .iter()
-        .map(|(p, i)| row(p, *i))
-        .collect();
-    (rows, end < total)
+    partial: bool,
 }
 
-fn property_row(p: &SimProperty, _: usize) -> Value {
-    json!({"PropertyID": id_value(&p.id), "Name": p.name})
+impl Listing {
+    /// The page's rows (only those rendered, serialised straight from borrowed
+    /// records); HTTP 206 when more rows follow.
+    fn answer<'p, R: Serialize>(
+        &self,
+        positions: &[(&'p SimProperty, usize)],
+        row: impl Fn(&'p SimProperty, usize) -> R,
+    ) -> Response {
+        let total = positions.len();
+        let start = self
+            .page
+            .saturating_sub(1)
+            .saturating_mul(self.size)
+            .min(total);
+        let end = start.saturating_add(self.size).min(total);
+        let mut rows: Vec<R> = positions[start..end]
+            .iter()
+            .map(|(p, i)| row(p, *i))
+            .collect();
+        if self.partial {
+            rows.truncate(rows.len() / 2);
+        }
+        let status = if end < total {
+            StatusCode::PARTIAL_CONTENT
+        } else {
+            StatusCode::OK
+        };
+        (status, Json(rows)).into_response()
+    }
 }
 
-fn when(date: &Option<String>) -> Option<String> {
-    date.as_ref().map(|d| format!("{d}T00:00:00"))
+/// A date as Rent Manager writes it: `YYYY-MM-DDT00:00:00`.
+struct When<'a>(&'a str);
+
+impl Serialize for When<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{}T00:00:00", self.0))
+    }
 }
 
-fn unit_row(p: &SimProperty, i: usize) -> Value {
+fn when(date: &Option<String>) -> Option<When<'_>> {
+    date.as_deref().map(When)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PropertyRow<'a> {
+    #[serde(rename = "PropertyID")]
+    property_id: WireId<'a>,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct UnitRow<'a> {
+    #[serde(rename = "UnitID")]
+    unit_id: WireId<'a>,
+    #[serde(rename = "PropertyID")]
+    property_id: WireId<'a>,
+    name: &'a str,
+    comment: &'static str,
+    #[serde(rename = "UnitTypeID")]
+    unit_type_id: u32,
+    sort_order: usize,
+    create_date: &'static str,
+    #[serde(rename = "CreateUserID")]
+    create_user_id: u32,
+    update_date: &'static str,
+    #[serde(rename = "UpdateUserID")]
+    update_user_id: u32,
+}
+
+fn unit_row(p: &SimProperty, i: usize) -> UnitRow<'_> {
     let u = &p.units[i];
-    json!({
-        "UnitID": id_value(&u.id), "PropertyID": id_value(&p.id), "Name": u.number,
-        "Comment": "", "UnitTypeID": 3, "SortOrder": i + 1,
-        "CreateDate": "2017-10-15T17:31:43", "CreateUserID": 1,
-        "UpdateDate": "2017-10-15T17:31:43", "UpdateUserID": 1,
-    })
+    UnitRow {
+        unit_id: WireId(&u.id),
+        property_id: WireId(&p.id),
+        name: &u.number,
+        comment: "",
+        unit_type_id: 3,
+        sort_order: i + 1,
+        create_date: "2017-10-15T17:31:43",
+        create_user_id: 1,
+        update_date: "2017-10-15T17:31:43",
+        update_user_id: 1,
+    }
 }
 
 fn applicant_type(role: HouseholdRole) -> &'static str {
@@ -275,7 +332,70 @@ fn applicant_type(role: HouseholdRole) -> &'static str {
     }
 }
 
-fn tenant_row(p: &SimProperty, i: usize) -> Value {
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct TenantRow<'a> {
+    #[serde(rename = "TenantID")]
+    tenant_id: u64,
+    #[serde(rename = "TenantDisplayID")]
+    tenant_display_id: usize,
+    name: String,
+    comment: &'static str,
+    rent_due_day: u32,
+    rent_period: &'static str,
+    #[serde(rename = "PropertyID")]
+    property_id: WireId<'a>,
+    posting_start_date: Option<When<'a>>,
+    status: &'a str,
+    /// As recorded: the primary contact again, without its addresses.
+    primary_contact: Option<Contact<'a>>,
+    contacts: Vec<Contact<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    posting_end_date: Option<When<'a>>,
+}
+
+#[derive(Serialize, Clone, Copy)]
+#[serde(rename_all = "PascalCase")]
+struct Contact<'a> {
+    #[serde(rename = "ContactID")]
+    contact_id: WireId<'a>,
+    first_name: &'a str,
+    last_name: &'a str,
+    middle_name: &'static str,
+    is_primary: bool,
+    email: &'a str,
+    applicant_type: &'static str,
+    parent_type: &'static str,
+    #[serde(serialize_with = "zero_or_one")]
+    phone_numbers: Option<ContactPhone<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    addresses: Option<[(); 0]>,
+}
+
+#[derive(Serialize, Clone, Copy)]
+#[serde(rename_all = "PascalCase")]
+struct ContactPhone<'a> {
+    #[serde(rename = "PhoneNumberTypeID")]
+    phone_number_type_id: u32,
+    phone_number: &'a str,
+    extension: &'static str,
+    stripped_phone_number: Digits<'a>,
+    is_primary: bool,
+    parent_type: &'static str,
+}
+
+/// The digits of a phone number, written as a string.
+#[derive(Clone, Copy)]
+struct Digits<'a>(&'a str);
+
+impl Serialize for Digits<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let digits: String = self.0.chars().filter(char::is_ascii_digit).collect();
+        serializer.serialize_str(&digits)
+    }
+}
+
+fn tenant_row(p: &SimProperty, i: usize) -> TenantRow<'_> {
     let l = &p.leases[i];
     let people = p.index();
     let household: Vec<&epms_model::Resident> = l
@@ -283,24 +403,26 @@ fn tenant_row(p: &SimProperty, i: usize) -> Value {
         .iter()
         .filter_map(|id| people.resident(id))
         .collect();
-    let contacts: Vec<Value> = household
+    let contacts: Vec<Contact> = household
         .iter()
-        .map(|r| {
-            let phones: Vec<Value> = r
-                .phone
-                .iter()
-                .map(|phone| {
-                    json!({"PhoneNumberTypeID": 1, "PhoneNumber": phone, "Extension": "",
-                    "StrippedPhoneNumber": phone.chars().filter(char::is_ascii_digit).collect::<String>(),
-                    "IsPrimary": true, "ParentType": "Contact"})
-                })
-                .collect();
-            json!({
-                "ContactID": id_value(&r.id), "FirstName": r.first_name, "LastName": r.last_name,
-                "MiddleName": "", "IsPrimary": r.role == HouseholdRole::Primary,
-                "Email": p.wire_email(r).unwrap_or_default(), "ApplicantType": applicant_type(r.role),
-                "ParentType": "Tenant", "PhoneNumbers": phones, "Addresses": [],
-            })
+        .map(|r| Contact {
+            contact_id: WireId(&r.id),
+            first_name: &r.first_name,
+            last_name: &r.last_name,
+            middle_name: "",
+            is_primary: r.role == HouseholdRole::Primary,
+            email: p.wire_email(r).unwrap_or_default(),
+            applicant_type: applicant_type(r.role),
+            parent_type: "Tenant",
+            phone_numbers: r.phone.as_deref().map(|phone| ContactPhone {
+                phone_number_type_id: 1,
+                phone_number: phone,
+                extension: "",
+                stripped_phone_number: Digits(phone),
+                is_primary: true,
+                parent_type: "Contact",
+            }),
+            addresses: Some([]),
         })
         .collect();
     // The household's name, as recorded ("A & B Surname" style).
@@ -309,39 +431,55 @@ fn tenant_row(p: &SimProperty, i: usize) -> Value {
         .map(|r| format!("{} {}", r.first_name, r.last_name))
         .collect::<Vec<_>>()
         .join(" & ");
-    let mut row = json!({
-        "TenantID": TENANT_BASE + i as u64, "TenantDisplayID": i + 1, "Name": name,
-        "Comment": "", "RentDueDay": 1, "RentPeriod": "Monthly", "PropertyID": id_value(&p.id),
-        "PostingStartDate": when(&l.move_in_date), "Status": l.raw_status,
-        // As recorded: the primary contact again, without its addresses.
-        "PrimaryContact": contacts.first().map(|c| {
-            let mut c = c.clone();
-            if let Some(o) = c.as_object_mut() {
-                o.remove("Addresses");
-            }
-            c
+    TenantRow {
+        tenant_id: TENANT_BASE + i as u64,
+        tenant_display_id: i + 1,
+        name,
+        comment: "",
+        rent_due_day: 1,
+        rent_period: "Monthly",
+        property_id: WireId(&p.id),
+        posting_start_date: when(&l.move_in_date),
+        status: &l.raw_status,
+        primary_contact: contacts.first().map(|c| Contact {
+            addresses: None,
+            ..*c
         }),
-        "Contacts": contacts,
-    });
-    if let Some(out) = when(&l.move_out_date) {
-        row["PostingEndDate"] = json!(out);
+        contacts,
+        posting_end_date: when(&l.move_out_date),
     }
-    row
 }
 
-fn lease_row(p: &SimProperty, i: usize) -> Value {
-    let l = &p.leases[i];
-    let mut row = json!({
-        "LeaseID": id_value(&l.id), "TenantID": TENANT_BASE + i as u64,
-        "UnitID": l.unit_id.as_deref().map(id_value), "PropertyID": id_value(&p.id),
-        "SortOrder": i + 1, "CreateDate": "2017-10-15T17:33:54",
-    });
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct LeaseRow<'a> {
+    #[serde(rename = "LeaseID")]
+    lease_id: WireId<'a>,
+    #[serde(rename = "TenantID")]
+    tenant_id: u64,
+    #[serde(rename = "UnitID")]
+    unit_id: Option<WireId<'a>>,
+    #[serde(rename = "PropertyID")]
+    property_id: WireId<'a>,
+    sort_order: usize,
+    create_date: &'static str,
     // Absent, not null, when there is none (as recorded).
-    if let Some(d) = when(&l.move_in_date) {
-        row["MoveInDate"] = json!(d);
+    #[serde(skip_serializing_if = "Option::is_none")]
+    move_in_date: Option<When<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    move_out_date: Option<When<'a>>,
+}
+
+fn lease_row(p: &SimProperty, i: usize) -> LeaseRow<'_> {
+    let l = &p.leases[i];
+    LeaseRow {
+        lease_id: WireId(&l.id),
+        tenant_id: TENANT_BASE + i as u64,
+        unit_id: l.unit_id.as_deref().map(WireId),
+        property_id: WireId(&p.id),
+        sort_order: i + 1,
+        create_date: "2017-10-15T17:33:54",
+        move_in_date: when(&l.move_in_date),
+        move_out_date: when(&l.move_out_date),
     }
-    if let Some(d) = when(&l.move_out_date) {
-        row["MoveOutDate"] = json!(d);
-    }
-    row
 }
