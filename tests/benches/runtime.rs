@@ -41,6 +41,8 @@ fn row(what: &str, value: String, target: &str, ok: bool) {
 /// A plain HTTP/1 GET on a new connection: what the gate does underneath.
 async fn plain_get(addr: std::net::SocketAddr, path: &str) -> usize {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // As the gate's connections: a request goes out as written.
+    stream.set_nodelay(true).unwrap();
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await

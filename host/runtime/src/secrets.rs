@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use aho_corasick::AhoCorasick;
 use base64::Engine as _;
 use memchr::memmem;
 
@@ -225,9 +226,44 @@ fn lossy_prefix(bytes: &[u8]) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct SecretScanner {
     /// Lower-case; searched in the lower-cased text, raw and decoded.
-    plain: Vec<Vec<u8>>,
+    plain: Needles,
     /// Base64 forms; searched byte for byte in the raw text.
-    exact: Vec<Vec<u8>>,
+    exact: Needles,
+}
+
+/// Byte strings looked for, and one automaton that finds any of them in one pass (every
+/// text field of every record passes here: a search per needle cost more than the
+/// rest of taking the record in).
+#[derive(Debug, Clone, Default)]
+struct Needles {
+    list: Vec<Vec<u8>>,
+    any: Option<AhoCorasick>,
+}
+
+impl Needles {
+    fn push(&mut self, item: Vec<u8>) {
+        if item.is_empty() || self.list.contains(&item) {
+            return;
+        }
+        self.list.push(item);
+        // A handful of needles of bounded length: building cannot run into the
+        // automaton's size limits; if it ever did, `found_in` still searches the list.
+        self.any = AhoCorasick::new(&self.list).ok();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    fn found_in(&self, haystack: &[u8]) -> bool {
+        match &self.any {
+            Some(any) => any.is_match(haystack),
+            None => self
+                .list
+                .iter()
+                .any(|n| memmem::find(haystack, n).is_some()),
+        }
+    }
 }
 
 /// The shortest piece of a value looked for on its own (halves, base64 runs): shorter
@@ -246,13 +282,13 @@ impl SecretScanner {
             fragments.extend([&v[..v.len() / 2], &v[v.len() / 2..]]);
         }
         for fragment in fragments {
-            push_new(&mut self.plain, fragment.to_ascii_lowercase());
+            self.plain.push(fragment.to_ascii_lowercase());
             let hex: String = fragment.iter().map(|b| format!("{b:02x}")).collect();
             if hex.len() >= MIN_FRAGMENT {
-                push_new(&mut self.plain, hex.into_bytes());
+                self.plain.push(hex.into_bytes());
             }
             for run in base64_runs(fragment) {
-                push_new(&mut self.exact, run);
+                self.exact.push(run);
             }
         }
     }
@@ -262,14 +298,11 @@ impl SecretScanner {
         if self.plain.is_empty() && self.exact.is_empty() {
             return false;
         }
-        let has = |haystack: &[u8], needles: &[Vec<u8>]| {
-            needles.iter().any(|n| memmem::find(haystack, n).is_some())
-        };
-        if has(input, &self.exact) {
+        if self.exact.found_in(input) {
             return true;
         }
-        // Every record field of a sync passes here: short text is lower-cased on the
-        // stack, and decoded only when it holds an escape's first byte.
+        // Short text is lower-cased on the stack, and decoded only when it holds an
+        // escape's first byte.
         let mut short = [0u8; 256];
         let owned;
         let lower: &[u8] = if input.len() <= short.len() {
@@ -281,20 +314,14 @@ impl SecretScanner {
             owned = input.to_ascii_lowercase();
             &owned
         };
-        if has(lower, &self.plain) {
+        if self.plain.found_in(lower) {
             return true;
         }
         if memchr::memchr3(b'\\', b'&', b'%', lower).is_none() {
             return false;
         }
         let decoded = decode_escapes(lower);
-        decoded != lower && has(&decoded, &self.plain)
-    }
-}
-
-fn push_new(list: &mut Vec<Vec<u8>>, item: Vec<u8>) {
-    if !item.is_empty() && !list.contains(&item) {
-        list.push(item);
+        decoded != lower && self.plain.found_in(&decoded)
     }
 }
 

@@ -388,15 +388,12 @@ impl Listing<'_> {
         items: impl Iterator<Item = T>,
         render: impl Fn(T) -> R,
     ) -> Response {
-        let mut total = 0;
-        let mut value = Vec::new();
-        for item in items {
-            if total >= self.skip && value.len() < self.top {
-                value.push(render(item));
-            }
-            total += 1;
-        }
-        let end = self.skip.saturating_add(value.len()).min(total);
+        // The page's rows, and whether any row follows them (all a link needs: the
+        // rows after that are never looked at).
+        let mut rest = items.skip(self.skip);
+        let mut value: Vec<R> = rest.by_ref().take(self.top).map(render).collect();
+        let more = rest.next().is_some();
+        let end = self.skip.saturating_add(value.len());
         if self.forced == Some(Forced::PartialPage) {
             value.truncate(value.len() / 2);
         }
@@ -406,7 +403,7 @@ impl Listing<'_> {
             api.to_ascii_lowercase(),
             api.to_ascii_lowercase()
         );
-        let next_link = (end < total).then(|| {
+        let next_link = more.then(|| {
             let encode = |k: &str| k.replace('$', "%24");
             let rest: Vec<String> = self
                 .query
