@@ -6,7 +6,8 @@
 //! - the HTTP gate adds ≤ 20 % to a loopback GET compared with a plain client
 //!
 //! Run: `cargo bench -p epms-e2e --bench runtime`. Medians of many runs; the machine
-//! is noisy, so compare ratios taken in one run.
+//! is noisy, so compare ratios taken in one run. `RUNTIME_PROFILE=instantiate` only
+//! opens and drops sessions (for a profiler).
 
 /// The allocator of the `epms` binary: the figures are the product's.
 #[global_allocator]
@@ -54,6 +55,34 @@ async fn plain_get(addr: std::net::SocketAddr, path: &str) -> usize {
         .unwrap();
     let resp = sender.send_request(req).await.unwrap();
     resp.into_body().collect().await.unwrap().to_bytes().len()
+}
+
+/// What wasmtime itself costs to instantiate, with the runtime's engine (pooling,
+/// epochs): a component of one core module with one memory the size a Rust guest
+/// starts with (17 pages) and one exported function, in a bare store. Our
+/// connector's figure above, over this one, is what its own shape costs (its core
+/// instances, imports and data segments).
+async fn instantiate_floor(engine: &wasmtime::Engine) -> Duration {
+    let wasm = wat::parse_str(
+        r#"(component
+            (core module $m (memory (export "memory") 17) (func (export "run")))
+            (core instance $i (instantiate $m))
+            (func (export "run") (canon lift (core func $i "run"))))"#,
+    )
+    .unwrap();
+    let component = wasmtime::component::Component::new(engine, wasm).unwrap();
+    let pre = wasmtime::component::Linker::<()>::new(engine)
+        .instantiate_pre(&component)
+        .unwrap();
+    let mut times = Vec::new();
+    for _ in 0..2000 {
+        let mut store = wasmtime::Store::new(engine, ());
+        store.set_epoch_deadline(1);
+        let started = Instant::now();
+        std::hint::black_box(pre.instantiate_async(&mut store).await.unwrap());
+        times.push(started.elapsed());
+    }
+    median(times)
 }
 
 fn main() {
@@ -110,6 +139,13 @@ fn main() {
             fields(&[("base-url", &format!("http://{addr}"))]),
         )
         .unwrap();
+        if std::env::var("RUNTIME_PROFILE").as_deref() == Ok("instantiate") {
+            // For a profiler: sessions opened and dropped, nothing else.
+            for _ in 0..200_000 {
+                drop(runtime.session(&connector, &credential).await.unwrap());
+            }
+            return;
+        }
         let mut inst = Vec::new();
         let mut whole = Vec::new();
         for _ in 0..2000 {
@@ -137,17 +173,33 @@ fn main() {
             "-",
             true,
         );
+        let floor = instantiate_floor(runtime.engine()).await;
+        row(
+            "  floor: smallest component, same engine (median)",
+            format!("{:.1} µs", floor.as_secs_f64() * 1e6),
+            "-",
+            true,
+        );
+        row(
+            "  instantiate / floor",
+            format!("{:.1}x", inst_med.as_secs_f64() / floor.as_secs_f64()),
+            "-",
+            true,
+        );
 
-        // Records across the boundary: N records per call minus an empty call, per record.
+        // Records across the boundary: a call returning N records minus a call that
+        // copies the same N in the guest and returns none, per record. What is left is
+        // the crossing: lowering in the guest, lifting into the host, the host's checks
+        // of each field, and freeing both sides.
         let mut session = runtime.session(&connector, &credential).await.unwrap();
         let n = 10_000usize;
         session
             .read_residents(&format!("synthetic:{n}"), None)
             .await
             .unwrap(); // warm the guest's cache
-        session.read_residents("synthetic:0", None).await.unwrap();
         let mut full = Vec::new();
-        let mut empty = Vec::new();
+        let mut built = Vec::new();
+        let mut clones = Vec::new();
         for _ in 0..15 {
             let started = Instant::now();
             let page = session
@@ -156,20 +208,41 @@ fn main() {
                 .unwrap();
             full.push(started.elapsed());
             assert_eq!(page.records.len(), n);
-            // Keep the guest's cache at N: calling with 0 would rebuild it.
-        }
-        let mut session0 = runtime.session(&connector, &credential).await.unwrap();
-        for _ in 0..15 {
+            // The plain baseline: the same records copied in the host, each string
+            // allocated once, as lifting them out of the guest must at least do.
             let started = Instant::now();
-            session0.read_residents("synthetic:0", None).await.unwrap();
-            empty.push(started.elapsed());
+            std::hint::black_box(page.records.clone());
+            clones.push(started.elapsed());
+            let started = Instant::now();
+            let none = session
+                .read_residents(&format!("built-only:{n}"), None)
+                .await
+                .unwrap();
+            built.push(started.elapsed());
+            assert!(none.records.is_empty());
         }
-        let per_record = median(full).saturating_sub(median(empty)) / n as u32;
+        let per_record = median(full).saturating_sub(median(built)) / n as u32;
         row(
             "one resident across the boundary (10,000 a call)",
             format!("{:.3} µs", per_record.as_secs_f64() * 1e6),
             "<= 0.3 µs",
             per_record <= Duration::from_nanos(300),
+        );
+        let clone_per_record = median(clones) / n as u32;
+        row(
+            "  plain: the same record cloned in the host",
+            format!("{:.3} µs", clone_per_record.as_secs_f64() * 1e6),
+            "-",
+            true,
+        );
+        row(
+            "  boundary / plain clone",
+            format!(
+                "{:.1}x",
+                per_record.as_secs_f64() / clone_per_record.as_secs_f64()
+            ),
+            "-",
+            true,
         );
 
         // The gate: a guest GET through wasi:http and the gate vs a plain client GET.

@@ -2,6 +2,7 @@
 //! and status mappings and every assumption).
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use epms_connector_sdk::http::{Request, join};
 use epms_connector_sdk::json::{self, Value, json};
@@ -28,7 +29,8 @@ pub struct AppFolio {
 
 thread_local! {
     /// Rent-roll pages by URL: leases and the unit of each tenant come from them.
-    static RENT_ROLL: RefCell<Vec<(String, Value)>> = const { RefCell::new(Vec::new()) };
+    /// Shared, not copied: a 5,000-unit rent roll is megabytes of JSON tree.
+    static RENT_ROLL: RefCell<Vec<(String, Rc<Value>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A report page: its rows and the next page's URL.
@@ -261,8 +263,8 @@ impl Connector for AppFolio {
         let doc = match cached {
             Some(doc) => doc,
             None => {
-                let doc = self.report("rent_roll", property, cursor.as_deref())?;
-                RENT_ROLL.with(|c| c.borrow_mut().push((key, doc.clone())));
+                let doc = Rc::new(self.report("rent_roll", property, cursor.as_deref())?);
+                RENT_ROLL.with(|c| c.borrow_mut().push((key, Rc::clone(&doc))));
                 doc
             }
         };

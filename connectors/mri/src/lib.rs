@@ -379,9 +379,12 @@ impl Mri {
     ) -> Result<(), ConnectorError> {
         let mut seen = std::collections::HashSet::new();
         let mut link: Option<String> = None;
-        while let Some(doc) = page(link.as_deref())? {
-            let (page_rows, next) = page_of(&doc)?;
-            rows.extend(page_rows.into_iter().cloned());
+        while let Some(mut doc) = page(link.as_deref())? {
+            let next = page_of(&doc)?.1;
+            // The page's rows are moved out, not copied: the answer is dropped here.
+            if let Some(Value::Array(page_rows)) = doc.get_mut("value") {
+                rows.append(page_rows);
+            }
             match next {
                 Some(n) if seen.insert(n.clone()) => link = Some(n),
                 Some(n) => return Err(ConnectorError::Protocol(format!("nextLink {n:?} repeats"))),

@@ -59,8 +59,7 @@ pub fn result_of(op: &str, text: &str) -> Result<Element, ConnectorError> {
         }
         other => other,
     })?;
-    body.find(&format!("{op}Result"))
-        .cloned()
+    body.into_find(&format!("{op}Result"))
         .ok_or_else(|| ConnectorError::Protocol(format!("answer without {op}Result")))
 }
 

@@ -54,12 +54,12 @@ pub fn parse_body(text: &str) -> Result<Element, ConnectorError> {
         )));
     }
     let body = root
-        .child("Body")
+        .into_child("Body")
         .ok_or_else(|| ConnectorError::Protocol("SOAP envelope without Body".into()))?;
     if let Some(fault) = body.child("Fault") {
         return Err(fault_error(fault));
     }
-    Ok(body.clone())
+    Ok(body)
 }
 
 /// The typed error for a SOAP fault element.

@@ -48,6 +48,20 @@ impl Element {
         self.children.iter().find_map(|c| c.find(name))
     }
 
+    /// [`Element::child`], taking the child out of its parent: a page's result is
+    /// kept without copying the tree around it.
+    pub fn into_child(self, name: &str) -> Option<Element> {
+        self.children.into_iter().find(|c| c.name == name)
+    }
+
+    /// [`Element::find`], taking the element out of the tree.
+    pub fn into_find(self, name: &str) -> Option<Element> {
+        if self.name == name {
+            return Some(self);
+        }
+        self.children.into_iter().find_map(|c| c.into_find(name))
+    }
+
     /// An attribute by local name.
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attributes
@@ -218,6 +232,10 @@ mod tests {
         assert_eq!(r.child_text("Note"), Some("a<b"));
         assert_eq!(r.child_text("Name"), Some("café"));
         assert!(root.find("Resident").is_some());
+        let taken = root.clone().into_find("Resident").unwrap();
+        assert_eq!(Some(&taken), root.find("Resident"));
+        assert_eq!(root.clone().into_child("Body").as_ref(), root.child("Body"));
+        assert!(root.clone().into_child("Resident").is_none());
         assert_eq!(r.child_text_ci("firstname"), Some("Ann & Bo"));
     }
 

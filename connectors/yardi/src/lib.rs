@@ -45,9 +45,8 @@ pub struct Yardi {
 pub fn result_of(op: &str, text: &str) -> Result<Element, ConnectorError> {
     let body = soap::parse_body(text)?;
     let result = body
-        .find(&format!("{op}Result"))
-        .ok_or_else(|| ConnectorError::Protocol(format!("answer without {op}Result")))?
-        .clone();
+        .into_find(&format!("{op}Result"))
+        .ok_or_else(|| ConnectorError::Protocol(format!("answer without {op}Result")))?;
     if let Some(messages) = result.child("Messages") {
         let errors: Vec<&str> = messages
             .children("Message")

@@ -1,6 +1,7 @@
 //! A connector for benchmarks. `read-residents("synthetic:N")` returns N made-up
 //! residents, built once per instance so that repeated calls measure the crossing of
-//! the boundary, not their construction; `read-units("get:/path")` makes one GET to
+//! the boundary, not their construction (`built-only:N` copies them as that call does
+//! and returns none); `read-units("get:/path")` makes one GET to
 //! the credential's host and returns the body length as the unit number
 //! (`timed-get:/path` the same with a timeout).
 
@@ -82,10 +83,16 @@ impl Connector for Bench {
         what: &str,
         _cursor: Option<String>,
     ) -> Result<ResidentPage, ConnectorError> {
-        let n: usize = what
-            .strip_prefix("synthetic:")
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| ConnectorError::NotFound(what.to_owned()))?;
+        // `built-only:N` makes the same copy of the N records and returns none of them:
+        // the bench subtracts it, so that its per-record figure is the crossing alone.
+        let (n, cross) = match what.split_once(':') {
+            Some(("synthetic", n)) => (n, true),
+            Some(("built-only", n)) => (n, false),
+            _ => return Err(ConnectorError::NotFound(what.to_owned())),
+        };
+        let n: usize = n
+            .parse()
+            .map_err(|_| ConnectorError::NotFound(what.to_owned()))?;
         let records = RESIDENTS.with(|cache| {
             let mut cache = cache.borrow_mut();
             if cache.len() != n {
@@ -94,7 +101,12 @@ impl Connector for Bench {
             cache.clone()
         });
         Ok(ResidentPage {
-            records,
+            records: if cross {
+                records
+            } else {
+                drop(std::hint::black_box(records));
+                Vec::new()
+            },
             next: None,
         })
     }
