@@ -11,6 +11,7 @@ use epms_connector_sdk::{
     PmsProperty, RateLimit, Resident, ResidentPage, Unit, UnitPage, export_connector, field,
     paging, secret,
 };
+use std::rc::Rc;
 
 /// Lease status names, in the order of Entrata's `leaseStatusTypeId` (1–6). Real
 /// answers carry the id (`"4"`) and `leaseIntervalStatus` (`"Current"`), never a
@@ -381,7 +382,7 @@ impl Entrata {
         })
     }
 
-    fn leases_page(&self, property: &str, page: u32) -> Result<Value, ConnectorError> {
+    fn leases_page(&self, property: &str, page: u32) -> Result<Rc<Value>, ConnectorError> {
         self.leases.get_or_try(&(property.to_owned(), page), || {
             self.call(
                 "leases",

@@ -559,13 +559,14 @@ mod tests {
 
     /// The recorded XML answer (`$format=xml`) as rows like the JSON ones.
     fn xml_rows() -> Vec<Value> {
-        let root = xml::parse(&fixture("ResidentLeaseDetailsByPropertyID.xml")).unwrap();
+        let recorded = fixture("ResidentLeaseDetailsByPropertyID.xml");
+        let root = xml::parse(&recorded).unwrap();
         root.children("entry")
             .map(|e| {
                 let mut row = json::Map::new();
                 for c in &e.children {
                     if let Some(t) = c.trimmed() {
-                        row.insert(c.name.clone(), Value::String(t.to_owned()));
+                        row.insert(c.name.to_string(), Value::String(t.to_owned()));
                     }
                 }
                 Value::Object(row)

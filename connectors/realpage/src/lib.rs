@@ -11,6 +11,7 @@ use epms_connector_sdk::{
     Config, Connector, ConnectorError, ConnectorInfo, HouseholdRole, Lease, LeasePage, LeaseStatus,
     PmsProperty, Resident, ResidentPage, Unit, UnitPage, export_connector, field, secret,
 };
+use std::rc::Rc;
 
 /// `Current` with a `noticegivendate` is a notice (see `canonical`).
 pub const STATUSES: Vocabulary = &[
@@ -22,12 +23,15 @@ pub const STATUSES: Vocabulary = &[
     ("Former Applicant", LeaseStatus::Cancelled),
 ];
 
+/// A property's residents and leases: one answer holds both.
+type ResidentsAndLeases = (Vec<Resident>, Vec<Lease>);
+
 pub struct RealPage {
     base_url: String,
     partner: String,
     pmc_id: String,
     /// Residents and leases come from one answer per site.
-    residents: Memo<String, (Vec<Resident>, Vec<Lease>)>,
+    residents: Memo<String, ResidentsAndLeases>,
 }
 
 pub fn canonical(raw: &str, notice_given: bool) -> LeaseStatus {
@@ -52,7 +56,7 @@ fn role(relationship: Option<&str>, w: &mut Warnings) -> HouseholdRole {
 
 /// The `{op}Result` of an answer; a fault becomes a typed error (a license refusal is
 /// auth; "not found" is not-found).
-pub fn result_of(op: &str, text: &str) -> Result<Element, ConnectorError> {
+pub fn result_of<'a>(op: &str, text: &'a str) -> Result<Element<'a>, ConnectorError> {
     let body = soap::parse_body(text).map_err(|e| match e {
         ConnectorError::Protocol(m) if m.starts_with("SOAP fault:") && m.contains("not found") => {
             ConnectorError::NotFound(m)
@@ -168,7 +172,14 @@ pub fn parse_residents(result: &Element) -> Result<(Vec<Resident>, Vec<Lease>), 
 }
 
 impl RealPage {
-    fn call(&self, op: &str, site: &str, extra: &str) -> Result<Element, ConnectorError> {
+    /// Calls `op` and hands its result to `read` (the result borrows the answer).
+    fn call<T>(
+        &self,
+        op: &str,
+        site: &str,
+        extra: &str,
+        read: impl FnOnce(&Element<'_>) -> Result<T, ConnectorError>,
+    ) -> Result<T, ConnectorError> {
         let body = format!(
             "<tem:{op}><tem:auth>{}{}{}{}</tem:auth>{extra}</tem:{op}>",
             soap::element("tem:pmcid", &self.pmc_id),
@@ -187,13 +198,13 @@ impl RealPage {
         .header("soapaction", format!("http://tempuri.org/IRPXService/{op}"))
         .send()?;
         // WCF answers faults with HTTP 500 and an envelope.
-        result_of(op, soap::answer_text(&resp)?)
+        read(&result_of(op, soap::answer_text(&resp)?)?)
     }
 
-    fn residents(&self, site: &str) -> Result<(Vec<Resident>, Vec<Lease>), ConnectorError> {
+    fn residents(&self, site: &str) -> Result<Rc<ResidentsAndLeases>, ConnectorError> {
         self.residents.get_or_try(&site.to_owned(), || {
             let extra = "<tem:getresidentlistinfo><tem:status>ALL</tem:status><tem:headofhousehold>0</tem:headofhousehold></tem:getresidentlistinfo>";
-            parse_residents(&self.call("getresidentlistinfo", site, extra)?)
+            self.call("getresidentlistinfo", site, extra, parse_residents)
         })
     }
 }
@@ -236,19 +247,20 @@ impl Connector for RealPage {
     }
 
     fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
-        let result = self.call("getsitelist", "", "")?;
-        Ok(result
-            .find("sitelist")
-            .map(|s| s.children("site").collect::<Vec<_>>())
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|s| {
-                Some(PmsProperty {
-                    id: s.child_text("siteid")?.to_owned(),
-                    name: s.child_text("sitename").unwrap_or_default().to_owned(),
+        self.call("getsitelist", "", "", |result| {
+            Ok(result
+                .find("sitelist")
+                .map(|s| s.children("site").collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|s| {
+                    Some(PmsProperty {
+                        id: s.child_text("siteid")?.to_owned(),
+                        name: s.child_text("sitename").unwrap_or_default().to_owned(),
+                    })
                 })
-            })
-            .collect())
+                .collect())
+        })
     }
 
     fn read_units(
@@ -257,7 +269,7 @@ impl Connector for RealPage {
         _cursor: Option<String>,
     ) -> Result<UnitPage, ConnectorError> {
         Ok(UnitPage {
-            records: parse_units(&self.call("getunitlist", property, "")?)?,
+            records: self.call("getunitlist", property, "", parse_units)?,
             next: None,
         })
     }
@@ -268,7 +280,7 @@ impl Connector for RealPage {
         _cursor: Option<String>,
     ) -> Result<ResidentPage, ConnectorError> {
         Ok(ResidentPage {
-            records: self.residents(property)?.0,
+            records: self.residents(property)?.0.clone(),
             next: None,
         })
     }
@@ -279,7 +291,7 @@ impl Connector for RealPage {
         _cursor: Option<String>,
     ) -> Result<LeasePage, ConnectorError> {
         Ok(LeasePage {
-            records: self.residents(property)?.1,
+            records: self.residents(property)?.1.clone(),
             next: None,
         })
     }

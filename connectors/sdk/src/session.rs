@@ -5,11 +5,14 @@
 //! per key (a property's whole resident list, a sign-in token) and handed out again.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 /// A value computed once per key and kept for the session; a new key replaces it.
+/// The value is shared, never copied: a kept answer is often a whole property's
+/// records, and each reader takes only its part of it.
 #[derive(Debug)]
 pub struct Memo<K, V> {
-    slot: RefCell<Option<(K, V)>>,
+    slot: RefCell<Option<(K, Rc<V>)>>,
 }
 
 impl<K, V> Default for Memo<K, V> {
@@ -20,17 +23,17 @@ impl<K, V> Default for Memo<K, V> {
     }
 }
 
-impl<K: PartialEq + Clone, V: Clone> Memo<K, V> {
+impl<K: PartialEq + Clone, V> Memo<K, V> {
     /// The value for `key`: kept from an earlier call, or made by `make` (a failure is
     /// not kept, so the next call tries again).
-    pub fn get_or_try<E>(&self, key: &K, make: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+    pub fn get_or_try<E>(&self, key: &K, make: impl FnOnce() -> Result<V, E>) -> Result<Rc<V>, E> {
         if let Some((k, v)) = self.slot.borrow().as_ref()
             && k == key
         {
-            return Ok(v.clone());
+            return Ok(Rc::clone(v));
         }
-        let v = make()?;
-        *self.slot.borrow_mut() = Some((key.clone(), v.clone()));
+        let v = Rc::new(make()?);
+        *self.slot.borrow_mut() = Some((key.clone(), Rc::clone(&v)));
         Ok(v)
     }
 
@@ -54,16 +57,22 @@ mod tests {
                 Ok::<_, ()>(made)
             })
         };
-        assert_eq!(get("a"), Ok(1));
-        assert_eq!(get("a"), Ok(1));
-        assert_eq!(get("b"), Ok(2));
-        let failed: Result<u32, &str> = memo.get_or_try(&"c".to_owned(), || Err("no"));
+        assert_eq!(get("a"), Ok(Rc::new(1)));
+        assert_eq!(get("a"), Ok(Rc::new(1)));
+        assert_eq!(get("b"), Ok(Rc::new(2)));
+        let failed: Result<Rc<u32>, &str> = memo.get_or_try(&"c".to_owned(), || Err("no"));
         assert_eq!(failed, Err("no"));
-        assert_eq!(
-            memo.get_or_try(&"b".to_owned(), || Err::<u32, ()>(())),
-            Ok(2)
+        let kept = memo.get_or_try(&"b".to_owned(), || Err::<u32, ()>(()));
+        assert_eq!(kept, Ok(Rc::new(2)));
+        let again = memo.get_or_try(&"b".to_owned(), || Err::<u32, ()>(()));
+        assert!(
+            Rc::ptr_eq(&kept.unwrap(), &again.unwrap()),
+            "shared, not copied"
         );
         memo.clear();
-        assert_eq!(memo.get_or_try(&"b".to_owned(), || Ok::<_, ()>(9)), Ok(9));
+        assert_eq!(
+            memo.get_or_try(&"b".to_owned(), || Ok::<_, ()>(9)),
+            Ok(Rc::new(9))
+        );
     }
 }

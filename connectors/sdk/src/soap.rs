@@ -45,7 +45,7 @@ pub fn answer_text(resp: &crate::http::Response) -> Result<&str, ConnectorError>
 
 /// Parses a SOAP response and returns its `Body` element, or the fault as an error:
 /// a fault is classified by its text (authentication words → auth, else protocol).
-pub fn parse_body(text: &str) -> Result<Element, ConnectorError> {
+pub fn parse_body(text: &str) -> Result<Element<'_>, ConnectorError> {
     let root = xml::parse(text)?;
     if root.name != "Envelope" {
         return Err(ConnectorError::Protocol(format!(

@@ -1,6 +1,12 @@
 //! A small element tree for vendor XML: names without namespace prefixes, text with
 //! entities resolved, attributes by local name. Built on quick-xml; an unreadable
 //! document is a [`crate::ConnectorError::Protocol`].
+//!
+//! The tree borrows from the document: names, and text without entities, are slices
+//! of it (a page of thousands of records would otherwise be a heap allocation per
+//! name and per value).
+
+use std::borrow::Cow;
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -8,40 +14,40 @@ use quick_xml::events::{BytesStart, Event};
 use crate::ConnectorError;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Element {
+pub struct Element<'a> {
     /// Local name (prefix dropped), as written: vendors differ in case.
-    pub name: String,
-    pub attributes: Vec<(String, String)>,
-    pub children: Vec<Element>,
+    pub name: Cow<'a, str>,
+    pub attributes: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pub children: Vec<Element<'a>>,
     /// The element's own text (CDATA included), concatenated, untrimmed.
-    pub text: String,
+    pub text: Cow<'a, str>,
 }
 
-impl Element {
+impl<'a> Element<'a> {
     /// The first child with this local name.
-    pub fn child(&self, name: &str) -> Option<&Element> {
+    pub fn child(&self, name: &str) -> Option<&Element<'a>> {
         self.children.iter().find(|c| c.name == name)
     }
 
     /// The first child whose name matches ignoring ASCII case.
-    pub fn child_ci(&self, name: &str) -> Option<&Element> {
+    pub fn child_ci(&self, name: &str) -> Option<&Element<'a>> {
         self.children
             .iter()
             .find(|c| c.name.eq_ignore_ascii_case(name))
     }
 
     /// Every child with this local name.
-    pub fn children<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+    pub fn children<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s Element<'a>> + 's {
         self.children.iter().filter(move |c| c.name == name)
     }
 
     /// Follows a path of child names from this element.
-    pub fn path(&self, names: &[&str]) -> Option<&Element> {
+    pub fn path(&self, names: &[&str]) -> Option<&Element<'a>> {
         names.iter().try_fold(self, |e, n| e.child(n))
     }
 
     /// The first element named `name` anywhere below (depth-first), or this one.
-    pub fn find(&self, name: &str) -> Option<&Element> {
+    pub fn find(&self, name: &str) -> Option<&Element<'a>> {
         if self.name == name {
             return Some(self);
         }
@@ -50,12 +56,12 @@ impl Element {
 
     /// [`Element::child`], taking the child out of its parent: a page's result is
     /// kept without copying the tree around it.
-    pub fn into_child(self, name: &str) -> Option<Element> {
+    pub fn into_child(self, name: &str) -> Option<Element<'a>> {
         self.children.into_iter().find(|c| c.name == name)
     }
 
     /// [`Element::find`], taking the element out of the tree.
-    pub fn into_find(self, name: &str) -> Option<Element> {
+    pub fn into_find(self, name: &str) -> Option<Element<'a>> {
         if self.name == name {
             return Some(self);
         }
@@ -67,21 +73,17 @@ impl Element {
         self.attributes
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// The trimmed text of a child, `None` when the child is missing or blank.
     pub fn child_text(&self, name: &str) -> Option<&str> {
-        self.child(name)
-            .map(|c| c.text.trim())
-            .filter(|t| !t.is_empty())
+        self.child(name).and_then(Element::trimmed)
     }
 
     /// Like [`Element::child_text`], ignoring ASCII case in the name.
     pub fn child_text_ci(&self, name: &str) -> Option<&str> {
-        self.child_ci(name)
-            .map(|c| c.text.trim())
-            .filter(|t| !t.is_empty())
+        self.child_ci(name).and_then(Element::trimmed)
     }
 
     /// This element's trimmed text, `None` when blank.
@@ -90,28 +92,57 @@ impl Element {
     }
 }
 
-fn local(name: &str) -> String {
-    match name.rsplit_once(':') {
-        Some((_, l)) => l.to_owned(),
-        None => name.to_owned(),
+fn local(name: &str) -> &str {
+    name.rsplit_once(':').map_or(name, |(_, l)| l)
+}
+
+/// `part` as a slice of `input` when it is one, else a copy. quick-xml hands names
+/// and attribute values out borrowed from the event, not from the document, although
+/// with a `&str` reader they point into the document.
+fn anchored<'a>(input: &'a str, part: &str) -> Cow<'a, str> {
+    let start = (part.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize);
+    match start
+        .checked_add(part.len())
+        .and_then(|end| input.get(start..end))
+    {
+        Some(s) if std::ptr::eq(s.as_ptr(), part.as_ptr()) => Cow::Borrowed(s),
+        _ => Cow::Owned(part.to_owned()),
     }
 }
 
-fn open(start: &BytesStart<'_>) -> Result<Element, ConnectorError> {
+fn open<'a>(input: &'a str, start: &BytesStart<'_>) -> Result<Element<'a>, ConnectorError> {
     let mut attributes = Vec::new();
     for attr in start.attributes() {
         let attr = attr.map_err(|e| protocol(format!("bad attribute: {e}")))?;
+        let key: &str = attr.key.as_ref();
         let value = attr
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|e| protocol(format!("bad attribute value: {e}")))?;
-        attributes.push((local(attr.key.as_ref()), value.into_owned()));
+        let value = match value {
+            Cow::Borrowed(v) => anchored(input, v),
+            Cow::Owned(v) => Cow::Owned(v),
+        };
+        attributes.push((anchored(input, local(key)), value));
     }
+    // The event's content is the tag between `<` and `>`: the name comes first.
+    let content: &str = start;
+    let name = &content[..start.name().as_ref().len()];
     Ok(Element {
-        name: local(start.name().as_ref()),
+        name: anchored(input, local(name)),
         attributes,
         children: Vec::new(),
-        text: String::new(),
+        text: Cow::Borrowed(""),
     })
+}
+
+/// Appends a piece of an element's text: the first piece is kept as it is (a slice
+/// of the document, usually the only piece), later ones make the text a copy.
+fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
+    if text.is_empty() {
+        *text = piece;
+    } else {
+        text.to_mut().push_str(&piece);
+    }
 }
 
 fn protocol(message: String) -> ConnectorError {
@@ -131,19 +162,19 @@ fn entity(name: &str) -> Option<&'static str> {
 
 /// Parses a whole document and returns its root element. Truncated or malformed
 /// input, or a document without a root, is a protocol error.
-pub fn parse(text: &str) -> Result<Element, ConnectorError> {
+pub fn parse(text: &str) -> Result<Element<'_>, ConnectorError> {
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root: Option<Element> = None;
+    let mut stack: Vec<Element<'_>> = Vec::new();
+    let mut root: Option<Element<'_>> = None;
     loop {
         let event = reader
             .read_event()
             .map_err(|e| protocol(format!("at byte {}: {e}", reader.error_position())))?;
         match event {
-            Event::Start(start) => stack.push(open(&start)?),
+            Event::Start(start) => stack.push(open(text, &start)?),
             Event::Empty(start) => {
-                let element = open(&start)?;
+                let element = open(text, &start)?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(element),
                     None if root.is_none() => root = Some(element),
@@ -162,34 +193,34 @@ pub fn parse(text: &str) -> Result<Element, ConnectorError> {
             }
             Event::Text(t) => {
                 if let Some(top) = stack.last_mut() {
-                    top.text.push_str(&t.xml10_content());
+                    append(&mut top.text, t.xml10_content());
                 }
             }
             Event::CData(c) => {
                 if let Some(top) = stack.last_mut() {
-                    top.text.push_str(&c);
+                    append(&mut top.text, c.into_inner());
                 }
             }
             Event::GeneralRef(r) => {
                 let resolved = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    Ok(None) => entity(&r)
-                        .ok_or_else(|| protocol(format!("unknown entity &{};", &*r)))?
-                        .to_owned(),
+                    Ok(Some(c)) => Cow::Owned(c.to_string()),
+                    Ok(None) => Cow::Borrowed(
+                        entity(&r).ok_or_else(|| protocol(format!("unknown entity &{};", &*r)))?,
+                    ),
                     Err(e) => return Err(protocol(format!("bad character reference: {e}"))),
                 };
                 if let Some(top) = stack.last_mut() {
-                    top.text.push_str(&resolved);
+                    append(&mut top.text, resolved);
                 }
             }
             Event::Eof => break,
             Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
         }
     }
-    if !stack.is_empty() {
+    if let Some(open) = stack.last() {
         return Err(protocol(format!(
             "document ends inside <{}> (truncated?)",
-            stack.last().map(|e| e.name.as_str()).unwrap_or_default()
+            open.name
         )));
     }
     root.ok_or_else(|| protocol("no root element".into()))
@@ -239,6 +270,24 @@ mod tests {
         assert_eq!(r.child_text_ci("firstname"), Some("Ann & Bo"));
     }
 
+    /// Names and plain text are slices of the document, not copies; text with an
+    /// entity is a copy, resolved.
+    #[test]
+    fn names_and_plain_text_borrow_from_the_document() {
+        let doc =
+            "<r:Root xmlns:r=\"urn:x\" r:id=\"7\"><Name>Ann</Name><Co>A &amp; B</Co></r:Root>";
+        let root = parse(doc).unwrap();
+        let borrowed = |c: &Cow<'_, str>| matches!(c, Cow::Borrowed(_));
+        assert!(borrowed(&root.name) && root.name == "Root");
+        assert!(borrowed(&root.attributes[0].0) && borrowed(&root.attributes[0].1));
+        let name = root.child("Name").unwrap();
+        assert!(borrowed(&name.name) && borrowed(&name.text) && name.text == "Ann");
+        let co = root.child("Co").unwrap();
+        assert!(!borrowed(&co.text) && co.text == "A & B");
+        assert_eq!(anchored(doc, "elsewhere"), "elsewhere");
+        assert!(!borrowed(&anchored(doc, &String::from("Root"))));
+    }
+
     #[test]
     fn truncated_and_malformed_documents_are_protocol_errors() {
         for bad in [
@@ -259,7 +308,8 @@ mod tests {
     #[test]
     fn escape_round_trips_through_parse() {
         let text = r#"O'Brien & <Sons> "Ltd""#;
-        let root = parse(&format!("<x a=\"{0}\">{0}</x>", escape(text))).unwrap();
+        let doc = format!("<x a=\"{0}\">{0}</x>", escape(text));
+        let root = parse(&doc).unwrap();
         assert_eq!(root.text, text);
         assert_eq!(root.attr("a"), Some(text));
     }

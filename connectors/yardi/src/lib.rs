@@ -11,6 +11,7 @@ use epms_connector_sdk::{
     Config, Connector, ConnectorError, ConnectorInfo, HouseholdRole, Lease, LeasePage, LeaseStatus,
     PmsProperty, Resident, ResidentPage, Unit, UnitPage, export_connector, field, secret,
 };
+use std::rc::Rc;
 
 pub const INTERFACE: &str = "ItfResidentData";
 pub const NS: &str = "http://tempuri.org/YSI.Interfaces.WebServices/ItfResidentData";
@@ -29,6 +30,9 @@ pub const STATUSES: Vocabulary = &[
     ("Cancelled", LeaseStatus::Cancelled),
 ];
 
+/// A property's residents and leases: one answer holds both.
+type ResidentsAndLeases = (Vec<Resident>, Vec<Lease>);
+
 pub struct Yardi {
     base_url: String,
     username: String,
@@ -37,12 +41,12 @@ pub struct Yardi {
     platform: String,
     entity: String,
     /// The last GetResidents answer (residents and leases come from the same one).
-    residents: Memo<String, (Vec<Resident>, Vec<Lease>)>,
+    residents: Memo<String, ResidentsAndLeases>,
 }
 
 /// The `{op}Result` element of an answer, or the typed error it carries: a
 /// `Messages` block (`Login failed.` is auth), or a numeric result code.
-pub fn result_of(op: &str, text: &str) -> Result<Element, ConnectorError> {
+pub fn result_of<'a>(op: &str, text: &'a str) -> Result<Element<'a>, ConnectorError> {
     let body = soap::parse_body(text)?;
     let result = body
         .into_find(&format!("{op}Result"))
@@ -281,7 +285,13 @@ pub fn parse_properties(result: &Element) -> Vec<PmsProperty> {
 }
 
 impl Yardi {
-    fn call(&self, op: &str, property: &str) -> Result<Element, ConnectorError> {
+    /// Calls `op` and hands its result to `read` (the result borrows the answer).
+    fn call<T>(
+        &self,
+        op: &str,
+        property: &str,
+        read: impl FnOnce(&Element<'_>) -> Result<T, ConnectorError>,
+    ) -> Result<T, ConnectorError> {
         let body = format!(
             "<{op} xmlns=\"{NS}\">{}{}{}{}{}{}{}{}{}</{op}>",
             soap::element("UserName", &self.username),
@@ -304,12 +314,12 @@ impl Yardi {
         )
         .header("soapaction", format!("{NS}/{op}"))
         .send()?;
-        result_of(op, soap::answer_text(&resp)?)
+        read(&result_of(op, soap::answer_text(&resp)?)?)
     }
 
-    fn residents(&self, property: &str) -> Result<(Vec<Resident>, Vec<Lease>), ConnectorError> {
+    fn residents(&self, property: &str) -> Result<Rc<ResidentsAndLeases>, ConnectorError> {
         self.residents.get_or_try(&property.to_owned(), || {
-            parse_residents(&self.call("GetResidents", property)?)
+            self.call("GetResidents", property, parse_residents)
         })
     }
 }
@@ -377,9 +387,9 @@ impl Connector for Yardi {
     }
 
     fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
-        Ok(parse_properties(
-            &self.call("GetPropertyConfigurations", "")?,
-        ))
+        self.call("GetPropertyConfigurations", "", |result| {
+            Ok(parse_properties(result))
+        })
     }
 
     /// No pagination: a whole property in one page.
@@ -389,7 +399,7 @@ impl Connector for Yardi {
         _cursor: Option<String>,
     ) -> Result<UnitPage, ConnectorError> {
         Ok(UnitPage {
-            records: parse_units(&self.call("GetUnitInformation", property)?)?,
+            records: self.call("GetUnitInformation", property, parse_units)?,
             next: None,
         })
     }
@@ -400,7 +410,7 @@ impl Connector for Yardi {
         _cursor: Option<String>,
     ) -> Result<ResidentPage, ConnectorError> {
         Ok(ResidentPage {
-            records: self.residents(property)?.0,
+            records: self.residents(property)?.0.clone(),
             next: None,
         })
     }
@@ -411,7 +421,7 @@ impl Connector for Yardi {
         _cursor: Option<String>,
     ) -> Result<LeasePage, ConnectorError> {
         Ok(LeasePage {
-            records: self.residents(property)?.1,
+            records: self.residents(property)?.1.clone(),
             next: None,
         })
     }
@@ -430,7 +440,8 @@ mod tests {
 
     #[test]
     fn the_recorded_get_residents_answer_parses_with_its_quirks() {
-        let mits = xml::parse(&fixture("GetResidents.result.xml")).unwrap();
+        let recorded = fixture("GetResidents.result.xml");
+        let mits = xml::parse(&recorded).unwrap();
         let (residents, leases) = parse_residents(&mits).unwrap();
         assert_eq!(leases.len(), 1);
         let l = &leases[0];
@@ -454,7 +465,8 @@ mod tests {
     /// Regression: a unit answer without `Units/UnitInfo` read as "no units", silently.
     #[test]
     fn the_recorded_unit_information_parses_and_a_missing_list_is_an_error() {
-        let root = xml::parse(&fixture("GetUnitInformation_Login.result.xml")).unwrap();
+        let recorded = fixture("GetUnitInformation_Login.result.xml");
+        let root = xml::parse(&recorded).unwrap();
         let result = Element {
             name: "Result".into(),
             children: vec![root],
@@ -484,10 +496,8 @@ mod tests {
 
     #[test]
     fn the_recorded_three_property_configurations_list_each() {
-        let root = xml::parse(&fixture(
-            "GetPropertyConfigurations.3-properties.result.xml",
-        ))
-        .unwrap();
+        let recorded = fixture("GetPropertyConfigurations.3-properties.result.xml");
+        let root = xml::parse(&recorded).unwrap();
         let props = parse_properties(&Element {
             name: "Result".into(),
             children: vec![root],
@@ -498,7 +508,8 @@ mod tests {
 
     #[test]
     fn the_recorded_property_configurations_list_properties() {
-        let root = xml::parse(&fixture("GetPropertyConfigurations.result.xml")).unwrap();
+        let recorded = fixture("GetPropertyConfigurations.result.xml");
+        let root = xml::parse(&recorded).unwrap();
         let props = parse_properties(&Element {
             name: "Result".into(),
             children: vec![root],
@@ -512,7 +523,8 @@ mod tests {
     fn the_recorded_transactions_answer_is_readable_xml_with_roommates() {
         // Another interface (ItfResidentTransactions20), not called by this connector:
         // checks the parser on a 284 KB single line with a default namespace.
-        let root = xml::parse(&fixture("GetResidentTransactions_Login.result.xml")).unwrap();
+        let recorded = fixture("GetResidentTransactions_Login.result.xml");
+        let root = xml::parse(&recorded).unwrap();
         let text = fixture("GetResidentTransactions_Login.result.xml");
         assert!(text.contains("Type=\"customer\""));
         assert!(root.find("Customer").is_some());
@@ -563,7 +575,8 @@ mod tests {
               <LeaseFromDate>02/30/2024</LeaseFromDate><OtherOccupants>
                 <OtherOccupant Code="r0000002"><FirstName>Bo</FirstName><LastName>Lee</LastName><Email>bo@x</Email><Relationship>Guarantor</Relationship></OtherOccupant>
               </OtherOccupants></Resident></Residents></PropertyResidents></MITS-ResidentData>"#;
-        let result = result_of("GetResidents", &envelope("GetResidents", inner)).unwrap();
+        let answer = envelope("GetResidents", inner);
+        let result = result_of("GetResidents", &answer).unwrap();
         let (residents, leases) = parse_residents(&result).unwrap();
         assert_eq!(leases[0].resident_ids, ["t0000001", "r0000002"]);
         assert!(

@@ -21,6 +21,7 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 use crate::budget::{Charge, HostBudget, RESOURCE_BYTES, charged_bytes};
 use crate::cassette::{RecordedRequest, Tape};
 use crate::connect::{self, Resolver};
+use crate::error::CallError;
 use crate::limits::SandboxLimits;
 use crate::policy::{Denial, OutboundPolicy};
 use crate::secrets::{Escaping, SecretScanner, Secrets};
@@ -124,6 +125,15 @@ impl OutboundGate {
             .scanner
             .lock()
             .map_or(true, |scanner| scanner.found_in(text))
+    }
+
+    /// The scanner itself, for searching many texts under one lock (a poisoned
+    /// scanner is an error: nothing is let through unchecked).
+    pub(crate) fn scanner(&self) -> Result<std::sync::MutexGuard<'_, SecretScanner>, CallError> {
+        self.inner
+            .scanner
+            .lock()
+            .map_err(|_| CallError::Host("the secret scanner is poisoned".into()))
     }
 
     /// How many requests this gate has refused.

@@ -585,9 +585,8 @@ impl ConnectorSession {
         records: Vec<T>,
         next: Option<String>,
     ) -> Result<Page<T>, CallError> {
-        let gate = &self.store.data().gate;
-        let holds_secret = |t: &[u8]| gate.holds_secret(t);
-        let mut held = output::check_records(&records, self.limits.field_bytes, &holds_secret)?;
+        let scanner = self.store.data().gate.scanner()?;
+        let mut held = output::check_records(&records, self.limits.field_bytes, &scanner)?;
         if let Some(cursor) = &next {
             if cursor.len() > self.limits.cursor_bytes {
                 return Err(CallError::BadOutput(format!(
@@ -596,7 +595,7 @@ impl ConnectorSession {
                     self.limits.cursor_bytes
                 )));
             }
-            if holds_secret(cursor.as_bytes()) {
+            if scanner.found_in(cursor.as_bytes()) {
                 return Err(CallError::BadOutput(
                     "the next-page cursor holds a secret of the credential (withheld)".into(),
                 ));
@@ -604,6 +603,7 @@ impl ConnectorSession {
             // The pager keeps a digest of it.
             held += cursor.len() + Pager::SEEN_BYTES;
         }
+        drop(scanner);
         if let Err(over) = self.records.grow(held) {
             self.poisoned = true;
             return Err(self.host_memory(over.what));

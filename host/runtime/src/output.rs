@@ -5,6 +5,7 @@
 use epms_model::{Lease, PmsProperty, Resident, Unit};
 
 use crate::error::CallError;
+use crate::secrets::{ScanBatch, SecretScanner};
 
 /// A record a guest returns, seen as its text fields.
 pub(crate) trait GuestRecord {
@@ -14,62 +15,76 @@ pub(crate) trait GuestRecord {
     fn each_text(&self, f: &mut dyn FnMut(&'static str, &str));
 }
 
-/// Why a record was refused.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    TooLong { field: &'static str, bytes: usize },
-    HoldsSecret { field: &'static str },
-}
-
-/// The bytes `record` makes the host hold, or why it may not be kept.
-pub(crate) fn check_record<T: GuestRecord>(
+/// The bytes `record` makes the host hold, or the first field longer than
+/// `field_bytes`; its texts are pushed to `secrets` to be searched with the page's.
+fn check_lengths<T: GuestRecord>(
     record: &T,
     field_bytes: usize,
-    holds_secret: &dyn Fn(&[u8]) -> bool,
-) -> Result<usize, Refusal> {
+    secrets: &mut ScanBatch<'_>,
+) -> Result<usize, (&'static str, usize)> {
     let mut held = std::mem::size_of::<T>();
-    let mut refusal = None;
+    let mut too_long = None;
     record.each_text(&mut |field, text| {
-        if refusal.is_some() {
+        if too_long.is_some() {
             return;
         }
         held += text.len();
         if text.len() > field_bytes {
-            refusal = Some(Refusal::TooLong {
-                field,
-                bytes: text.len(),
-            });
-        } else if holds_secret(text.as_bytes()) {
-            refusal = Some(Refusal::HoldsSecret { field });
+            too_long = Some((field, text.len()));
         }
+        secrets.push(text.as_bytes());
     });
-    refusal.map_or(Ok(held), Err)
+    too_long.map_or(Ok(held), Err)
 }
 
-/// [`check_record`] over a page; the error names the record (its id cut short, since
-/// the id itself may be what is wrong) and the field.
+/// The bytes a page of records makes the host hold, or why it may not be kept: a
+/// field longer than `field_bytes`, or one holding a secret `scanner` finds. The
+/// error names the record (its id cut short, since the id itself may be what is
+/// wrong) and the field, never the secret.
 pub(crate) fn check_records<T: GuestRecord>(
     records: &[T],
     field_bytes: usize,
-    holds_secret: &dyn Fn(&[u8]) -> bool,
+    scanner: &SecretScanner,
 ) -> Result<usize, CallError> {
+    let refused = |record: &T, what: String| {
+        let id: String = record.id().chars().take(40).collect();
+        let id = crate::state::escape_control(&id);
+        CallError::BadOutput(format!("{} record {id:?}: {what}", T::KIND))
+    };
+    let mut secrets = scanner.batch();
     let mut held = 0usize;
     for record in records {
-        held += check_record(record, field_bytes, holds_secret).map_err(|refusal| {
-            let id: String = record.id().chars().take(40).collect();
-            let id = crate::state::escape_control(&id);
-            let what = match refusal {
-                Refusal::TooLong { field, bytes } => format!(
+        held += check_lengths(record, field_bytes, &mut secrets).map_err(|(field, bytes)| {
+            refused(
+                record,
+                format!(
                     "{field} is {bytes} bytes long; the most a field may hold is {field_bytes}"
                 ),
-                Refusal::HoldsSecret { field } => {
-                    format!("{field} holds a secret of the credential (withheld)")
-                }
-            };
-            CallError::BadOutput(format!("{} record {id:?}: {what}", T::KIND))
+            )
         })?;
     }
-    Ok(held)
+    if !secrets.found() {
+        return Ok(held);
+    }
+    // Rare: search again, field by field, to name the one.
+    for record in records {
+        let mut holder = None;
+        record.each_text(&mut |field, text| {
+            if holder.is_none() && scanner.found_in(text.as_bytes()) {
+                holder = Some(field);
+            }
+        });
+        if let Some(field) = holder {
+            return Err(refused(
+                record,
+                format!("{field} holds a secret of the credential (withheld)"),
+            ));
+        }
+    }
+    Err(CallError::BadOutput(format!(
+        "a {} record holds a secret of the credential (withheld)",
+        T::KIND
+    )))
 }
 
 fn each_warning(warnings: &[epms_model::RecordWarning], f: &mut dyn FnMut(&'static str, &str)) {
@@ -148,6 +163,7 @@ impl GuestRecord for PmsProperty {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secrets::Secrets;
 
     fn unit(number: String) -> Unit {
         Unit {
@@ -162,7 +178,7 @@ mod tests {
 
     #[test]
     fn a_field_over_the_limit_is_refused_by_name() {
-        let no_secret = |_: &[u8]| false;
+        let no_secret = SecretScanner::default();
         let err = check_records(&[unit("x".repeat(5000))], 4096, &no_secret).unwrap_err();
         assert!(
             matches!(&err, CallError::BadOutput(m) if m.contains("unit record \"u1\": number is 5000 bytes")),
@@ -174,10 +190,25 @@ mod tests {
 
     #[test]
     fn a_field_holding_a_secret_is_refused_without_quoting_it() {
-        let holds = |t: &[u8]| t.windows(4).any(|w| w == b"PASS");
-        let err = check_records(&[unit("PASS-42".into())], 4096, &holds).unwrap_err();
+        let scanner = Secrets::new([("password".to_owned(), "PASS-42".to_owned())]).scanner();
+        // Far down a page of thousands of fields, searched a batch at a time.
+        let mut page: Vec<Unit> = (0..5000).map(|n| unit(format!("{n}-ordinary"))).collect();
+        assert_eq!(
+            check_records(&page, 4096, &scanner).ok(),
+            Some(
+                page.iter()
+                    .map(|u| std::mem::size_of::<Unit>() + 2 + u.number.len())
+                    .sum()
+            )
+        );
+        page[4321].id = "u4321".into();
+        page[4321].floorplan = Some("pass-42".into());
+        let err = check_records(&page, 4096, &scanner).unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("number holds a secret"), "{message}");
-        assert!(!message.contains("PASS"), "{message}");
+        assert!(
+            message.contains("unit record \"u4321\": floorplan holds a secret"),
+            "{message}"
+        );
+        assert!(!message.to_lowercase().contains("pass-42"), "{message}");
     }
 }

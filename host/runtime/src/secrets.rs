@@ -293,6 +293,23 @@ impl SecretScanner {
         }
     }
 
+    /// A batch for searching many texts at once (see [`ScanBatch`]).
+    pub fn batch(&self) -> ScanBatch<'_> {
+        let needles = || self.plain.list.iter().chain(&self.exact.list);
+        // Control bytes: never part of an escape, a letter or a digit.
+        let separator = (0u8..0x20)
+            .filter(|b| !matches!(b, b'\t' | b'\n' | b'\r'))
+            .find(|b| needles().all(|n| !n.contains(b)));
+        let shortest = needles().map(Vec::len).min().unwrap_or(usize::MAX);
+        ScanBatch {
+            scanner: self,
+            separator,
+            shortest,
+            joined: Vec::new(),
+            found: false,
+        }
+    }
+
     /// Whether `input` holds any of the values, in any of the forms looked for.
     pub fn found_in(&self, input: &[u8]) -> bool {
         if self.plain.is_empty() && self.exact.is_empty() {
@@ -322,6 +339,58 @@ impl SecretScanner {
         }
         let decoded = decode_escapes(lower);
         decoded != lower && self.plain.found_in(&decoded)
+    }
+}
+
+/// How many bytes of joined texts a [`ScanBatch`] searches at a time: large enough that
+/// a page of records takes a few passes, small enough to stay in cache.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// Many texts searched together: joined by a byte that no needle holds, a batch at a
+/// time. Every text field of every record is checked; one pass per field cost more
+/// than the rest of taking the record in.
+///
+/// A find in the joined text is a find in one of the texts: no needle holds the
+/// separator, and no escape the scanner decodes (`\u0041`, `&#65;`, `%41`) can
+/// consume it, so neither a match nor a decoded escape spans two texts.
+pub struct ScanBatch<'s> {
+    scanner: &'s SecretScanner,
+    /// `None` when every candidate byte is in some needle: each text is searched alone.
+    separator: Option<u8>,
+    /// Texts shorter than every needle cannot hold one (decoding never lengthens text).
+    shortest: usize,
+    joined: Vec<u8>,
+    found: bool,
+}
+
+impl ScanBatch<'_> {
+    /// Adds a text to the batch.
+    pub fn push(&mut self, text: &[u8]) {
+        if self.found || text.len() < self.shortest {
+            return;
+        }
+        let Some(separator) = self.separator else {
+            self.found = self.scanner.found_in(text);
+            return;
+        };
+        if !self.joined.is_empty() && self.joined.len() + text.len() >= BATCH_BYTES {
+            self.flush();
+        }
+        self.joined.extend_from_slice(text);
+        self.joined.push(separator);
+    }
+
+    fn flush(&mut self) {
+        if !self.joined.is_empty() {
+            self.found = self.found || self.scanner.found_in(&self.joined);
+            self.joined.clear();
+        }
+    }
+
+    /// Whether any text pushed holds a value.
+    pub fn found(mut self) -> bool {
+        self.flush();
+        self.found
     }
 }
 
@@ -602,6 +671,48 @@ mod tests {
             !scanner.found_in(b"s3cr3t"),
             "a piece shorter than a half is not a find"
         );
+    }
+
+    /// A batch finds what a search of each text finds, whatever the split: a secret
+    /// whole in one text, escaped, at a batch boundary, or only across two texts
+    /// (which is no find).
+    #[test]
+    fn a_batch_finds_what_each_text_finds() {
+        let scanner = Secrets::new([("license".to_owned(), "LIC-9f3a77c2".to_owned())]).scanner();
+        let filler = "x".repeat(BATCH_BYTES / 3);
+        let cases: Vec<(Vec<&str>, bool)> = vec![
+            (vec!["Ann", "", "Bo"], false),
+            (vec!["Ann", "lic-9F3A77C2", "Bo"], true),
+            (vec!["LIC-9f3a", "77c2"], false),
+            (vec!["LIC-9f3a77c&#50;", "&amp"], true),
+            (vec!["LIC-9f3a77c%3", "2"], false),
+            (vec!["LIC-9f3a77c\\u003", "2"], false),
+            (vec![&filler, &filler, "LIC-9f3a77c2", &filler], true),
+            (vec![&filler, &filler, &filler, &filler], false),
+        ];
+        for (texts, expected) in cases {
+            let each = texts.iter().any(|t| scanner.found_in(t.as_bytes()));
+            assert_eq!(each, expected, "{texts:?}");
+            let mut batch = scanner.batch();
+            for t in &texts {
+                batch.push(t.as_bytes());
+            }
+            assert_eq!(batch.found(), expected, "{texts:?}");
+        }
+    }
+
+    /// A value holding every candidate separator is still found: the batch searches
+    /// each text alone.
+    #[test]
+    fn a_batch_without_a_separator_searches_each_text() {
+        let odd: String = (0u8..0x20).map(char::from).collect();
+        let scanner = Secrets::new([("key".to_owned(), odd.clone())]).scanner();
+        assert!(scanner.batch().separator.is_none());
+        let mut batch = scanner.batch();
+        batch.push(b"plain");
+        batch.push(format!("x{odd}y").as_bytes());
+        assert!(batch.found());
+        assert!(!Secrets::default().scanner().batch().found());
     }
 
     #[test]
