@@ -114,10 +114,7 @@ pub fn parse_units(result: &Element) -> Result<Vec<Unit>, ConnectorError> {
 
 /// Residents (one `resident` a person) and their leases (grouped by `residentid`).
 pub fn parse_residents(result: &Element) -> Result<(Vec<Resident>, Vec<Lease>), ConnectorError> {
-    let rows = result
-        .find("residentlist")
-        .map(|r| r.children("resident").collect::<Vec<_>>())
-        .unwrap_or_default();
+    let rows = result.list("residentlist", "resident");
     let mut residents = Vec::new();
     let mut leases: Vec<Lease> = Vec::new();
     let mut lease_at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
@@ -249,10 +246,7 @@ impl Connector for RealPage {
     fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
         self.call("getsitelist", "", "", |result| {
             Ok(result
-                .find("sitelist")
-                .map(|s| s.children("site").collect::<Vec<_>>())
-                .unwrap_or_default()
-                .into_iter()
+                .list("sitelist", "site")
                 .filter_map(|s| {
                     Some(PmsProperty {
                         id: s.child_text("siteid")?.to_owned(),

@@ -41,6 +41,18 @@ impl<'a> Element<'a> {
         self.children.iter().filter(move |c| c.name == name)
     }
 
+    /// Every `item` child of the first `container` found below (see [`Element::find`]):
+    /// a vendor's list, empty when the answer has no such container.
+    pub fn list<'s>(
+        &'s self,
+        container: &str,
+        item: &'s str,
+    ) -> impl Iterator<Item = &'s Element<'a>> + 's {
+        self.find(container)
+            .into_iter()
+            .flat_map(move |c| c.children(item))
+    }
+
     /// Follows a path of child names from this element.
     pub fn path(&self, names: &[&str]) -> Option<&Element<'a>> {
         names.iter().try_fold(self, |e, n| e.child(n))
@@ -263,6 +275,9 @@ mod tests {
         assert_eq!(r.child_text("Note"), Some("a<b"));
         assert_eq!(r.child_text("Name"), Some("café"));
         assert!(root.find("Resident").is_some());
+        assert_eq!(root.list("Body", "Resident").count(), 1);
+        assert_eq!(root.list("Body", "Nobody").count(), 0);
+        assert_eq!(root.list("Missing", "Resident").count(), 0);
         let taken = root.clone().into_find("Resident").unwrap();
         assert_eq!(Some(&taken), root.find("Resident"));
         assert_eq!(root.clone().into_child("Body").as_ref(), root.child("Body"));

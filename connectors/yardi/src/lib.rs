@@ -122,11 +122,7 @@ fn phone(e: &Element) -> Option<String> {
 pub fn parse_residents(mits: &Element) -> Result<(Vec<Resident>, Vec<Lease>), ConnectorError> {
     let mut residents = Vec::new();
     let mut leases = Vec::new();
-    let list = mits
-        .find("Residents")
-        .map(|r| r.children("Resident").collect::<Vec<_>>())
-        .unwrap_or_default();
-    for r in list {
+    for r in mits.list("Residents", "Resident") {
         let code = r
             .attr("tCode")
             .filter(|c| !c.trim().is_empty())
@@ -148,11 +144,8 @@ pub fn parse_residents(mits: &Element) -> Result<(Vec<Resident>, Vec<Lease>), Co
             role: HouseholdRole::Primary,
             warnings: std::mem::take(&mut w).into_vec(),
         });
-        for o in r
-            .child("OtherOccupants")
-            .map(|o| o.children("OtherOccupant").collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
+        let others = r.child("OtherOccupants").into_iter();
+        for o in others.flat_map(|o| o.children("OtherOccupant")) {
             let Some(id) = o.attr("Code").map(str::trim).filter(|c| !c.is_empty()) else {
                 continue;
             };
@@ -271,10 +264,7 @@ fn documented_unit(u: &Element) -> Result<Unit, ConnectorError> {
 
 pub fn parse_properties(result: &Element) -> Vec<PmsProperty> {
     result
-        .find("Properties")
-        .map(|p| p.children("Property").collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
+        .list("Properties", "Property")
         .filter_map(|p| {
             Some(PmsProperty {
                 id: p.child_text("Code")?.to_owned(),
