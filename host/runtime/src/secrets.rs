@@ -223,24 +223,44 @@ fn lossy_prefix(bytes: &[u8]) -> String {
 /// base64 at any alignment; hex. Each half of a value of 16 bytes or more is looked
 /// for too, so that a value echoed in two pieces is caught in either. No scanner can
 /// catch an arbitrary transform (a reversal, a cipher): see `docs/rules.md`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SecretScanner {
-    /// Lower-case; searched in the lower-cased text, raw and decoded.
+    /// Lower-case; searched ignoring ASCII case in the text, raw and decoded.
     plain: Needles,
     /// Base64 forms; searched byte for byte in the raw text.
     exact: Needles,
 }
 
+impl Default for SecretScanner {
+    fn default() -> Self {
+        SecretScanner {
+            plain: Needles::new(true),
+            exact: Needles::new(false),
+        }
+    }
+}
+
 /// Byte strings looked for, and one automaton that finds any of them in one pass (every
 /// text field of every record passes here: a search per needle cost more than the
 /// rest of taking the record in).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Needles {
     list: Vec<Vec<u8>>,
     any: Option<AhoCorasick>,
+    /// Whether ASCII case is ignored (the needles are then lower-case): the text is
+    /// searched as it is, never copied lower-cased (answers are megabytes).
+    fold_case: bool,
 }
 
 impl Needles {
+    fn new(fold_case: bool) -> Self {
+        Needles {
+            list: Vec::new(),
+            any: None,
+            fold_case,
+        }
+    }
+
     fn push(&mut self, item: Vec<u8>) {
         if item.is_empty() || self.list.contains(&item) {
             return;
@@ -248,7 +268,10 @@ impl Needles {
         self.list.push(item);
         // A handful of needles of bounded length: building cannot run into the
         // automaton's size limits; if it ever did, `found_in` still searches the list.
-        self.any = AhoCorasick::new(&self.list).ok();
+        self.any = AhoCorasick::builder()
+            .ascii_case_insensitive(self.fold_case)
+            .build(&self.list)
+            .ok();
     }
 
     fn is_empty(&self) -> bool {
@@ -258,10 +281,18 @@ impl Needles {
     fn found_in(&self, haystack: &[u8]) -> bool {
         match &self.any {
             Some(any) => any.is_match(haystack),
-            None => self
-                .list
-                .iter()
-                .any(|n| memmem::find(haystack, n).is_some()),
+            None => {
+                let lower;
+                let haystack = if self.fold_case {
+                    lower = haystack.to_ascii_lowercase();
+                    &lower
+                } else {
+                    haystack
+                };
+                self.list
+                    .iter()
+                    .any(|n| memmem::find(haystack, n).is_some())
+            }
         }
     }
 }
@@ -318,27 +349,14 @@ impl SecretScanner {
         if self.exact.found_in(input) {
             return true;
         }
-        // Short text is lower-cased on the stack, and decoded only when it holds an
-        // escape's first byte.
-        let mut short = [0u8; 256];
-        let owned;
-        let lower: &[u8] = if input.len() <= short.len() {
-            let out = &mut short[..input.len()];
-            out.copy_from_slice(input);
-            out.make_ascii_lowercase();
-            out
-        } else {
-            owned = input.to_ascii_lowercase();
-            &owned
-        };
-        if self.plain.found_in(lower) {
+        if self.plain.found_in(input) {
             return true;
         }
-        if memchr::memchr3(b'\\', b'&', b'%', lower).is_none() {
+        if memchr::memchr3(b'\\', b'&', b'%', input).is_none() {
             return false;
         }
-        let decoded = decode_escapes(lower);
-        decoded != lower && self.plain.found_in(&decoded)
+        let decoded = decode_escapes(input);
+        decoded != input && self.plain.found_in(&decoded)
     }
 }
 
@@ -430,29 +448,37 @@ fn base64_runs(value: &[u8]) -> Vec<Vec<u8>> {
 fn decode_escapes(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
     let mut i = 0;
-    while i < text.len() {
-        let rest = &text[i..];
+    while let Some(found) = memchr::memchr3(b'\\', b'&', b'%', &text[i..]) {
+        let at = i + found;
+        out.extend_from_slice(&text[i..at]);
+        // An escape is read ignoring case (`&#X41;`, `%4a`), as the needles are
+        // matched; none is longer than a surrogate pair (`\ud83d\ude00`, 12 bytes).
+        let mut window = [0u8; 12];
+        let n = (text.len() - at).min(window.len());
+        window[..n].copy_from_slice(&text[at..at + n]);
+        window[..n].make_ascii_lowercase();
+        let rest = &window[..n];
         let decoded = match rest[0] {
             b'\\' => json_escape(rest),
             b'&' => xml_reference(rest),
-            b'%' => rest
+            _ => rest
                 .get(1..3)
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
                 .map(|b| (vec![b.to_ascii_lowercase()], 3)),
-            _ => None,
         };
         match decoded {
             Some((bytes, used)) => {
                 out.extend_from_slice(&bytes);
-                i += used;
+                i = at + used;
             }
             None => {
-                out.push(rest[0]);
-                i += 1;
+                out.push(text[at]);
+                i = at + 1;
             }
         }
     }
+    out.extend_from_slice(&text[i..]);
     out
 }
 
@@ -640,11 +666,16 @@ mod tests {
             .map(|c| format!("\\u{:04X}", c as u32))
             .collect();
         let entities: String = secret.chars().map(|c| format!("&#{};", c as u32)).collect();
+        let hex_entities: String = secret
+            .chars()
+            .map(|c| format!("&#X{:X};", c as u32))
+            .collect();
         let percent: String = secret.bytes().map(|b| format!("%{b:02X}")).collect();
         let hex: String = secret.bytes().map(|b| format!("{b:02X}")).collect();
         let mut echoes = vec![
             format!("{{\"echo\":\"{unicode}\"}}"),
             format!("<echo>{entities}</echo>"),
+            format!("<echo>{hex_entities}</echo>"),
             format!("q={percent}"),
             format!("hex={hex}"),
             secret.to_uppercase(),
