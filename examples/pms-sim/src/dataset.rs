@@ -59,6 +59,9 @@ struct Positions {
     units: std::collections::HashMap<String, usize>,
     /// Unit id → the positions of its leases, in list order.
     leases_by_unit: std::collections::HashMap<String, Vec<usize>>,
+    /// The position of each resident's lease, in resident list order: a paged listing
+    /// walks every row before its page, and a hash lookup a row made that quadratic.
+    lease_of_resident: Vec<Option<usize>>,
 }
 
 /// Lookups by id into one property (positions cached until the data changes).
@@ -82,6 +85,17 @@ impl<'a> PropertyIndex<'a> {
         id.and_then(|id| self.positions.units.get(id))
             .map(|i| &self.property.units[*i])
     }
+    /// Every resident, in list order, with its lease.
+    pub fn residents_with_leases(
+        &self,
+    ) -> impl Iterator<Item = (&'a Resident, Option<&'a Lease>)> + use<'a> {
+        let leases = &self.property.leases;
+        self.property
+            .residents
+            .iter()
+            .zip(&self.positions.lease_of_resident)
+            .map(move |(r, l)| (r, l.map(|i| &leases[i])))
+    }
     /// Where a unit stands in the property's list (a stable number for it).
     pub fn unit_position(&self, id: &str) -> usize {
         self.positions.units.get(id).copied().unwrap_or_default()
@@ -101,34 +115,42 @@ impl<'a> PropertyIndex<'a> {
 
 impl SimProperty {
     pub fn index(&self) -> PropertyIndex<'_> {
-        let positions = self.positions.0.get_or_init(|| Positions {
-            residents: self
-                .residents
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (r.id.clone(), i))
-                .collect(),
-            leases: self
+        let positions = self.positions.0.get_or_init(|| {
+            let leases: std::collections::HashMap<String, usize> = self
                 .leases
                 .iter()
                 .enumerate()
                 .map(|(i, l)| (l.id.clone(), i))
-                .collect(),
-            units: self
-                .units
-                .iter()
-                .enumerate()
-                .map(|(i, u)| (u.id.clone(), i))
-                .collect(),
-            leases_by_unit: self.leases.iter().enumerate().fold(
-                std::collections::HashMap::new(),
-                |mut by_unit: std::collections::HashMap<String, Vec<usize>>, (i, l)| {
-                    if let Some(unit) = &l.unit_id {
-                        by_unit.entry(unit.clone()).or_default().push(i);
-                    }
-                    by_unit
-                },
-            ),
+                .collect();
+            Positions {
+                lease_of_resident: self
+                    .residents
+                    .iter()
+                    .map(|r| r.lease_id.as_deref().and_then(|id| leases.get(id).copied()))
+                    .collect(),
+                residents: self
+                    .residents
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (r.id.clone(), i))
+                    .collect(),
+                leases,
+                units: self
+                    .units
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| (u.id.clone(), i))
+                    .collect(),
+                leases_by_unit: self.leases.iter().enumerate().fold(
+                    std::collections::HashMap::new(),
+                    |mut by_unit: std::collections::HashMap<String, Vec<usize>>, (i, l)| {
+                        if let Some(unit) = &l.unit_id {
+                            by_unit.entry(unit.clone()).or_default().push(i);
+                        }
+                        by_unit
+                    },
+                ),
+            }
         });
         PropertyIndex {
             property: self,

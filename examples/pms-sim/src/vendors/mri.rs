@@ -305,47 +305,40 @@ async fn api(
                 floorplan_name: u.floorplan.as_deref(),
             }),
             "MRI_S-PMRM_ResidentsByPropertyID" => {
-                let rows = p.residents.iter().filter(|r| !is_pending(&idx, r));
-                listing.answer(rows, |r| {
-                    let lease = lease_of(&idx, r);
-                    ResidentRow {
-                        resident_name_id: &r.id,
-                        rm_prop_id: &p.id,
-                        rm_bldg_id: building_of(&idx, r),
-                        unit_id: r.unit_id.as_deref(),
-                        rm_lease_id: r.lease_id.as_deref().map(lease_number),
-                        resident_type: resident_type(r.role),
-                        status: if lease.is_some_and(|l| l.status == LeaseStatus::Past) {
-                            "O"
-                        } else {
-                            "R"
-                        },
-                        first_name: &r.first_name,
-                        last_name: &r.last_name,
-                        email: p.wire_email(r),
-                        phone_number: r.phone.as_deref(),
-                        occupant_occupy_date: MriDate(
-                            lease.and_then(|l| l.move_in_date.as_deref()),
-                        ),
-                        vacate_date: MriDate(lease.and_then(|l| l.move_out_date.as_deref())),
-                        last_update_date: "2026-11-01T00:00:00",
-                        namegroup: r.lease_id.as_deref(),
-                    }
+                let rows = idx.residents_with_leases().filter(|(_, l)| !is_pending(*l));
+                listing.answer(rows, |(r, lease)| ResidentRow {
+                    resident_name_id: &r.id,
+                    rm_prop_id: &p.id,
+                    rm_bldg_id: building_of(&idx, r),
+                    unit_id: r.unit_id.as_deref(),
+                    rm_lease_id: r.lease_id.as_deref().map(lease_number),
+                    resident_type: resident_type(r.role),
+                    status: if lease.is_some_and(|l| l.status == LeaseStatus::Past) {
+                        "O"
+                    } else {
+                        "R"
+                    },
+                    first_name: &r.first_name,
+                    last_name: &r.last_name,
+                    email: p.wire_email(r),
+                    phone_number: r.phone.as_deref(),
+                    occupant_occupy_date: MriDate(lease.and_then(|l| l.move_in_date.as_deref())),
+                    vacate_date: MriDate(lease.and_then(|l| l.move_out_date.as_deref())),
+                    last_update_date: "2026-11-01T00:00:00",
+                    namegroup: r.lease_id.as_deref(),
                 })
             }
             "MRI_S-PMRM_ResidentLeaseDetailsByPropertyID" => {
-                let rows = p
-                    .residents
-                    .iter()
-                    .filter_map(|r| lease_of(&idx, r).map(|l| (r, l)))
+                let rows = idx
+                    .residents_with_leases()
+                    .filter_map(|(r, l)| l.map(|l| (r, l)))
                     .filter(|(_, l)| l.status != LeaseStatus::Future);
                 listing.answer(rows, |(r, l)| lease_row(p, &idx, r, l))
             }
             "MRI_S-PMRM_PendingMoveIns" => {
-                let rows = p
-                    .residents
-                    .iter()
-                    .filter_map(|r| lease_of(&idx, r).map(|l| (r, l)))
+                let rows = idx
+                    .residents_with_leases()
+                    .filter_map(|(r, l)| l.map(|l| (r, l)))
                     .filter(|(_, l)| l.status == LeaseStatus::Future);
                 listing.answer(rows, |(r, l)| PendingRow {
                     resident_id: &r.id,
@@ -509,8 +502,8 @@ struct PendingRow<'a> {
 }
 
 /// A future lease's holder: in PendingMoveIns only.
-fn is_pending(idx: &PropertyIndex<'_>, r: &Resident) -> bool {
-    lease_of(idx, r).is_some_and(|l| l.status == LeaseStatus::Future)
+fn is_pending(lease: Option<&epms_model::Lease>) -> bool {
+    lease.is_some_and(|l| l.status == LeaseStatus::Future)
 }
 
 fn lease_of<'a>(idx: &PropertyIndex<'a>, r: &Resident) -> Option<&'a epms_model::Lease> {
