@@ -200,26 +200,24 @@ fn main() {
         let mut full = Vec::new();
         let mut built = Vec::new();
         let mut clones = Vec::new();
-        for _ in 0..15 {
+        let (synthetic, built_only) = (format!("synthetic:{n}"), format!("built-only:{n}"));
+        let mut timed_read = async |what: &str| {
             let started = Instant::now();
-            let page = session
-                .read_residents(&format!("synthetic:{n}"), None)
-                .await
-                .unwrap();
-            full.push(started.elapsed());
-            assert_eq!(page.records.len(), n);
+            let page = session.read_residents(what, None).await.unwrap();
+            (started.elapsed(), page.records)
+        };
+        for _ in 0..15 {
+            let (took, records) = timed_read(&synthetic).await;
+            full.push(took);
+            assert_eq!(records.len(), n);
+            let (took, none) = timed_read(&built_only).await;
+            built.push(took);
+            assert!(none.is_empty());
             // The plain baseline: the same records copied in the host, each string
             // allocated once, as lifting them out of the guest must at least do.
             let started = Instant::now();
-            std::hint::black_box(page.records.clone());
+            std::hint::black_box(records.clone());
             clones.push(started.elapsed());
-            let started = Instant::now();
-            let none = session
-                .read_residents(&format!("built-only:{n}"), None)
-                .await
-                .unwrap();
-            built.push(started.elapsed());
-            assert!(none.records.is_empty());
         }
         let per_record = median(full).saturating_sub(median(built)) / n as u32;
         row(
