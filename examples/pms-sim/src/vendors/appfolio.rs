@@ -23,7 +23,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 use base64::Engine as _;
 use epms_model::{HouseholdRole, LeaseStatus};
 use serde::{Deserialize, Serialize};
@@ -268,11 +268,12 @@ impl<'p> Listing<'_, 'p> {
                 self.ids.join(",")
             )
         });
-        Json(Page {
+        let rows = results.len();
+        let page = Page {
             results,
             next_page_url,
-        })
-        .into_response()
+        };
+        super::json_answer(StatusCode::OK, &page, rows)
     }
 }
 

@@ -255,8 +255,9 @@ fn handle(
                 .filter(|p| p.vendor == "entrata")
                 .map(|p| json!({"PropertyID": WireId(&p.id), "MarketingName": p.name}))
                 .collect();
+            let rows = props.len();
             let result = json!({"PhysicalProperty": {"Property": props}});
-            return Ok(answer(&request_id, &result, None));
+            return Ok(answer(&request_id, &result, None, rows));
         }
         let Some(id) = property_id.as_deref() else {
             return Err((
@@ -295,6 +296,7 @@ fn handle(
                 &request_id,
                 &json!({"success": "No Records Found."}),
                 None,
+                0,
             ));
         }
         let idx = p.index();
@@ -304,12 +306,14 @@ fn handle(
                     .iter()
                     .map(|r| customer_row(p, &idx, r))
                     .collect();
+                let rows = customer.len();
                 answer(
                     &request_id,
                     &Customers {
                         customers: CustomerList { customer },
                     },
                     Some(meta),
+                    rows,
                 )
             }
             "getLeases" => {
@@ -317,16 +321,19 @@ fn handle(
                     .iter()
                     .map(|l| lease_row(p, &idx, l))
                     .collect();
+                let rows = lease.len();
                 answer(
                     &request_id,
                     &Leases {
                         leases: LeaseList { lease },
                     },
                     Some(meta),
+                    rows,
                 )
             }
             _ => {
                 let unit: Vec<UnitRow> = p.units[range].iter().map(unit_row).collect();
+                let rows = unit.len();
                 let result = Units {
                     properties: PropertyList {
                         property: [PropertyUnits {
@@ -335,7 +342,7 @@ fn handle(
                         }],
                     },
                 };
-                answer(&request_id, &result, Some(meta))
+                answer(&request_id, &result, Some(meta), rows)
             }
         })
     });
@@ -350,8 +357,9 @@ fn handle(
 }
 
 /// The whole answer, serialised straight from borrowed rows (a page is never built as
-/// a `serde_json::Value` tree: that cost more than everything else of serving it).
-fn answer(request_id: &Value, result: &impl Serialize, meta: Option<Meta>) -> Vec<u8> {
+/// a `serde_json::Value` tree: that cost more than everything else of serving it), into a
+/// buffer reserved for its `rows`.
+fn answer(request_id: &Value, result: &impl Serialize, meta: Option<Meta>, rows: usize) -> Vec<u8> {
     #[derive(Serialize)]
     struct Answer<'a, R> {
         response: Body<'a, R>,
@@ -365,15 +373,15 @@ fn answer(request_id: &Value, result: &impl Serialize, meta: Option<Meta>) -> Ve
         #[serde(skip_serializing_if = "Option::is_none")]
         meta: Option<Meta>,
     }
-    serde_json::to_vec(&Answer {
+    let answer = Answer {
         response: Body {
             request_id,
             code: 200,
             result,
             meta,
         },
-    })
-    .expect("an answer of strings and numbers serialises")
+    };
+    super::json_body(&answer, rows)
 }
 
 #[derive(Serialize)]

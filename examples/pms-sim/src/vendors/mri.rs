@@ -414,12 +414,13 @@ impl Listing<'_> {
                 rest.join("&")
             )
         });
-        Json(Page {
+        let rows = value.len();
+        let page = Page {
             metadata,
             value,
             next_link,
-        })
-        .into_response()
+        };
+        super::json_answer(StatusCode::OK, &page, rows)
     }
 }
 

@@ -263,7 +263,7 @@ impl Listing {
         } else {
             StatusCode::OK
         };
-        (status, Json(rows)).into_response()
+        super::json_answer(status, &rows, rows.len())
     }
 }
 
