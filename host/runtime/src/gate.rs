@@ -121,9 +121,7 @@ impl OutboundGate {
     /// Whether `text` holds a secret of this credential, in any form the scanner
     /// knows (a poisoned scanner counts as yes: nothing is let through unchecked).
     pub fn holds_secret(&self, text: &[u8]) -> bool {
-        self.inner
-            .scanner
-            .lock()
+        self.scanner()
             .map_or(true, |scanner| scanner.found_in(text))
     }
 

@@ -507,10 +507,6 @@ fn is_pending(lease: Option<&epms_model::Lease>) -> bool {
     lease.is_some_and(|l| l.status == LeaseStatus::Future)
 }
 
-fn lease_of<'a>(idx: &PropertyIndex<'a>, r: &Resident) -> Option<&'a epms_model::Lease> {
-    idx.lease(r.lease_id.as_deref())
-}
-
 fn building_of<'a>(idx: &PropertyIndex<'a>, r: &Resident) -> Option<&'a str> {
     idx.unit(r.unit_id.as_deref())
         .and_then(|u| u.building.as_deref())
@@ -518,10 +514,7 @@ fn building_of<'a>(idx: &PropertyIndex<'a>, r: &Resident) -> Option<&'a str> {
 
 /// A person's `ResidentStatus`: the lease's for its holder (the first member), the
 /// words MRI uses for the other members.
-fn person_status<'a>(idx: &PropertyIndex<'a>, r: &Resident) -> &'a str {
-    let Some(lease) = lease_of(idx, r) else {
-        return "";
-    };
+fn person_status<'a>(lease: &'a epms_model::Lease, r: &Resident) -> &'a str {
     match lease.resident_ids.iter().position(|id| id == &r.id) {
         Some(0) => &lease.raw_status,
         Some(1) => "Co-Resident",
@@ -570,7 +563,7 @@ fn lease_row<'a>(
         first_name: &r.first_name,
         last_name: &r.last_name,
         email: p.wire_email(r),
-        resident_status: person_status(idx, r),
+        resident_status: person_status(l, r),
         guarantor: if r.role == HouseholdRole::Guarantor {
             "Y"
         } else {
