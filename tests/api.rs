@@ -1324,3 +1324,56 @@ async fn the_consoles_cookie_signs_in_reads_and_writes_only_with_the_consoles_he
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The people and alerts pages are rendered once per state and kept: every change
+/// (a manual status, a deleted account, a resolved alert) must show in the next read,
+/// and each filter must be its own answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_answers_follow_every_change_and_each_filter() {
+    let h = host().await;
+    let property = h.set_up("entrata", "100").await;
+    let base = format!("/api/v1/properties/{property}");
+    h.admin("POST", &format!("{base}/sync"), None).await;
+    let page = |query: &'static str| {
+        let path = format!("{base}/people{query}");
+        let h = &h;
+        async move { h.admin("GET", &path, None).await }
+    };
+    let before = page("?limit=5").await;
+    assert_eq!(
+        page("?limit=5").await,
+        before,
+        "the same state, the same answer"
+    );
+    let first = &before["people"][0]["account"];
+    let account = first["id"].as_u64().unwrap();
+    let status = first["status"].as_str().unwrap().to_owned();
+    let other = if status == "past" { "current" } else { "past" };
+    // Another filter is another answer, not the page above.
+    let filtered = page("?limit=5&status=past").await;
+    let statuses: Vec<&Value> = filtered["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["account"]["status"])
+        .collect();
+    assert!(statuses.iter().all(|s| *s == "past"), "{filtered}");
+    assert_ne!(filtered, before);
+
+    h.admin(
+        "POST",
+        &format!("{base}/people/{account}/status"),
+        Some(json!({"status": other})),
+    )
+    .await;
+    let after = page("?limit=5").await;
+    assert_eq!(after["people"][0]["account"]["id"], account);
+    assert_eq!(after["people"][0]["account"]["status"], other, "{after}");
+
+    let total = after["total"].as_u64().unwrap();
+    h.admin("DELETE", &format!("{base}/accounts/{account}"), None)
+        .await;
+    let deleted = page("?limit=5").await;
+    assert_eq!(deleted["total"].as_u64().unwrap(), total - 1);
+    assert_ne!(deleted["people"][0]["account"]["id"], account);
+}

@@ -243,6 +243,45 @@ fn main() {
         plan + apply,
         Some(Duration::from_millis(60)),
     );
+    // For profilers: repeat one step, then stop (before the rest of the bench, so that
+    // a profile holds only that step).
+    match std::env::var("BENCH_PROFILE").as_deref() {
+        Ok("plan") => {
+            let state = store.load_state("big").unwrap();
+            for _ in 0..30 {
+                std::hint::black_box(plan_sync(&snap, &state, &Settings::default(), NOW));
+            }
+            return;
+        }
+        Ok("first") => {
+            for i in 0..10 {
+                let id = format!("profile-{i}");
+                store
+                    .create_property(&PropertyRecord::new(&id, "Big", NOW))
+                    .unwrap();
+                sync(&store, &id, &snap);
+            }
+            return;
+        }
+        Ok("resync") => {
+            for _ in 0..30 {
+                sync(&store, "big", &snap);
+            }
+            return;
+        }
+        Ok("portfolio") => {
+            for i in 0..300 {
+                let p = portfolio(i);
+                store
+                    .create_property(&PropertyRecord::new(&p.id, &p.name, NOW))
+                    .unwrap();
+                sync(&store, &p.id, &snapshot(&p));
+            }
+            return;
+        }
+        _ => {}
+    }
+
     let mut resyncs = Vec::new();
     for _ in 0..5 {
         let (load, plan, apply, changes) = sync(&store, "big", &snap);
@@ -314,44 +353,6 @@ fn main() {
 
     println!("peak memory so far (VmHWM): {:.0} MiB", peak_rss_mib());
     move_in_day(&store);
-    // For profilers: repeat one step of the unchanged re-sync, then stop.
-    match std::env::var("BENCH_PROFILE").as_deref() {
-        Ok("plan") => {
-            let state = store.load_state("big").unwrap();
-            for _ in 0..30 {
-                std::hint::black_box(plan_sync(&snap, &state, &Settings::default(), NOW));
-            }
-            return;
-        }
-        Ok("first") => {
-            for i in 0..10 {
-                let id = format!("big-{i}");
-                store
-                    .create_property(&PropertyRecord::new(&id, "Big", NOW))
-                    .unwrap();
-                sync(&store, &id, &snap);
-            }
-            return;
-        }
-        Ok("resync") => {
-            for _ in 0..30 {
-                sync(&store, "big", &snap);
-            }
-            return;
-        }
-        Ok("portfolio") => {
-            for i in 0..300 {
-                let p = portfolio(i);
-                store
-                    .create_property(&PropertyRecord::new(&p.id, &p.name, NOW))
-                    .unwrap();
-                sync(&store, &p.id, &snapshot(&p));
-            }
-            return;
-        }
-        _ => {}
-    }
-
     // A portfolio: 1,000 properties of ~319 residents each, each generated just before
     // its sync (the timings leave the generation out).
     drop((snap, big, synced));

@@ -1,6 +1,5 @@
 //! Errors as `application/problem+json` (RFC 9457) with a stable code per kind.
 
-use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -117,7 +116,7 @@ impl IntoResponse for ApiError {
         if let Some(field) = &self.field {
             body["field"] = json!(field);
         }
-        let mut resp = (self.status, Json(body)).into_response();
+        let mut resp = crate::framework::json_response(self.status, &body);
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

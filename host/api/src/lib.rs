@@ -4,6 +4,7 @@
 //! Every route but `/healthz` takes `Authorization: Bearer <token>`. Errors are
 //! `application/problem+json` with a stable `code` (and `field` on validation errors).
 
+pub mod answer_cache;
 pub mod auth;
 pub mod error;
 pub mod framework;
@@ -51,6 +52,8 @@ pub struct AppState {
     /// Syncs running now, by property: Sync Now during a sync waits for that one.
     pub(crate) running: Arc<Mutex<HashMap<String, scheduler::RunningSync>>>,
     pub metrics: Arc<metrics::Metrics>,
+    /// The rendered answers of the most read pages, per state ([`answer_cache`]).
+    pub answers: Arc<answer_cache::AnswerCache>,
     /// Where syncs run, apart from the API's workers (`None`: threads could not be
     /// started; syncs then run on the caller's runtime).
     pub sync_pool: Option<Arc<sync_pool::SyncPool>>,
@@ -83,6 +86,7 @@ impl AppState {
             trust: Arc::default(),
             running: Arc::default(),
             metrics: Arc::default(),
+            answers: Arc::default(),
             sync_pool: start_sync_pool(),
             host_id: Arc::from("local"),
             lease_ttl: Duration::from_secs(60),

@@ -2,9 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::Json;
 use axum::extract::State;
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use epms_engine::resolve::{self, Resolution};
 use serde::Deserialize;
@@ -15,7 +14,8 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::framework::{
-    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, page_limit, reply,
+    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, json_body, page_limit,
+    render_json, reply,
 };
 use epms_engine::resolve::ResolveError;
 
@@ -72,17 +72,24 @@ struct AlertsPage<'a> {
 
 async fn alerts(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let door = state.store.state(&id)?;
+    // Rendered once per state: the alert list is read far more often than it changes.
+    let body = state
+        .answers
+        .get_or_render(&id, "alerts", &door, || render_json(&alerts_page(&door)))?;
+    Ok(json_body(StatusCode::OK, body))
+}
+
+fn alerts_page(door: &epms_engine::DoorState) -> AlertsPage<'_> {
     let mut groups: BTreeMap<&'static str, Vec<&epms_engine::Alert>> = BTreeMap::new();
     for a in door.alerts.values() {
         groups.entry(a.alert_type.as_str()).or_default().push(a);
     }
-    Ok(Json(AlertsPage {
+    AlertsPage {
         badge: door.badge(),
         open: door.open_alerts(),
         pending_suggestions: door.suggestions.len(),
         groups,
-    })
-    .into_response())
+    }
 }
 
 #[derive(serde::Serialize, schemars::JsonSchema)]

@@ -3,9 +3,8 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
 use axum::extract::State;
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use epms_engine::access;
 use epms_engine::accounts;
@@ -18,7 +17,8 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::framework::{
-    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, created, endpoint, page_limit, reply,
+    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, created, endpoint, json_body,
+    page_limit, render_json, reply,
 };
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
@@ -98,16 +98,35 @@ async fn people(
         None => String::new(),
     };
     let door = state.store.state(&id)?;
+    // The same page of the same state is the same answer: rendered once per state.
+    let request = format!(
+        "people {needle:?} {:?} {:?} {offset} {limit}",
+        page.status, page.source
+    );
+    let body = state.answers.get_or_render(&id, &request, &door, || {
+        render_json(&people_page(&door, &page, &needle, offset, limit))
+    })?;
+    Ok(json_body(StatusCode::OK, body))
+}
+
+/// The page of people the filters keep, from `offset`.
+fn people_page<'a>(
+    door: &'a epms_engine::DoorState,
+    page: &Page,
+    needle: &str,
+    offset: usize,
+    limit: usize,
+) -> PeoplePage<'a> {
     let kept = |a: &&epms_engine::Account| {
         page.status.is_none_or(|s| a.status == Some(s))
             && page.source.is_none_or(|s| a.source == s)
             && (needle.is_empty()
                 || format!("{} {}", a.first_name, a.last_name)
                     .to_lowercase()
-                    .contains(&needle)
+                    .contains(needle)
                 || a.email
                     .as_deref()
-                    .is_some_and(|e| e.to_lowercase().contains(&needle)))
+                    .is_some_and(|e| e.to_lowercase().contains(needle)))
     };
     let filtered = page.status.is_some() || page.source.is_some() || !needle.is_empty();
     let total = if filtered {
@@ -129,7 +148,7 @@ async fn people(
             list.push(key.to_string());
         }
     }
-    let mut views = access::access_views(&door, accounts.iter().map(|a| a.id));
+    let mut views = access::access_views(door, accounts.iter().map(|a| a.id));
     let people: Vec<PersonView> = accounts
         .into_iter()
         .map(|a| {
@@ -143,14 +162,11 @@ async fn people(
         })
         .collect();
     let next = offset.saturating_add(people.len());
-    // Serialised straight from the state (no JSON tree in between): the people page
-    // is the API's most read and largest answer.
-    Ok(Json(PeoplePage {
+    PeoplePage {
         total,
         next_offset: (next < total).then_some(next),
         people,
-    })
-    .into_response())
+    }
 }
 
 #[derive(serde::Serialize, schemars::JsonSchema)]

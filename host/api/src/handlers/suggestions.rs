@@ -1,8 +1,6 @@
 //! Access suggestions (grant, revoke, no change): listed, approved, discarded.
 
-use axum::Json;
 use axum::extract::State;
-use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use epms_engine::access;
 use serde::Deserialize;
@@ -90,12 +88,11 @@ async fn suggestions(
     let page: Vec<&epms_engine::Suggestion> =
         door.suggestions.values().skip(offset).take(limit).collect();
     let next = offset.saturating_add(page.len());
-    Ok(Json(Suggestions {
+    reply(Suggestions {
         suggestions: page,
         total,
         next_offset: (next < total).then_some(next),
     })
-    .into_response())
 }
 
 #[derive(serde::Serialize, schemars::JsonSchema)]
