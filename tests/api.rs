@@ -467,6 +467,18 @@ async fn alerts_are_resolved_and_access_approved_through_the_api() {
         )
         .await;
     assert_eq!(approved["grants_added"].as_u64().unwrap(), 10);
+    // The pending list is read again from the new state, not from the page above.
+    let pending = h
+        .admin(
+            "GET",
+            &format!("/api/v1/properties/{property}/suggestions"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        pending["total"].as_u64().unwrap() as usize,
+        all.len() - ids.len()
+    );
     let feed = h.admin("GET", "/api/v1/feed", None).await;
     assert_eq!(feed["events"].as_array().unwrap().len(), 10);
     assert_eq!(feed["cursor"], 10);

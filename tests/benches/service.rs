@@ -4,7 +4,8 @@
 //!    real loopback HTTP (20 keep-alive connections) while the five vendor properties
 //!    are synced back to back through their connectors. Target p99 ≤ 2 ms. Beside it,
 //!    the baseline: plain axum serving the same answers' bytes at the same rate,
-//!    under the same syncs.
+//!    under the same syncs. Each round of syncs renames a resident per property and
+//!    names them back the next (`EPMS_BENCH_STEADY=1`: the PMS stays as it is).
 //! 2. Portfolio: 200 properties × 300 units (40 per vendor, all five vendors), each
 //!    synced once end to end through its connector and the simulator, eight at a
 //!    time (the scheduler's default). Target ≤ 60 s.
@@ -159,17 +160,38 @@ async fn api_reads_under_load() {
     let app = epms_api::app(h.state.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    // Syncs run back to back for the whole measurement (each is a full re-read).
+    // Syncs run back to back for the whole measurement (each is a full re-read), and
+    // each round changes the PMS: one resident per property is renamed and named back
+    // in turn, so every sync changes the state (a Name Mismatch alert opens or clears)
+    // and the pages read after it are rendered again, not served as they were.
     let stop = Arc::new(AtomicBool::new(false));
     let syncing = {
         let stop = stop.clone();
         let state = h.state.clone();
         let ids = ids.clone();
+        let sim = h.sim.state.clone();
         tokio::spawn(async move {
             let mut n = 0;
             // EPMS_BENCH_QUIET=1 measures the reads alone, for comparison.
             let quiet = std::env::var_os("EPMS_BENCH_QUIET").is_some();
+            // EPMS_BENCH_STEADY=1: the PMS does not change, so neither does the state.
+            let steady = std::env::var_os("EPMS_BENCH_STEADY").is_some();
+            let mut round = 0u64;
             while !quiet && !stop.load(Ordering::Relaxed) {
+                round += 1;
+                sim.write(|portfolio| {
+                    if steady {
+                        return;
+                    }
+                    for p in &mut portfolio.properties {
+                        let r = &mut p.residents[0];
+                        if round % 2 == 1 {
+                            r.last_name.push_str("-Renamed");
+                        } else if let Some(name) = r.last_name.strip_suffix("-Renamed") {
+                            r.last_name = name.to_owned();
+                        }
+                    }
+                });
                 for id in &ids {
                     state
                         .store
@@ -196,12 +218,15 @@ async fn api_reads_under_load() {
     let sizes: Vec<usize> = answers.values().map(|a| a.len()).collect();
     let plain_addr = plain_server(answers).await;
 
+    let version_before = h.state.store.state(&ids[0]).unwrap().version;
     let product = reads_at(addr, &paths, &token).await;
     let plain = reads_at(plain_addr, &paths, &token).await;
     stop.store(true, Ordering::Relaxed);
     let syncs = syncing.await.unwrap();
+    let changed = h.state.store.state(&ids[0]).unwrap().version - version_before;
     println!(
-        "API reads (people, alerts; 5 properties x 500 units) at {RATE}/s over {CONNECTIONS} connections for {SECONDS} s each, while {syncs} syncs ran:"
+        "API reads (people, alerts; 5 properties x 500 units) at {RATE}/s over {CONNECTIONS} connections for {SECONDS} s each, while {syncs} syncs ran ({changed} changed {}'s state):",
+        ids[0]
     );
     println!(
         "  answers of {:.1}-{:.1} KiB (people: the first page of 100)",

@@ -88,24 +88,28 @@ impl ReadCache {
         }
     }
 
-    /// After a committed plan: the cached state at the plan's base version becomes
-    /// the next one by the plan's in-memory meaning ([`DoorState::apply`], which the
-    /// transaction follows), so the first read after a sync does not decode the
-    /// whole property again. The writer pays the copy, not a reader.
-    pub(crate) fn advance(&self, p: &PropertyRecord, plan: &Plan) {
-        let key = key(p);
-        let Some(hit) = self.lookup(&key) else {
-            return;
-        };
-        if hit.version != plan.base_version || plan.is_empty() {
-            return;
+    /// Before a plan's transaction commits: the state the plan leaves, made from the
+    /// cached state at the plan's base version by the plan's in-memory meaning
+    /// ([`DoorState::apply`], which the transaction follows). The backend [`put`]s it
+    /// once the commit is done, so the first read after a sync does not decode the
+    /// whole property again. It is made before the commit because readers that see
+    /// the new version while it is being made would each decode the property from
+    /// the store (milliseconds each, on the threads that answer the API). The writer
+    /// pays the copy, not a reader; the cached state stays for readers until then.
+    ///
+    /// [`put`]: ReadCache::put
+    pub(crate) fn prepare(&self, p: &PropertyRecord, plan: &Plan) -> Option<Arc<DoorState>> {
+        if plan.is_empty() {
+            return None;
         }
-        // The only other holders are readers of the old version: take it when none is.
-        drop(self.entries().states.remove(&key));
-        let mut next = Arc::try_unwrap(hit).unwrap_or_else(|shared| (*shared).clone());
-        if next.apply(plan).is_ok() {
-            self.put_key(key, Arc::new(next));
+        let hit = self.lookup(&key(p))?;
+        if hit.version != plan.base_version {
+            return None;
         }
+        let mut next = (*hit).clone();
+        drop(hit);
+        next.apply(plan).ok()?;
+        Some(Arc::new(next))
     }
 }
 
@@ -139,6 +143,38 @@ mod tests {
         assert!(cache.get(&record("p1", 1)).is_none());
         assert!(cache.get(&record("new", 1)).is_some());
         assert_eq!(cache.entries().states.len(), CAPACITY);
+    }
+
+    #[test]
+    fn a_prepared_state_is_read_only_once_it_is_put() {
+        let cache = ReadCache::default();
+        let base = state(1);
+        cache.put(&record("p", 1), base.clone());
+        let mut plan = Plan::empty(&base);
+        plan.door_units_created.push(epms_engine::DoorUnit {
+            id: 1,
+            name: "Door 1".into(),
+            building: None,
+        });
+        plan.next_door_unit_id = 2;
+        let next = cache
+            .prepare(&record("p", 2), &plan)
+            .expect("the base is cached");
+        assert_eq!(next.version, 2);
+        assert_eq!(next.door_units.len(), 1);
+        // Until the commit, readers of the old version still find the old state.
+        let old = cache.get(&record("p", 1)).expect("the base stays cached");
+        assert!(Arc::ptr_eq(&old, &base));
+        assert!(cache.get(&record("p", 2)).is_none());
+        cache.put(&record("p", 2), next.clone());
+        assert!(Arc::ptr_eq(&cache.get(&record("p", 2)).unwrap(), &next));
+        // Nothing is prepared from another version, nor for an empty plan.
+        assert!(cache.prepare(&record("p", 3), &plan).is_none());
+        assert!(
+            cache
+                .prepare(&record("p", 2), &Plan::empty(&next))
+                .is_none()
+        );
     }
 
     #[test]

@@ -75,7 +75,8 @@ async fn alerts(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> 
     // Rendered once per state: the alert list is read far more often than it changes.
     let body = state
         .answers
-        .get_or_render(&id, "alerts", &door, || render_json(&alerts_page(&door)))?;
+        .get_or_render(&id, "alerts", &door, || render_json(&alerts_page(&door)))
+        .await?;
     Ok(json_body(StatusCode::OK, body))
 }
 

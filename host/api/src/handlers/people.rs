@@ -103,9 +103,12 @@ async fn people(
         "people {needle:?} {:?} {:?} {offset} {limit}",
         page.status, page.source
     );
-    let body = state.answers.get_or_render(&id, &request, &door, || {
-        render_json(&people_page(&door, &page, &needle, offset, limit))
-    })?;
+    let body = state
+        .answers
+        .get_or_render(&id, &request, &door, || {
+            render_json(&people_page(&door, &page, &needle, offset, limit))
+        })
+        .await?;
     Ok(json_body(StatusCode::OK, body))
 }
 

@@ -449,7 +449,7 @@ impl PropertyStore for PgStore {
         sync: Option<PlannedSync<'_>>,
     ) -> Result<(), StoreError> {
         let run = sync.map(|s| s.run);
-        let record = self.write(async |txn| {
+        let (record, next) = self.write(async |txn| {
             let mut p = locked_property(txn, property).await?;
             p.advance(plan, run)?;
             if !plan.is_empty() {
@@ -472,9 +472,12 @@ impl PropertyStore for PgStore {
                 .await?;
             }
             save_property(txn, &p).await?;
-            Ok(p)
+            let next = self.read_cache.prepare(&p, plan);
+            Ok((p, next))
         })?;
-        self.read_cache.advance(&record, plan);
+        if let Some(next) = next {
+            self.read_cache.put(&record, next);
+        }
         Ok(())
     }
 

@@ -370,8 +370,11 @@ impl PropertyStore for RedbStore {
             props.insert(property, enc(&p).as_slice())?;
             p
         };
+        let next = self.read_cache.prepare(&record, plan);
         txn.commit()?;
-        self.read_cache.advance(&record, plan);
+        if let Some(next) = next {
+            self.read_cache.put(&record, next);
+        }
         Ok(())
     }
 
