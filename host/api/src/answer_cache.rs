@@ -1,5 +1,5 @@
-//! The rendered JSON of the most read answers (people, alerts), kept while the
-//! property's state is the one they were rendered from.
+//! The rendered JSON of the most read answers (people, alerts, suggestions), kept
+//! while the property's state is the one they were rendered from.
 //!
 //! A read answers from the shared decoded state ([`epms_store::PropertyStore::state`]),
 //! which is the same `Arc` for as long as nothing is applied to the property. An
