@@ -50,7 +50,7 @@ pub fn json_response<T: serde::Serialize + ?Sized>(status: StatusCode, v: &T) ->
 /// `v` serialised. Into a `Vec` rather than through axum's `Json`, which writes each
 /// token into a `BytesMut` one `put_slice` at a time from 128 bytes: on a page of
 /// people that bookkeeping and the regrowth cost more than the serialisation itself.
-pub fn render_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, ApiError> {
+fn render_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::with_capacity(ANSWER_START_BYTES);
     serde_json::to_writer(&mut body, v).map_err(|e| {
         tracing::error!(error = %e, "an answer could not be serialised");
@@ -59,8 +59,25 @@ pub fn render_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, ApiEr
     Ok(body)
 }
 
+/// A read of `door`, rendered once per state and kept ([`crate::answer_cache`]):
+/// `page` builds the answer only when it is not kept for this very state. `request`
+/// names the answer among the property's (the route and its parsed filters).
+pub async fn kept_reply<T: serde::Serialize>(
+    state: &AppState,
+    property: &str,
+    request: &str,
+    door: &std::sync::Arc<epms_engine::DoorState>,
+    page: impl FnOnce() -> T,
+) -> ApiResult {
+    let body = state
+        .answers
+        .get_or_render(property, request, door, || render_json(&page()))
+        .await?;
+    Ok(json_body(StatusCode::OK, body))
+}
+
 /// JSON already rendered, as an answer with this status.
-pub fn json_body(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
+fn json_body(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
     (
         status,
         [(

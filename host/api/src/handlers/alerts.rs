@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use epms_engine::resolve::{self, Resolution};
 use serde::Deserialize;
@@ -14,8 +13,8 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::framework::{
-    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, json_body, page_limit,
-    render_json, reply,
+    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, kept_reply, page_limit,
+    reply,
 };
 use epms_engine::resolve::ResolveError;
 
@@ -73,11 +72,7 @@ struct AlertsPage<'a> {
 async fn alerts(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let door = state.store.state(&id)?;
     // Rendered once per state: the alert list is read far more often than it changes.
-    let body = state
-        .answers
-        .get_or_render(&id, "alerts", &door, || render_json(&alerts_page(&door)))
-        .await?;
-    Ok(json_body(StatusCode::OK, body))
+    kept_reply(&state, &id, "alerts", &door, || alerts_page(&door)).await
 }
 
 fn alerts_page(door: &epms_engine::DoorState) -> AlertsPage<'_> {

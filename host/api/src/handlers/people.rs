@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use epms_engine::access;
 use epms_engine::accounts;
@@ -17,8 +16,8 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::framework::{
-    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, created, endpoint, json_body,
-    page_limit, render_json, reply,
+    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, created, endpoint, kept_reply,
+    page_limit, reply,
 };
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
@@ -103,13 +102,10 @@ async fn people(
         "people {needle:?} {:?} {:?} {offset} {limit}",
         page.status, page.source
     );
-    let body = state
-        .answers
-        .get_or_render(&id, &request, &door, || {
-            render_json(&people_page(&door, &page, &needle, offset, limit))
-        })
-        .await?;
-    Ok(json_body(StatusCode::OK, body))
+    kept_reply(&state, &id, &request, &door, || {
+        people_page(&door, &page, &needle, offset, limit)
+    })
+    .await
 }
 
 /// The page of people the filters keep, from `offset`.

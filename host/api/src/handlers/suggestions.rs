@@ -1,7 +1,6 @@
 //! Access suggestions (grant, revoke, no change): listed, approved, discarded.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use epms_engine::access;
 use serde::Deserialize;
@@ -11,8 +10,8 @@ use super::{PlanSummary, access_error, actor, mutate, named_in_body, plan_summar
 use crate::AppState;
 use crate::auth::Caller;
 use crate::framework::{
-    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, json_body, page_limit,
-    render_json, reply,
+    Access, ApiJson, ApiPath, ApiQuery, ApiResult, Endpoint, endpoint, kept_reply, page_limit,
+    reply,
 };
 
 pub(super) fn endpoints() -> Vec<Endpoint> {
@@ -90,20 +89,17 @@ async fn suggestions(
     // Rendered once per state: without a limit this is every pending suggestion (a
     // first sync in Approval Required mode proposes thousands).
     let request = format!("suggestions {offset} {limit}");
-    let body = state
-        .answers
-        .get_or_render(&id, &request, &door, || {
-            let page: Vec<&epms_engine::Suggestion> =
-                door.suggestions.values().skip(offset).take(limit).collect();
-            let next = offset.saturating_add(page.len());
-            render_json(&Suggestions {
-                suggestions: page,
-                total,
-                next_offset: (next < total).then_some(next),
-            })
-        })
-        .await?;
-    Ok(json_body(StatusCode::OK, body))
+    kept_reply(&state, &id, &request, &door, || {
+        let page: Vec<&epms_engine::Suggestion> =
+            door.suggestions.values().skip(offset).take(limit).collect();
+        let next = offset.saturating_add(page.len());
+        Suggestions {
+            suggestions: page,
+            total,
+            next_offset: (next < total).then_some(next),
+        }
+    })
+    .await
 }
 
 #[derive(serde::Serialize, schemars::JsonSchema)]
