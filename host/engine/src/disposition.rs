@@ -11,7 +11,7 @@ use crate::state::{AccountId, AlertId, AlertState, AlertType, DoorUnitId, PmsKey
 
 /// One PMS resident record as the last sync saw it, and what became of it.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RecordDisposition {
     pub pms_key: PmsKey,
     pub first_name: String,
@@ -30,7 +30,7 @@ pub struct RecordDisposition {
 
 /// A live alert, as a disposition names it.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AlertRef {
     pub id: AlertId,
     pub alert_type: AlertType,
@@ -39,7 +39,7 @@ pub struct AlertRef {
 
 /// Synced to an account (and how it was linked), or not, and why.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum Disposition {
     /// The record reaches DOOR account `account`: its status and unit flow there.
@@ -76,7 +76,7 @@ pub enum Disposition {
 
 /// Another record with the same email.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SharedWith {
     pub pms_key: PmsKey,
     pub first_name: String,
@@ -85,7 +85,7 @@ pub struct SharedWith {
 
 /// How a synced record is linked to its account.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Linked {
     /// This sync created the account from the record.

@@ -235,9 +235,37 @@ fn the_last_planned_syncs_dispositions_replace_the_ones_before(backend: &Backend
         NOW + 60,
     );
     let kept = store.dispositions("door-1").unwrap().unwrap();
-    assert_eq!((kept.planned_at, kept.records.clone()), (NOW + 60, second));
+    assert_eq!(
+        (kept.planned_at, kept.records.clone()),
+        (NOW + 60, second.clone())
+    );
     assert_eq!(kept.records[0].pms_key.resident, "r3");
     assert_eq!(kept.records[0].outcome.as_str(), "synced");
+    // A sync that finds the same records (now already linked) twice: the second keeps
+    // the list, and its time is the later sync's.
+    let cy = |first: &str| {
+        vec![person(
+            "r3",
+            first,
+            "Ode",
+            Some("cy@example.com"),
+            "103",
+            LeaseStatus::Current,
+        )]
+    };
+    let third = sync(cy("Cy"), NOW + 120);
+    assert_ne!(third, second, "linked before, not created");
+    assert_eq!(sync(cy("Cy"), NOW + 180), third);
+    let kept = store.dispositions("door-1").unwrap().unwrap();
+    assert_eq!((kept.planned_at, kept.records), (NOW + 180, third));
+    // Then a change in one record: the list is the new one.
+    let changed = sync(cy("Cyrus"), NOW + 240);
+    let kept = store.dispositions("door-1").unwrap().unwrap();
+    assert_eq!(
+        (kept.planned_at, kept.records.clone()),
+        (NOW + 240, changed)
+    );
+    assert_eq!(kept.records[0].first_name, "Cyrus");
 }
 
 fn a_sync_lease_has_one_holder_until_released_or_lapsed_and_counts_for_its_vendor(

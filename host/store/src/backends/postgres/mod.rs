@@ -464,12 +464,14 @@ impl PropertyStore for PgStore {
             if let Some(sync) = sync {
                 txn.execute(APPEND_RUN, &[&property, &enc_text(sync.run)])
                     .await?;
-                txn.execute(
-                    "INSERT INTO dispositions (property, value) VALUES ($1, $2::text::jsonb) \
-                     ON CONFLICT (property) DO UPDATE SET value = excluded.value",
-                    &[&property, &enc_text(&sync.kept_dispositions())],
-                )
-                .await?;
+                if let Some(kept) = p.keep_dispositions(&sync) {
+                    txn.execute(
+                        "INSERT INTO dispositions (property, value) VALUES ($1, $2::text::jsonb) \
+                         ON CONFLICT (property) DO UPDATE SET value = excluded.value",
+                        &[&property, &enc_text(&kept)],
+                    )
+                    .await?;
+                }
             }
             save_property(txn, &p).await?;
             let next = self.read_cache.prepare(&p, plan);
@@ -558,11 +560,20 @@ impl PropertyStore for PgStore {
     }
 
     fn dispositions(&self, property: &str) -> Result<Option<Dispositions>, StoreError> {
-        let found: Vec<Dispositions> = self.values(
-            "SELECT value::text FROM dispositions WHERE property = $1",
-            &[&property],
-        )?;
-        Ok(found.into_iter().next())
+        self.snapshot(async |txn| {
+            let Some(row) = txn
+                .query_opt(
+                    "SELECT value::text FROM dispositions WHERE property = $1",
+                    &[&property],
+                )
+                .await?
+            else {
+                return Ok(None);
+            };
+            let kept: Dispositions = decode(row.get(0))?;
+            let record = read_property(txn, property).await?;
+            Ok(Some(record.dispositions_as_of(kept)))
+        })
     }
 
     fn alert_history(&self, property: &str, n: usize) -> Result<Vec<Alert>, StoreError> {

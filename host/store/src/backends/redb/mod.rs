@@ -364,8 +364,10 @@ impl PropertyStore for RedbStore {
             webhooks::append_outbox(&txn, crate::events_of_plan(property, plan))?;
             if let Some(sync) = sync {
                 append(&txn, SYNC_RUNS, property, std::iter::once(enc(sync.run)))?;
-                txn.open_table(DISPOSITIONS)?
-                    .insert(property, enc(&sync.kept_dispositions()).as_slice())?;
+                if let Some(kept) = p.keep_dispositions(&sync) {
+                    txn.open_table(DISPOSITIONS)?
+                        .insert(property, enc(&kept).as_slice())?;
+                }
             }
             props.insert(property, enc(&p).as_slice())?;
             p
@@ -461,8 +463,16 @@ impl PropertyStore for RedbStore {
 
     fn dispositions(&self, property: &str) -> Result<Option<Dispositions>, StoreError> {
         let txn = self.db.begin_read()?;
-        let t = txn.open_table(DISPOSITIONS)?;
-        t.get(property)?.map(|v| dec(v.value())).transpose()
+        let Some(kept) = txn.open_table(DISPOSITIONS)?.get(property)? else {
+            return Ok(None);
+        };
+        let kept: Dispositions = dec(kept.value())?;
+        let record: PropertyRecord = dec(txn
+            .open_table(PROPERTIES)?
+            .get(property)?
+            .ok_or_else(|| StoreError::NoSuchProperty(property.to_owned()))?
+            .value())?;
+        Ok(Some(record.dispositions_as_of(kept)))
     }
 
     /// Resolved alerts, newest first.
