@@ -172,7 +172,10 @@ impl PropertyRecord {
 }
 
 /// A digest of dispositions, the same in every process and backend (a fixed seed).
-/// A 64-bit collision would keep an older list: about one chance in 10^19 a sync.
+/// A collision would keep an older list for the explanations: about one chance in
+/// 10^19 a sync by accident. The hash is fast, not cryptographic, so a connector could
+/// craft one; what it would gain is an older list of its own records on that page,
+/// while accounts, alerts and keys follow the plan as always.
 fn dispositions_digest(records: &[RecordDisposition]) -> u64 {
     use std::hash::BuildHasher as _;
     foldhash::fast::FixedState::with_seed(0x6570_6d73_6469_7370).hash_one(records)
