@@ -163,7 +163,7 @@ impl PropertyRecord {
 
     /// The kept list as of the last sync that planned: its records, and that sync's
     /// time from this record when a later sync left the records as they were.
-    pub fn dispositions_as_of(&self, mut kept: Dispositions) -> Dispositions {
+    pub(crate) fn dispositions_as_of(&self, mut kept: Dispositions) -> Dispositions {
         if let Some(k) = self.kept_dispositions {
             kept.planned_at = k.planned_at;
         }
@@ -253,8 +253,9 @@ impl<'a> PlannedSync<'a> {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dispositions {
-    /// When that sync started (unix seconds). Later syncs of the same input against
-    /// the same state were settled: this list is still what they would say.
+    /// When that sync started (unix seconds): the last sync that planned, also when
+    /// it found the same records as the one before. Later syncs of the same input
+    /// against the same state were settled: this list is still what they would say.
     pub planned_at: i64,
     pub records: Vec<RecordDisposition>,
 }
