@@ -38,9 +38,31 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the WebDriver session first: chromedriver then closes Chromium. Killing
+    /// the driver alone left every test's browser running, orphaned, after the tests.
     fn drop(&mut self) {
+        if !self.session.is_empty() {
+            end_session(self.addr, &self.session);
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+/// `DELETE /session/{id}`, blocking (it runs in `drop`), waiting for the answer,
+/// which chromedriver sends once the browser has quit. Best effort: a driver that
+/// does not answer is killed anyway.
+fn end_session(addr: SocketAddr, session: &str) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, WAIT) else {
+        return;
+    };
+    let _ = stream.set_read_timeout(Some(WAIT));
+    let request = format!(
+        "DELETE /session/{session} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
+    if stream.write_all(request.as_bytes()).is_ok() {
+        let _ = stream.read_to_end(&mut Vec::new());
     }
 }
 
