@@ -555,3 +555,38 @@ async fn a_session_makes_many_more_requests_than_it_may_hold_resources() {
         assert_eq!(page.records[0].number, "16");
     }
 }
+
+/// Pooled instances keep their slot's first MiB of memory resident and reset only the
+/// dirtied pages (`engine_config`): a fresh session must still start from the
+/// component's own image, whatever the one before it left in the same slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_never_inherits_the_memory_of_the_one_before_it() {
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = loopback_runtime(cache.path(), limits());
+    let bench = runtime
+        .load_file(guests::EPMS_TEST_BENCH.as_ref())
+        .await
+        .unwrap();
+    let credential =
+        Credential::from_fields(bench.info(), fields(&[("base-url", "http://127.0.0.1:9")]))
+            .unwrap();
+    let held = |page: epms_model::Page<epms_model::Unit>| page.records[0].number.clone();
+    for round in 0..8 {
+        let mut session = runtime.session(&bench, &credential).await.unwrap();
+        assert_eq!(
+            held(session.read_units("cached", None).await.unwrap()),
+            "0",
+            "round {round}: a fresh instance holds residents built by an earlier one"
+        );
+        // Small and large: within the resident first MiB, and past it.
+        let n = if round % 2 == 0 { 50 } else { 20_000 };
+        session
+            .read_residents(&format!("synthetic:{n}"), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            held(session.read_units("cached", None).await.unwrap()),
+            n.to_string()
+        );
+    }
+}

@@ -110,6 +110,16 @@ fn engine_config(pooling: Option<&RuntimeConfig>) -> Config {
         pool.total_memories(rc.max_instances * 2);
         pool.total_tables(rc.max_instances * 4);
         pool.max_memory_size(rc.limits.memory_bytes);
+        // A slot's first MiB of linear memory (a Rust guest starts with 17 pages) and
+        // its tables stay mapped when an instance ends; with PAGEMAP_SCAN (Linux 6.7+;
+        // `Auto` falls back to madvise elsewhere) only the pages the guest dirtied are
+        // reset, by memset. The next instance then takes no page faults there and
+        // the end of one takes no madvise. Measured in the runtime bench: instantiate
+        // median 9.7 -> 7.1 µs, a session opened and dropped 19.5 -> 13.9 µs. The
+        // cost: up to 1 MiB resident per pooled memory slot that has been used.
+        pool.linear_memory_keep_resident(1 << 20);
+        pool.table_keep_resident(64 << 10);
+        pool.pagemap_scan(wasmtime::Enabled::Auto);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config

@@ -3,7 +3,9 @@
 //! the boundary, not their construction (`built-only:N` copies them as that call does
 //! and returns none); `read-units("get:/path")` makes one GET to
 //! the credential's host and returns the body length as the unit number
-//! (`timed-get:/path` the same with a timeout).
+//! (`timed-get:/path` the same with a timeout); `read-units("cached")` returns how
+//! many residents this instance holds built, as the unit number (what a fresh
+//! instance must not inherit from the one before it).
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -38,6 +40,17 @@ fn synthetic(n: usize) -> Vec<Resident> {
         .collect()
 }
 
+fn unit(number: String) -> Unit {
+    Unit {
+        id: "u".into(),
+        number,
+        building: None,
+        floorplan: None,
+        vacant: None,
+        warnings: vec![],
+    }
+}
+
 impl Connector for Bench {
     fn info() -> ConnectorInfo {
         ConnectorInfo {
@@ -57,6 +70,13 @@ impl Connector for Bench {
 
     fn read_units(&self, what: &str, _cursor: Option<String>) -> Result<UnitPage, ConnectorError> {
         // `timed-get:` sets a timeout, which passes `request-options` to the host.
+        if what == "cached" {
+            let held = RESIDENTS.with(|cache| cache.borrow().len());
+            return Ok(UnitPage {
+                records: vec![unit(held.to_string())],
+                next: None,
+            });
+        }
         let (path, timeout) = match what.split_once(':') {
             Some(("get", path)) => (path, None),
             Some(("timed-get", path)) => (path, Some(Duration::from_secs(5))),
@@ -66,14 +86,7 @@ impl Connector for Bench {
         request.timeout = timeout;
         let resp = request.send()?;
         Ok(UnitPage {
-            records: vec![Unit {
-                id: "u".into(),
-                number: resp.body.len().to_string(),
-                building: None,
-                floorplan: None,
-                vacant: None,
-                warnings: vec![],
-            }],
+            records: vec![unit(resp.body.len().to_string())],
             next: None,
         })
     }
