@@ -16,7 +16,10 @@
 //!   replay / native (target ≤ 2×);
 //! - **SDK native**: the same answers through the SDK's own readers compiled for the
 //!   host (`xml::parse`'s element tree, `serde_json::Value`): what the tree costs
-//!   without the sandbox.
+//!   without the sandbox;
+//! - **guest MiB**: the largest the guest's linear memory grew in any of the reads
+//!   (the runtime's usage record): what one read costs in memory, and a figure that
+//!   does not move with a noisy machine.
 //!
 //! `CONNECTORS_PROFILE=<vendor>` replays that vendor's read ten times and stops (for a
 //! profiler).
@@ -118,9 +121,9 @@ fn main() {
         let limits = SandboxLimits { memory_bytes: 256 << 20, ..SandboxLimits::default() };
         let runtime = loopback_runtime(cache.path(), limits);
         println!(
-            "{:<11} {:>6} {:>10} {:>8} {:>7} {:>8} {:>7} {:>12} {:>9} {:>9} {:>9} {:>7} {:>10}  target",
+            "{:<11} {:>6} {:>10} {:>8} {:>7} {:>8} {:>7} {:>12} {:>9} {:>9} {:>9} {:>7} {:>10} {:>9}  target",
             "vendor", "KiB", "compile ms", "cache ms", "records", "read ms", "HTTP ms", "guest+bnd ms",
-            "~crossing", "replay ms", "native ms", "ratio", "SDK native"
+            "~crossing", "replay ms", "native ms", "ratio", "SDK native", "guest MiB"
         );
         for (vendor, property, wasm) in VENDORS {
             let size = std::fs::metadata(wasm).unwrap().len() / 1024;
@@ -184,8 +187,15 @@ fn main() {
                 .collect();
             let native = parse_all(&bodies, parse_natively);
             let sdk_native = parse_all(&bodies, parse_with_sdk);
+            let guest_peak = runtime
+                .plugin_usage()
+                .iter()
+                .filter(|(key, _)| key.vendor == connector.info().vendor)
+                .map(|(_, usage)| usage.peak_memory_bytes)
+                .max()
+                .unwrap_or(0);
             println!(
-                "{vendor:<11} {size:>6} {:>10.1} {:>8.2} {records:>7} {:>8.1} {:>7.1} {:>12.1} {:>9.1} {:>9.1} {:>9.1} {:>6.1}x {:>10.1}  <= 100 ms {}, ratio <= 2x {}",
+                "{vendor:<11} {size:>6} {:>10.1} {:>8.2} {records:>7} {:>8.1} {:>7.1} {:>12.1} {:>9.1} {:>9.1} {:>9.1} {:>6.1}x {:>10.1} {:>9.1}  <= 100 ms {}, ratio <= 2x {}",
                 ms(compile),
                 ms(cached),
                 ms(total),
@@ -196,6 +206,7 @@ fn main() {
                 ms(native),
                 replay.as_secs_f64() / native.as_secs_f64(),
                 ms(sdk_native),
+                guest_peak as f64 / f64::from(1 << 20),
                 if total <= Duration::from_millis(100) { "ok" } else { "MISSED" },
                 if replay <= native * 2 { "ok" } else { "MISSED" }
             );

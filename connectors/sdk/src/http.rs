@@ -345,16 +345,20 @@ pub fn send(req: &Request) -> Result<Response, HttpError> {
     let response = wait()?;
 
     let status = response.status();
-    let headers = response
+    let headers: Vec<(String, String)> = response
         .headers()
         .entries()
         .into_iter()
         .map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned()))
         .collect();
+    let announced = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok());
     let incoming = response
         .consume()
         .map_err(|_| HttpError::Other("response body taken twice".into()))?;
-    let body = read_body(&incoming)?;
+    let body = read_body(&incoming, announced)?;
     drop(incoming);
     Ok(Response {
         status,
@@ -375,13 +379,21 @@ fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), HttpError> {
     Ok(())
 }
 
-fn read_body(incoming: &IncomingBody) -> Result<Vec<u8>, HttpError> {
+/// Most of an announced `content-length` reserved up front: a server's header must
+/// not make the guest claim more memory than a large real page needs.
+const MOST_RESERVED: usize = 16 << 20;
+
+/// The whole body. With a `content-length`, into one allocation of that size (a
+/// multi-megabyte page otherwise regrows and copies itself at every doubling);
+/// without one, the first chunk is kept as it came.
+fn read_body(incoming: &IncomingBody, announced: Option<usize>) -> Result<Vec<u8>, HttpError> {
     let stream = incoming
         .stream()
         .map_err(|_| HttpError::Other("response stream taken twice".into()))?;
-    let mut body = Vec::new();
+    let mut body = Vec::with_capacity(announced.unwrap_or(0).min(MOST_RESERVED));
     loop {
         match stream.blocking_read(READ_CHUNK) {
+            Ok(chunk) if body.capacity() == 0 => body = chunk,
             Ok(chunk) => body.extend_from_slice(&chunk),
             Err(StreamError::Closed) => break,
             Err(StreamError::LastOperationFailed(e)) => {
