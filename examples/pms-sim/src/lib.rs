@@ -9,7 +9,9 @@ pub mod faults;
 pub mod vendors;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::serve::ListenerExt as _;
@@ -30,6 +32,8 @@ pub struct SimState {
     >,
     /// Vendors whose own rate limit is switched off (tests that read a lot).
     unlimited: Arc<Mutex<std::collections::HashSet<String>>>,
+    /// Nanoseconds the vendor APIs spent making answers, across every request.
+    answering: Arc<AtomicU64>,
 }
 
 impl SimState {
@@ -40,7 +44,16 @@ impl SimState {
             spec: Arc::new(Mutex::new(None)),
             requests: Arc::default(),
             unlimited: Arc::default(),
+            answering: Arc::default(),
         }
+    }
+
+    /// How long the vendor APIs have spent making answers so far, from a request's
+    /// arrival at the router to its response (body built; the simulator's answers
+    /// are whole bodies, not streams). Not the loopback or the client: a benchmark
+    /// subtracts this to see what the simulator itself cost it.
+    pub fn answering_time(&self) -> Duration {
+        Duration::from_nanos(self.answering.load(Ordering::Relaxed))
     }
 
     /// Switches a vendor's own rate limit (AppFolio's 7 requests / 15 s) on or off.
@@ -140,6 +153,18 @@ pub struct Simulator {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+async fn time_answer(
+    axum::extract::State(answering): axum::extract::State<Arc<AtomicU64>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    answering.fetch_add(nanos, Ordering::Relaxed);
+    response
+}
+
 async fn listen(router: Router) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -175,7 +200,11 @@ impl Simulator {
         let mut vendors = Vec::new();
         let mut tasks = Vec::new();
         for (name, router) in vendors::routers(&state) {
-            let (addr, task) = listen(router).await?;
+            let timed = router.layer(axum::middleware::from_fn_with_state(
+                state.answering.clone(),
+                time_answer,
+            ));
+            let (addr, task) = listen(timed).await?;
             vendors.push((name.to_owned(), addr));
             tasks.push(task);
         }

@@ -612,3 +612,47 @@ async fn mri_pages_with_top_skip_and_next_link_and_refuses_a_wrong_composite_log
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(json_of(&body)["error"]["message"].is_string());
 }
+
+/// Benchmarks subtract the simulator's own answering time from what a read cost them;
+/// it counts every answer a vendor API makes over loopback, and no more than the
+/// client waited.
+#[tokio::test]
+async fn the_time_spent_answering_is_counted_per_request() {
+    let spec = Spec {
+        seed: 5,
+        properties: vec![("entrata".into(), "100".into(), 200)],
+    };
+    let sim = pms_sim::Simulator::generate(spec).await.unwrap();
+    assert_eq!(sim.state.answering_time(), Duration::ZERO);
+    let addr = sim
+        .base_url("entrata")
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_owned();
+    let mut waited = Duration::ZERO;
+    for _ in 0..3 {
+        let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        let mut req = entrata_call("leases", "getLeases", "r2", "", entrata::API_KEY);
+        req.headers_mut().insert("host", addr.parse().unwrap());
+        let started = Instant::now();
+        let resp = sender.send_request(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        waited += started.elapsed();
+        assert!(body.len() > 10_000, "a page of 200 units' leases");
+    }
+    let answering = sim.state.answering_time();
+    assert!(answering > Duration::ZERO, "three answers took no time");
+    assert!(
+        answering <= waited,
+        "{answering:?} answering, {waited:?} waited"
+    );
+}
