@@ -248,7 +248,7 @@ struct Needles {
     list: Vec<Vec<u8>>,
     any: Option<AhoCorasick>,
     /// Whether ASCII case is ignored (the needles are then lower-case): the text is
-    /// searched as it is, never copied lower-cased (answers are megabytes).
+    /// lower-cased a chunk at a time, never copied whole (answers are megabytes).
     fold_case: bool,
 }
 
@@ -268,8 +268,12 @@ impl Needles {
         self.list.push(item);
         // A handful of needles of bounded length: building cannot run into the
         // automaton's size limits; if it ever did, `found_in` still searches the list.
+        // Leftmost-first and case-sensitive (which is all `is_match` needs): only then does aho-corasick search with
+        // its SIMD prefilter (Teddy). Standard matching, or its own case folding,
+        // ran at about 550 MB/s: 18 ms a pass over a 10 MB answer, three passes an
+        // answer. Case is folded in the text instead (`found_folded`).
         self.any = AhoCorasick::builder()
-            .ascii_case_insensitive(self.fold_case)
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
             .build(&self.list)
             .ok();
     }
@@ -280,6 +284,7 @@ impl Needles {
 
     fn found_in(&self, haystack: &[u8]) -> bool {
         match &self.any {
+            Some(any) if self.fold_case => self.found_folded(any, haystack),
             Some(any) => any.is_match(haystack),
             None => {
                 let lower;
@@ -295,7 +300,34 @@ impl Needles {
             }
         }
     }
+
+    /// Whether a (lower-case) needle is in `haystack` ignoring ASCII case: the text is
+    /// lower-cased a chunk at a time into one small buffer (answers are megabytes),
+    /// each chunk starting early enough that a needle across two chunks is whole in
+    /// the second.
+    fn found_folded(&self, any: &AhoCorasick, haystack: &[u8]) -> bool {
+        let overlap = self.list.iter().map(Vec::len).max().unwrap_or(1) - 1;
+        let mut folded = Vec::with_capacity(FOLD_CHUNK.min(haystack.len()) + overlap);
+        let mut start = 0;
+        while start < haystack.len() {
+            let end = (start + FOLD_CHUNK).min(haystack.len());
+            folded.clear();
+            folded.extend(
+                haystack[start.saturating_sub(overlap)..end]
+                    .iter()
+                    .map(u8::to_ascii_lowercase),
+            );
+            if any.is_match(&folded) {
+                return true;
+            }
+            start = end;
+        }
+        false
+    }
 }
+
+/// How much of a text [`Needles::found_folded`] lower-cases at a time.
+const FOLD_CHUNK: usize = 64 * 1024;
 
 /// The shortest piece of a value looked for on its own (halves, base64 runs): shorter
 /// pieces turn up in ordinary data.
@@ -551,6 +583,30 @@ mod tests {
     fn expand(s: &Secrets, input: &str, esc: Escaping) -> String {
         let e = s.expand(input.as_bytes(), esc).unwrap();
         String::from_utf8(e.bytes.unwrap_or_else(|| input.as_bytes().to_vec())).unwrap()
+    }
+
+    /// Case is folded a chunk at a time: a value in any case across a chunk's edge,
+    /// at every offset, is found, and the same text without it is not.
+    #[test]
+    fn a_value_across_a_folded_chunks_edge_is_found() {
+        let secret = "Interface-Key-7f3a";
+        let scanner = Secrets::new([("key".to_owned(), secret.to_owned())]).scanner();
+        let filler = b"<Resident><Name>Ann Lee</Name></Resident>\n".repeat(4_000);
+        assert!(filler.len() > 2 * FOLD_CHUNK);
+        assert!(!scanner.found_in(&filler));
+        for edge in [FOLD_CHUNK, 2 * FOLD_CHUNK] {
+            for back in 0..=secret.len() {
+                let mut text = filler.clone();
+                let at = edge - back;
+                text[at..at + secret.len()].copy_from_slice(secret.to_uppercase().as_bytes());
+                assert!(scanner.found_in(&text), "{back} bytes before {edge}");
+            }
+        }
+        // At the very end, and in a text shorter than a chunk.
+        let mut tail = filler.clone();
+        tail.extend_from_slice(secret.to_lowercase().as_bytes());
+        assert!(scanner.found_in(&tail));
+        assert!(scanner.found_in(format!("x{secret}y").as_bytes()));
     }
 
     #[test]
