@@ -268,10 +268,10 @@ impl Needles {
         self.list.push(item);
         // A handful of needles of bounded length: building cannot run into the
         // automaton's size limits; if it ever did, `found_in` still searches the list.
-        // Leftmost-first and case-sensitive (which is all `is_match` needs): only then does aho-corasick search with
-        // its SIMD prefilter (Teddy). Standard matching, or its own case folding,
-        // ran at about 550 MB/s: 18 ms a pass over a 10 MB answer, three passes an
-        // answer. Case is folded in the text instead (`found_folded`).
+        // Leftmost-first and case-sensitive (all `is_match` needs): only then does
+        // aho-corasick search with its SIMD prefilter (Teddy). Standard matching, or
+        // its own case folding, ran at about 550 MB/s: 18 ms a pass over a 10 MB
+        // answer, three passes an answer. Case is folded in the text instead.
         self.any = AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostFirst)
             .build(&self.list)
@@ -282,30 +282,14 @@ impl Needles {
         self.list.is_empty()
     }
 
+    /// Whether a needle is in `haystack` (ignoring ASCII case when the needles are
+    /// lower-case). The text is lower-cased a chunk at a time into one small buffer
+    /// (answers are megabytes), each chunk starting early enough that a needle across
+    /// two chunks is whole in the second.
     fn found_in(&self, haystack: &[u8]) -> bool {
-        match &self.any {
-            Some(any) if self.fold_case => self.found_folded(any, haystack),
-            Some(any) => any.is_match(haystack),
-            None => {
-                let lower;
-                let haystack = if self.fold_case {
-                    lower = haystack.to_ascii_lowercase();
-                    &lower
-                } else {
-                    haystack
-                };
-                self.list
-                    .iter()
-                    .any(|n| memmem::find(haystack, n).is_some())
-            }
+        if !self.fold_case {
+            return self.search(haystack);
         }
-    }
-
-    /// Whether a (lower-case) needle is in `haystack` ignoring ASCII case: the text is
-    /// lower-cased a chunk at a time into one small buffer (answers are megabytes),
-    /// each chunk starting early enough that a needle across two chunks is whole in
-    /// the second.
-    fn found_folded(&self, any: &AhoCorasick, haystack: &[u8]) -> bool {
         let overlap = self.list.iter().map(Vec::len).max().unwrap_or(1) - 1;
         let mut folded = Vec::with_capacity(FOLD_CHUNK.min(haystack.len()) + overlap);
         let mut start = 0;
@@ -317,16 +301,24 @@ impl Needles {
                     .iter()
                     .map(u8::to_ascii_lowercase),
             );
-            if any.is_match(&folded) {
+            if self.search(&folded) {
                 return true;
             }
             start = end;
         }
         false
     }
+
+    /// A case-sensitive search for any needle.
+    fn search(&self, text: &[u8]) -> bool {
+        match &self.any {
+            Some(any) => any.is_match(text),
+            None => self.list.iter().any(|n| memmem::find(text, n).is_some()),
+        }
+    }
 }
 
-/// How much of a text [`Needles::found_folded`] lower-cases at a time.
+/// How much of a text [`Needles::found_in`] lower-cases at a time.
 const FOLD_CHUNK: usize = 64 * 1024;
 
 /// The shortest piece of a value looked for on its own (halves, base64 runs): shorter
