@@ -145,8 +145,9 @@ fn main() {
                 let session = runtime.session(&connector, &credential).await.unwrap();
                 records = read_all(session, property).await;
                 let total = started.elapsed();
-                let http = Duration::from_nanos(runtime.outbound().nanos - before.nanos);
-                let received = runtime.outbound().bytes_received - before.bytes_received;
+                let after = runtime.outbound();
+                let http = Duration::from_nanos(after.nanos - before.nanos);
+                let received = after.bytes_received - before.bytes_received;
                 runs.push((total, http, sim.state.answering_time() - answering, received));
             }
             runs.sort();

@@ -69,7 +69,6 @@ impl Connector for Bench {
     }
 
     fn read_units(&self, what: &str, _cursor: Option<String>) -> Result<UnitPage, ConnectorError> {
-        // `timed-get:` sets a timeout, which passes `request-options` to the host.
         if what == "cached" {
             let held = RESIDENTS.with(|cache| cache.borrow().len());
             return Ok(UnitPage {
@@ -77,6 +76,7 @@ impl Connector for Bench {
                 next: None,
             });
         }
+        // `timed-get:` sets a timeout, which passes `request-options` to the host.
         let (path, timeout) = match what.split_once(':') {
             Some(("get", path)) => (path, None),
             Some(("timed-get", path)) => (path, Some(Duration::from_secs(5))),
