@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use epms_connector_sdk::http::{Request, join};
-use epms_connector_sdk::json::{self, Value, json};
+use epms_connector_sdk::json::{self, Document, Value, json};
 use epms_connector_sdk::record::Warnings;
 use epms_connector_sdk::status::{self, Vocabulary};
 use epms_connector_sdk::{
@@ -30,11 +30,13 @@ pub struct AppFolio {
 thread_local! {
     /// Rent-roll pages by URL: leases and the unit of each tenant come from them.
     /// Shared, not copied: a 5,000-unit rent roll is megabytes of JSON tree.
-    static RENT_ROLL: RefCell<Vec<(String, Rc<Value>)>> = const { RefCell::new(Vec::new()) };
+    static RENT_ROLL: RefCell<Vec<(String, Rc<Document>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A report page: its rows and the next page's URL.
-pub fn page_of(doc: &Value) -> Result<(Vec<&Value>, Option<String>), ConnectorError> {
+pub fn page_of<'v, 'a>(
+    doc: &'v Value<'a>,
+) -> Result<(Vec<&'v Value<'a>>, Option<String>), ConnectorError> {
     let rows = doc
         .get("results")
         .and_then(Value::as_array)
@@ -134,7 +136,7 @@ impl AppFolio {
         report: &str,
         property: &str,
         cursor: Option<&str>,
-    ) -> Result<Value, ConnectorError> {
+    ) -> Result<Document, ConnectorError> {
         let (url, body) = match cursor {
             Some(next) => {
                 if !next.starts_with("/api/v2/reports/") {
@@ -162,7 +164,7 @@ impl AppFolio {
         if !resp.is_success() {
             return Err(resp.status_error(resp.text().unwrap_or_default().trim()));
         }
-        json::parse(resp.text()?)
+        Document::parse(resp.into_text()?)
     }
 }
 
@@ -208,7 +210,7 @@ impl Connector for AppFolio {
 
     fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
         let doc = self.report("property_directory", "", None)?;
-        let (rows, _) = page_of(&doc)?;
+        let (rows, _) = page_of(doc.root())?;
         Ok(rows
             .iter()
             .filter_map(|p| {
@@ -226,7 +228,7 @@ impl Connector for AppFolio {
         cursor: Option<String>,
     ) -> Result<UnitPage, ConnectorError> {
         let doc = self.report("unit_directory", property, cursor.as_deref())?;
-        let (rows, next) = page_of(&doc)?;
+        let (rows, next) = page_of(doc.root())?;
         Ok(UnitPage {
             records: parse_units(&rows)?,
             next,
@@ -239,7 +241,7 @@ impl Connector for AppFolio {
         cursor: Option<String>,
     ) -> Result<ResidentPage, ConnectorError> {
         let doc = self.report("tenant_directory", property, cursor.as_deref())?;
-        let (rows, next) = page_of(&doc)?;
+        let (rows, next) = page_of(doc.root())?;
         Ok(ResidentPage {
             records: parse_tenants(&rows)?,
             next,
@@ -268,7 +270,7 @@ impl Connector for AppFolio {
                 doc
             }
         };
-        let (rows, next) = page_of(&doc)?;
+        let (rows, next) = page_of(doc.root())?;
         Ok(LeasePage {
             records: parse_rent_roll(&rows)?,
             next,
@@ -282,8 +284,10 @@ export_connector!(AppFolio);
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Value {
-        json::parse(&epms_connector_sdk::recordings::read("appfolio", name)).unwrap()
+    fn fixture(name: &str) -> Value<'static> {
+        json::parse(&epms_connector_sdk::recordings::read("appfolio", name))
+            .unwrap()
+            .into_owned()
     }
 
     /// Regression: the `1970-01-01` move-in placeholder passed as a real date.
@@ -318,13 +322,13 @@ mod tests {
 
     #[test]
     fn tenants_take_the_first_of_semicolon_separated_emails() {
-        let doc = json!({"results": [
+        let doc = Value::from(json!({"results": [
             {"selected_tenant_id": 11, "occupancy_id": 7, "unit_id": 3, "first_name": "Ann", "last_name": "Lee",
              "emails": "ann@x.com; ann.work@y.com", "phone_numbers": "555", "status": "Current", "tenant_type": "Primary"},
             {"selected_tenant_id": 12, "occupancy_id": 7, "unit_id": 3, "first_name": "Bo", "last_name": "Lee",
              "emails": "bo at x.com", "tenant_type": "Roommate"},
             {"selected_tenant_id": 13, "occupancy_id": 7, "emails": "", "tenant_type": "Landlord"}
-        ], "next_page_url": "/api/v2/reports/tenant_directory.json?page=2"});
+        ], "next_page_url": "/api/v2/reports/tenant_directory.json?page=2"}));
         let (rows, next) = page_of(&doc).unwrap();
         assert_eq!(
             next.as_deref(),
@@ -342,8 +346,10 @@ mod tests {
 
     #[test]
     fn the_rent_roll_gives_leases_with_their_tenants() {
-        let doc = json!({"results": [{"occupancy_id": 7, "unit_id": 3, "tenant_id": 11, "additional_tenant_ids": "12, 13",
-            "status": "Evict", "lease_from": "01/01/2025", "lease_to": "", "move_in": "01/02/2025", "move_out": null}], "next_page_url": null});
+        let doc = Value::from(
+            json!({"results": [{"occupancy_id": 7, "unit_id": 3, "tenant_id": 11, "additional_tenant_ids": "12, 13",
+            "status": "Evict", "lease_from": "01/01/2025", "lease_to": "", "move_in": "01/02/2025", "move_out": null}], "next_page_url": null}),
+        );
         let (rows, next) = page_of(&doc).unwrap();
         assert_eq!(next, None);
         let l = &parse_rent_roll(&rows).unwrap()[0];
@@ -360,7 +366,7 @@ mod tests {
     #[test]
     fn an_answer_without_results_is_a_protocol_error() {
         assert!(matches!(
-            page_of(&json!({"error": "x"})),
+            page_of(&Value::from(json!({"error": "x"}))),
             Err(ConnectorError::Protocol(_))
         ));
     }

@@ -2,7 +2,7 @@
 //! field and status mappings and every assumption).
 
 use epms_connector_sdk::http::{Request, Response};
-use epms_connector_sdk::json::{self, Value, json};
+use epms_connector_sdk::json::{self, Document, Outgoing, Value, json};
 use epms_connector_sdk::record::Warnings;
 use epms_connector_sdk::session::Memo;
 use epms_connector_sdk::status::{self, Vocabulary};
@@ -38,7 +38,7 @@ pub struct Entrata {
     username: String,
     /// The last page of leases read: residents and leases of one page come from the
     /// same answer.
-    leases: Memo<(String, u32), Value>,
+    leases: Memo<(String, u32), Document>,
 }
 
 /// The status name of a lease: its `leaseStatusTypeId`, else its
@@ -102,7 +102,7 @@ pub fn error_of(http_status: u16, doc: Option<&Value>) -> ConnectorError {
 /// "No Records Found."}`, or a plain string such as "No records found with mentioned
 /// preferences." (both recorded). An error envelope, even under HTTP 200, is an error;
 /// a `code` other than 200 is one too (some answers carry none at all).
-pub fn result_of(doc: &Value) -> Result<Option<&Value>, ConnectorError> {
+pub fn result_of<'v, 'a>(doc: &'v Value<'a>) -> Result<Option<&'v Value<'a>>, ConnectorError> {
     if json::path(doc, &["response", "error"]).is_some() {
         return Err(error_of(200, Some(doc)));
     }
@@ -197,7 +197,7 @@ pub fn units_of_leases(result: Option<&Value>) -> Vec<Unit> {
 
 /// The leases of an answer, each id once: an answer may repeat a lease (recorded: the
 /// same id five times, only `leaseSubStatus` differing); the first is kept.
-fn lease_list(result: Option<&Value>) -> Vec<&Value> {
+fn lease_list<'v, 'a>(result: Option<&'v Value<'a>>) -> Vec<&'v Value<'a>> {
     let mut seen = std::collections::HashSet::new();
     result
         .map(|r| json::list(json::path(r, &["leases", "lease"])))
@@ -328,9 +328,9 @@ impl Entrata {
         service: &str,
         method: &str,
         version: &str,
-        params: Value,
+        params: Outgoing,
         page: Option<u32>,
-    ) -> Result<Value, ConnectorError> {
+    ) -> Result<Document, ConnectorError> {
         let query = page
             .map(|p| format!("?page_no={p}&per_page={PER_PAGE}"))
             .unwrap_or_default();
@@ -355,7 +355,6 @@ impl Entrata {
             )
         };
         let resp = req.send()?;
-        let doc = json::parse(resp.text()?);
         if resp.status == 429 {
             return Err(ConnectorError::RateLimited(RateLimit {
                 retry_after_seconds: resp.retry_after().or_else(|| {
@@ -368,21 +367,23 @@ impl Entrata {
             }));
         }
         if !resp.is_success() {
-            return Err(error_of(resp.status, doc.as_ref().ok()));
+            let doc = resp.text().ok().and_then(|t| json::parse(t).ok());
+            return Err(error_of(resp.status, doc.as_ref()));
         }
-        doc
+        Document::parse(resp.into_text()?)
     }
 
     /// A page of units read from a page of leases (see `read_units`).
     fn units_of_lease_page(&self, property: &str, page: u32) -> Result<UnitPage, ConnectorError> {
-        let doc = self.leases_page(property, page)?;
+        let page_doc = self.leases_page(property, page)?;
+        let doc = page_doc.root();
         Ok(UnitPage {
-            records: units_of_leases(result_of(&doc)?),
-            next: next_page(&doc, page).map(|c| format!("{UNITS_OF_LEASES}{c}")),
+            records: units_of_leases(result_of(doc)?),
+            next: next_page(doc, page).map(|c| format!("{UNITS_OF_LEASES}{c}")),
         })
     }
 
-    fn leases_page(&self, property: &str, page: u32) -> Result<Rc<Value>, ConnectorError> {
+    fn leases_page(&self, property: &str, page: u32) -> Result<Rc<Document>, ConnectorError> {
         self.leases.get_or_try(&(property.to_owned(), page), || {
             self.call(
                 "leases",
@@ -481,7 +482,7 @@ impl Connector for Entrata {
 
     fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
         let doc = self.call("properties", "getProperties", "r1", json!({}), None)?;
-        Ok(parse_properties(result_of(&doc)?))
+        Ok(parse_properties(result_of(doc.root())?))
     }
 
     /// `getPropertyUnits`; a property listed without units (as recorded) is read from
@@ -505,7 +506,8 @@ impl Connector for Entrata {
             json!({"propertyIds": property}),
             Some(page),
         )?;
-        let result = result_of(&doc)?;
+        let doc = doc.root();
+        let result = result_of(doc)?;
         let listed = result.is_some_and(|r| {
             json::list(json::path(r, &["properties", "property"]))
                 .iter()
@@ -516,7 +518,7 @@ impl Connector for Entrata {
         }
         Ok(UnitPage {
             records: parse_units(result)?,
-            next: next_page(&doc, page),
+            next: next_page(doc, page),
         })
     }
 
@@ -526,10 +528,11 @@ impl Connector for Entrata {
         cursor: Option<String>,
     ) -> Result<ResidentPage, ConnectorError> {
         let page = paging::page_number(cursor.as_deref(), 1)?;
-        let doc = self.leases_page(property, page)?;
+        let page_doc = self.leases_page(property, page)?;
+        let doc = page_doc.root();
         Ok(ResidentPage {
-            records: parse_residents(result_of(&doc)?)?,
-            next: next_page(&doc, page),
+            records: parse_residents(result_of(doc)?)?,
+            next: next_page(doc, page),
         })
     }
 
@@ -539,10 +542,11 @@ impl Connector for Entrata {
         cursor: Option<String>,
     ) -> Result<LeasePage, ConnectorError> {
         let page = paging::page_number(cursor.as_deref(), 1)?;
-        let doc = self.leases_page(property, page)?;
+        let page_doc = self.leases_page(property, page)?;
+        let doc = page_doc.root();
         Ok(LeasePage {
-            records: parse_leases(result_of(&doc)?)?,
-            next: next_page(&doc, page),
+            records: parse_leases(result_of(doc)?)?,
+            next: next_page(doc, page),
         })
     }
 }
@@ -555,8 +559,15 @@ mod tests {
     //! and empty shapes), parsed and checked (tests/fixtures/real/entrata, README there).
     use super::*;
 
-    fn fixture(name: &str) -> Value {
-        json::parse(&epms_connector_sdk::recordings::read("entrata", name)).unwrap()
+    fn fixture(name: &str) -> Value<'static> {
+        json::parse(&epms_connector_sdk::recordings::read("entrata", name))
+            .unwrap()
+            .into_owned()
+    }
+
+    /// A recording as a value to change before it is read.
+    fn fixture_to_change(name: &str) -> Outgoing {
+        serde_json::from_str(&epms_connector_sdk::recordings::read("entrata", name)).unwrap()
     }
 
     /// Regression: the status was read from `leaseStatusType`, which no real answer
@@ -620,7 +631,7 @@ mod tests {
     /// current lease kept access), and Co-Applicant and Minor were unknown roles.
     #[test]
     fn a_customer_whose_own_status_differs_gets_a_lease_of_their_own() {
-        let mut doc = fixture("getLeases.r2.shayyxi.json");
+        let mut doc = fixture_to_change("getLeases.r2.shayyxi.json");
         let lease = &mut doc["response"]["result"]["leases"]["lease"][0];
         let mut other = lease["customers"]["customer"][0].clone();
         other["id"] = json!(528369);
@@ -633,6 +644,7 @@ mod tests {
         let list = lease["customers"]["customer"].as_array_mut().unwrap();
         list.push(other);
         list.push(minor);
+        let doc = Value::from(doc);
         let result = result_of(&doc).unwrap();
         let leases = parse_leases(result).unwrap();
         assert_eq!(leases[0].resident_ids, ["528368", "528370"]);
@@ -722,7 +734,8 @@ mod tests {
 
     #[test]
     fn leases_map_status_names_dates_and_customers() {
-        let doc = json!({"response": {"requestId": "1", "code": 200, "result": {"leases": {"lease": [
+        let doc = Value::from(
+            json!({"response": {"requestId": "1", "code": 200, "result": {"leases": {"lease": [
             {"id": 881, "leaseStatusTypeId": 5, "leaseStatusType": "Notice", "unitId": "u-1",
              "moveInDate": "03/01/2024", "moveOutDate": "",
              "leaseIntervals": {"leaseInterval": {"startDate": "03/01/2024", "endDate": "02/28/2025"}},
@@ -730,7 +743,8 @@ mod tests {
                 {"id": 1, "customerType": "Primary", "firstName": "Zoë", "lastName": "O'Neil", "emailAddress": " ZOE@X.COM ", "phones": {"phone": [{"phoneNumber": "555-0101"}]}},
                 {"id": 2, "customerType": "Guarantor", "firstName": "Al", "lastName": "Bo", "emailAddress": "al at x.com", "phones": {"phone": []}}
              ]}}
-        ]}}, "meta": {"currentPage": 1, "lastPage": 3}}});
+        ]}}, "meta": {"currentPage": 1, "lastPage": 3}}}),
+        );
         let result = result_of(&doc).unwrap();
         let leases = parse_leases(result).unwrap();
         assert_eq!(leases[0].id, "881");
@@ -756,7 +770,11 @@ mod tests {
 
     #[test]
     fn error_envelopes_become_typed_errors() {
-        let doc = |code: u64| json!({"response": {"requestId": "1", "error": {"code": code, "message": "x"}}});
+        let doc = |code: u64| {
+            Value::from(
+                json!({"response": {"requestId": "1", "error": {"code": code, "message": "x"}}}),
+            )
+        };
         assert!(matches!(result_of(&doc(401)), Err(ConnectorError::Auth(_))));
         assert!(matches!(
             result_of(&doc(404)),
@@ -767,7 +785,7 @@ mod tests {
             Err(ConnectorError::Transient(_))
         ));
         assert!(matches!(
-            result_of(&json!({"response": {"code": 200}})),
+            result_of(&Value::from(json!({"response": {"code": 200}}))),
             Err(ConnectorError::Protocol(_))
         ));
         assert!(matches!(
@@ -778,10 +796,10 @@ mod tests {
 
     #[test]
     fn units_read_building_floorplan_and_vacancy() {
-        let doc = json!({"properties": {"property": [{"units": {"unit": [
+        let doc = Value::from(json!({"properties": {"property": [{"units": {"unit": [
             {"id": "u1", "unitNumber": "101", "buildingName": "A", "floorplanName": "1x1", "unitStatus": "Vacant"},
             {"id": "u2", "unitNumber": "102", "buildingName": "", "unitStatus": "Occupied"}
-        ]}}]}});
+        ]}}]}}));
         let units = parse_units(Some(&doc)).unwrap();
         assert_eq!(units[0].vacant, Some(true));
         assert_eq!(units[1].building, None);

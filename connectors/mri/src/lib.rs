@@ -2,7 +2,7 @@
 //! field and status mappings and every assumption).
 
 use epms_connector_sdk::http::{self, Request};
-use epms_connector_sdk::json::{self, Value};
+use epms_connector_sdk::json::{self, Document, Value};
 use epms_connector_sdk::record::Warnings;
 use epms_connector_sdk::session::Memo;
 use epms_connector_sdk::status::{self, Vocabulary};
@@ -99,12 +99,22 @@ fn role(raw: Option<String>, w: &mut Warnings) -> HouseholdRole {
 }
 
 /// An OData page: its rows and the next link.
-pub fn page_of(doc: &Value) -> Result<(Vec<&Value>, Option<String>), ConnectorError> {
+pub fn page_of<'v, 'a>(
+    doc: &'v Value<'a>,
+) -> Result<(Vec<&'v Value<'a>>, Option<String>), ConnectorError> {
     let rows = doc
         .get("value")
         .and_then(Value::as_array)
         .ok_or_else(|| ConnectorError::Protocol("answer without value".into()))?;
     Ok((rows.iter().collect(), json::text(doc, "nextLink")))
+}
+
+/// The rows of pages read whole (see `Mri::all_pages`), in order.
+fn rows_of(pages: &[Document]) -> Vec<&Value<'_>> {
+    pages
+        .iter()
+        .flat_map(|p| json::list(p.root().get("value")))
+        .collect()
 }
 
 pub fn parse_units(rows: &[&Value]) -> Result<Vec<Unit>, ConnectorError> {
@@ -341,12 +351,12 @@ impl Mri {
         api: &str,
         params: &[(&str, &str)],
         link: Option<&str>,
-    ) -> Result<Value, ConnectorError> {
+    ) -> Result<Document, ConnectorError> {
         let resp = self.get(&self.url(api, params, link)?)?;
         if !resp.is_success() {
             return Err(Self::error_of(&resp));
         }
-        json::parse(resp.text()?)
+        Document::parse(resp.into_text()?)
     }
 
     /// One page of pending move-ins. A partner not licensed for this one API gets
@@ -356,7 +366,7 @@ impl Mri {
         &self,
         property: &str,
         link: Option<&str>,
-    ) -> Result<Option<Value>, ConnectorError> {
+    ) -> Result<Option<Document>, ConnectorError> {
         let resp = self.get(&self.url(PENDING, &[("PropertyID", property)], link)?)?;
         if resp.status == 400 {
             log::warn(&format!(
@@ -368,23 +378,20 @@ impl Mri {
         if !resp.is_success() {
             return Err(Self::error_of(&resp));
         }
-        json::parse(resp.text()?).map(Some)
+        Document::parse(resp.into_text()?).map(Some)
     }
 
-    /// Every row of an API, all pages, into `rows`.
-    fn all_rows(
+    /// Every page of an API, into `pages` (each checked to be a page: see [`page_of`]).
+    fn all_pages(
         &self,
-        mut page: impl FnMut(Option<&str>) -> Result<Option<Value>, ConnectorError>,
-        rows: &mut Vec<Value>,
+        mut page: impl FnMut(Option<&str>) -> Result<Option<Document>, ConnectorError>,
+        pages: &mut Vec<Document>,
     ) -> Result<(), ConnectorError> {
         let mut seen = std::collections::HashSet::new();
         let mut link: Option<String> = None;
-        while let Some(mut doc) = page(link.as_deref())? {
-            let next = page_of(&doc)?.1;
-            // The page's rows are moved out, not copied: the answer is dropped here.
-            if let Some(Value::Array(page_rows)) = doc.get_mut("value") {
-                rows.append(page_rows);
-            }
+        while let Some(doc) = page(link.as_deref())? {
+            let next = page_of(doc.root())?.1;
+            pages.push(doc);
             match next {
                 Some(n) if seen.insert(n.clone()) => link = Some(n),
                 Some(n) => return Err(ConnectorError::Protocol(format!("nextLink {n:?} repeats"))),
@@ -396,17 +403,16 @@ impl Mri {
 
     /// Every lease of a property: lease details, then pending move-ins, all pages.
     fn all_leases(&self, property: &str) -> Result<Vec<Lease>, ConnectorError> {
-        let mut rows = Vec::new();
-        self.all_rows(
+        let mut pages = Vec::new();
+        self.all_pages(
             |link| {
                 self.page(LEASE_DETAILS, &[("RMPROPID", property)], link)
                     .map(Some)
             },
-            &mut rows,
+            &mut pages,
         )?;
-        self.all_rows(|link| self.pending_page(property, link), &mut rows)?;
-        let refs: Vec<&Value> = rows.iter().collect();
-        parse_leases(&refs, &dates::today())
+        self.all_pages(|link| self.pending_page(property, link), &mut pages)?;
+        parse_leases(&rows_of(&pages), &dates::today())
     }
 }
 
@@ -455,13 +461,13 @@ impl Connector for Mri {
     }
 
     fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
-        let mut rows = Vec::new();
-        self.all_rows(
+        let mut pages = Vec::new();
+        self.all_pages(
             |link| self.page("PropertyList", &[], link).map(Some),
-            &mut rows,
+            &mut pages,
         )?;
-        Ok(rows
-            .iter()
+        Ok(rows_of(&pages)
+            .into_iter()
             .filter_map(|p| {
                 Some(PmsProperty {
                     id: json::text(p, "PropertyID")?,
@@ -481,7 +487,7 @@ impl Connector for Mri {
             &[("PROPERTYID", property)],
             cursor.as_deref(),
         )?;
-        let (rows, next) = page_of(&doc)?;
+        let (rows, next) = page_of(doc.root())?;
         Ok(UnitPage {
             records: parse_units(&rows)?,
             next,
@@ -507,14 +513,14 @@ impl Connector for Mri {
                     next: None,
                 });
             };
-            let (rows, next) = page_of(&doc)?;
+            let (rows, next) = page_of(doc.root())?;
             return Ok(ResidentPage {
                 records: parse_pending_residents(&rows)?,
                 next,
             });
         }
         let doc = self.page(RESIDENTS, &[("RMPROPID", property)], cursor.as_deref())?;
-        let (rows, next) = page_of(&doc)?;
+        let (rows, next) = page_of(doc.root())?;
         Ok(ResidentPage {
             records: parse_residents(&rows)?,
             next: next.or_else(|| Some(PENDING_START.to_owned())),
@@ -551,22 +557,26 @@ mod tests {
         epms_connector_sdk::recordings::read("mri", name)
     }
 
-    fn json_rows(name: &str) -> (Vec<Value>, Option<String>) {
-        let doc = json::parse(&fixture(name)).unwrap();
+    fn json_rows(name: &str) -> (Vec<Value<'static>>, Option<String>) {
+        let text = fixture(name);
+        let doc = json::parse(&text).unwrap();
         let (rows, next) = page_of(&doc).unwrap();
-        (rows.into_iter().cloned().collect(), next)
+        (
+            rows.into_iter().map(|r| r.clone().into_owned()).collect(),
+            next,
+        )
     }
 
     /// The recorded XML answer (`$format=xml`) as rows like the JSON ones.
-    fn xml_rows() -> Vec<Value> {
+    fn xml_rows() -> Vec<Value<'static>> {
         let recorded = fixture("ResidentLeaseDetailsByPropertyID.xml");
         let root = xml::parse(&recorded).unwrap();
         root.children("entry")
             .map(|e| {
-                let mut row = json::Map::new();
+                let mut row = json::Object::default();
                 for c in &e.children {
                     if let Some(t) = c.trimmed() {
-                        row.insert(c.name.to_string(), Value::String(t.to_owned()));
+                        row.insert(c.name.to_string(), Value::String(t.to_owned().into()));
                     }
                 }
                 Value::Object(row)
@@ -759,7 +769,8 @@ mod tests {
         let rows = [
             json::json!({"ResidentNameID": "1", "BuildingID": "01", "UnitID": "7", "LeaseID": "1", "ResidentStatus": "Current", "IsCurrent": "Y", "Guarantor": "N"}),
             json::json!({"ResidentNameID": "2", "BuildingID": "01", "UnitID": "7", "LeaseID": "1", "ResidentStatus": "Other Resident", "IsCurrent": "Y", "Guarantor": "Y"}),
-        ];
+        ]
+        .map(Value::from);
         let refs: Vec<&Value> = rows.iter().collect();
         assert_eq!(parse_leases(&refs, TODAY).unwrap()[0].resident_ids, ["1"]);
     }
@@ -782,9 +793,9 @@ mod tests {
 
     #[test]
     fn residents_read_type_and_a_malformed_email() {
-        let doc = json::json!({"value": [
+        let doc = Value::from(json::json!({"value": [
             {"ResidentNameID": "WF0001", "RMLEASEID": "1", "RMBLDGID": "01", "UNITID": "101", "ResidentType": "Co-Resident", "FirstName": "Ann", "LastName": "Lee", "Email": "ann at x"}
-        ]});
+        ]}));
         let (rows, next) = page_of(&doc).unwrap();
         assert!(next.is_none());
         let r = &parse_residents(&rows).unwrap()[0];

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use epms_connector_sdk::auth::{self, TokenSession};
 use epms_connector_sdk::http::{Request, Response, query};
-use epms_connector_sdk::json::{self, Value, json};
+use epms_connector_sdk::json::{self, Document, Value, json};
 use epms_connector_sdk::record::Warnings;
 use epms_connector_sdk::{
     Config, Connector, ConnectorError, ConnectorInfo, HouseholdRole, Lease, LeasePage, LeaseStatus,
@@ -50,10 +50,37 @@ pub struct TenantFacts {
 
 /// A page: Rent Manager answers a bare JSON array (206 for a page that is not the last,
 /// as one client reads it; a short or empty page ends the list either way).
-pub fn rows(text: &str) -> Result<Vec<Value>, ConnectorError> {
+pub fn rows(text: &str) -> Result<Vec<Value<'_>>, ConnectorError> {
     match json::parse(text)? {
         Value::Array(rows) => Ok(rows),
-        _ => Err(ConnectorError::Protocol("expected a JSON array".into())),
+        _ => Err(not_an_array()),
+    }
+}
+
+fn not_an_array() -> ConnectorError {
+    ConnectorError::Protocol("expected a JSON array".into())
+}
+
+/// A page's rows kept with the answer they are read from (see [`rows`]).
+#[derive(Debug)]
+pub struct Page(Document);
+
+impl Page {
+    pub fn parse(text: String) -> Result<Page, ConnectorError> {
+        let doc = Document::parse(text)?;
+        if !doc.root().is_array() {
+            return Err(not_an_array());
+        }
+        Ok(Page(doc))
+    }
+
+    /// The page past the last one (HTTP 204).
+    pub fn empty() -> Page {
+        Page(Document::new(String::new(), |_| Value::Array(Vec::new())))
+    }
+
+    pub fn rows(&self) -> &[Value<'_>] {
+        self.0.root().as_array().map_or(&[], Vec::as_slice)
     }
 }
 
@@ -200,7 +227,7 @@ impl RentManager {
         embeds: &str,
         property: &str,
         cursor: Option<&str>,
-    ) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
+    ) -> Result<(Page, Option<String>), ConnectorError> {
         let page = paging::page_number(cursor, 1)?;
         let filter = format!("PropertyID,eq,{property}");
         let (size, number) = (self.page_size.to_string(), page.to_string());
@@ -215,12 +242,25 @@ impl RentManager {
         let resp = self.get(resource, &params)?;
         // 204: past the last page.
         let rows = if resp.status == 204 {
-            Vec::new()
+            Page::empty()
         } else {
-            rows(resp.text()?)?
+            Page::parse(resp.into_text()?)?
         };
-        let next = paging::next_if_full(page, rows.len(), self.page_size);
+        let next = paging::next_if_full(page, rows.rows().len(), self.page_size);
         Ok((rows, next))
+    }
+
+    /// Every page of a resource of `property`.
+    fn all_pages(
+        &self,
+        resource: &str,
+        embeds: &str,
+        property: &str,
+    ) -> Result<Vec<Page>, ConnectorError> {
+        paging::all_pages(|c| {
+            let (page, next) = self.page(resource, embeds, property, c)?;
+            Ok((vec![page], next))
+        })
     }
 
     /// Each tenant's newest lease: all pages, once a session.
@@ -228,9 +268,9 @@ impl RentManager {
         if let Some(known) = self.leases.borrow().as_ref() {
             return Ok(Rc::clone(known));
         }
-        let rows = paging::all_pages(|c| self.page("/Leases", "", property, c))?;
+        let pages = self.all_pages("/Leases", "", property)?;
         let mut newest: HashMap<String, (String, String, Option<String>)> = HashMap::new();
-        for l in &rows {
+        for l in pages.iter().flat_map(Page::rows) {
             let (tenant, lease) = (
                 json::required(l, "TenantID")?,
                 json::required(l, "LeaseID")?,
@@ -337,9 +377,9 @@ impl Connector for RentManager {
         property: &str,
         cursor: Option<String>,
     ) -> Result<UnitPage, ConnectorError> {
-        let (rows, next) = self.page("/Units", "", property, cursor.as_deref())?;
+        let (page, next) = self.page("/Units", "", property, cursor.as_deref())?;
         Ok(UnitPage {
-            records: parse_units(&rows)?,
+            records: parse_units(page.rows())?,
             next,
         })
     }
@@ -350,9 +390,9 @@ impl Connector for RentManager {
         cursor: Option<String>,
     ) -> Result<ResidentPage, ConnectorError> {
         let leases = self.leases_by_tenant(property)?;
-        let (rows, next) = self.page("/Tenants", "Contacts", property, cursor.as_deref())?;
+        let (page, next) = self.page("/Tenants", "Contacts", property, cursor.as_deref())?;
         Ok(ResidentPage {
-            records: self.parse_tenants(&rows, &leases)?,
+            records: self.parse_tenants(page.rows(), &leases)?,
             next,
         })
     }
@@ -365,12 +405,13 @@ impl Connector for RentManager {
         if cursor.is_none() && self.tenants.borrow().is_empty() {
             // Leases read without the residents first: the tenants give their status.
             let leases = self.leases_by_tenant(property)?;
-            let tenants = paging::all_pages(|c| self.page("/Tenants", "Contacts", property, c))?;
-            self.parse_tenants(&tenants, &leases)?;
+            for page in self.all_pages("/Tenants", "Contacts", property)? {
+                self.parse_tenants(page.rows(), &leases)?;
+            }
         }
-        let (rows, next) = self.page("/Leases", "", property, cursor.as_deref())?;
+        let (page, next) = self.page("/Leases", "", property, cursor.as_deref())?;
         Ok(LeasePage {
-            records: self.parse_leases(&rows)?,
+            records: self.parse_leases(page.rows())?,
             next,
         })
     }
@@ -402,13 +443,14 @@ mod tests {
         .unwrap()
     }
 
-    fn recording(name: &str) -> Vec<Value> {
-        rows(&epms_connector_sdk::recordings::read("rentmanager", name)).unwrap()
+    fn recording(name: &str) -> Page {
+        Page::parse(epms_connector_sdk::recordings::read("rentmanager", name)).unwrap()
     }
 
     /// Tenants and leases as recorded, joined as a sync joins them.
     fn read_recorded(rm: &RentManager) -> (Vec<Resident>, Vec<Lease>) {
-        let lease_rows = recording("Leases.json");
+        let lease_page = recording("Leases.json");
+        let lease_rows = lease_page.rows();
         let leases: HashMap<_, _> = lease_rows
             .iter()
             .map(|l| {
@@ -419,14 +461,14 @@ mod tests {
             })
             .collect();
         let residents = rm
-            .parse_tenants(&recording("Tenants.embed-contacts.json"), &leases)
+            .parse_tenants(recording("Tenants.embed-contacts.json").rows(), &leases)
             .unwrap();
-        (residents, rm.parse_leases(&lease_rows).unwrap())
+        (residents, rm.parse_leases(lease_rows).unwrap())
     }
 
     #[test]
     fn the_recorded_units_read_with_their_labels() {
-        let units = parse_units(&recording("Units.embed-addresses.json")).unwrap();
+        let units = parse_units(recording("Units.embed-addresses.json").rows()).unwrap();
         assert_eq!(units.len(), 76);
         assert_eq!(
             (units[0].id.as_str(), units[0].number.as_str()),
@@ -496,7 +538,9 @@ mod tests {
     #[test]
     fn applicant_types_give_roles_and_are_configurable() {
         let rm = connector(&[("guarantor-types", "Co-Signer"), ("occupant-types", "Kid")]);
-        let contact = |kind: &str, primary: bool| json!({"ContactID": 1, "ApplicantType": kind, "IsPrimary": primary});
+        let contact = |kind: &str, primary: bool| {
+            Value::from(json!({"ContactID": 1, "ApplicantType": kind, "IsPrimary": primary}))
+        };
         let mut w = Warnings::new();
         assert_eq!(
             rm.role(&contact("Co-Signer", false), &mut w),
@@ -537,8 +581,8 @@ mod tests {
                 contacts: vec!["70".into()],
             },
         );
-        let lease = json!({"LeaseID": 1, "TenantID": 7, "UnitID": 3,
-            "MoveInDate": "2024-01-01T00:00:00", "MoveOutDate": "2030-06-30T00:00:00"});
+        let lease = Value::from(json!({"LeaseID": 1, "TenantID": 7, "UnitID": 3,
+            "MoveInDate": "2024-01-01T00:00:00", "MoveOutDate": "2030-06-30T00:00:00"}));
         let leases = rm.parse_leases(&[lease]).unwrap();
         assert_eq!(leases[0].status, LeaseStatus::Notice);
         assert_eq!(leases[0].raw_status, "Current");
@@ -550,6 +594,11 @@ mod tests {
             rows("{\"error\": 1}"),
             Err(ConnectorError::Protocol(_))
         ));
+        assert!(matches!(
+            Page::parse("{\"error\": 1}".into()),
+            Err(ConnectorError::Protocol(_))
+        ));
+        assert!(Page::empty().rows().is_empty());
         let bad = RentManager::new(Config::new(vec![
             Setting {
                 name: "base-url".into(),

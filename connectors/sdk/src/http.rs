@@ -80,6 +80,13 @@ impl Response {
             .map_err(|e| ConnectorError::Protocol(format!("response body is not UTF-8: {e}")))
     }
 
+    /// The body as text, taken out of the response (for a [`crate::json::Document`]
+    /// that keeps it).
+    pub fn into_text(self) -> Result<String, ConnectorError> {
+        String::from_utf8(self.body)
+            .map_err(|e| ConnectorError::Protocol(format!("response body is not UTF-8: {e}")))
+    }
+
     /// `Retry-After` in seconds (the delta-seconds form; an HTTP date is not honoured).
     pub fn retry_after(&self) -> Option<u32> {
         self.header("retry-after")?.trim().parse().ok()

@@ -2,7 +2,7 @@
 //! natively below) and a thin layer that calls HTTP.
 
 use epms_connector_sdk::http::{Request, Response};
-use epms_connector_sdk::json::{self, Value};
+use epms_connector_sdk::json::{self, Document, Value};
 use epms_connector_sdk::record::Warnings;
 use epms_connector_sdk::status;
 use epms_connector_sdk::{
@@ -17,7 +17,7 @@ pub struct Acme {
 }
 
 impl Acme {
-    fn get(&self, path: &str) -> Result<Value, ConnectorError> {
+    fn get(&self, path: &str) -> Result<Document, ConnectorError> {
         let resp = Request::get(format!("{}{path}", self.base_url))
             .header(
                 "authorization",
@@ -25,7 +25,7 @@ impl Acme {
             )
             .header("accept", "application/json")
             .send()?;
-        json::parse(checked(&resp)?.text()?)
+        Document::parse(checked(resp)?.into_text()?)
     }
 
     fn page_path(
@@ -38,7 +38,7 @@ impl Acme {
     }
 }
 
-fn checked(resp: &Response) -> Result<&Response, ConnectorError> {
+fn checked(resp: Response) -> Result<Response, ConnectorError> {
     if resp.is_success() {
         Ok(resp)
     } else {
@@ -53,7 +53,7 @@ fn next_cursor(doc: &Value) -> Option<String> {
 }
 
 /// A list under `key`; its absence means the answer is not what Acme sends.
-fn records<'a>(doc: &'a Value, key: &str) -> Result<&'a Vec<Value>, ConnectorError> {
+fn records<'v, 'a>(doc: &'v Value<'a>, key: &str) -> Result<&'v Vec<Value<'a>>, ConnectorError> {
     doc.get(key)
         .and_then(Value::as_array)
         .ok_or_else(|| ConnectorError::Protocol(format!("answer has no {key:?} list")))
@@ -200,7 +200,7 @@ impl Connector for Acme {
     }
 
     fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
-        parse_properties(&self.get("/api/properties")?)
+        parse_properties(self.get("/api/properties")?.root())
     }
 
     fn read_units(
@@ -208,7 +208,10 @@ impl Connector for Acme {
         property: &str,
         cursor: Option<String>,
     ) -> Result<UnitPage, ConnectorError> {
-        parse_units(&self.get(&Self::page_path(property, "units", cursor.as_deref())?)?)
+        parse_units(
+            self.get(&Self::page_path(property, "units", cursor.as_deref())?)?
+                .root(),
+        )
     }
 
     fn read_residents(
@@ -216,7 +219,10 @@ impl Connector for Acme {
         property: &str,
         cursor: Option<String>,
     ) -> Result<ResidentPage, ConnectorError> {
-        parse_residents(&self.get(&Self::page_path(property, "residents", cursor.as_deref())?)?)
+        parse_residents(
+            self.get(&Self::page_path(property, "residents", cursor.as_deref())?)?
+                .root(),
+        )
     }
 
     fn read_leases(
@@ -224,7 +230,10 @@ impl Connector for Acme {
         property: &str,
         cursor: Option<String>,
     ) -> Result<LeasePage, ConnectorError> {
-        parse_leases(&self.get(&Self::page_path(property, "leases", cursor.as_deref())?)?)
+        parse_leases(
+            self.get(&Self::page_path(property, "leases", cursor.as_deref())?)?
+                .root(),
+        )
     }
 }
 
@@ -235,12 +244,16 @@ mod tests {
     use super::*;
     use epms_connector_sdk::json::json;
 
+    fn parsed(built: json::Outgoing) -> Value<'static> {
+        Value::from(built)
+    }
+
     #[test]
     fn residents_keep_the_record_when_one_field_is_bad() {
-        let doc = json!({"residents": [
+        let doc = parsed(json!({"residents": [
             {"id": 7, "first_name": "Zoë", "last_name": "O'Neil", "email": " ZOE@Example.com ", "role": "primary"},
             {"id": "r2", "first_name": "Al", "last_name": "Bo", "email": "not-an-email", "role": "landlord"}
-        ], "next_page": 2});
+        ], "next_page": 2}));
         let page = parse_residents(&doc).unwrap();
         assert_eq!(page.next.as_deref(), Some("page:2"));
         assert_eq!(page.records[0].id, "7");
@@ -255,10 +268,10 @@ mod tests {
 
     #[test]
     fn leases_map_statuses_and_dates() {
-        let doc = json!({"leases": [
+        let doc = parsed(json!({"leases": [
             {"id": "l1", "unit_id": "u1", "resident_ids": ["7", 8], "status": "Approved",
              "start_date": "2025-01-01", "end_date": "", "move_in": "01/02/2025", "move_out": "31/12/2025"}
-        ], "next_page": null});
+        ], "next_page": null}));
         let page = parse_leases(&doc).unwrap();
         assert_eq!(page.next, None);
         let l = &page.records[0];
@@ -275,11 +288,11 @@ mod tests {
     #[test]
     fn a_page_without_its_list_is_a_protocol_error() {
         assert!(matches!(
-            parse_units(&json!({"error": "x"})),
+            parse_units(&parsed(json!({"error": "x"}))),
             Err(ConnectorError::Protocol(_))
         ));
         assert!(matches!(
-            parse_units(&json!({"units": [{"number": "1"}]})),
+            parse_units(&parsed(json!({"units": [{"number": "1"}]}))),
             Err(ConnectorError::Protocol(_))
         ));
     }
