@@ -35,12 +35,56 @@ pub struct RentManager {
     /// Each tenant's status and contact ids, as the residents read saw them: a lease
     /// takes its status and residents from its tenant.
     tenants: RefCell<HashMap<String, TenantFacts>>,
-    /// Each tenant's newest lease (id, unit), for the residents' lease and unit.
-    leases: RefCell<Option<Rc<TenantLeases>>>,
+    /// Every `/Leases` page of the property, read once a session.
+    leases: RefCell<Option<Rc<LeasePages>>>,
 }
 
 /// Tenant id → its newest lease: (lease id, unit id).
 pub type TenantLeases = HashMap<String, (String, Option<String>)>;
+
+/// Every `/Leases` page of a property. The residents read needs each tenant's newest
+/// lease before its first page; the leases read then pages through the same answers
+/// instead of asking Rent Manager for every page a second time (a sync's requests
+/// count against the vendor's rate limits).
+#[derive(Debug)]
+pub struct LeasePages {
+    property: String,
+    pages: Vec<Page>,
+    /// Each tenant's newest lease (latest `MoveInDate`), for the residents' lease and unit.
+    pub by_tenant: TenantLeases,
+}
+
+impl LeasePages {
+    /// Reads each tenant's newest lease from every page of a property.
+    pub fn new(property: &str, pages: Vec<Page>) -> Result<LeasePages, ConnectorError> {
+        let mut newest: HashMap<String, (String, String, Option<String>)> = HashMap::new();
+        for l in pages.iter().flat_map(Page::rows) {
+            let (tenant, lease) = (
+                json::required(l, "TenantID")?,
+                json::required(l, "LeaseID")?,
+            );
+            let move_in = json::text(l, "MoveInDate").unwrap_or_default();
+            if newest.get(&tenant).is_none_or(|(m, _, _)| *m <= move_in) {
+                newest.insert(tenant, (move_in, lease, json::text(l, "UnitID")));
+            }
+        }
+        let by_tenant = newest
+            .into_iter()
+            .map(|(t, (_, l, u))| (t, (l, u)))
+            .collect();
+        Ok(LeasePages {
+            property: property.to_owned(),
+            pages,
+            by_tenant,
+        })
+    }
+
+    /// Page `number` (1-based), when it was read.
+    pub fn page(&self, number: u32) -> Option<&Page> {
+        self.pages
+            .get(usize::try_from(number).ok()?.checked_sub(1)?)
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct TenantFacts {
@@ -263,30 +307,19 @@ impl RentManager {
         })
     }
 
-    /// Each tenant's newest lease: all pages, once a session.
-    fn leases_by_tenant(&self, property: &str) -> Result<Rc<TenantLeases>, ConnectorError> {
-        if let Some(known) = self.leases.borrow().as_ref() {
+    /// Every lease page of `property`: read once a session.
+    fn lease_pages(&self, property: &str) -> Result<Rc<LeasePages>, ConnectorError> {
+        if let Some(known) = self.leases.borrow().as_ref()
+            && known.property == property
+        {
             return Ok(Rc::clone(known));
         }
-        let pages = self.all_pages("/Leases", "", property)?;
-        let mut newest: HashMap<String, (String, String, Option<String>)> = HashMap::new();
-        for l in pages.iter().flat_map(Page::rows) {
-            let (tenant, lease) = (
-                json::required(l, "TenantID")?,
-                json::required(l, "LeaseID")?,
-            );
-            let move_in = json::text(l, "MoveInDate").unwrap_or_default();
-            if newest.get(&tenant).is_none_or(|(m, _, _)| *m <= move_in) {
-                newest.insert(tenant, (move_in, lease, json::text(l, "UnitID")));
-            }
-        }
-        let map: HashMap<_, _> = newest
-            .into_iter()
-            .map(|(t, (_, l, u))| (t, (l, u)))
-            .collect();
-        let map = Rc::new(map);
-        *self.leases.borrow_mut() = Some(Rc::clone(&map));
-        Ok(map)
+        let pages = Rc::new(LeasePages::new(
+            property,
+            self.all_pages("/Leases", "", property)?,
+        )?);
+        *self.leases.borrow_mut() = Some(Rc::clone(&pages));
+        Ok(pages)
     }
 }
 
@@ -389,10 +422,10 @@ impl Connector for RentManager {
         property: &str,
         cursor: Option<String>,
     ) -> Result<ResidentPage, ConnectorError> {
-        let leases = self.leases_by_tenant(property)?;
+        let leases = self.lease_pages(property)?;
         let (page, next) = self.page("/Tenants", "Contacts", property, cursor.as_deref())?;
         Ok(ResidentPage {
-            records: self.parse_tenants(page.rows(), &leases)?,
+            records: self.parse_tenants(page.rows(), &leases.by_tenant)?,
             next,
         })
     }
@@ -402,14 +435,26 @@ impl Connector for RentManager {
         property: &str,
         cursor: Option<String>,
     ) -> Result<LeasePage, ConnectorError> {
+        let leases = self.lease_pages(property)?;
         if cursor.is_none() && self.tenants.borrow().is_empty() {
             // Leases read without the residents first: the tenants give their status.
-            let leases = self.leases_by_tenant(property)?;
             for page in self.all_pages("/Tenants", "Contacts", property)? {
-                self.parse_tenants(page.rows(), &leases)?;
+                self.parse_tenants(page.rows(), &leases.by_tenant)?;
             }
         }
-        let (page, next) = self.page("/Leases", "", property, cursor.as_deref())?;
+        let number = paging::page_number(cursor.as_deref(), 1)?;
+        let fetched;
+        let (page, next) = match leases.page(number) {
+            Some(kept) => (
+                kept,
+                paging::next_if_full(number, kept.rows().len(), self.page_size),
+            ),
+            // A cursor past the pages read (the list grew since): asked for.
+            None => {
+                fetched = self.page("/Leases", "", property, cursor.as_deref())?;
+                (&fetched.0, fetched.1.clone())
+            }
+        };
         Ok(LeasePage {
             records: self.parse_leases(page.rows())?,
             next,
@@ -445,6 +490,44 @@ mod tests {
 
     fn recording(name: &str) -> Page {
         Page::parse(epms_connector_sdk::recordings::read("rentmanager", name)).unwrap()
+    }
+
+    /// Regression: the leases read asked Rent Manager for every `/Leases` page again,
+    /// after the residents read had read them all. (A request here would panic: a
+    /// native test has no host to send it.)
+    #[test]
+    fn the_leases_read_pages_through_the_lease_pages_kept_by_the_residents_read() {
+        let rm = connector(&[("page-size", "40")]);
+        let recorded = recording("Leases.json");
+        let pages: Vec<Page> = recorded
+            .rows()
+            .chunks(40)
+            .map(|rows| Page::parse(Value::Array(rows.to_vec()).to_string()).unwrap())
+            .collect();
+        let kept = LeasePages::new("1", pages).unwrap();
+        rm.parse_tenants(
+            recording("Tenants.embed-contacts.json").rows(),
+            &kept.by_tenant,
+        )
+        .unwrap();
+        *rm.leases.borrow_mut() = Some(Rc::new(kept));
+        let first = rm.read_leases("1", None).unwrap();
+        assert_eq!(first.records.len(), 40);
+        assert_eq!(first.next.as_deref(), Some("page:2"));
+        let second = rm.read_leases("1", first.next).unwrap();
+        assert_eq!(second.records.len(), 30);
+        assert_eq!(second.next, None);
+        let (_, whole) = read_recorded(&rm);
+        let paged: Vec<&str> = first
+            .records
+            .iter()
+            .chain(&second.records)
+            .map(|l| l.id.as_str())
+            .collect();
+        assert_eq!(
+            paged,
+            whole.iter().map(|l| l.id.as_str()).collect::<Vec<_>>()
+        );
     }
 
     /// Tenants and leases as recorded, joined as a sync joins them.
