@@ -89,7 +89,7 @@ pub fn parse_tenants(rows: &[&Value]) -> Result<Vec<Resident>, ConnectorError> {
                 first_name: json::text(t, "first_name").unwrap_or_default(),
                 last_name: json::text(t, "last_name").unwrap_or_default(),
                 // Semicolon-separated: the first valid address.
-                email: w.email("email", json::text(t, "emails").as_deref()),
+                email: w.email("email", json::text_ref(t, "emails").as_deref()),
                 phone: json::text(t, "phone_numbers"),
                 role: role(json::text(t, "tenant_type"), &mut w),
                 warnings: w.into_vec(),
@@ -118,10 +118,10 @@ pub fn parse_rent_roll(rows: &[&Value]) -> Result<Vec<Lease>, ConnectorError> {
                 resident_ids,
                 status: status::canonical(STATUSES, &raw_status),
                 raw_status,
-                start_date: w.date("start-date", json::text(r, "lease_from").as_deref()),
-                end_date: w.date("end-date", json::text(r, "lease_to").as_deref()),
-                move_in_date: w.date("move-in-date", json::text(r, "move_in").as_deref()),
-                move_out_date: w.date("move-out-date", json::text(r, "move_out").as_deref()),
+                start_date: w.date("start-date", json::text_ref(r, "lease_from").as_deref()),
+                end_date: w.date("end-date", json::text_ref(r, "lease_to").as_deref()),
+                move_in_date: w.date("move-in-date", json::text_ref(r, "move_in").as_deref()),
+                move_out_date: w.date("move-out-date", json::text_ref(r, "move_out").as_deref()),
                 warnings: w.into_vec(),
             })
         })

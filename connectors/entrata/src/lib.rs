@@ -159,7 +159,7 @@ pub fn parse_units(result: Option<&Value>) -> Result<Vec<Unit>, ConnectorError> 
                 number: json::text(u, "unitNumber").unwrap_or_default(),
                 building: json::text(u, "buildingName"),
                 floorplan: json::text(u, "floorplanName"),
-                vacant: match json::text(u, "unitStatus").as_deref() {
+                vacant: match json::text_ref(u, "unitStatus").as_deref() {
                     Some("Vacant") => Some(true),
                     Some("Occupied") => Some(false),
                     _ => None,
@@ -245,8 +245,8 @@ pub fn parse_leases(result: Option<&Value>) -> Result<Vec<Lease>, ConnectorError
                 "end-date",
                 interval.and_then(|i| json::text(i, "endDate")).as_deref(),
             ),
-            move_in_date: w.date("move-in-date", json::text(l, "moveInDate").as_deref()),
-            move_out_date: w.date("move-out-date", json::text(l, "moveOutDate").as_deref()),
+            move_in_date: w.date("move-in-date", json::text_ref(l, "moveInDate").as_deref()),
+            move_out_date: w.date("move-out-date", json::text_ref(l, "moveOutDate").as_deref()),
             warnings: w.into_vec(),
         };
         let mut own: Vec<Lease> = Vec::new();
@@ -264,7 +264,7 @@ pub fn parse_leases(result: Option<&Value>) -> Result<Vec<Lease>, ConnectorError
                     status: status::canonical(STATUSES, &status_name),
                     raw_status: status_name,
                     move_out_date: cw
-                        .date("move-out-date", json::text(c, "moveOutDate").as_deref())
+                        .date("move-out-date", json::text_ref(c, "moveOutDate").as_deref())
                         .or(lease.move_out_date.clone()),
                     warnings: cw.into_vec(),
                     ..lease.clone()
@@ -297,7 +297,7 @@ pub fn parse_residents(result: Option<&Value>) -> Result<Vec<Resident>, Connecto
                 unit_id: unit.clone(),
                 first_name: json::text(c, "firstName").unwrap_or_default(),
                 last_name: json::text(c, "lastName").unwrap_or_default(),
-                email: w.email("email", json::text(c, "emailAddress").as_deref()),
+                email: w.email("email", json::text_ref(c, "emailAddress").as_deref()),
                 phone,
                 role: role(json::text(c, "customerType"), &mut w),
                 warnings: w.into_vec(),

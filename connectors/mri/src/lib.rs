@@ -125,7 +125,7 @@ pub fn parse_units(rows: &[&Value]) -> Result<Vec<Unit>, ConnectorError> {
                 number: json::text(u, "UnitDescription").unwrap_or_default(),
                 building: json::text(u, "BuildingID"),
                 floorplan: json::text(u, "FloorplanName"),
-                vacant: match json::text(u, "Vacant").as_deref() {
+                vacant: match json::text_ref(u, "Vacant").as_deref() {
                     Some("Y") => Some(true),
                     Some("N") => Some(false),
                     _ => None,
@@ -157,12 +157,12 @@ fn parse_people(
             let building = json::text(r, c.building);
             Ok(Resident {
                 id: json::required(r, c.id)?,
-                lease_id: json::text(r, c.lease)
+                lease_id: json::text_ref(r, c.lease)
                     .map(|l| lease_key(building.as_deref(), unit.as_deref(), &l)),
                 unit_id: unit,
                 first_name: json::text(r, "FirstName").unwrap_or_default(),
                 last_name: json::text(r, "LastName").unwrap_or_default(),
-                email: w.email("email", json::text(r, "Email").as_deref()),
+                email: w.email("email", json::text_ref(r, "Email").as_deref()),
                 phone: json::text(r, c.phone),
                 role: role_of(r, &mut w),
                 warnings: w.into_vec(),
@@ -201,7 +201,7 @@ pub fn parse_pending_residents(rows: &[&Value]) -> Result<Vec<Resident>, Connect
 /// Is this lease-detail row the lease holder's (rather than a co-resident's)?
 fn is_holder(row: &Value) -> bool {
     matches!(
-        json::text(row, "ResidentStatus").as_deref(),
+        json::text_ref(row, "ResidentStatus").as_deref(),
         Some("Current") | Some("Old") | Some("New")
     )
 }
@@ -223,7 +223,7 @@ pub fn parse_leases(rows: &[&Value], today: &str) -> Result<Vec<Lease>, Connecto
         };
         let unit = json::text(row, "UnitID");
         let id = lease_key(
-            json::text(row, "BuildingID").as_deref(),
+            json::text_ref(row, "BuildingID").as_deref(),
             unit.as_deref(),
             &json::required(row, "LeaseID")?,
         );
@@ -244,7 +244,7 @@ pub fn parse_leases(rows: &[&Value], today: &str) -> Result<Vec<Lease>, Connecto
             out.len() - 1
         });
         let lease = &mut out[i];
-        let guarantor = json::text(row, "Guarantor").as_deref() == Some("Y");
+        let guarantor = json::text_ref(row, "Guarantor").as_deref() == Some("Y");
         if !guarantor && !lease.resident_ids.contains(&person) {
             lease.resident_ids.push(person);
         }
@@ -261,21 +261,24 @@ pub fn parse_leases(rows: &[&Value], today: &str) -> Result<Vec<Lease>, Connecto
             lease.status = status::canonical(STATUSES, &lease.raw_status);
             lease.move_in_date = w.date(
                 "move-in-date",
-                json::text(row, "ScheduledMoveInDate").as_deref(),
+                json::text_ref(row, "ScheduledMoveInDate").as_deref(),
             );
         } else {
-            let is_current = json::text(row, "IsCurrent").as_deref() == Some("Y");
+            let is_current = json::text_ref(row, "IsCurrent").as_deref() == Some("Y");
             // A lease seen only through its members' rows: IsCurrent alone tells.
             let raw = match json::text(row, "ResidentStatus") {
                 Some(s) if is_holder(row) => s,
                 _ if is_current => "Current".to_owned(),
                 _ => "Old".to_owned(),
             };
-            lease.start_date = w.date("start-date", json::text(row, "LeaseStart").as_deref());
-            lease.end_date = w.date("end-date", json::text(row, "LeaseEnd").as_deref());
-            lease.move_in_date = w.date("move-in-date", json::text(row, "OccupyDate").as_deref());
-            lease.move_out_date =
-                w.date("move-out-date", json::text(row, "LeaseMoveOut").as_deref());
+            lease.start_date = w.date("start-date", json::text_ref(row, "LeaseStart").as_deref());
+            lease.end_date = w.date("end-date", json::text_ref(row, "LeaseEnd").as_deref());
+            lease.move_in_date =
+                w.date("move-in-date", json::text_ref(row, "OccupyDate").as_deref());
+            lease.move_out_date = w.date(
+                "move-out-date",
+                json::text_ref(row, "LeaseMoveOut").as_deref(),
+            );
             lease.status = canonical(
                 &raw,
                 is_current,

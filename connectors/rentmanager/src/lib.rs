@@ -146,7 +146,7 @@ pub fn parse_units(rows: &[Value]) -> Result<Vec<Unit>, ConnectorError> {
 
 impl RentManager {
     fn role(&self, contact: &Value, w: &mut Warnings) -> HouseholdRole {
-        let kind = json::text(contact, "ApplicantType")
+        let kind = json::text_ref(contact, "ApplicantType")
             .unwrap_or_default()
             .to_ascii_lowercase();
         if self.guarantor_types.contains(&kind) {
@@ -191,7 +191,7 @@ impl RentManager {
                     unit_id: lease.and_then(|l| l.1.clone()),
                     first_name: json::text(c, "FirstName").unwrap_or_default(),
                     last_name: json::text(c, "LastName").unwrap_or_default(),
-                    email: w.email("email", json::text(c, "Email").as_deref()),
+                    email: w.email("email", json::text_ref(c, "Email").as_deref()),
                     phone,
                     role: self.role(c, &mut w),
                     warnings: w.into_vec(),
@@ -215,12 +215,12 @@ impl RentManager {
                     );
                 }
                 let tenant = tenant.unwrap_or_default();
-                let move_out = w.date("move-out-date", json::text(l, "MoveOutDate").as_deref());
+                let move_out = w.date("move-out-date", json::text_ref(l, "MoveOutDate").as_deref());
                 let status = match epms_connector_sdk::status::canonical(STATUSES, &tenant.status) {
                     LeaseStatus::Current if move_out.is_some() => LeaseStatus::Notice,
                     s => s,
                 };
-                let move_in = w.date("move-in-date", json::text(l, "MoveInDate").as_deref());
+                let move_in = w.date("move-in-date", json::text_ref(l, "MoveInDate").as_deref());
                 Ok(Lease {
                     id: json::required(l, "LeaseID")?,
                     unit_id: json::text(l, "UnitID"),

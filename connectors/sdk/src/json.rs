@@ -384,13 +384,24 @@ pub fn text(value: &Value, key: &str) -> Option<String> {
     as_text(value.get(key)?)
 }
 
+/// [`text`] without a copy when the field is a string: for a field that is compared,
+/// or read into something else (a date, an email), never kept as it is.
+pub fn text_ref<'v>(value: &'v Value, key: &str) -> Option<Cow<'v, str>> {
+    as_text_ref(value.get(key)?)
+}
+
 /// A value as text, as [`text`] reads a field: ids and codes that are sometimes
 /// numbers (`108`) and sometimes strings (`"200"`).
 pub fn as_text(value: &Value) -> Option<String> {
+    as_text_ref(value).map(Cow::into_owned)
+}
+
+/// [`as_text`], borrowing a string.
+pub fn as_text_ref<'v>(value: &'v Value) -> Option<Cow<'v, str>> {
     match value {
-        Value::String(s) => Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Value::String(s) => Some(s.trim()).filter(|s| !s.is_empty()).map(Cow::Borrowed),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Owned(b.to_string())),
         _ => None,
     }
 }
@@ -429,6 +440,14 @@ mod tests {
         assert_eq!(text(&v, "flag").as_deref(), Some("true"));
         assert_eq!(text(&v, "obj"), None);
         assert_eq!(text(&v, "missing"), None);
+        for key in ["id", "name", "blank", "flag", "obj", "missing"] {
+            assert_eq!(
+                text_ref(&v, key).map(Cow::into_owned),
+                text(&v, key),
+                "{key}"
+            );
+        }
+        assert!(matches!(text_ref(&v, "name"), Some(Cow::Borrowed("Ann"))));
     }
 
     #[test]

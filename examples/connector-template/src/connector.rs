@@ -121,7 +121,7 @@ pub fn parse_residents(doc: &Value) -> Result<ResidentPage, ConnectorError> {
                 unit_id: json::text(r, "unit_id"),
                 first_name: json::text(r, "first_name").unwrap_or_default(),
                 last_name: json::text(r, "last_name").unwrap_or_default(),
-                email: w.email("email", json::text(r, "email").as_deref()),
+                email: w.email("email", json::text_ref(r, "email").as_deref()),
                 phone: json::text(r, "phone"),
                 role: role(json::text(r, "role"), &mut w),
                 warnings: w.into_vec(),
@@ -153,10 +153,10 @@ pub fn parse_leases(doc: &Value) -> Result<LeasePage, ConnectorError> {
                     .collect(),
                 status: status::canonical(STATUSES, &raw_status),
                 raw_status,
-                start_date: w.date("start-date", json::text(l, "start_date").as_deref()),
-                end_date: w.date("end-date", json::text(l, "end_date").as_deref()),
-                move_in_date: w.date("move-in-date", json::text(l, "move_in").as_deref()),
-                move_out_date: w.date("move-out-date", json::text(l, "move_out").as_deref()),
+                start_date: w.date("start-date", json::text_ref(l, "start_date").as_deref()),
+                end_date: w.date("end-date", json::text_ref(l, "end_date").as_deref()),
+                move_in_date: w.date("move-in-date", json::text_ref(l, "move_in").as_deref()),
+                move_out_date: w.date("move-out-date", json::text_ref(l, "move_out").as_deref()),
                 warnings: w.into_vec(),
             })
         })
