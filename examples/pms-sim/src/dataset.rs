@@ -725,17 +725,29 @@ pub fn generate_property(rng: &mut Rng, vendor: &str, id: &str, units: usize) ->
 ///   and a future lease in a vacant unit, the old lease turns notice: the same person
 ///   twice, which is one person, not a duplicate.
 pub fn add_data_problems(rng: &mut Rng, p: &mut SimProperty) {
+    // Each lease's residents by position, in list order: a scan of every resident per
+    // lease made a 5,000-unit property take seconds. Residents are only appended
+    // below (and their leases and roles never change), so the positions stay right.
+    let mut members: std::collections::HashMap<String, Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, r) in p.residents.iter().enumerate() {
+        if let Some(lease) = &r.lease_id {
+            members.entry(lease.clone()).or_default().push(i);
+        }
+    }
     let lease_ids: Vec<String> = p.leases.iter().map(|l| l.id.clone()).collect();
-    for lease_id in lease_ids {
-        let adults: Vec<usize> = p
-            .residents
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| {
-                r.lease_id.as_deref() == Some(lease_id.as_str())
-                    && matches!(r.role, HouseholdRole::Primary | HouseholdRole::CoResident)
+    for lease_id in &lease_ids {
+        let adults: Vec<usize> = members
+            .get(lease_id)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&i| {
+                matches!(
+                    p.residents[i].role,
+                    HouseholdRole::Primary | HouseholdRole::CoResident
+                )
             })
-            .map(|(i, _)| i)
             .collect();
         if adults.len() >= 2 && rng.chance(4) {
             let shared = p.residents[adults[0]].email.clone();
@@ -762,6 +774,11 @@ pub fn add_data_problems(rng: &mut Rng, p: &mut SimProperty) {
         .map(|u| u.id.clone())
         .collect();
     let mut vacant = vacant.into_iter();
+    // The first unit of each id (as a search from the start finds it).
+    let mut unit_at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, u) in p.units.iter().enumerate() {
+        unit_at.entry(u.id.clone()).or_insert(i);
+    }
     let current: Vec<usize> = p
         .leases
         .iter()
@@ -775,12 +792,12 @@ pub fn add_data_problems(rng: &mut Rng, p: &mut SimProperty) {
         }
         let Some(to_unit) = vacant.next() else { break };
         let old = p.leases[li].clone();
-        let Some(primary) = p
-            .residents
-            .iter()
-            .find(|r| {
-                r.lease_id.as_deref() == Some(old.id.as_str()) && r.role == HouseholdRole::Primary
-            })
+        let Some(primary) = members
+            .get(&old.id)
+            .into_iter()
+            .flatten()
+            .map(|&i| &p.residents[i])
+            .find(|r| r.role == HouseholdRole::Primary)
             .cloned()
         else {
             continue;
@@ -809,8 +826,8 @@ pub fn add_data_problems(rng: &mut Rng, p: &mut SimProperty) {
             move_out_date: None,
             warnings: vec![],
         });
-        if let Some(u) = p.units.iter_mut().find(|u| u.id == to_unit) {
-            u.vacant = Some(false);
+        if let Some(&u) = unit_at.get(&to_unit) {
+            p.units[u].vacant = Some(false);
         }
     }
 }
@@ -870,15 +887,20 @@ impl Renames {
 pub fn yardi_codes(p: &mut SimProperty) {
     let mut renames = Renames::default();
     let mut n = 0u32;
+    let primaries: std::collections::HashSet<&str> = p
+        .residents
+        .iter()
+        .filter(|r| r.role == HouseholdRole::Primary)
+        .map(|r| r.id.as_str())
+        .collect();
     for l in &p.leases {
         n += 1;
         let code = format!("t{n:07}");
         renames.leases.insert(l.id.clone(), code.clone());
-        let primary = l.resident_ids.iter().find(|id| {
-            p.residents
-                .iter()
-                .any(|r| &r.id == *id && r.role == HouseholdRole::Primary)
-        });
+        let primary = l
+            .resident_ids
+            .iter()
+            .find(|id| primaries.contains(id.as_str()));
         for rid in &l.resident_ids {
             if Some(rid) == primary {
                 renames.residents.insert(rid.clone(), code.clone());
