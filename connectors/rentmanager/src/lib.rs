@@ -93,19 +93,8 @@ pub struct TenantFacts {
 }
 
 /// A page: Rent Manager answers a bare JSON array (206 for a page that is not the last,
-/// as one client reads it; a short or empty page ends the list either way).
-pub fn rows(text: &str) -> Result<Vec<Value<'_>>, ConnectorError> {
-    match json::parse(text)? {
-        Value::Array(rows) => Ok(rows),
-        _ => Err(not_an_array()),
-    }
-}
-
-fn not_an_array() -> ConnectorError {
-    ConnectorError::Protocol("expected a JSON array".into())
-}
-
-/// A page's rows kept with the answer they are read from (see [`rows`]).
+/// as one client reads it; a short or empty page ends the list either way). Its rows
+/// are kept with the answer they are read from.
 #[derive(Debug)]
 pub struct Page(Document);
 
@@ -113,7 +102,7 @@ impl Page {
     pub fn parse(text: String) -> Result<Page, ConnectorError> {
         let doc = Document::parse(text)?;
         if !doc.root().is_array() {
-            return Err(not_an_array());
+            return Err(ConnectorError::Protocol("expected a JSON array".into()));
         }
         Ok(Page(doc))
     }
@@ -394,7 +383,8 @@ impl Connector for RentManager {
 
     fn list_properties(&self) -> Result<Vec<PmsProperty>, ConnectorError> {
         let resp = self.get("/Properties", &[("fields", "PropertyID,Name")])?;
-        rows(resp.text()?)?
+        Page::parse(resp.into_text()?)?
+            .rows()
             .iter()
             .map(|p| {
                 Ok(PmsProperty {
@@ -673,10 +663,6 @@ mod tests {
 
     #[test]
     fn an_answer_that_is_not_an_array_and_a_bad_page_size_are_refused() {
-        assert!(matches!(
-            rows("{\"error\": 1}"),
-            Err(ConnectorError::Protocol(_))
-        ));
         assert!(matches!(
             Page::parse("{\"error\": 1}".into()),
             Err(ConnectorError::Protocol(_))
