@@ -735,10 +735,9 @@ pub fn add_data_problems(rng: &mut Rng, p: &mut SimProperty) {
             members.entry(lease.clone()).or_default().push(i);
         }
     }
-    let lease_ids: Vec<String> = p.leases.iter().map(|l| l.id.clone()).collect();
-    for lease_id in &lease_ids {
+    for lease in 0..p.leases.len() {
         let adults: Vec<usize> = members
-            .get(lease_id)
+            .get(&p.leases[lease].id)
             .into_iter()
             .flatten()
             .copied()
