@@ -362,8 +362,9 @@ fn main() {
         peak_rss_mib()
     );
     let mut residents = 0;
+    // Each pass's whole time, and its load, plan and apply parts.
     let mut pass = |first: bool| {
-        let mut spent = Duration::ZERO;
+        let mut spent = [Duration::ZERO; 4];
         for i in 0..1_000 {
             let p = portfolio(i);
             let s = snapshot(&p);
@@ -374,8 +375,11 @@ fn main() {
                     .unwrap();
             }
             let started = Instant::now();
-            sync(&store, &p.id, &s);
-            spent += started.elapsed();
+            let (load, plan, apply, _) = sync(&store, &p.id, &s);
+            spent[0] += started.elapsed();
+            spent[1] += load;
+            spent[2] += plan;
+            spent[3] += apply;
         }
         spent
     };
@@ -403,9 +407,12 @@ fn main() {
     println!("portfolio: 1,000 properties, {residents} resident records");
     row(
         "portfolio, first reconciliation",
-        first,
+        first[0],
         Some(Duration::from_millis(1_500)),
     );
+    row("  load states", first[1], None);
+    row("  plan", first[2], None);
+    row("  apply", first[3], None);
     row(
         "  floor: 1,000 durable commits of one sync record each",
         commits,
@@ -413,9 +420,12 @@ fn main() {
     );
     row(
         "portfolio, unchanged re-sync through the planner",
-        again,
+        again[0],
         None,
     );
+    row("  load states", again[1], None);
+    row("  plan", again[2], None);
+    row("  apply", again[3], None);
     row(
         "portfolio, unchanged re-sync: settled checks",
         settled,
