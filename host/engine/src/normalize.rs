@@ -11,7 +11,7 @@
 //! is bounded: matching also needs the same email, or the same unit.
 
 use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::char::{canonical_combining_class, is_combining_mark};
 
 /// The form emails are compared (and kept unique) in. `None` when blank.
 pub fn email(raw: &str) -> Option<String> {
@@ -139,6 +139,10 @@ fn latin_name(first: &str, last: &str) -> Option<String> {
             c if c.is_ascii() => c.to_ascii_lowercase().encode_utf8(&mut ascii),
             c => latin_fold(c)?,
         };
+        // A combining mark folds to nothing, and leaves the whitespace as it was.
+        if piece.is_empty() {
+            continue;
+        }
         if space {
             out.push(' ');
             space = false;
@@ -148,47 +152,69 @@ fn latin_name(first: &str, last: &str) -> Option<String> {
     Some(out)
 }
 
-/// What [`folded_name`] makes of one character from U+0080 to U+024F (Latin-1
-/// Supplement, Latin Extended-A and -B), when that is plain ASCII without
-/// whitespace: "é" → "e", "Ǆ" → "dz". Worked out once by the general fold itself,
-/// so the two cannot disagree. A decomposition's marks are all dropped, and its ASCII
-/// letters are starters that the canonical reordering never moves, so folding such
-/// characters one at a time equals folding the whole name.
+/// The blocks [`latin_fold`] knows: Latin-1 Supplement, Latin Extended-A and -B, the
+/// combining diacritical marks, and Latin Extended Additional (Vietnamese letters).
+const LATIN_BLOCKS: [std::ops::Range<u32>; 3] = [0x80..0x250, 0x300..0x370, 0x1E00..0x1F00];
+
+/// What the general fold makes of one character of [`LATIN_BLOCKS`] ("é" → "e",
+/// "Ǆ" → "dz", "Ø" → "ø", a combining mark → ""), worked out once by the general
+/// fold's own steps. `None` when the fold is whitespace, holds a capital sigma
+/// (lower-cased string-wide), or holds a non-starter: the output is then made only of
+/// starters, which the canonical reordering never moves, so folding such characters
+/// one at a time equals folding the whole name.
 fn latin_fold(c: char) -> Option<&'static str> {
-    const FIRST: u32 = 0x80;
-    const END: u32 = 0x250;
     static TABLE: std::sync::OnceLock<Vec<Option<Box<str>>>> = std::sync::OnceLock::new();
     let table = TABLE.get_or_init(|| {
-        (FIRST..END)
+        LATIN_BLOCKS
+            .iter()
+            .flat_map(Clone::clone)
             .map(|code| {
                 let c = char::from_u32(code)?;
-                let folded = folded_name(&c.to_string(), "");
-                let plain =
-                    !folded.is_empty() && folded.bytes().all(|b| b.is_ascii_graphic() && b != b'`');
+                let decomposed: Vec<char> = fold_chars(std::iter::once(c)).collect();
+                let folded: String = decomposed.iter().flat_map(|c| c.to_lowercase()).collect();
+                let plain = !decomposed.contains(&'Σ')
+                    && folded
+                        .chars()
+                        .all(|c| !c.is_whitespace() && canonical_combining_class(c) == 0);
                 plain.then(|| folded.into_boxed_str())
             })
             .collect()
     });
-    let index = (c as u32).checked_sub(FIRST)?;
-    table.get(index as usize)?.as_deref()
+    let code = c as u32;
+    let mut offset = 0;
+    for block in &LATIN_BLOCKS {
+        if block.contains(&code) {
+            return table
+                .get(offset + (code - block.start) as usize)?
+                .as_deref();
+        }
+        offset += block.len();
+    }
+    None
+}
+
+/// The characters a name is folded from: decomposed (NFKD), combining marks dropped,
+/// typographic apostrophes made plain.
+fn fold_chars(text: impl Iterator<Item = char>) -> impl Iterator<Item = char> {
+    text.nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .map(|c| match c {
+            '\u{2019}' | '\u{2018}' | '\u{02BC}' | '`' => '\'',
+            c => c,
+        })
 }
 
 /// [`name`]'s general form, for any text.
 fn folded_name(first: &str, last: &str) -> String {
-    // One pass: decompose, drop combining marks, plain apostrophes, lower-case,
-    // collapse whitespace. A capital sigma takes the string-wide lower-casing, which
-    // knows the final form.
+    // One pass: fold, lower-case, collapse whitespace. A capital sigma takes the
+    // string-wide lower-casing, which knows the final form.
     let folded = || {
-        first
-            .chars()
-            .chain(std::iter::once(' '))
-            .chain(last.chars())
-            .nfkd()
-            .filter(|c| !is_combining_mark(*c))
-            .map(|c| match c {
-                '\u{2019}' | '\u{2018}' | '\u{02BC}' | '`' => '\'',
-                c => c,
-            })
+        fold_chars(
+            first
+                .chars()
+                .chain(std::iter::once(' '))
+                .chain(last.chars()),
+        )
     };
     if folded().any(|c| c == 'Σ') {
         let lower = folded().collect::<String>().to_lowercase();
@@ -287,13 +313,22 @@ mod tests {
     fn the_latin_table_folds_as_the_decomposition_does() {
         assert_eq!(latin_fold('é'), Some("e"));
         assert_eq!(latin_fold('Ǆ'), Some("dz"));
-        // Kept as they are by the decomposition (not ASCII): the general fold.
-        assert_eq!(latin_fold('ß'), None);
-        assert_eq!(latin_fold('Ø'), None);
-        // Whitespace after decomposition (no-break space) takes the general fold too.
+        assert_eq!(latin_fold('Ø'), Some("ø"));
+        assert_eq!(latin_fold('ả'), Some("a"));
+        assert_eq!(latin_fold('\u{0301}'), Some(""));
+        // Whitespace after decomposition (no-break space) takes the general fold.
         assert_eq!(latin_fold('\u{00A0}'), None);
-        assert_eq!(latin_name("Zoë", "Ø"), None);
-        assert_eq!(latin_name(" Zoë ", " O`Núñez "), Some("zoe o'nunez".into()));
+        // Outside the blocks: the general fold.
+        assert_eq!(latin_fold('Σ'), None);
+        assert_eq!(latin_name("Ζωή", "Lee"), None);
+        assert_eq!(
+            latin_name(" Zoë ", " O`Núñez \u{0301}"),
+            Some("zoe o'nunez".into())
+        );
+        assert_eq!(
+            latin_name("Thảo", "Øvergaard"),
+            Some("thao øvergaard".into())
+        );
     }
 
     #[test]
@@ -310,8 +345,8 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn the_latin_table_agrees_with_the_general_fold(
-            f in "[a-zA-Z `'\u{80}-\u{24F}\u{300}-\u{36F}]{0,12}",
-            l in "[a-zA-Z `'\u{80}-\u{24F}\u{300}-\u{36F}]{0,12}",
+            f in "[a-zA-Z `'\u{80}-\u{24F}\u{300}-\u{36F}\u{1E00}-\u{1EFF}\u{391}-\u{3C9}]{0,12}",
+            l in "[a-zA-Z `'\u{80}-\u{24F}\u{300}-\u{36F}\u{1E00}-\u{1EFF}\u{2000}-\u{200A}]{0,12}",
         ) {
             proptest::prop_assert_eq!(name(&f, &l), folded_name(&f, &l));
             proptest::prop_assert_eq!(name(&f, &l), name_as_first_written(&f, &l));
