@@ -58,9 +58,11 @@ pub fn email_is(raw: Option<&str>, normalised: Option<&str>) -> bool {
     }
 }
 
-/// Whether a name in plain ASCII needs none of the Unicode folding.
+/// Whether a name in plain ASCII needs none of the Unicode folding: no backtick (an
+/// apostrophe) and no vertical tab (whitespace to `char::is_whitespace`, not to
+/// `split_ascii_whitespace`).
 fn plain_ascii(s: &str) -> bool {
-    s.is_ascii() && !s.contains('`')
+    s.is_ascii() && !s.bytes().any(|b| b == b'`' || b == 0x0B)
 }
 
 /// Whether `name(first, last) == normalised`, without allocating for the usual
@@ -271,6 +273,8 @@ mod tests {
         );
         assert_ne!(name("Ann", "Lee"), name("Anne", "Lee"));
         assert_ne!(name("Mary-Kate", "Smith"), name("Mary Kate", "Smith"));
+        // Every whitespace `char::is_whitespace` knows separates words, ASCII or not.
+        assert_eq!(name("Ann\u{0B}Marie", "Lee\t"), "ann marie lee");
     }
 
     /// The normal form as first written: decompose, filter, lower-case the whole
