@@ -121,8 +121,9 @@ pub fn name(first: &str, last: &str) -> String {
 }
 
 /// First and last name in [`name`]'s form when every character is ASCII or one of
-/// [`latin_fold`]'s: the accented names of most rosters, without running the
-/// decomposition character by character. `None` for any other character.
+/// [`latin_fold`]'s: the accented names of most rosters, each character looked up
+/// instead of decomposed. `None` at the first other character (the caller then takes
+/// [`folded_name`]).
 fn latin_name(first: &str, last: &str) -> Option<String> {
     let mut out = String::with_capacity(first.len() + last.len() + 1);
     let mut space = false;
